@@ -1,0 +1,84 @@
+"""Regenerates the Python stubs (with .pyi) and the Envoy descriptor set from proto/.
+
+    python scripts/generate_protos.py          # write
+    python scripts/generate_protos.py --check  # exit 1 when the committed output is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO = ROOT / "proto"
+STUBS = ROOT / "services"
+DESCRIPTOR = ROOT / "gateway" / "videoforge.binpb"
+GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
+
+
+def include_paths() -> list[str]:
+    well_known = resources.files("grpc_tools") / "_proto"
+    google_api = Path(resources.files("google.api").joinpath("http.proto")).parent.parent.parent
+    return [str(PROTO), str(well_known), str(google_api)]
+
+
+def generate(stub_dir: Path, descriptor: Path) -> None:
+    sources = sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
+    args = ["grpc_tools.protoc", *(f"-I{p}" for p in include_paths())]
+    args += [f"--python_out={stub_dir}", f"--grpc_python_out={stub_dir}"]
+    args += [f"--mypy_out={stub_dir}", f"--mypy_grpc_out={stub_dir}"]
+    # --include_imports/--include_source_info: Envoy's transcoder needs every dependency and the comments.
+    args += [f"--descriptor_set_out={descriptor}", "--include_imports", "--include_source_info"]
+    if protoc.main([*args, *sources]) != 0:
+        raise SystemExit("protoc failed")
+    for source in sources:
+        package = stub_dir / Path(source).parent
+        (package / "__init__.py").touch()
+
+
+def generated_files(stub_dir: Path) -> dict[str, Path]:
+    return {
+        str(p.relative_to(stub_dir)): p
+        for p in stub_dir.rglob("*")
+        if p.name.endswith(GENERATED_SUFFIXES)
+    }
+
+
+def check() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh_stubs, fresh_descriptor = Path(tmp) / "stubs", Path(tmp) / "videoforge.binpb"
+        fresh_stubs.mkdir()
+        generate(fresh_stubs, fresh_descriptor)
+        fresh, committed = generated_files(fresh_stubs), generated_files(STUBS)
+        stale = sorted(set(fresh) ^ set(committed))
+        stale += [name for name in fresh.keys() & committed.keys() if not filecmp.cmp(fresh[name], committed[name], shallow=False)]
+        if not DESCRIPTOR.exists() or DESCRIPTOR.read_bytes() != fresh_descriptor.read_bytes():
+            stale.append(str(DESCRIPTOR.relative_to(ROOT)))
+    for name in stale:
+        print(f"stale: {name}", file=sys.stderr)
+    if stale:
+        print("Run: python scripts/generate_protos.py", file=sys.stderr)
+    return 1 if stale else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail when committed output differs")
+    if parser.parse_args().check:
+        return check()
+    for stale in generated_files(STUBS).values():
+        stale.unlink()
+    generate(STUBS, DESCRIPTOR)
+    shutil.rmtree(STUBS / "google", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""VideoForge: an open-source video-on-demand platform."""
