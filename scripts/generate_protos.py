@@ -33,6 +33,8 @@ def generate(stub_dir: Path, descriptor: Path) -> None:
     sources = sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
     args = ["grpc_tools.protoc", *(f"-I{p}" for p in include_paths())]
     args += [f"--python_out={stub_dir}", f"--grpc_python_out={stub_dir}"]
+    bin_dir = Path(sys.executable).parent
+    args += [f"--plugin=protoc-gen-{name}={bin_dir / f'protoc-gen-{name}'}" for name in ("mypy", "mypy_grpc")]
     args += [f"--mypy_out={stub_dir}", f"--mypy_grpc_out={stub_dir}"]
     # --include_imports/--include_source_info: Envoy's transcoder needs every dependency and the comments.
     args += [f"--descriptor_set_out={descriptor}", "--include_imports", "--include_source_info"]

@@ -675,10 +675,19 @@ class RecordJobStateRequest(_message.Message):
     VIDEO_ID_FIELD_NUMBER: _builtins.int
     JOB_FIELD_NUMBER: _builtins.int
     PUBLISHED_FIELD_NUMBER: _builtins.int
+    POSTER_KEY_FIELD_NUMBER: _builtins.int
+    PREVIEW_KEY_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """Required."""
     published: _builtins.bool
     """Set when the job's output was published and the video plays."""
+    poster_key: _builtins.str
+    """Object key of the published poster, when published."""
+    preview_key: _builtins.str
+    """Object key of the published animated preview, when published."""
+    duration_seconds: _builtins.float
+    """Length of the published video in seconds."""
     @_builtins.property
     def job(self) -> Global___JobSnapshot:
         """Required."""
@@ -689,10 +698,13 @@ class RecordJobStateRequest(_message.Message):
         video_id: _builtins.str = ...,
         job: Global___JobSnapshot | None = ...,
         published: _builtins.bool = ...,
+        poster_key: _builtins.str = ...,
+        preview_key: _builtins.str = ...,
+        duration_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "published", b"published", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "job", b"job", "poster_key", b"poster_key", "preview_key", b"preview_key", "published", b"published", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,3 @@
+from videoforge.cli.main import app
+
+app(prog_name="videoforge")

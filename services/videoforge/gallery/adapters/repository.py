@@ -1,0 +1,162 @@
+"""Videos and uploads in PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videoforge.gallery.adapters.tables import uploads, videos
+from videoforge.gallery.domain.ports import Upload, VideoQuery, VideoRepository
+from videoforge.gallery.domain.videos import JobSnapshot, Video
+
+_ORDERS = {
+    "create_time desc": (videos.c.create_time.desc(), videos.c.id),
+    "create_time": (videos.c.create_time.asc(), videos.c.id),
+    "view_count desc": (videos.c.view_count.desc(), videos.c.create_time.desc()),
+}
+_VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
+# While a job runs the video shows `processing`, unless an earlier output already plays.
+_ACTIVE_JOB_STATES = ("PENDING", "DOWNLOADING", "PROCESSING", "UPLOADING")
+
+
+def _video(row: Any) -> Video:
+    values = dict(row)
+    values["latest_job"] = JobSnapshot(**values["latest_job"])
+    return Video(**values)
+
+
+def _row(video: Video) -> dict[str, Any]:
+    values = asdict(video)
+    return values
+
+
+class PostgresVideoRepository(VideoRepository):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_upload(self, upload: Upload) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(uploads).values(**asdict(upload)))
+
+    async def get_upload(self, key: str) -> Upload | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(uploads).where(uploads.c.key == key))).mappings().first()
+        return Upload(**row) if row else None
+
+    async def add_video_for_upload(self, video: Video, upload_key: str) -> Video:
+        async with self._engine.begin() as conn:
+            # Locks the upload row: two concurrent confirms of one key create one video.
+            claimed = await conn.execute(
+                update(uploads)
+                .where(uploads.c.key == upload_key, uploads.c.video_id.is_(None))
+                .values(video_id=video.id)
+                .returning(uploads.c.key)
+            )
+            if claimed.first() is None:
+                existing = await conn.execute(select(uploads.c.video_id).where(uploads.c.key == upload_key))
+                video_id = existing.scalar_one()
+                row = (await conn.execute(select(*_VIDEO_COLUMNS).where(videos.c.id == video_id))).mappings().one()
+                return _video(row)
+            await conn.execute(pg_insert(videos).values(**_row(video)))
+        return video
+
+    async def get(self, video_id: str) -> Video | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(*_VIDEO_COLUMNS).where(videos.c.id == video_id))).mappings().first()
+        return _video(row) if row else None
+
+    async def get_counting_view(self, video_id: str) -> Video | None:
+        # One UPDATE ... RETURNING: concurrent views never overwrite each other's count.
+        async with self._engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        update(videos)
+                        .where(videos.c.id == video_id)
+                        .values(view_count=videos.c.view_count + 1)
+                        .returning(*_VIDEO_COLUMNS)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _video(row) if row else None
+
+    async def update(self, video_id: str, fields: dict[str, Any]) -> Video | None:
+        async with self._engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        update(videos)
+                        .where(videos.c.id == video_id)
+                        .values(**fields, update_time=datetime.now(UTC))
+                        .returning(*_VIDEO_COLUMNS)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _video(row) if row else None
+
+    async def delete(self, video_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(videos).where(videos.c.id == video_id))
+            await conn.execute(delete(uploads).where(uploads.c.video_id == video_id))
+
+    async def list(self, query: VideoQuery) -> tuple[list[Video], int]:
+        conditions = [self._visible_to(query)]
+        if query.search:
+            conditions.append(videos.c.search.op("@@")(func.websearch_to_tsquery("simple", query.search)))
+        if query.state:
+            conditions.append(videos.c.state == query.state)
+        if query.owner_id:
+            conditions.append(videos.c.owner_id == query.owner_id)
+        where = and_(*conditions)
+        page: Select[Any] = (
+            select(*_VIDEO_COLUMNS)
+            .where(where)
+            .order_by(*_ORDERS.get(query.order_by, _ORDERS["create_time desc"]))
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(page)).mappings().all()
+            total = (await conn.execute(select(func.count()).select_from(videos).where(where))).scalar_one()
+        return [_video(r) for r in rows], total
+
+    @staticmethod
+    def _visible_to(query: VideoQuery) -> Any:
+        if query.only_owner:
+            return videos.c.owner_id == (query.viewer_id or "")
+        # Lists show public videos and the viewer's own; unlisted ones only through their link.
+        if query.viewer_id:
+            return or_(videos.c.visibility == "public", videos.c.owner_id == query.viewer_id)
+        return videos.c.visibility == "public"
+
+    async def record_job_state(
+        self, video_id: str, job: JobSnapshot, *, published: bool, extra: dict[str, Any]
+    ) -> None:
+        async with self._engine.begin() as conn:
+            current = (
+                await conn.execute(select(videos.c.state, videos.c.extra).where(videos.c.id == video_id).with_for_update())
+            ).first()
+            if current is None:
+                return
+            state, stored_extra = current
+            values: dict[str, Any] = {"latest_job": asdict(job), "update_time": datetime.now(UTC)}
+            if published:
+                values.update(state="ready", published_job_id=job.job_id, extra={**stored_extra, **extra})
+            elif state != "ready":
+                values["state"] = self._state_without_output(job.state)
+            await conn.execute(update(videos).where(videos.c.id == video_id).values(**values))
+
+    @staticmethod
+    def _state_without_output(job_state: str) -> str:
+        if job_state in _ACTIVE_JOB_STATES:
+            return "processing"
+        return "failed" if job_state == "FAILED" else "uploaded"

@@ -1,0 +1,52 @@
+"""Composition root of the gallery service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from videoforge.gallery.adapters.mesh_clients import GrpcJobScheduler, GrpcMediaProber
+from videoforge.gallery.adapters.repository import PostgresVideoRepository
+from videoforge.gallery.entrypoints.grpc_servicer import GalleryInternalServicer, GalleryServicer, VideoPresenter
+from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
+from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
+from videoforge.kit.clients import open_channel
+from videoforge.kit.runtime import Service, database, media_signer
+from videoforge.kit.server import ServiceBinding
+from videoforge.kit.settings import Settings
+from videoforge.storage.s3 import blob_store_from_settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def build(settings: Settings) -> Service:
+    engine = database(settings, "gallery", MIGRATIONS)
+    transcoder = open_channel(settings.transcoder_address)
+    jobs = open_channel(settings.job_address)
+    gallery = Gallery(
+        PostgresVideoRepository(engine),
+        blob_store_from_settings(settings),
+        GrpcMediaProber(transcoder, timeout=settings.rpc_timeout_seconds),
+        GrpcJobScheduler(jobs, timeout=settings.rpc_timeout_seconds),
+        UploadLimits(
+            max_bytes=settings.max_upload_bytes,
+            multipart_threshold=settings.multipart_threshold_bytes,
+            part_bytes=settings.multipart_part_bytes,
+            url_seconds=settings.upload_url_seconds,
+        ),
+        default_formats=settings.default_formats,
+        auto_transcode=settings.auto_transcode,
+    )
+    presenter = VideoPresenter(media_signer(settings), settings.signed_url_seconds)
+    public, internal = GalleryServicer(gallery, presenter), GalleryInternalServicer(gallery, presenter)
+    services = gallery_pb2.DESCRIPTOR.services_by_name
+    bindings = [
+        ServiceBinding(
+            lambda s: gallery_pb2_grpc.add_GalleryServiceServicer_to_server(public, s),
+            [services["GalleryService"].full_name],
+        ),
+        ServiceBinding(
+            lambda s: gallery_pb2_grpc.add_GalleryInternalServiceServicer_to_server(internal, s),
+            [services["GalleryInternalService"].full_name],
+        ),
+    ]
+    return Service(bindings, [engine.dispose, transcoder.close, jobs.close])

@@ -1,0 +1,84 @@
+"""What the gallery's use cases need from the outside world."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from videoforge.gallery.domain.videos import JobSnapshot, Video
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    owner_id: str
+    filename: str
+    content_type: str
+    size: int
+    multipart_upload_id: str
+    video_id: str | None
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class VideoQuery:
+    """A page of videos. `viewer_id` sees their own unlisted/private videos too when `include_own` is set."""
+
+    viewer_id: str | None
+    offset: int
+    limit: int
+    search: str = ""
+    state: str = ""
+    owner_id: str = ""
+    only_owner: bool = False
+    order_by: str = "create_time desc"
+
+
+class VideoRepository(ABC):
+    @abstractmethod
+    async def add_upload(self, upload: Upload) -> None: ...
+
+    @abstractmethod
+    async def get_upload(self, key: str) -> Upload | None: ...
+
+    @abstractmethod
+    async def add_video_for_upload(self, video: Video, upload_key: str) -> Video:
+        """Creates the video once per upload; a repeated confirm returns the first video."""
+
+    @abstractmethod
+    async def get(self, video_id: str) -> Video | None: ...
+
+    @abstractmethod
+    async def get_counting_view(self, video_id: str) -> Video | None:
+        """Adds one view atomically and returns the video."""
+
+    @abstractmethod
+    async def update(self, video_id: str, fields: dict[str, Any]) -> Video | None: ...
+
+    @abstractmethod
+    async def delete(self, video_id: str) -> None: ...
+
+    @abstractmethod
+    async def list(self, query: VideoQuery) -> tuple[list[Video], int]: ...
+
+    @abstractmethod
+    async def record_job_state(
+        self, video_id: str, job: JobSnapshot, *, published: bool, extra: dict[str, Any]
+    ) -> None: ...
+
+
+class MediaProber(ABC):
+    @abstractmethod
+    async def probe(self, source_key: str) -> dict[str, Any]:
+        """MediaInfo fields as a dict; raises InvalidArgument for what is not a playable video."""
+
+
+class JobScheduler(ABC):
+    @abstractmethod
+    async def start_job(self, video_id: str, formats: list[str], authorization: str) -> JobSnapshot: ...
+
+    @abstractmethod
+    async def purge_video_jobs(self, video_id: str) -> int:
+        """Cancels the video's jobs and deletes their outputs; returns freed bytes."""

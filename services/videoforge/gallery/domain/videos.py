@@ -1,0 +1,111 @@
+"""Videos: visibility, who may see and change them, and how uploads are named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from videoforge.kit.errors import InvalidArgument, NotFound, PermissionDenied
+from videoforge.kit.principal import Principal
+
+VISIBILITIES = ("public", "unlisted", "private")
+STATES = ("uploaded", "processing", "ready", "failed")
+MAX_TITLE = 200
+MAX_DESCRIPTION = 5000
+
+
+@dataclass
+class JobSnapshot:
+    job_id: str = ""
+    state: str = ""
+    progress: int = 0
+    error_message: str = ""
+
+
+@dataclass
+class Video:
+    id: str
+    owner_id: str
+    title: str
+    description: str
+    visibility: str
+    state: str
+    source_key: str
+    media: dict[str, Any]
+    view_count: int
+    latest_job: JobSnapshot
+    create_time: datetime
+    update_time: datetime
+    published_job_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def video_not_found(video_id: str) -> NotFound:
+    # Another user's private video answers exactly like a missing one.
+    return NotFound(f"No video {video_id!r}.", "VIDEO_NOT_FOUND")
+
+
+def bare_id(name: str, collection: str = "videos") -> str:
+    """Accepts `videos/{id}` or a bare id."""
+    value = name.strip()
+    prefix = f"{collection}/"
+    return value[len(prefix) :] if value.startswith(prefix) else value
+
+
+def check_visibility(value: str) -> str:
+    cleaned = value.strip().lower() or "public"
+    if cleaned not in VISIBILITIES:
+        raise InvalidArgument.for_field(
+            "visibility", f"must be one of {', '.join(VISIBILITIES)}, not {value!r}", "INVALID_VISIBILITY"
+        )
+    return cleaned
+
+
+def check_title(value: str) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidArgument.for_field("title", "is required", "MISSING_FIELD")
+    if len(cleaned) > MAX_TITLE:
+        raise InvalidArgument.for_field("title", f"must be at most {MAX_TITLE} characters", "TITLE_TOO_LONG")
+    return cleaned
+
+
+def check_description(value: str) -> str:
+    if len(value) > MAX_DESCRIPTION:
+        raise InvalidArgument.for_field(
+            "description", f"must be at most {MAX_DESCRIPTION} characters", "DESCRIPTION_TOO_LONG"
+        )
+    return value.strip()
+
+
+def can_view(video: Video, principal: Principal | None) -> bool:
+    if video.visibility in ("public", "unlisted"):
+        return True
+    return principal is not None and (principal.user_id == video.owner_id or principal.is_admin)
+
+
+def ensure_viewable(video: Video | None, video_id: str, principal: Principal | None) -> Video:
+    if video is None or not can_view(video, principal):
+        raise video_not_found(video_id)
+    return video
+
+
+def ensure_manageable(video: Video | None, video_id: str, principal: Principal) -> Video:
+    video = ensure_viewable(video, video_id, principal)
+    if video.owner_id != principal.user_id and not principal.is_admin:
+        raise PermissionDenied("Only the video's owner can change or delete it.", "NOT_OWNER")
+    return video
+
+
+def upload_prefix(user_id: str) -> str:
+    return f"uploads/{user_id}/"
+
+
+def upload_key(user_id: str, upload_id: str) -> str:
+    # The server names the object; the user's file name is only metadata.
+    return f"{upload_prefix(user_id)}{upload_id}/source"
+
+
+def video_prefix(video_id: str) -> str:
+    return f"videos/{video_id}/"

@@ -1,0 +1,271 @@
+"""Gallery use cases: uploads, confirmation, listing, details, changes, deletion."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from videoforge.gallery.domain.ports import JobScheduler, MediaProber, Upload, VideoQuery, VideoRepository
+from videoforge.gallery.domain.videos import (
+    STATES,
+    JobSnapshot,
+    Video,
+    bare_id,
+    check_description,
+    check_title,
+    check_visibility,
+    ensure_manageable,
+    ensure_viewable,
+    upload_key,
+    upload_prefix,
+)
+from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, require
+from videoforge.kit.ids import new_id
+from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
+from videoforge.kit.principal import Principal, require_user
+from videoforge.storage.port import BlobStore
+
+ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
+UPDATABLE_FIELDS = ("title", "description", "visibility")
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int
+    multipart_threshold: int
+    part_bytes: int
+    url_seconds: int
+
+
+@dataclass
+class UploadGrant:
+    key: str
+    expires_in: int
+    upload_url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    upload_id: str = ""
+    part_size: int = 0
+    part_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Paging:
+    page_size: int = 0
+    page_token: str = ""
+    page: int = 0
+    limit: int = 0
+    filter: str = ""
+    order_by: str = ""
+    search: str = ""
+
+
+class Gallery:
+    def __init__(
+        self,
+        videos: VideoRepository,
+        blobs: BlobStore,
+        prober: MediaProber,
+        jobs: JobScheduler,
+        limits: UploadLimits,
+        *,
+        default_formats: list[str],
+        auto_transcode: bool,
+    ) -> None:
+        self._videos, self._blobs, self._prober, self._jobs = videos, blobs, prober, jobs
+        self._limits = limits
+        self._default_formats, self._auto_transcode = default_formats, auto_transcode
+
+    # Uploads
+
+    async def create_upload_url(self, filename: str, content_type: str, size: int) -> UploadGrant:
+        principal = require_user()
+        filename = require(filename, "filename")[:300]
+        content_type = (content_type.strip() or mimetypes.guess_type(filename)[0] or "").lower()
+        if not content_type.startswith(ALLOWED_CONTENT_TYPES):
+            raise InvalidArgument.for_field(
+                "content_type", f"must be a video/* type, not {content_type or 'empty'!r}", "UNSUPPORTED_TYPE"
+            )
+        if size <= 0:
+            raise InvalidArgument.for_field("size", "must be the file's size in bytes", "BAD_SIZE")
+        if size > self._limits.max_bytes:
+            raise InvalidArgument.for_field(
+                "size", f"{size} bytes is over the {self._limits.max_bytes}-byte upload limit", "FILE_TOO_LARGE"
+            )
+        key = upload_key(principal.user_id, new_id())
+        grant = UploadGrant(key=key, expires_in=self._limits.url_seconds)
+        if size > self._limits.multipart_threshold:
+            grant.upload_id = await self._blobs.create_multipart(key, content_type)
+            grant.part_size = self._limits.part_bytes
+            parts = -(-size // self._limits.part_bytes)
+            grant.part_urls = [
+                await self._blobs.presign_part(key, grant.upload_id, number, self._limits.url_seconds)
+                for number in range(1, parts + 1)
+            ]
+        else:
+            grant.upload_url, grant.headers = await self._blobs.presign_put(key, content_type, self._limits.url_seconds)
+        await self._videos.add_upload(
+            Upload(key, principal.user_id, filename, content_type, size, grant.upload_id, None, datetime.now(UTC))
+        )
+        return grant
+
+    async def _own_upload(self, key: str) -> Upload:
+        principal = require_user()
+        key = require(key, "s3_key")
+        upload = await self._videos.get_upload(key)
+        # Keys of other users answer like unknown keys.
+        if upload is None or upload.owner_id != principal.user_id or not key.startswith(upload_prefix(principal.user_id)):
+            raise NotFound(f"No upload {key!r}; ask for an upload URL first.", "UPLOAD_NOT_FOUND")
+        return upload
+
+    async def complete_upload(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        upload = await self._own_upload(key)
+        if not upload_id or upload_id != upload.multipart_upload_id:
+            raise InvalidArgument.for_field("upload_id", "does not belong to this upload", "BAD_UPLOAD_ID")
+        if not parts:
+            raise InvalidArgument.for_field("parts", "list every part with its ETag", "MISSING_FIELD")
+        await self._blobs.complete_multipart(key, upload_id, sorted(parts))
+        return key
+
+    async def abort_upload(self, key: str, upload_id: str) -> None:
+        upload = await self._own_upload(key)
+        if upload_id != upload.multipart_upload_id:
+            raise InvalidArgument.for_field("upload_id", "does not belong to this upload", "BAD_UPLOAD_ID")
+        await self._blobs.abort_multipart(key, upload_id)
+
+    async def confirm_upload(
+        self, key: str, title: str, description: str, visibility: str, formats: list[str]
+    ) -> Video:
+        principal = require_user()
+        title, description = check_title(title), check_description(description)
+        visibility = check_visibility(visibility)
+        upload = await self._own_upload(key)
+        if upload.video_id:
+            return await self._get(upload.video_id)
+        info = await self._blobs.head(key)
+        if info is None:
+            raise FailedPrecondition(f"Nothing was uploaded to {key!r} yet; send the file first.", "NOT_UPLOADED")
+        if info.size > self._limits.max_bytes:
+            await self._blobs.delete(key)
+            raise InvalidArgument(f"The file is over the {self._limits.max_bytes}-byte limit.", "FILE_TOO_LARGE")
+        try:
+            media = await self._prober.probe(key)
+        except InvalidArgument:
+            # What is not a playable video is not kept.
+            await self._blobs.delete(key)
+            raise
+        now = datetime.now(UTC)
+        video = Video(
+            id=new_id(),
+            owner_id=principal.user_id,
+            title=title,
+            description=description,
+            visibility=visibility,
+            state="uploaded",
+            source_key=key,
+            media=media,
+            view_count=0,
+            latest_job=JobSnapshot(),
+            create_time=now,
+            update_time=now,
+            extra={"filename": upload.filename},
+        )
+        video = await self._videos.add_video_for_upload(video, key)
+        wanted = formats or self._default_formats
+        if formats or self._auto_transcode:
+            snapshot = await self._jobs.start_job(video.id, wanted, principal.token)
+            await self._videos.record_job_state(video.id, snapshot, published=False, extra={})
+            video = await self._get(video.id)
+        return video
+
+    # Reading
+
+    async def list_videos(self, principal: Principal | None, paging: Paging) -> tuple[list[Video], PageInfo]:
+        terms = parse_filter(paging.filter, ("status", "owner"))
+        owner = terms.get("owner", "")
+        if owner == "me":
+            owner = require_user().user_id
+        return await self._page(principal, paging, owner_id=owner, state=self._state_filter(terms))
+
+    async def list_my_videos(self, paging: Paging) -> tuple[list[Video], PageInfo]:
+        principal = require_user()
+        terms = parse_filter(paging.filter, ("status",))
+        return await self._page(principal, paging, only_owner=True, state=self._state_filter(terms))
+
+    @staticmethod
+    def _state_filter(terms: dict[str, str]) -> str:
+        state = terms.get("status", "").lower()
+        if state and state not in STATES:
+            raise InvalidArgument.for_field("filter", f"status must be one of {', '.join(STATES)}", "BAD_FILTER")
+        return state
+
+    async def _page(
+        self, principal: Principal | None, paging: Paging, **conditions: Any
+    ) -> tuple[list[Video], PageInfo]:
+        request = page_request(
+            page_size=paging.page_size, page_token=paging.page_token, page=paging.page, limit=paging.limit
+        )
+        order = " ".join(paging.order_by.split()) or "create_time desc"
+        if order not in ("create_time desc", "create_time", "view_count desc"):
+            raise InvalidArgument.for_field(
+                "order_by", "use 'create_time desc', 'create_time' or 'view_count desc'", "BAD_ORDER"
+            )
+        query = VideoQuery(
+            viewer_id=principal.user_id if principal else None,
+            offset=request.offset,
+            limit=request.limit,
+            search=paging.search.strip()[:200],
+            order_by=order,
+            **conditions,
+        )
+        videos, total = await self._videos.list(query)
+        return videos, page_info(request, len(videos), total)
+
+    async def get_video(self, principal: Principal | None, name: str) -> Video:
+        video_id = bare_id(require(name, "name"))
+        video = ensure_viewable(await self._videos.get(video_id), video_id, principal)
+        counted = await self._videos.get_counting_view(video.id)
+        return counted or video
+
+    async def lookup_video(self, principal: Principal | None, name: str) -> Video:
+        video_id = bare_id(require(name, "name"))
+        return ensure_viewable(await self._videos.get(video_id), video_id, principal)
+
+    async def _get(self, video_id: str) -> Video:
+        video = await self._videos.get(video_id)
+        if video is None:
+            raise NotFound(f"No video {video_id!r}.", "VIDEO_NOT_FOUND")
+        return video
+
+    # Changing
+
+    async def update_video(self, name: str, changes: dict[str, str], mask: list[str]) -> Video:
+        principal = require_user()
+        video_id = bare_id(require(name, "video.name"))
+        ensure_manageable(await self._videos.get(video_id), video_id, principal)
+        paths = mask or [k for k, v in changes.items() if v]
+        unknown = [p for p in paths if p not in UPDATABLE_FIELDS]
+        if unknown:
+            raise InvalidArgument.for_field(
+                "update_mask", f"cannot update {', '.join(unknown)}; use {', '.join(UPDATABLE_FIELDS)}", "BAD_MASK"
+            )
+        checks = {"title": check_title, "description": check_description, "visibility": check_visibility}
+        fields = {path: checks[path](changes.get(path, "")) for path in paths}
+        updated = await self._videos.update(video_id, fields) if fields else await self._videos.get(video_id)
+        assert updated is not None
+        return updated
+
+    async def delete_video(self, name: str) -> None:
+        principal = require_user()
+        video_id = bare_id(require(name, "name"))
+        video = ensure_manageable(await self._videos.get(video_id), video_id, principal)
+        # Jobs first, so a running transcode cannot write outputs after its video is gone.
+        await self._jobs.purge_video_jobs(video.id)
+        await self._blobs.delete_prefix(video.source_key.rsplit("/", 1)[0] + "/")
+        await self._videos.delete(video.id)
+
+    async def record_job_state(
+        self, video_id: str, job: JobSnapshot, *, published: bool, extra: dict[str, Any]
+    ) -> None:
+        await self._videos.record_job_state(video_id, job, published=published, extra=extra)

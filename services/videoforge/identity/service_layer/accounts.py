@@ -1,0 +1,107 @@
+"""Account use cases: register, sign in, refresh, sign out, change password, operator-created users."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from videoforge.identity.domain.accounts import (
+    User,
+    check_password_strength,
+    check_role,
+    normalise_email,
+)
+from videoforge.identity.domain.ports import PasswordHasher, TokenIssuer, UserRepository
+from videoforge.kit.errors import NotFound, Unauthenticated, require
+from videoforge.kit.ids import new_id
+
+BAD_CREDENTIALS = "The email or password is wrong."
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(
+        self,
+        users: UserRepository,
+        hasher: PasswordHasher,
+        issuer: TokenIssuer,
+        *,
+        refresh_token_days: int,
+    ) -> None:
+        self._users, self._hasher, self._issuer = users, hasher, issuer
+        self._refresh_lifetime = timedelta(days=refresh_token_days)
+
+    async def create_user(self, email: str, password: str, *, display_name: str = "", role: str = "user") -> User:
+        email = normalise_email(email)
+        check_password_strength(password)
+        user = User(
+            id=new_id(),
+            email=email,
+            display_name=display_name.strip() or email.split("@")[0],
+            role=check_role(role),
+            password_hash=self._hasher.hash(password),
+            create_time=datetime.now(UTC),
+        )
+        await self._users.add(user)
+        return user
+
+    async def register(self, email: str, password: str, display_name: str = "") -> Session:
+        return await self._session_for(await self.create_user(email, password, display_name=display_name))
+
+    async def login(self, email: str, password: str) -> Session:
+        require(email, "email")
+        if not password:
+            require("", "password")
+        user = await self._users.by_email(email.strip().lower())
+        # The same answer for an unknown email and a wrong password: no hint which part was wrong.
+        if user is None or not self._hasher.verify(user.password_hash, password):
+            raise Unauthenticated(BAD_CREDENTIALS, "BAD_CREDENTIALS")
+        return await self._session_for(user)
+
+    async def refresh(self, refresh_token: str) -> Session:
+        require(refresh_token, "refresh_token")
+        user_id = await self._users.take_refresh_token(_token_hash(refresh_token))
+        user = await self._users.by_id(user_id) if user_id else None
+        if user is None:
+            raise Unauthenticated("The refresh token is unknown, expired or revoked; sign in again.", "BAD_REFRESH")
+        return await self._session_for(user)
+
+    async def logout(self, refresh_token: str) -> None:
+        require(refresh_token, "refresh_token")
+        await self._users.take_refresh_token(_token_hash(refresh_token))
+
+    async def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
+        user = await self.get(user_id)
+        if not self._hasher.verify(user.password_hash, current_password):
+            raise Unauthenticated("The current password is wrong.", "BAD_CREDENTIALS")
+        check_password_strength(new_password, "new_password")
+        await self._users.set_password(user_id, self._hasher.hash(new_password))
+        await self._users.revoke_user_tokens(user_id)
+
+    async def get(self, user_id: str) -> User:
+        user = await self._users.by_id(user_id)
+        if user is None:
+            raise NotFound("The account no longer exists.", "USER_NOT_FOUND")
+        return user
+
+    def jwks(self) -> dict[str, object]:
+        return self._issuer.jwks()
+
+    async def _session_for(self, user: User) -> Session:
+        refresh_token = secrets.token_urlsafe(32)
+        expires = datetime.now(UTC) + self._refresh_lifetime
+        await self._users.add_refresh_token(_token_hash(refresh_token), user.id, expires)
+        return Session(self._issuer.access_token(user), refresh_token, self._issuer.expires_in, user)

@@ -1,0 +1,58 @@
+"""CloudFront-format signed URLs: one custom policy with a wildcard covers every object of a video."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from videoforge.kit.tokens import load_private_key
+
+
+@dataclass(frozen=True)
+class SignedGrant:
+    """The query parameters that let a CDN serve every object under one prefix until `expires`."""
+
+    query: dict[str, str]
+    expires: dt.datetime
+
+    @property
+    def query_string(self) -> str:
+        return urlencode(self.query)
+
+
+class MediaSigner:
+    def __init__(self, private_key: RSAPrivateKey, *, key_pair_id: str, base_url: str) -> None:
+        self._key = private_key
+        self._signer = CloudFrontSigner(key_pair_id, self._rsa_sha1)
+        self.base_url = base_url.rstrip("/")
+
+    @classmethod
+    def from_file(cls, path: Path, *, key_pair_id: str, base_url: str) -> MediaSigner:
+        return cls(load_private_key(path), key_pair_id=key_pair_id, base_url=base_url)
+
+    def _rsa_sha1(self, message: bytes) -> bytes:
+        # CloudFront signatures are RSA-SHA1 by definition of the format.
+        return self._key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+
+    def grant(self, prefix: str, seconds: int) -> SignedGrant:
+        expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=seconds)
+        resource = f"{self.base_url}/{prefix.strip('/')}/*"
+        policy = self._signer.build_policy(resource, expires)
+        signed = self._signer.generate_presigned_url(resource, policy=policy)
+        query = dict(part.split("=", 1) for part in signed.split("?", 1)[1].split("&"))
+        return SignedGrant(query, expires)
+
+    def url(self, key: str, grant: SignedGrant) -> str:
+        return f"{self.base_url}/{key.lstrip('/')}?{grant.query_string}"
+
+    def sign_key(self, key: str, seconds: int) -> str:
+        """A URL for one object, granting its whole folder (the usual unit: one video's outputs)."""
+        folder = key.rsplit("/", 1)[0]
+        return self.url(key, self.grant(folder, seconds))

@@ -1,0 +1,48 @@
+"""The one place where domain errors become gRPC statuses with google.rpc details."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from videoforge.kit.errors import DomainError, ErrorCode
+
+ERROR_DOMAIN = "videoforge.io"
+
+_GRPC_CODES = {
+    ErrorCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
+    ErrorCode.NOT_FOUND: code_pb2.NOT_FOUND,
+    ErrorCode.ALREADY_EXISTS: code_pb2.ALREADY_EXISTS,
+    ErrorCode.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
+    ErrorCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
+    ErrorCode.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
+    ErrorCode.ABORTED: code_pb2.ABORTED,
+    ErrorCode.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
+    ErrorCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
+}
+
+
+def status_proto(error: DomainError) -> status_pb2.Status:
+    """A google.rpc.Status with ErrorInfo (and BadRequest for field violations)."""
+    details = [error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)]
+    if error.violations:
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in error.violations
+                ]
+            )
+        )
+    packed = []
+    for detail in details:
+        any_detail = any_pb2.Any()
+        any_detail.Pack(detail)
+        packed.append(any_detail)
+    return status_pb2.Status(code=_GRPC_CODES[error.code], message=error.message, details=packed)
+
+
+def to_grpc_status(error: DomainError) -> grpc.Status:
+    return rpc_status.to_status(status_proto(error))

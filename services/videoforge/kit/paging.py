@@ -1,0 +1,79 @@
+"""Pagination both ways clients ask for it: `page`/`limit` (1-based) or `page_size`/`page_token` (AIP-158)."""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+
+from videoforge.kit.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    offset: int
+    limit: int
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.limit + 1
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    next_page_token: str
+    total: int
+    page: int
+    limit: int
+    total_pages: int
+
+
+def _encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+
+
+def _decode(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if not raw.startswith("o"):
+            raise ValueError(token)
+        return max(0, int(raw[1:]))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidArgument.for_field("page_token", "is not a token this API returned", "BAD_PAGE_TOKEN") from exc
+
+
+def page_request(*, page_size: int = 0, page_token: str = "", page: int = 0, limit: int = 0) -> PageRequest:
+    if min(page_size, page, limit) < 0:
+        raise InvalidArgument.for_field("page", "page, limit and page_size must not be negative", "BAD_PAGE")
+    size = min(limit or page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    if page_token:
+        return PageRequest(_decode(page_token), size)
+    return PageRequest((max(page, 1) - 1) * size, size)
+
+
+def page_info(request: PageRequest, returned: int, total: int) -> PageInfo:
+    more = request.offset + returned < total
+    return PageInfo(
+        next_page_token=_encode(request.offset + returned) if more else "",
+        total=total,
+        page=request.page,
+        limit=request.limit,
+        total_pages=math.ceil(total / request.limit) if total else 0,
+    )
+
+
+def parse_filter(text: str, allowed: tuple[str, ...]) -> dict[str, str]:
+    """`key=value AND key=value` with keys from `allowed`."""
+    terms: dict[str, str] = {}
+    for term in filter(None, (t.strip() for t in text.replace(" and ", " AND ").split(" AND "))):
+        key, sep, value = term.partition("=")
+        key, value = key.strip(), value.strip().strip('"')
+        if not sep or key not in allowed or not value:
+            raise InvalidArgument.for_field(
+                "filter", f"{term!r} is not understood; use key=value with keys {', '.join(allowed)}", "BAD_FILTER"
+            )
+        terms[key] = value
+    return terms

@@ -1,0 +1,83 @@
+"""The server factory every service uses: grpc.aio, health, reflection, interceptors, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from videoforge.kit.interceptors import ServiceInterceptor
+from videoforge.kit.tokens import TokenVerifier
+
+log = logging.getLogger("videoforge.server")
+
+# A stale server must never silently share a port with a new one.
+SERVER_OPTIONS = [("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)]
+
+
+@dataclass
+class ServiceBinding:
+    """A servicer and the function that adds it, with the full names health and reflection report."""
+
+    register: Callable[[grpc.aio.Server], None]
+    service_names: Iterable[str]
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: list[str] = field(default_factory=list)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        for name in [*self.service_names, ""]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+
+
+async def create_server(
+    address: str, bindings: Iterable[ServiceBinding], *, verifier: TokenVerifier | None
+) -> RunningServer:
+    """Starts a server on `address` (`"[::]:0"` picks a port) with every binding SERVING."""
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(verifier)], options=SERVER_OPTIONS)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names: list[str] = []
+    for binding in bindings:
+        binding.register(server)
+        names.extend(binding.service_names)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in [*names, ""]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on port %d", ", ".join(names), port)
+    return RunningServer(server, port, health_servicer, names)
+
+
+async def serve_until_signalled(running: RunningServer, *, on_stop: Callable[[], object] | None = None) -> None:
+    """Waits for SIGTERM or SIGINT, then reports NOT_SERVING and lets in-flight calls finish."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    waiter = asyncio.create_task(running.server.wait_for_termination())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("stopping")
+    await running.stop()
+    if on_stop is not None:
+        result = on_stop()
+        if asyncio.iscoroutine(result):
+            await result
+    for task in (waiter, stopper):
+        task.cancel()

@@ -1,0 +1,95 @@
+"""One typed Settings object, read once at start. Every setting has an embedded default; env vars override.
+
+Secrets have no defaults: on one machine `videoforge up` generates keys and credentials into the data
+directory and passes their paths on; in production they come from the environment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("videoforge", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="", case_sensitive=False)
+
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="VIDEOFORGE_DATA_DIR")
+
+    # PostgreSQL. Empty means the embedded server in the data directory.
+    database_url: str = ""
+
+    # Object store. Empty endpoint means AWS S3; `up` points it at the embedded SeaweedFS.
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "videoforge-media"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # The address browsers use for presigned URLs when it differs from the services' one.
+    s3_public_endpoint_url: str = ""
+
+    # Job queue: PostgreSQL table (default) or AWS SQS.
+    queue_backend: Literal["postgres", "sqs"] = "postgres"
+    sqs_queue_url: str = ""
+    sqs_dead_letter_queue_url: str = ""
+    sqs_endpoint_url: str = ""
+    queue_max_attempts: int = 3
+    queue_lease_seconds: float = 30.0
+
+    # Where each service listens; services reach each other at these addresses.
+    identity_address: str = "127.0.0.1:50061"
+    gallery_address: str = "127.0.0.1:50062"
+    job_address: str = "127.0.0.1:50063"
+    streaming_address: str = "127.0.0.1:50064"
+    transcoder_address: str = "127.0.0.1:50065"
+    rpc_timeout_seconds: float = 10.0
+
+    # The edge.
+    edge_host: str = "127.0.0.1"
+    edge_port: int = 8080
+    edge_admin_port: int = 0
+    public_url: str = ""  # empty: http://{edge_host}:{edge_port}
+
+    # Identity. A local RS256 issuer by default; point the JWKS URL at Cognito to trust its tokens instead.
+    jwt_issuer: str = "videoforge"
+    jwt_audience: str = "videoforge"
+    jwt_private_key_file: Path | None = None
+    jwt_jwks_url: str = ""
+    jwt_role_claim: str = "role"
+    access_token_seconds: int = 900
+    refresh_token_days: int = 30
+
+    # Signed media URLs (CloudFront format). The edge checks them locally; CloudFront does in AWS.
+    cdn_base_url: str = ""  # empty: the edge's /media
+    cdn_key_pair_id: str = "videoforge-local"
+    cdn_private_key_file: Path | None = None
+    signed_url_seconds: int = 3600
+
+    # Uploads and media limits.
+    max_upload_bytes: int = 10 * 1024**3
+    multipart_threshold_bytes: int = 64 * 1024**2
+    multipart_part_bytes: int = 16 * 1024**2
+    upload_url_seconds: int = 3600
+    default_formats: list[str] = Field(default_factory=list)
+    auto_transcode: bool = True
+    max_duration_seconds: float = 4 * 3600
+    max_pixels: int = 8192 * 4320
+    encoder_preset: str = "veryfast"
+
+    log_level: str = "INFO"
+
+    @cached_property
+    def edge_url(self) -> str:
+        return self.public_url or f"http://{self.edge_host}:{self.edge_port}"
+
+    @cached_property
+    def media_base_url(self) -> str:
+        return self.cdn_base_url or f"{self.edge_url}/media"
