@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
 
+from videoforge.kit.errors import DomainError
 from videoforge.kit.settings import Settings
 
 app = typer.Typer(
     help="VideoForge: upload videos, transcode them to HLS and DASH, and play them through signed URLs.",
     no_args_is_help=True,
     rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
 )
 users_app = typer.Typer(help="Manage accounts (operators).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Where data, keys and logs live (default: your user data directory).")
+]
 
 
-class ServiceName(str, Enum):
+class ServiceName(StrEnum):
     identity = "identity"
     gallery = "gallery"
     job = "job"
@@ -28,11 +37,15 @@ class ServiceName(str, Enum):
     transcoder = "transcoder"
 
 
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    return Settings(**({"data_dir": data_dir} if data_dir else {}), **overrides)
+
+
 @app.command()
 def up(
-    data_dir: Path = typer.Option(None, help="Where data, keys and logs live (default: your user data directory)."),
-    port: int = typer.Option(8080, help="Port of the edge (HTTP JSON, gRPC-Web and gRPC)."),
-    workers: int = typer.Option(1, min=1, help="Transcoder workers to run."),
+    data_dir: DataDir = None,
+    port: Annotated[int, typer.Option(help="Port of the edge (HTTP JSON, gRPC-Web and gRPC).")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Transcoder workers to run.")] = 1,
 ) -> None:
     """Start the whole platform on this machine and wait; Ctrl-C stops everything.
 
@@ -40,12 +53,12 @@ def up(
     """
     from videoforge.platform.supervisor import run_platform
 
-    settings = Settings(**({"data_dir": data_dir} if data_dir else {}), edge_port=port)
+    settings = _settings(data_dir, edge_port=port)
     raise typer.Exit(run_platform(settings, data_dir=settings.data_dir, edge_port=port, workers=workers))
 
 
 @app.command()
-def serve(name: ServiceName) -> None:
+def serve(name: Annotated[ServiceName, typer.Argument(help="The service to run.")]) -> None:
     """Run one service in the foreground (what `up` starts for each); configured by environment variables.
 
     Example: [bold]DATABASE_URL=postgresql://... videoforge serve gallery[/bold]
@@ -71,10 +84,10 @@ def worker() -> None:
 
 @users_app.command("create")
 def users_create(
-    email: str = typer.Option(..., help="The account's email."),
-    password: str = typer.Option(..., prompt=True, hide_input=True, help="At least 8 characters."),
-    admin: bool = typer.Option(False, "--admin", help="Give the account the admin role."),
-    data_dir: Path = typer.Option(None, help="The platform's data directory (default: your user data directory)."),
+    email: Annotated[str, typer.Option(help="The account's email.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="At least 8 characters.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Give the account the admin role.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Create an account directly in the database (e.g. the first admin).
 
@@ -82,4 +95,9 @@ def users_create(
     """
     from videoforge.cli.operator_tasks import create_user
 
-    create_user(email, password, admin=admin, data_dir=data_dir)
+    try:
+        user = create_user(email, password, admin=admin, data_dir=data_dir)
+    except DomainError as error:
+        err.print(f"[red]Could not create the account:[/red] {error.message}")
+        raise typer.Exit(1) from error
+    typer.echo(f"Created {user.role} {user.email} (id {user.id}).")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import fnmatch
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 from botocore.signers import CloudFrontSigner
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from videoforge.kit.tokens import load_private_key
 
@@ -20,7 +25,7 @@ class SignedGrant:
     """The query parameters that let a CDN serve every object under one prefix until `expires`."""
 
     query: dict[str, str]
-    expires: dt.datetime
+    expires: dt.datetime | None = None
 
     @property
     def query_string(self) -> str:
@@ -39,7 +44,7 @@ class MediaSigner:
 
     def _rsa_sha1(self, message: bytes) -> bytes:
         # CloudFront signatures are RSA-SHA1 by definition of the format.
-        return self._key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+        return self._key.sign(message, padding.PKCS1v15(), hashes.SHA1())
 
     def grant(self, prefix: str, seconds: int) -> SignedGrant:
         expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=seconds)
@@ -52,7 +57,46 @@ class MediaSigner:
     def url(self, key: str, grant: SignedGrant) -> str:
         return f"{self.base_url}/{key.lstrip('/')}?{grant.query_string}"
 
+    def verifier(self, key_pair_id: str) -> GrantVerifier:
+        return GrantVerifier(self._key.public_key(), key_pair_id=key_pair_id)
+
     def sign_key(self, key: str, seconds: int) -> str:
         """A URL for one object, granting its whole folder (the usual unit: one video's outputs)."""
         folder = key.rsplit("/", 1)[0]
         return self.url(key, self.grant(folder, seconds))
+
+
+class GrantRefused(Exception):
+    """A signed URL that does not grant what it was used for; the message says why."""
+
+
+def _cloudfront_b64decode(value: str) -> bytes:
+    # CloudFront's URL-safe base64 swaps + = / for - _ ~.
+    standard = value.replace("-", "+").replace("_", "=").replace("~", "/")
+    return base64.b64decode(standard)
+
+
+class GrantVerifier:
+    """Checks a CloudFront-format grant against the public key: signature, expiry, resource."""
+
+    def __init__(self, public_key: RSAPublicKey, *, key_pair_id: str) -> None:
+        self._key, self._key_pair_id = public_key, key_pair_id
+
+    def verify(self, query: dict[str, str], url: str) -> None:
+        policy_b64, signature_b64 = query.get("Policy", ""), query.get("Signature", "")
+        if not policy_b64 or not signature_b64:
+            raise GrantRefused("missing Policy or Signature")
+        if query.get("Key-Pair-Id") != self._key_pair_id:
+            raise GrantRefused("unknown Key-Pair-Id")
+        try:
+            policy_bytes, signature = _cloudfront_b64decode(policy_b64), _cloudfront_b64decode(signature_b64)
+            self._key.verify(signature, policy_bytes, padding.PKCS1v15(), hashes.SHA1())
+            statement = json.loads(policy_bytes)["Statement"][0]
+            resource = statement["Resource"]
+            expires = int(statement["Condition"]["DateLessThan"]["AWS:EpochTime"])
+        except (InvalidSignature, ValueError, KeyError, IndexError, TypeError) as exc:
+            raise GrantRefused("bad signature or policy") from exc
+        if time.time() >= expires:
+            raise GrantRefused("expired")
+        if not fnmatch.fnmatchcase(url, resource):
+            raise GrantRefused("the grant does not cover this path")

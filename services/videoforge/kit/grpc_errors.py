@@ -46,3 +46,12 @@ def status_proto(error: DomainError) -> status_pb2.Status:
 
 def to_grpc_status(error: DomainError) -> grpc.Status:
     return rpc_status.to_status(status_proto(error))
+
+
+def code_name(number: int) -> str:
+    """google.rpc.Code number → name, UNKNOWN for numbers outside the enum."""
+    return code_pb2.Code.Name(number) if number in code_pb2.Code.values() else "UNKNOWN"
+
+
+def code_number(name: str) -> int:
+    return code_pb2.Code.Value(name) if name in code_pb2.Code.keys() else code_pb2.UNKNOWN

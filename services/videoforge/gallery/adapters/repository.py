@@ -70,6 +70,12 @@ class PostgresVideoRepository(VideoRepository):
             row = (await conn.execute(select(*_VIDEO_COLUMNS).where(videos.c.id == video_id))).mappings().first()
         return _video(row) if row else None
 
+    async def by_source_key(self, source_key: str) -> Video | None:
+        async with self._engine.connect() as conn:
+            query = select(*_VIDEO_COLUMNS).where(videos.c.source_key == source_key)
+            row = (await conn.execute(query)).mappings().first()
+        return _video(row) if row else None
+
     async def get_counting_view(self, video_id: str) -> Video | None:
         # One UPDATE ... RETURNING: concurrent views never overwrite each other's count.
         async with self._engine.begin() as conn:
@@ -143,7 +149,9 @@ class PostgresVideoRepository(VideoRepository):
     ) -> None:
         async with self._engine.begin() as conn:
             current = (
-                await conn.execute(select(videos.c.state, videos.c.extra).where(videos.c.id == video_id).with_for_update())
+                await conn.execute(
+                    select(videos.c.state, videos.c.extra).where(videos.c.id == video_id).with_for_update()
+                )
             ).first()
             if current is None:
                 return

@@ -51,6 +51,9 @@ class VideoRepository(ABC):
     async def get(self, video_id: str) -> Video | None: ...
 
     @abstractmethod
+    async def by_source_key(self, source_key: str) -> Video | None: ...
+
+    @abstractmethod
     async def get_counting_view(self, video_id: str) -> Video | None:
         """Adds one view atomically and returns the video."""
 

@@ -61,9 +61,7 @@ class VideoPresenter:
             videos=[self.video(v) for v in videos],
             next_page_token=info.next_page_token,
             total_size=info.total,
-            pagination=pb.Pagination(
-                page=info.page, limit=info.limit, total=info.total, total_pages=info.total_pages
-            ),
+            pagination=pb.Pagination(page=info.page, limit=info.limit, total=info.total, total_pages=info.total_pages),
         )
 
 
@@ -146,7 +144,8 @@ class GalleryInternalServicer(gallery_pb2_grpc.GalleryInternalServiceServicer):
         self._gallery, self._present = gallery, presenter
 
     async def LookupVideo(self, request: pb.LookupVideoRequest, context: ServicerContext) -> pb.Video:
-        return self._present.video(await self._gallery.lookup_video(current_principal(), request.name))
+        video = await self._gallery.lookup_video(current_principal(), request.name, request.source_key)
+        return self._present.video(video)
 
     async def RecordJobState(self, request: pb.RecordJobStateRequest, context: ServicerContext) -> empty_pb2.Empty:
         extra: dict[str, object] = {}

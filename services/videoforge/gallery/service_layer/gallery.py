@@ -25,7 +25,7 @@ from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound,
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import Principal, require_user
-from videoforge.storage.port import BlobStore
+from videoforge.storage.port import BlobStore, UploadedPart
 
 ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
 UPDATABLE_FIELDS = ("title", "description", "visibility")
@@ -100,11 +100,14 @@ class Gallery:
             grant.part_size = self._limits.part_bytes
             parts = -(-size // self._limits.part_bytes)
             grant.part_urls = [
-                await self._blobs.presign_part(key, grant.upload_id, number, self._limits.url_seconds)
+                await self._blobs.presign_part(key, grant.upload_id, number, expires=self._limits.url_seconds)
                 for number in range(1, parts + 1)
             ]
         else:
-            grant.upload_url, grant.headers = await self._blobs.presign_put(key, content_type, self._limits.url_seconds)
+            # The signature pins type and length: a client cannot store more than it declared.
+            grant.upload_url, grant.headers = await self._blobs.presign_put(
+                key, content_type, expires=self._limits.url_seconds, content_length=size
+            )
         await self._videos.add_upload(
             Upload(key, principal.user_id, filename, content_type, size, grant.upload_id, None, datetime.now(UTC))
         )
@@ -115,7 +118,11 @@ class Gallery:
         key = require(key, "s3_key")
         upload = await self._videos.get_upload(key)
         # Keys of other users answer like unknown keys.
-        if upload is None or upload.owner_id != principal.user_id or not key.startswith(upload_prefix(principal.user_id)):
+        if (
+            upload is None
+            or upload.owner_id != principal.user_id
+            or not key.startswith(upload_prefix(principal.user_id))
+        ):
             raise NotFound(f"No upload {key!r}; ask for an upload URL first.", "UPLOAD_NOT_FOUND")
         return upload
 
@@ -125,7 +132,7 @@ class Gallery:
             raise InvalidArgument.for_field("upload_id", "does not belong to this upload", "BAD_UPLOAD_ID")
         if not parts:
             raise InvalidArgument.for_field("parts", "list every part with its ETag", "MISSING_FIELD")
-        await self._blobs.complete_multipart(key, upload_id, sorted(parts))
+        await self._blobs.complete_multipart(key, upload_id, [UploadedPart(n, etag) for n, etag in sorted(parts)])
         return key
 
     async def abort_upload(self, key: str, upload_id: str) -> None:
@@ -228,7 +235,10 @@ class Gallery:
         counted = await self._videos.get_counting_view(video.id)
         return counted or video
 
-    async def lookup_video(self, principal: Principal | None, name: str) -> Video:
+    async def lookup_video(self, principal: Principal | None, name: str, source_key: str = "") -> Video:
+        if source_key.strip() and not name.strip():
+            video = await self._videos.by_source_key(source_key.strip())
+            return ensure_viewable(video, source_key.strip(), principal)
         video_id = bare_id(require(name, "name"))
         return ensure_viewable(await self._videos.get(video_id), video_id, principal)
 

@@ -653,16 +653,20 @@ class LookupVideoRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    SOURCE_KEY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Required. `videos/{video}` or the bare id."""
+    """`videos/{video}` or the bare id. One of `name` or `source_key` is required."""
+    source_key: _builtins.str
+    """The uploaded object key of the video."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        source_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "source_key", b"source_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

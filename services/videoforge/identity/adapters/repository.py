@@ -23,9 +23,7 @@ class PostgresUserRepository(UserRepository):
             async with self._engine.begin() as conn:
                 await conn.execute(insert(users).values(**user.__dict__))
         except IntegrityError as exc:
-            raise AlreadyExists(
-                f"An account for {user.email} already exists; sign in instead.", "EMAIL_TAKEN"
-            ) from exc
+            raise AlreadyExists(f"An account for {user.email} already exists; sign in instead.", "EMAIL_TAKEN") from exc
 
     async def by_email(self, email: str) -> User | None:
         return await self._one(select(users).where(users.c.email == email))
@@ -62,9 +60,7 @@ class PostgresUserRepository(UserRepository):
 
     async def revoke_user_tokens(self, user_id: str) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(
-                update(refresh_tokens).where(refresh_tokens.c.user_id == user_id).values(revoked=True)
-            )
+            await conn.execute(update(refresh_tokens).where(refresh_tokens.c.user_id == user_id).values(revoked=True))
 
     async def _one(self, query: object) -> User | None:
         async with self._engine.connect() as conn:

@@ -42,9 +42,7 @@ def check_password_strength(password: str, field_name: str = "password") -> None
         [any(c.isalpha() for c in password), any(c.isdigit() for c in password), any(not c.isalnum() for c in password)]
     )
     if classes < 2:
-        raise InvalidArgument.for_field(
-            field_name, "must mix letters with digits or symbols", "WEAK_PASSWORD"
-        )
+        raise InvalidArgument.for_field(field_name, "must mix letters with digits or symbols", "WEAK_PASSWORD")
 
 
 def check_role(role: str) -> str:

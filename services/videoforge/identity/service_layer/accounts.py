@@ -32,6 +32,24 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+async def create_user(
+    users: UserRepository, hasher: PasswordHasher, email: str, password: str, *, display_name: str = "", role: str
+) -> User:
+    """A new account; the one path for sign-ups and operator-created accounts alike."""
+    email = normalise_email(email)
+    check_password_strength(password)
+    user = User(
+        id=new_id(),
+        email=email,
+        display_name=display_name.strip() or email.split("@")[0],
+        role=check_role(role),
+        password_hash=hasher.hash(password),
+        create_time=datetime.now(UTC),
+    )
+    await users.add(user)
+    return user
+
+
 class Accounts:
     def __init__(
         self,
@@ -45,18 +63,7 @@ class Accounts:
         self._refresh_lifetime = timedelta(days=refresh_token_days)
 
     async def create_user(self, email: str, password: str, *, display_name: str = "", role: str = "user") -> User:
-        email = normalise_email(email)
-        check_password_strength(password)
-        user = User(
-            id=new_id(),
-            email=email,
-            display_name=display_name.strip() or email.split("@")[0],
-            role=check_role(role),
-            password_hash=self._hasher.hash(password),
-            create_time=datetime.now(UTC),
-        )
-        await self._users.add(user)
-        return user
+        return await create_user(self._users, self._hasher, email, password, display_name=display_name, role=role)
 
     async def register(self, email: str, password: str, display_name: str = "") -> Session:
         return await self._session_for(await self.create_user(email, password, display_name=display_name))

@@ -37,9 +37,7 @@ def upgrade() -> None:
         schema="gallery",
     )
     op.create_index("videos_search_idx", "videos", ["search"], postgresql_using="gin", schema="gallery")
-    op.create_index(
-        "videos_public_recent_idx", "videos", ["visibility", sa.text("create_time DESC")], schema="gallery"
-    )
+    op.create_index("videos_public_recent_idx", "videos", ["visibility", sa.text("create_time DESC")], schema="gallery")
     op.create_index("videos_owner_idx", "videos", ["owner_id", sa.text("create_time DESC")], schema="gallery")
     op.create_table(
         "uploads",

@@ -1,0 +1,74 @@
+"""Composition root of the job service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from videoforge.gallery.client import GalleryClient
+from videoforge.job.adapters.gallery_client import GrpcVideoDirectory
+from videoforge.job.adapters.repository import PostgresJobRepository
+from videoforge.job.entrypoints.grpc_servicer import JobAdminServicer, JobInternalServicer, JobServicer
+from videoforge.job.service_layer.jobs import Jobs
+from videoforge.job.v1 import job_pb2, job_pb2_grpc
+from videoforge.kit.clients import open_channel
+from videoforge.kit.db import migrate
+from videoforge.kit.runtime import Service, database, media_signer
+from videoforge.kit.server import ServiceBinding
+from videoforge.kit.settings import Settings
+from videoforge.queue.factory import job_queue_from_settings
+from videoforge.storage.s3 import blob_store_from_settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEAD_LETTER_SWEEP_SECONDS = 10.0
+log = logging.getLogger(__name__)
+
+
+async def sweep_dead_letters(jobs: Jobs, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await jobs.fail_dead_letters()
+        except Exception:
+            log.warning("dead-letter sweep failed; retrying", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), DEAD_LETTER_SWEEP_SECONDS)
+
+
+async def build(settings: Settings) -> Service:
+    engine = database(settings, "job", MIGRATIONS)
+    queue_parts = job_queue_from_settings(settings, engine, migrate)
+    gallery = open_channel(settings.gallery_address)
+    jobs = Jobs(
+        PostgresJobRepository(engine, queue_parts.enqueuer),
+        queue_parts.queue,
+        GrpcVideoDirectory(GalleryClient(gallery, timeout=settings.rpc_timeout_seconds)),
+        blob_store_from_settings(settings),
+        media_signer(settings),
+        url_seconds=settings.signed_url_seconds,
+    )
+    stop = asyncio.Event()
+    background = [asyncio.create_task(sweep_dead_letters(jobs, stop))]
+    background += [asyncio.create_task(loop(stop)) for loop in queue_parts.background]
+
+    async def stop_background() -> None:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
+
+    services = job_pb2.DESCRIPTOR.services_by_name
+    public, admin, internal = JobServicer(jobs), JobAdminServicer(jobs), JobInternalServicer(jobs)
+    bindings = [
+        ServiceBinding(
+            lambda s: job_pb2_grpc.add_JobServiceServicer_to_server(public, s), [services["JobService"].full_name]
+        ),
+        ServiceBinding(
+            lambda s: job_pb2_grpc.add_JobAdminServiceServicer_to_server(admin, s),
+            [services["JobAdminService"].full_name],
+        ),
+        ServiceBinding(
+            lambda s: job_pb2_grpc.add_JobInternalServiceServicer_to_server(internal, s),
+            [services["JobInternalService"].full_name],
+        ),
+    ]
+    return Service(bindings, [engine.dispose, gallery.close, stop_background])

@@ -1,0 +1,199 @@
+"""JobService, JobAdminService and JobInternalService over gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from google.protobuf.json_format import MessageToDict, ParseDict
+from google.rpc import status_pb2
+from grpc.aio import ServicerContext
+
+from videoforge.job.domain.jobs import Asset, Job, JobError
+from videoforge.job.service_layer.jobs import Jobs
+from videoforge.job.v1 import job_pb2 as pb
+from videoforge.job.v1 import job_pb2_grpc
+from videoforge.kit.errors import InvalidArgument
+from videoforge.kit.grpc_errors import code_name, code_number
+from videoforge.kit.paging import PageInfo
+from videoforge.kit.proto_time import timestamp
+from videoforge.transcoder.v1 import transcoder_pb2
+
+
+def job_proto(job: Job) -> pb.Job:
+    message = pb.Job(
+        name=f"jobs/{job.id}",
+        id=job.id,
+        video_id=job.video_id,
+        owner_id=job.owner_id,
+        input_source=job.input_source,
+        output_formats=job.output_formats,
+        state=pb.Job.State.Value(f"STATE_{job.state}"),
+        status=job.state,
+        progress=job.progress,
+        attempt=job.attempt,
+        create_time=timestamp(job.create_time),
+        update_time=timestamp(job.update_time),
+        start_time=timestamp(job.start_time),
+        end_time=timestamp(job.end_time),
+        renditions=[ParseDict(r, transcoder_pb2.Rendition(), ignore_unknown_fields=True) for r in job.renditions],
+    )
+    if job.error:
+        message.error.CopyFrom(status_pb2.Status(code=code_number(job.error.code), message=job.error.message))
+    return message
+
+
+def asset_proto(asset: Asset) -> pb.Asset:
+    return pb.Asset(
+        id=asset.id,
+        job_id=asset.job_id,
+        kind=pb.Asset.Kind.Value(f"KIND_{asset.kind}"),
+        quality=asset.quality,
+        key=asset.key,
+        content_type=asset.content_type,
+        size_bytes=asset.size_bytes,
+    )
+
+
+def asset_from_proto(message: pb.Asset) -> Asset:
+    kind = pb.Asset.Kind.Name(message.kind).removeprefix("KIND_")
+    if kind == "UNSPECIFIED" or not message.key:
+        raise InvalidArgument.for_field("assets", "every asset needs a kind and a key", "BAD_ASSET")
+    return Asset(
+        id=message.id,
+        job_id=message.job_id,
+        video_id="",
+        kind=kind,
+        quality=message.quality,
+        key=message.key,
+        content_type=message.content_type,
+        size_bytes=message.size_bytes,
+    )
+
+
+def _jobs_page(jobs: list[Job], info: PageInfo) -> pb.ListJobsResponse:
+    return pb.ListJobsResponse(
+        jobs=[job_proto(j) for j in jobs], next_page_token=info.next_page_token, total_size=info.total
+    )
+
+
+class JobServicer(job_pb2_grpc.JobServiceServicer):
+    def __init__(self, jobs: Jobs) -> None:
+        self._jobs = jobs
+
+    async def CreateJob(self, request: pb.CreateJobRequest, context: ServicerContext) -> pb.Job:
+        job = await self._jobs.create_job(request.video_id, request.input_source, list(request.output_formats))
+        return job_proto(job)
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: ServicerContext) -> pb.ListJobsResponse:
+        return _jobs_page(
+            *await self._jobs.list_jobs(
+                page_size=request.page_size,
+                page_token=request.page_token,
+                page=request.page,
+                limit=request.limit,
+                filter_text=request.filter,
+                all_users=False,
+            )
+        )
+
+    async def GetJob(self, request: pb.GetJobRequest, context: ServicerContext) -> pb.Job:
+        return job_proto(await self._jobs.get_job(request.name))
+
+    async def WatchJob(self, request: pb.WatchJobRequest, context: ServicerContext) -> AsyncIterator[pb.Job]:
+        async for job in self._jobs.watch_job(request.name):
+            yield job_proto(job)
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: ServicerContext) -> pb.Job:
+        return job_proto(await self._jobs.cancel_job(request.name))
+
+    async def ListJobAssets(
+        self, request: pb.ListJobAssetsRequest, context: ServicerContext
+    ) -> pb.ListJobAssetsResponse:
+        return pb.ListJobAssetsResponse(assets=[asset_proto(a) for a in await self._jobs.list_assets(request.name)])
+
+    async def GetAssetDownload(self, request: pb.GetAssetDownloadRequest, context: ServicerContext) -> pb.AssetDownload:
+        download = await self._jobs.asset_download(request.job, request.asset)
+        return pb.AssetDownload(url=download.url, expires_in=download.expires_in, filename=download.filename)
+
+
+class JobAdminServicer(job_pb2_grpc.JobAdminServiceServicer):
+    def __init__(self, jobs: Jobs) -> None:
+        self._jobs = jobs
+
+    async def ListAllJobs(self, request: pb.ListAllJobsRequest, context: ServicerContext) -> pb.ListJobsResponse:
+        return _jobs_page(
+            *await self._jobs.list_jobs(
+                page_size=request.page_size,
+                page_token=request.page_token,
+                page=request.page,
+                limit=request.limit,
+                filter_text=request.filter,
+                all_users=True,
+            )
+        )
+
+    async def GetJobStats(self, request: pb.GetJobStatsRequest, context: ServicerContext) -> pb.JobStats:
+        stats = await self._jobs.stats()
+        return pb.JobStats(
+            jobs_by_state=stats.by_state,
+            total_jobs=stats.total,
+            average_processing_seconds=stats.average_processing_seconds,
+            storage_bytes=stats.storage_bytes,
+            queue_depth=stats.queue_depth,
+        )
+
+    async def RestartFailedJobs(
+        self, request: pb.RestartFailedJobsRequest, context: ServicerContext
+    ) -> pb.RestartFailedJobsResponse:
+        return pb.RestartFailedJobsResponse(job_ids=await self._jobs.restart_failed())
+
+    async def CleanupOldJobs(
+        self, request: pb.CleanupOldJobsRequest, context: ServicerContext
+    ) -> pb.CleanupOldJobsResponse:
+        deleted, freed = await self._jobs.cleanup_old(request.days)
+        return pb.CleanupOldJobsResponse(deleted_jobs=deleted, freed_bytes=freed)
+
+
+class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
+    def __init__(self, jobs: Jobs) -> None:
+        self._jobs = jobs
+
+    async def StartAttempt(self, request: pb.StartAttemptRequest, context: ServicerContext) -> pb.Job:
+        return job_proto(await self._jobs.start_attempt(request.job_id, request.attempt))
+
+    async def ReportProgress(
+        self, request: pb.ReportProgressRequest, context: ServicerContext
+    ) -> pb.ReportProgressResponse:
+        state = pb.Job.State.Name(request.state).removeprefix("STATE_")
+        cancelled = await self._jobs.report_progress(request.job_id, request.attempt, state, request.progress)
+        return pb.ReportProgressResponse(cancel_requested=cancelled)
+
+    async def CompleteAttempt(self, request: pb.CompleteAttemptRequest, context: ServicerContext) -> pb.Job:
+        produced = [asset_from_proto(a) for a in request.assets]
+        renditions = [MessageToDict(r, preserving_proto_field_name=True) for r in request.renditions]
+        job = await self._jobs.complete_attempt(
+            request.job_id, request.attempt, request.output_prefix, produced, renditions
+        )
+        return job_proto(job)
+
+    async def FailAttempt(self, request: pb.FailAttemptRequest, context: ServicerContext) -> pb.Job:
+        error = JobError(code=code_name(request.error.code), message=request.error.message or "The transcode failed.")
+        return job_proto(await self._jobs.fail_attempt(request.job_id, request.attempt, error, request.will_retry))
+
+    async def GetPublishedOutput(
+        self, request: pb.GetPublishedOutputRequest, context: ServicerContext
+    ) -> pb.PublishedOutput:
+        job, produced = await self._jobs.published_output(request.video_id)
+        return pb.PublishedOutput(
+            video_id=job.video_id,
+            job_id=job.id,
+            output_prefix=job.output_prefix,
+            assets=[asset_proto(a) for a in produced],
+            renditions=job_proto(job).renditions,
+            duration_seconds=float(job.media.get("duration_seconds", 0.0)),
+        )
+
+    async def PurgeVideoJobs(
+        self, request: pb.PurgeVideoJobsRequest, context: ServicerContext
+    ) -> pb.PurgeVideoJobsResponse:
+        return pb.PurgeVideoJobsResponse(freed_bytes=await self._jobs.purge_video(request.video_id))

@@ -1,0 +1,51 @@
+"""StreamingService over gRPC."""
+
+from __future__ import annotations
+
+from google.api import httpbody_pb2
+from grpc.aio import ServicerContext
+
+from videoforge.streaming.service_layer.playback import Playback
+from videoforge.streaming.v1 import streaming_pb2 as pb
+from videoforge.streaming.v1 import streaming_pb2_grpc
+
+
+class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
+    def __init__(self, playback: Playback) -> None:
+        self._playback = playback
+
+    async def ListQualities(
+        self, request: pb.ListQualitiesRequest, context: ServicerContext
+    ) -> pb.ListQualitiesResponse:
+        return pb.ListQualitiesResponse(qualities=await self._playback.qualities(request.video_id))
+
+    async def GetStream(self, request: pb.GetStreamRequest, context: ServicerContext) -> pb.Stream:
+        urls = await self._playback.stream(request.video_id, request.quality)
+        return pb.Stream(
+            quality=urls.rendition.name,
+            url=urls.url,
+            mp4_url=urls.mp4_url,
+            expires_in=self._playback.seconds,
+            rendition=urls.rendition,
+        )
+
+    async def GetPlayback(self, request: pb.GetPlaybackRequest, context: ServicerContext) -> pb.Playback:
+        urls = await self._playback.playback(request.video_id)
+        return pb.Playback(
+            hls_url=urls.hls_url,
+            dash_url=urls.dash_url,
+            thumbnail_url=urls.thumbnail_url,
+            preview_url=urls.preview_url,
+            storyboard_url=urls.storyboard_url,
+            expires_in=self._playback.seconds,
+            qualities=urls.qualities,
+            duration_seconds=urls.duration_seconds,
+        )
+
+    async def GetThumbnail(self, request: pb.GetThumbnailRequest, context: ServicerContext) -> pb.Thumbnail:
+        url = await self._playback.thumbnail(request.video_id)
+        return pb.Thumbnail(url=url, expires_in=self._playback.seconds)
+
+    async def GetManifest(self, request: pb.GetManifestRequest, context: ServicerContext) -> httpbody_pb2.HttpBody:
+        kind, body = await self._playback.manifest(request.video_id, request.path, request.token)
+        return httpbody_pb2.HttpBody(content_type=kind, data=body)

@@ -1,0 +1,178 @@
+"""Playback use cases: which renditions a video has, and signed URLs to play them."""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote
+
+from videoforge.gallery.client import GalleryClient
+from videoforge.job.client import JobInternalClient
+from videoforge.job.v1 import job_pb2
+from videoforge.kit.cdn import GrantRefused, GrantVerifier, MediaSigner, SignedGrant
+from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
+from videoforge.kit.principal import current_principal
+from videoforge.storage.port import BlobNotFound, BlobStore
+from videoforge.streaming.domain.manifests import content_type, is_manifest, rewrite_dash, rewrite_hls
+from videoforge.transcoder.domain.ladder import parse_formats
+from videoforge.transcoder.v1 import transcoder_pb2
+
+Kind = job_pb2.Asset.Kind
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StreamUrls:
+    rendition: transcoder_pb2.Rendition
+    url: str
+    mp4_url: str
+
+
+@dataclass(frozen=True)
+class PlaybackUrls:
+    hls_url: str
+    dash_url: str
+    thumbnail_url: str
+    preview_url: str
+    storyboard_url: str
+    qualities: list[transcoder_pb2.Rendition]
+    duration_seconds: float
+
+
+class Playback:
+    def __init__(
+        self,
+        gallery: GalleryClient,
+        jobs: JobInternalClient,
+        blobs: BlobStore,
+        signer: MediaSigner,
+        verifier: GrantVerifier,
+        *,
+        api_base_url: str,
+        seconds: int,
+    ) -> None:
+        self._gallery, self._jobs, self._blobs = gallery, jobs, blobs
+        self._signer, self._verifier = signer, verifier
+        self._api_base, self.seconds = api_base_url.rstrip("/"), seconds
+
+    async def _output(self, video_id: str) -> job_pb2.PublishedOutput:
+        video_id = require(video_id, "video_id")
+        principal = current_principal()
+        # The gallery decides who may see the video; a private one answers NOT_FOUND to others.
+        video = await self._gallery.lookup(video_id=video_id, authorization=principal.token if principal else "")
+        try:
+            return await self._jobs.published_output(video.id)
+        except NotFound as exc:
+            raise FailedPrecondition(
+                f"The video is {video.status or 'not ready'}; it plays once its transcode completes.", "NOT_READY"
+            ) from exc
+
+    def _grant(self, video_id: str) -> SignedGrant:
+        return self._signer.grant(f"videos/{video_id}", self.seconds)
+
+    def _media_url(self, key: str, grant: SignedGrant) -> str:
+        return self._signer.url(key, grant)
+
+    def _manifest_url(self, video_id: str, key: str, grant: SignedGrant) -> str:
+        token = base64.urlsafe_b64encode(grant.query_string.encode()).decode().rstrip("=")
+        relative = key.removeprefix(f"videos/{video_id}/")
+        return f"{self._api_base}/api/stream/{video_id}/manifest/{quote(relative)}?token={token}"
+
+    @staticmethod
+    def _asset(output: job_pb2.PublishedOutput, kind: int, quality: str = "") -> job_pb2.Asset | None:
+        return next((a for a in output.assets if a.kind == kind and (not quality or a.quality == quality)), None)
+
+    async def qualities(self, video_id: str) -> list[transcoder_pb2.Rendition]:
+        return list((await self._output(video_id)).renditions)
+
+    async def stream(self, video_id: str, quality: str) -> StreamUrls:
+        output = await self._output(video_id)
+        renditions = sorted(output.renditions, key=lambda r: r.height, reverse=True)
+        if not renditions:
+            raise FailedPrecondition("The video has no renditions.", "NOT_READY")
+        chosen = renditions[0]
+        if quality.strip():
+            wanted = _quality_name(quality)
+            match = next((r for r in renditions if r.name == wanted), None)
+            if match is None:
+                names = ", ".join(r.name for r in renditions)
+                raise NotFound(f"The video has no {wanted} rendition; it has {names}.", "QUALITY_NOT_FOUND")
+            chosen = match
+        grant = self._grant(video_id)
+        playlist = self._asset(output, Kind.KIND_HLS_PLAYLIST, chosen.name)
+        mp4 = self._asset(output, Kind.KIND_MP4, chosen.name)
+        return StreamUrls(
+            rendition=chosen,
+            url=self._manifest_url(video_id, playlist.key, grant) if playlist else "",
+            mp4_url=self._media_url(mp4.key, grant) if mp4 else "",
+        )
+
+    async def playback(self, video_id: str) -> PlaybackUrls:
+        output = await self._output(video_id)
+        grant = self._grant(video_id)
+
+        def media(kind: int) -> str:
+            asset = self._asset(output, kind)
+            return self._media_url(asset.key, grant) if asset else ""
+
+        master, mpd = self._asset(output, Kind.KIND_HLS_MASTER), self._asset(output, Kind.KIND_DASH_MANIFEST)
+        return PlaybackUrls(
+            hls_url=self._manifest_url(video_id, master.key, grant) if master else "",
+            dash_url=self._manifest_url(video_id, mpd.key, grant) if mpd else "",
+            thumbnail_url=media(Kind.KIND_POSTER),
+            preview_url=media(Kind.KIND_PREVIEW),
+            storyboard_url=media(Kind.KIND_STORYBOARD_INDEX),
+            qualities=list(output.renditions),
+            duration_seconds=output.duration_seconds,
+        )
+
+    async def thumbnail(self, video_id: str) -> str:
+        output = await self._output(video_id)
+        poster = self._asset(output, Kind.KIND_POSTER)
+        if poster is None:
+            raise NotFound("The video has no poster.", "NO_POSTER")
+        return self._media_url(poster.key, self._grant(video_id))
+
+    async def manifest(self, video_id: str, path: str, token: str) -> tuple[str, bytes]:
+        """A stored manifest, rewritten with the same grant; the token is the grant the URL carries."""
+        video_id, path = require(video_id, "video_id"), require(path, "path")
+        normalised = posixpath.normpath(path)
+        if normalised.startswith(("../", "/")) or normalised == ".." or not is_manifest(normalised):
+            raise InvalidArgument.for_field("path", "must name a manifest of this video", "BAD_PATH")
+        key = f"videos/{video_id}/{normalised}"
+        grant = self._grant_from_token(token, key)
+        try:
+            raw = await self._blobs.read_bytes(key, max_bytes=MAX_MANIFEST_BYTES)
+        except BlobNotFound as exc:
+            raise NotFound(f"No manifest {path!r}.", "MANIFEST_NOT_FOUND") from exc
+
+        def sign(child: str) -> str:
+            child_key = f"videos/{video_id}/{child}"
+            if is_manifest(child):
+                return self._manifest_url(video_id, child_key, grant)
+            return self._media_url(child_key, grant)
+
+        text = raw.decode()
+        rewrite = rewrite_hls if key.endswith(".m3u8") else rewrite_dash
+        rewritten = rewrite(text, normalised, sign)
+        return content_type(key), rewritten.encode()
+
+    def _grant_from_token(self, token: str, key: str) -> SignedGrant:
+        try:
+            query = dict(parse_qsl(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()))
+            self._verifier.verify(query, f"{self._signer.base_url}/{key}")
+        except (GrantRefused, ValueError, UnicodeDecodeError) as exc:
+            raise PermissionDenied(
+                f"The playback link is not valid ({exc}); ask for a new one from /api/stream/.../playback.",
+                "BAD_PLAYBACK_GRANT",
+            ) from exc
+        return SignedGrant(query)
+
+
+def _quality_name(value: str) -> str:
+    """A format name or alias; a source smaller than every rung has its own name, like `144p`."""
+    try:
+        return parse_formats([value])[0]
+    except InvalidArgument:
+        return value.strip().lower()

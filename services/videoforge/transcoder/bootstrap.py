@@ -1,0 +1,29 @@
+"""Composition root of the transcoder service."""
+
+from __future__ import annotations
+
+from videoforge.kit.runtime import Service
+from videoforge.kit.server import ServiceBinding
+from videoforge.kit.settings import Settings
+from videoforge.storage.s3 import blob_store_from_settings
+from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.domain.media import MediaLimits
+from videoforge.transcoder.entrypoints.grpc_servicer import TranscoderServicer
+from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
+
+
+def media_limits(settings: Settings) -> MediaLimits:
+    return MediaLimits(
+        max_duration_seconds=settings.max_duration_seconds,
+        max_pixels=settings.max_pixels,
+        max_bytes=settings.max_upload_bytes,
+    )
+
+
+async def build(settings: Settings) -> Service:
+    servicer = TranscoderServicer(
+        blob_store_from_settings(settings), FfmpegEncoder(), media_limits(settings), settings.data_dir / "scratch"
+    )
+    name = transcoder_pb2.DESCRIPTOR.services_by_name["TranscoderService"].full_name
+    binding = ServiceBinding(lambda s: transcoder_pb2_grpc.add_TranscoderServiceServicer_to_server(servicer, s), [name])
+    return Service([binding])

@@ -1,0 +1,59 @@
+"""MediaInfo and Rung ↔ their protos."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.media import MediaInfo
+from videoforge.transcoder.v1 import transcoder_pb2 as pb
+
+# avc1.64 = High profile; the level byte follows the rung's size.
+_H264_HIGH = {2160: "avc1.640033", 1080: "avc1.640028", 720: "avc1.64001f"}
+AAC_LC = "mp4a.40.2"
+
+
+def media_proto(info: MediaInfo) -> pb.MediaInfo:
+    return pb.MediaInfo(
+        container=info.container,
+        duration_seconds=info.duration_seconds,
+        width=info.display_width,
+        height=info.display_height,
+        frame_rate=info.frame_rate,
+        video_codec=info.video_codec,
+        audio_codec=info.audio_codec or "",
+        has_audio=info.has_audio,
+        bitrate=info.bitrate or 0,
+        size_bytes=info.size_bytes or 0,
+        rotation=info.rotation,
+    )
+
+
+def media_from_proto(message: pb.MediaInfo) -> MediaInfo:
+    """Display size as probed; rotation is already applied to it."""
+    return MediaInfo(
+        container=message.container,
+        duration_seconds=message.duration_seconds,
+        width=message.width,
+        height=message.height,
+        frame_rate_fraction=Fraction(message.frame_rate or 30).limit_denominator(1001),
+        video_codec=message.video_codec,
+        audio_codec=message.audio_codec or None,
+        bitrate=message.bitrate or None,
+        size_bytes=message.size_bytes or None,
+    )
+
+
+def codecs_for(rung: Rung, has_audio: bool) -> str:
+    level = next((codec for height, codec in sorted(_H264_HIGH.items()) if rung.height <= height), "avc1.640033")
+    return f"{level},{AAC_LC}" if has_audio else level
+
+
+def rendition_proto(rung: Rung, has_audio: bool) -> pb.Rendition:
+    return pb.Rendition(
+        name=rung.name,
+        width=rung.width,
+        height=rung.height,
+        bitrate=rung.video_kbps * 1000,
+        codecs=codecs_for(rung, has_audio),
+    )
