@@ -54,4 +54,4 @@ def code_name(number: int) -> str:
 
 
 def code_number(name: str) -> int:
-    return code_pb2.Code.Value(name) if name in code_pb2.Code.keys() else code_pb2.UNKNOWN
+    return code_pb2.Code.Value(name) if name in code_pb2.Code.DESCRIPTOR.values_by_name else code_pb2.UNKNOWN

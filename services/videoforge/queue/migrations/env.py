@@ -1,0 +1,3 @@
+from videoforge.kit.alembic_env import run_migrations
+
+run_migrations()
