@@ -29,6 +29,10 @@ def include_paths() -> list[str]:
     return [str(PROTO), str(well_known), str(google_api)]
 
 
+# Not imported by our protos, but the edge must know the error detail types to print failures as JSON.
+DESCRIPTOR_EXTRAS = ["google/rpc/error_details.proto"]
+
+
 def generate(stub_dir: Path, descriptor: Path) -> None:
     sources = sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
     args = ["grpc_tools.protoc", *(f"-I{p}" for p in include_paths())]
@@ -38,8 +42,10 @@ def generate(stub_dir: Path, descriptor: Path) -> None:
     args += [f"--mypy_out={stub_dir}", f"--mypy_grpc_out={stub_dir}"]
     # --include_imports/--include_source_info: Envoy's transcoder needs every dependency and the comments.
     args += [f"--descriptor_set_out={descriptor}", "--include_imports", "--include_source_info"]
-    if protoc.main([*args, *sources]) != 0:
+    if protoc.main([*args, *sources, *DESCRIPTOR_EXTRAS]) != 0:
         raise SystemExit("protoc failed")
+    # Google's own stubs come from googleapis-common-protos; only ours are kept.
+    shutil.rmtree(stub_dir / "google", ignore_errors=True)
     for source in sources:
         package = stub_dir / Path(source).parent
         (package / "__init__.py").touch()
@@ -78,7 +84,6 @@ def main() -> int:
     for stale in generated_files(STUBS).values():
         stale.unlink()
     generate(STUBS, DESCRIPTOR)
-    shutil.rmtree(STUBS / "google", ignore_errors=True)
     return 0
 
 

@@ -7,3 +7,4 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.media",
 ]
+pytest_plugins.append("tests.fixtures.platform")

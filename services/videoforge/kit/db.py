@@ -29,9 +29,10 @@ def migrate(url: str, schema: str, migrations: Path) -> None:
     engine = create_engine(sqlalchemy_url(url))
     try:
         with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            # Two processes may start at once; the advisory lock makes their migrations take turns.
+            # Processes start together: the lock makes them take turns, since even CREATE SCHEMA IF NOT
+            # EXISTS fails when two run at once.
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:schema))"), {"schema": schema})
+            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             config = Config()
             config.set_main_option("script_location", str(migrations))
             config.attributes["connection"] = connection

@@ -36,6 +36,9 @@ def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Per-request chatter of libraries would drown the access log.
+    for noisy in ("httpx", "httpcore", "botocore", "boto3", "s3transfer", "pgserver", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def token_verifier(settings: Settings) -> TokenVerifier | None:

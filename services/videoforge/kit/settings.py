@@ -20,7 +20,9 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix="", case_sensitive=False, populate_by_name=True
+    )
 
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="VIDEOFORGE_DATA_DIR")
 
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
     sqs_queue_url: str = ""
     sqs_dead_letter_queue_url: str = ""
     sqs_endpoint_url: str = ""
+    sqs_region: str = "us-east-1"
     queue_max_attempts: int = 3
     queue_lease_seconds: float = 30.0
 

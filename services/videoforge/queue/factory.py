@@ -34,7 +34,7 @@ def job_queue_from_settings(
     if settings.queue_backend == "postgres":
         queue = PostgresJobQueue(engine, **retry)
         return QueueParts(queue, queue)
-    client = boto3.client("sqs", region_name=settings.s3_region, endpoint_url=settings.sqs_endpoint_url or None)
+    client = boto3.client("sqs", region_name=settings.sqs_region, endpoint_url=settings.sqs_endpoint_url or None)
     sqs = SqsJobQueue(client, settings.sqs_queue_url, settings.sqs_dead_letter_queue_url, **retry)
     relay = OutboxRelay(engine, sqs)
     return QueueParts(sqs, Outbox(), [relay.run])

@@ -159,13 +159,15 @@ class PostgresJobRepository:
         return float(value or 0.0)
 
     async def restart_failed(self) -> list[str]:
-        """Every FAILED job back to PENDING with a fresh queue message, in one transaction."""
+        """Every FAILED job back to PENDING with a fresh queue message, in one transaction.
+
+        The attempt count restarts with the message's, which counts deliveries from one again."""
         async with self._engine.begin() as conn:
             rows = (
                 await conn.execute(
                     update(jobs)
                     .where(jobs.c.state == FAILED)
-                    .values(state=PENDING, progress=0, error=None, end_time=None, update_time=_now())
+                    .values(state=PENDING, progress=0, attempt=0, error=None, end_time=None, update_time=_now())
                     .returning(jobs.c.id, jobs.c.video_id)
                 )
             ).all()

@@ -1,0 +1,1 @@
+"""The whole platform on one machine: generated secrets, embedded PostgreSQL and SeaweedFS, supervised children."""

@@ -1,0 +1,23 @@
+"""Loopback ports for a one-machine platform: several may run side by side, so none may assume a port."""
+
+from __future__ import annotations
+
+import socket
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As servers bind: connections of a previous run lingering in TIME_WAIT don't make a port busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str) -> int:
+    """A port free right now; the caller's server should bind it soon, before anything else takes it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

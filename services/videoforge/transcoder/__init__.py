@@ -1,0 +1,1 @@
+"""The transcoder: probes sources, encodes the rendition ladder, and renders preview images."""

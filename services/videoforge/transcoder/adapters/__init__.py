@@ -1,0 +1,1 @@
+"""Adapters to the external binaries the transcoder drives."""

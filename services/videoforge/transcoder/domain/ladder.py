@@ -1,0 +1,131 @@
+"""The rendition ladder: one table of formats, and the rungs a given source gets from it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from videoforge.transcoder.domain.errors import UnknownFormat
+from videoforge.transcoder.domain.media import MediaInfo
+
+# Seconds between keyframes; the packager cuts segments of the same length at those keyframes.
+GOP_SECONDS = 2
+# Floor for the bitrate of a rung smaller than every format (bits per pixel grow as frames shrink).
+MIN_VIDEO_KBPS = 150
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A row of the ladder: a 16:9 box (landscape; portrait sources use it turned) and its H.264 bitrate."""
+
+    name: str
+    height: int
+    video_kbps: int
+
+    @property
+    def width(self) -> int:
+        return _even(self.height * 16 / 9)
+
+
+# H.264 High bitrates for a full 16:9 frame; smaller frames in the same box get proportionally less.
+FORMATS: tuple[Format, ...] = (
+    Format("4K", 2160, 14_000),
+    Format("1080p", 1080, 5_000),
+    Format("720p", 720, 2_800),
+    Format("480p", 480, 1_400),
+    Format("360p", 360, 800),
+)
+ALIASES: dict[str, str] = {"high": "1080p", "medium": "720p", "low": "480p", "mobile": "360p"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    """One rendition to encode: its frame size, rate control and keyframe interval."""
+
+    name: str
+    width: int
+    height: int
+    video_kbps: int
+    maxrate_kbps: int
+    bufsize_kbps: int
+    gop_frames: int
+
+
+def parse_formats(values: Iterable[str]) -> list[str]:
+    """Canonical format names for names or aliases (any case), in ladder order, without repeats.
+
+    Raises UnknownFormat naming the first value that is neither, and what is allowed.
+    """
+    lookup = {fmt.name.lower(): fmt.name for fmt in FORMATS} | ALIASES
+    wanted: set[str] = set()
+    for value in values:
+        name = lookup.get(value.strip().lower())
+        if name is None:
+            raise UnknownFormat(value, [fmt.name for fmt in FORMATS] + list(ALIASES))
+        wanted.add(name)
+    return [fmt.name for fmt in FORMATS if fmt.name in wanted]
+
+
+def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None) -> list[Rung]:
+    """The rungs to encode for a source, largest first; never larger than the source.
+
+    A format applies when the source reaches its box on either side (short side against the box's
+    height, so a 1080x1920 portrait gets a 1080-wide `1080p` and a 1920x800 film gets a `1080p` at its
+    own size). A source below every format gets one rung at its own size, named `{short side}p`.
+    Empty `requested_formats` means every format that applies; requested formats above the source
+    are dropped, and if none is left the source's largest rung is used instead.
+    """
+    wanted = parse_formats(requested_formats or [])
+    long_side = max(info.display_width, info.display_height)
+    short_side = min(info.display_width, info.display_height)
+    # Rounded up: a GOP a frame short of two seconds would make the packager join two GOPs per segment.
+    gop_frames = max(1, math.ceil(GOP_SECONDS * info.frame_rate_fraction))
+    applicable = [fmt for fmt in FORMATS if long_side >= fmt.width or short_side >= fmt.height]
+    if not applicable:
+        return [_own_size_rung(info, gop_frames)]
+    rungs = [_rung(fmt, info, gop_frames) for fmt in applicable]
+    chosen = [rung for rung in rungs if rung.name in wanted]
+    return chosen or (rungs[:1] if wanted else rungs)
+
+
+def _rung(fmt: Format, info: MediaInfo, gop_frames: int) -> Rung:
+    long_side = max(info.display_width, info.display_height)
+    short_side = min(info.display_width, info.display_height)
+    scale = min(Fraction(fmt.width, long_side), Fraction(fmt.height, short_side), Fraction(1))
+    long_px, short_px = _even(long_side * scale, long_side), _even(short_side * scale, short_side)
+    portrait = info.display_height > info.display_width
+    width, height = (short_px, long_px) if portrait else (long_px, short_px)
+    fill = Fraction(width * height, fmt.width * fmt.height)
+    return _with_rates(fmt.name, width, height, round(fmt.video_kbps * min(fill, Fraction(1))), gop_frames)
+
+
+def _own_size_rung(info: MediaInfo, gop_frames: int) -> Rung:
+    width = _even(info.display_width, info.display_width)
+    height = _even(info.display_height, info.display_height)
+    smallest = FORMATS[-1]
+    kbps = round(smallest.video_kbps * Fraction(width * height, smallest.width * smallest.height))
+    return _with_rates(f"{min(width, height)}p", width, height, max(MIN_VIDEO_KBPS, kbps), gop_frames)
+
+
+def _with_rates(name: str, width: int, height: int, video_kbps: int, gop_frames: int) -> Rung:
+    # Peaks stay within 150% of the average (Apple asks at most 200% for VOD); a buffer of twice the
+    # average lets x264 spend bits on hard scenes without breaking that cap for long.
+    return Rung(
+        name=name,
+        width=width,
+        height=height,
+        video_kbps=video_kbps,
+        maxrate_kbps=video_kbps * 3 // 2,
+        bufsize_kbps=video_kbps * 2,
+        gop_frames=gop_frames,
+    )
+
+
+def _even(value: float | Fraction, limit: int | None = None) -> int:
+    """Nearest even number (4:2:0 chroma needs even sizes), at least 2, never above `limit` rounded down."""
+    even = 2 * round(value / 2)
+    if limit is not None:
+        even = min(even, limit // 2 * 2)
+    return max(2, even)

@@ -1,0 +1,217 @@
+"""What a source file is (from ffprobe's report), what we accept, and what we refuse by content."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from videoforge.transcoder.domain.errors import UnsupportedMedia
+
+# How much of a file `sniff_refusal` wants to see.
+SNIFF_BYTES = 4096
+_MAX_FRAME_RATE = Fraction(1000)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """A probed source: its first video stream, first decodable audio stream, and container."""
+
+    container: str
+    duration_seconds: float
+    width: int
+    height: int
+    frame_rate_fraction: Fraction
+    video_codec: str
+    rotation: int = 0
+    sample_aspect_ratio: Fraction = Fraction(1)
+    audio_codec: str | None = None
+    bitrate: int | None = None
+    size_bytes: int | None = None
+
+    @property
+    def frame_rate(self) -> float:
+        return float(self.frame_rate_fraction)
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    @property
+    def display_width(self) -> int:
+        """Width as shown: non-square pixels stretched, then rotation applied."""
+        return self._display_size()[0]
+
+    @property
+    def display_height(self) -> int:
+        return self._display_size()[1]
+
+    def _display_size(self) -> tuple[int, int]:
+        width = round(self.width * self.sample_aspect_ratio)
+        return (self.height, width) if self.rotation in (90, 270) else (width, self.height)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimits:
+    """What we agree to transcode; anything past these is refused before decoding."""
+
+    max_duration_seconds: float = 4 * 3600
+    max_side: int = 8192
+    max_pixels: int = 8192 * 4320
+    min_side: int = 16
+    max_bytes: int = 20 * 1024**3
+    max_frame_rate: float = 240.0
+
+
+def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
+    """Read ffprobe's JSON (`-show_format -show_streams -of json`) into a MediaInfo.
+
+    Raises UnsupportedMedia when the report lacks what every job needs: a video stream with a size,
+    a frame rate and a duration.
+    """
+    streams: list[dict[str, Any]] = report.get("streams") or []
+    fmt: dict[str, Any] = report.get("format") or {}
+    video = next(
+        (
+            stream
+            for stream in streams
+            if stream.get("codec_type") == "video"
+            # Cover art in MP4/MKV shows up as a one-frame video stream.
+            and not (stream.get("disposition") or {}).get("attached_pic")
+        ),
+        None,
+    )
+    if video is None:
+        raise UnsupportedMedia("The file has no video stream")
+    audio = next(
+        (s for s in streams if s.get("codec_type") == "audio" and s.get("codec_name")),
+        None,
+    )
+    width, height = _int(video.get("width")) or 0, _int(video.get("height")) or 0
+    if width <= 0 or height <= 0:
+        raise UnsupportedMedia("The video stream's resolution is unknown")
+    frame_rate = _frame_rate(video.get("avg_frame_rate")) or _frame_rate(video.get("r_frame_rate"))
+    if frame_rate is None:
+        raise UnsupportedMedia("The video stream's frame rate is unknown")
+    duration = _float(fmt.get("duration")) or _float(video.get("duration"))
+    if not duration or duration <= 0:
+        raise UnsupportedMedia("The file's duration is unknown")
+    return MediaInfo(
+        container=str(fmt.get("format_name") or ""),
+        duration_seconds=duration,
+        width=width,
+        height=height,
+        frame_rate_fraction=frame_rate,
+        video_codec=str(video.get("codec_name") or ""),
+        rotation=_rotation(video),
+        sample_aspect_ratio=_ratio(video.get("sample_aspect_ratio")) or Fraction(1),
+        audio_codec=str(audio["codec_name"]) if audio else None,
+        bitrate=_int(fmt.get("bit_rate")),
+        size_bytes=_int(fmt.get("size")),
+    )
+
+
+def validate(info: MediaInfo, limits: MediaLimits) -> None:
+    """Raise UnsupportedMedia with a reason a person can act on when the source is past our limits."""
+    width, height = info.display_width, info.display_height
+    if max(width, height) > limits.max_side:
+        raise UnsupportedMedia(f"Resolution {width}x{height} is above the {limits.max_side}-pixel limit")
+    if width * height > limits.max_pixels:
+        raise UnsupportedMedia(
+            f"Resolution {width}x{height} is above the {limits.max_pixels / 1e6:.1f}-megapixel limit"
+        )
+    if min(width, height) < limits.min_side:
+        raise UnsupportedMedia(f"Resolution {width}x{height} is below the {limits.min_side}-pixel minimum")
+    if not info.video_codec:
+        raise UnsupportedMedia("The video stream's codec is not one we can decode")
+    if info.duration_seconds > limits.max_duration_seconds:
+        raise UnsupportedMedia(
+            f"Duration {_clock(info.duration_seconds)} is above the {_clock(limits.max_duration_seconds)} limit"
+        )
+    if info.size_bytes is not None and info.size_bytes > limits.max_bytes:
+        raise UnsupportedMedia(
+            f"File size {_gigabytes(info.size_bytes)} is above the {_gigabytes(limits.max_bytes)} limit"
+        )
+    if info.frame_rate > limits.max_frame_rate:
+        raise UnsupportedMedia(f"Frame rate {info.frame_rate:.2f} fps is above the {limits.max_frame_rate:g} fps limit")
+
+
+def sniff_refusal(first_bytes: bytes) -> str | None:
+    """Why a file is refused by its first bytes alone (before any demuxer sees it), or None.
+
+    Playlists, concat scripts and session descriptions make FFmpeg open other files or URLs, so they
+    are refused by content whatever the file is called. Text of any kind is never a video.
+    """
+    if not first_bytes:
+        return "The file is empty"
+    head = first_bytes[:SNIFF_BYTES].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if head.startswith(b"#extm3u"):
+        return "The file is an HLS playlist, not a video"
+    if head.startswith(b"<mpd") or (head.startswith(b"<?xml") and b"<mpd" in head):
+        return "The file is a DASH manifest, not a video"
+    if head.startswith(b"ffconcat"):
+        return "The file is an FFmpeg concat script, not a video"
+    if not _looks_like_text(first_bytes[:SNIFF_BYTES]):
+        return None
+    if head.startswith(b"v=0"):
+        return "The file is an SDP session description, not a video"
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "The file is an HTML page, not a video"
+    if head.startswith((b"{", b"[")):
+        return "The file is JSON text, not a video"
+    return "The file is text, not a video"
+
+
+def _looks_like_text(sample: bytes) -> bool:
+    # Every video container has binary headers (box sizes, EBML ids, sync bytes) within its first bytes.
+    return not any(byte < 0x20 and byte not in b"\t\n\r\f" for byte in sample)
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    degrees: float | None = None
+    for side_data in stream.get("side_data_list") or []:
+        if side_data.get("side_data_type") == "Display Matrix" and "rotation" in side_data:
+            degrees = _float(side_data["rotation"])
+    if degrees is None:  # older muxers wrote a `rotate` tag instead of a display matrix
+        degrees = _float((stream.get("tags") or {}).get("rotate"))
+    # FFmpeg auto-rotates by quarter turns only.
+    return round((degrees or 0) / 90) * 90 % 360
+
+
+def _frame_rate(value: object) -> Fraction | None:
+    rate = _ratio(value, separator="/")
+    return rate if rate is not None and rate <= _MAX_FRAME_RATE else None
+
+
+def _ratio(value: object, separator: str = ":") -> Fraction | None:
+    numerator, _, denominator = str(value or "").partition(separator)
+    try:
+        ratio = Fraction(int(numerator), int(denominator))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return ratio if ratio > 0 else None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _float(value: object) -> float | None:
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1024**3:.1f} GiB"

@@ -1,0 +1,91 @@
+"""One transcode, start to finish on local disk: probe → ladder → package → images and downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from videoforge.packager.shaka import PackagedOutput, ShakaPackager
+from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.domain.ladder import Rung, plan_ladder
+from videoforge.transcoder.domain.media import MediaInfo, MediaLimits, validate
+
+# Share of the progress bar each step takes; encoding dominates the time.
+ENCODE_SHARE = (0.05, 0.85)
+PACKAGE_DONE, EXTRAS_DONE = 0.90, 0.95
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file of the output set: its path relative to the set, and what it is."""
+
+    relative: str
+    kind: str = ""  # an Asset kind for files worth listing; segments stay unlisted
+    quality: str = ""
+
+
+@dataclass(frozen=True)
+class TranscodeResult:
+    info: MediaInfo
+    rungs: list[Rung]
+    output_dir: Path
+    files: list[OutputFile]
+
+
+async def transcode(
+    source: Path,
+    work_dir: Path,
+    *,
+    formats: list[str],
+    limits: MediaLimits,
+    encoder: FfmpegEncoder,
+    packager: ShakaPackager,
+    on_progress: Callable[[float], None],
+) -> TranscodeResult:
+    # Probe before decode: what is not a video, or is past the limits, never reaches the encoder.
+    info = await encoder.probe(source)
+    validate(info, limits)
+    rungs = plan_ladder(info, formats or None)
+    start, end = ENCODE_SHARE
+    ladder = await encoder.encode_ladder(
+        source,
+        rungs,
+        work_dir / "encoded",
+        has_audio=info.has_audio,
+        duration=info.duration_seconds,
+        on_progress=lambda done: on_progress(start + (end - start) * done),
+    )
+    output = work_dir / "output"
+    package = await packager.package(ladder.renditions, ladder.audio, output)
+    on_progress(PACKAGE_DONE)
+    files = _package_files(package, output)
+    lowest_rung, lowest = ladder.lowest
+    duration = info.duration_seconds
+    poster = await encoder.make_poster(lowest, output / "images" / "poster.jpg", duration=duration)
+    preview = await encoder.make_preview_gif(lowest, output / "images" / "preview.gif", duration=duration)
+    storyboard = await encoder.make_storyboard(lowest, lowest_rung, output / "storyboard", duration=duration)
+    files += [
+        OutputFile(_rel(poster, output), "POSTER"),
+        OutputFile(_rel(preview, output), "PREVIEW"),
+        OutputFile(_rel(storyboard.index, output), "STORYBOARD_INDEX"),
+        *(OutputFile(_rel(sheet, output), "STORYBOARD") for sheet in storyboard.sheets),
+    ]
+    for rung, video in ladder.renditions:
+        # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
+        mp4 = await encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
+        files.append(OutputFile(_rel(mp4, output), "MP4", rung.name))
+    on_progress(EXTRAS_DONE)
+    return TranscodeResult(info, rungs, output, files)
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _package_files(package: PackagedOutput, root: Path) -> list[OutputFile]:
+    listed = {package.master_playlist: OutputFile(_rel(package.master_playlist, root), "HLS_MASTER")}
+    listed[package.dash_manifest] = OutputFile(_rel(package.dash_manifest, root), "DASH_MANIFEST")
+    for name, playlist in package.video_playlists.items():
+        listed[playlist] = OutputFile(_rel(playlist, root), "HLS_PLAYLIST", name)
+    return [listed.get(path, OutputFile(_rel(path, root))) for path in package.files()]

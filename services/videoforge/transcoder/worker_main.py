@@ -1,0 +1,72 @@
+"""Composition root of a transcoder worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+
+import boto3
+
+from videoforge.job.v1 import job_pb2_grpc
+from videoforge.kit.clients import open_channel
+from videoforge.kit.db import create_engine_for, migrate
+from videoforge.kit.runtime import configure_logging
+from videoforge.kit.settings import Settings
+from videoforge.packager.shaka import ShakaPackager
+from videoforge.queue.port import JobQueue
+from videoforge.queue.postgres import PostgresJobQueue
+from videoforge.queue.sqs import SqsJobQueue
+from videoforge.storage.s3 import blob_store_from_settings
+from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.bootstrap import media_limits
+from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig
+
+
+def consumer_queue(settings: Settings) -> tuple[JobQueue, list[object]]:
+    """The queue a worker claims from, and what to close afterwards. SQS workers need no database."""
+    if settings.queue_backend == "sqs":
+        client = boto3.client("sqs", region_name=settings.sqs_region, endpoint_url=settings.sqs_endpoint_url or None)
+        queue = SqsJobQueue(
+            client, settings.sqs_queue_url, settings.sqs_dead_letter_queue_url, max_attempts=settings.queue_max_attempts
+        )
+        return queue, []
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set; start the platform with `videoforge up`.")
+    migrate(settings.database_url, "queue", PostgresJobQueue.migrations_dir)
+    engine = create_engine_for(settings.database_url, pool_size=2)
+    return PostgresJobQueue(engine, max_attempts=settings.queue_max_attempts), [engine]
+
+
+async def run_worker(settings: Settings) -> None:
+    configure_logging(settings.log_level)
+    queue, resources = consumer_queue(settings)
+    channel = open_channel(settings.job_address)
+    worker = TranscodeWorker(
+        queue,
+        job_pb2_grpc.JobInternalServiceStub(channel),
+        blob_store_from_settings(settings),
+        FfmpegEncoder(preset=settings.encoder_preset),
+        ShakaPackager(),
+        WorkerConfig(
+            worker_id=f"{socket.gethostname()}-{os.getpid()}",
+            scratch=settings.data_dir / "scratch" / "worker",
+            lease_seconds=settings.queue_lease_seconds,
+            max_attempts=settings.queue_max_attempts,
+            limits=media_limits(settings),
+            rpc_timeout=settings.rpc_timeout_seconds,
+        ),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = asyncio.create_task(worker.run(stop))
+    await stop.wait()
+    # A job in progress is abandoned: its lease lapses and another worker takes it up again.
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    await channel.close()
+    for engine in resources:
+        await engine.dispose()  # type: ignore[attr-defined]

