@@ -62,6 +62,8 @@ async def transcode(
     files = _package_files(package, output)
     lowest_rung, lowest = ladder.lowest
     duration = info.duration_seconds
+    for folder in ("images", "storyboard", "downloads"):
+        (output / folder).mkdir(exist_ok=True)
     poster = await encoder.make_poster(lowest, output / "images" / "poster.jpg", duration=duration)
     preview = await encoder.make_preview_gif(lowest, output / "images" / "preview.gif", duration=duration)
     storyboard = await encoder.make_storyboard(lowest, lowest_rung, output / "storyboard", duration=duration)

@@ -20,6 +20,11 @@ from videoforge.transcoder.v1 import transcoder_pb2
 
 Kind = job_pb2.Asset.Kind
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+_NOT_READY = {
+    "uploaded": "The video has not been transcoded yet; start a job with POST /api/jobs.",
+    "processing": "The video is still being transcoded; it plays once its job completes.",
+    "failed": "The video's transcode failed; see its job for the reason, then retry it.",
+}
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,7 @@ class Playback:
         try:
             return await self._jobs.published_output(video.id)
         except NotFound as exc:
-            raise FailedPrecondition(
-                f"The video is {video.status or 'not ready'}; it plays once its transcode completes.", "NOT_READY"
-            ) from exc
+            raise FailedPrecondition(_NOT_READY.get(video.status, _NOT_READY["uploaded"]), "NOT_READY") from exc
 
     def _grant(self, video_id: str) -> SignedGrant:
         return self._signer.grant(f"videos/{video_id}", self.seconds)

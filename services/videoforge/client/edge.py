@@ -1,0 +1,171 @@
+"""A client of the edge's public JSON routes: what the CLI and the end-to-end tests speak."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Bytes sent → progress callback, for progress bars.
+Progress = Callable[[int], None]
+UPLOAD_CHUNK = 1024 * 1024
+FINAL_JOB_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+@dataclass
+class ApiError(Exception):
+    """An error answer from the platform: HTTP status, the server's reason and message."""
+
+    status: int
+    message: str
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.message} (HTTP {self.status})"
+
+
+class EdgeClient:
+    def __init__(self, base_url: str, token: str = "", *, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> EdgeClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # Plumbing
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        reply = self._http.request(method, path, headers=self._headers(), **kwargs)
+        return _json_or_raise(reply)
+
+    # Accounts
+
+    def register(self, email: str, password: str, display_name: str = "") -> dict[str, Any]:
+        session = self.request(
+            "POST", "/api/auth/register", json={"email": email, "password": password, "displayName": display_name}
+        )
+        self.token = session["accessToken"]
+        return session
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        session = self.request("POST", "/api/auth/login", json={"email": email, "password": password})
+        self.token = session["accessToken"]
+        return session
+
+    # Uploads
+
+    def upload(
+        self,
+        path: Path,
+        *,
+        title: str,
+        description: str = "",
+        visibility: str = "public",
+        formats: list[str] | None = None,
+        content_type: str = "",
+        on_progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Uploads a file straight to the object store (one PUT or multipart), then confirms it."""
+        size = path.stat().st_size
+        content_type = content_type or mimetypes.guess_type(path.name)[0] or "video/mp4"
+        grant = self.request(
+            "POST", "/api/upload/url", json={"filename": path.name, "contentType": content_type, "size": size}
+        )
+        if grant.get("multipart"):
+            self._send_parts(path, grant, on_progress)
+        else:
+            self._send_whole(path, grant, on_progress)
+        body: dict[str, Any] = {
+            "s3Key": grant["s3Key"],
+            "title": title,
+            "description": description,
+            "visibility": visibility,
+        }
+        if formats:
+            body["formats"] = formats
+        return self.request("POST", "/api/upload/confirm", json=body)
+
+    def _send_whole(self, path: Path, grant: dict[str, Any], on_progress: Progress | None) -> None:
+        def chunks() -> Iterator[bytes]:
+            with path.open("rb") as file:
+                while chunk := file.read(UPLOAD_CHUNK):
+                    yield chunk
+                    if on_progress:
+                        on_progress(len(chunk))
+
+        headers = {**grant.get("headers", {}), "Content-Length": str(path.stat().st_size)}
+        reply = httpx.put(grant["uploadUrl"], content=chunks(), headers=headers, timeout=None)
+        if reply.status_code >= 300:
+            raise ApiError(reply.status_code, f"The object store refused the upload: {reply.text[:300]}")
+
+    def _send_parts(self, path: Path, grant: dict[str, Any], on_progress: Progress | None) -> None:
+        multipart = grant["multipart"]
+        part_size = int(multipart["partSize"])
+        done = []
+        try:
+            with path.open("rb") as file:
+                for part in multipart["parts"]:
+                    data = file.read(part_size)
+                    reply = httpx.put(part["uploadUrl"], content=data, timeout=None)
+                    if reply.status_code >= 300:
+                        raise ApiError(reply.status_code, f"The object store refused part {part['partNumber']}")
+                    done.append({"partNumber": part["partNumber"], "etag": reply.headers["etag"].strip('"')})
+                    if on_progress:
+                        on_progress(len(data))
+        except BaseException:
+            self.request("POST", "/api/upload/abort", json={"s3Key": grant["s3Key"], "uploadId": multipart["uploadId"]})
+            raise
+        self.request(
+            "POST",
+            "/api/upload/complete",
+            json={"s3Key": grant["s3Key"], "uploadId": multipart["uploadId"], "parts": done},
+        )
+
+    # Jobs
+
+    def watch_job(self, job_id: str, *, timeout: float = 600.0) -> Iterator[dict[str, Any]]:
+        """Each state of the job as the server streams it (one JSON object per line), until a final one."""
+        with self._http.stream(
+            "GET", f"/api/jobs/{job_id}/watch", headers=self._headers(), timeout=httpx.Timeout(timeout, connect=10)
+        ) as reply:
+            if reply.status_code >= 300:
+                reply.read()
+                _json_or_raise(reply)
+            for line in reply.iter_lines():
+                if line.strip():
+                    job = json.loads(line)
+                    yield job.get("result", job)
+
+    def wait_for_job(self, job_id: str, *, timeout: float = 600.0) -> dict[str, Any]:
+        last: dict[str, Any] = {}
+        for last in self.watch_job(job_id, timeout=timeout):
+            if last.get("status") in FINAL_JOB_STATES:
+                break
+        return last
+
+
+def _json_or_raise(reply: httpx.Response) -> Any:
+    try:
+        body = reply.json() if reply.content else {}
+    except json.JSONDecodeError:
+        body = {"message": reply.text[:500]}
+    if reply.status_code >= 300:
+        details = body.get("details") or [{}]
+        reason = next((d.get("reason", "") for d in details if isinstance(d, dict)), "")
+        raise ApiError(reply.status_code, body.get("message") or reply.reason_phrase, reason)
+    return body
