@@ -1,0 +1,174 @@
+"""A real clip from a user's disk to signed adaptive playback, through the edge only."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import httpx
+import m3u8
+import pytest
+
+from tests.fixtures.platform import RunningPlatform
+from tests.media_factory import MediaFactory
+from videoforge.client.edge import ApiError, EdgeClient
+
+pytestmark = pytest.mark.e2e
+MPD_NS = "{urn:mpeg:dash:schema:mpd:2011}"
+
+
+@pytest.fixture(scope="module")
+def client(platform: RunningPlatform) -> EdgeClient:
+    edge = EdgeClient(platform.url)
+    edge.register(f"uploader-{uuid.uuid4().hex[:8]}@example.com", "upload-pass-1")
+    return edge
+
+
+def upload_and_wait(client: EdgeClient, clip: Path, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    video = client.upload(clip, title=clip.stem, **kwargs)
+    job = client.wait_for_job(video["latestJob"]["jobId"], timeout=300)
+    return video, job
+
+
+@pytest.fixture(scope="module")
+async def hd(client: EdgeClient, media_factory: MediaFactory) -> dict[str, Any]:
+    """A 1080p clip with audio, big enough to go up in parts; watched state by state."""
+    clip = await media_factory.hd_with_audio(4)
+    assert clip.stat().st_size > 6 * 1024 * 1024
+    sent: list[int] = []
+    video = client.upload(clip, title="HD clip", description="testsrc2 with a tone", on_progress=sent.append)
+    states = list(client.watch_job(video["latestJob"]["jobId"], timeout=300))
+    return {"video": video, "states": states, "bytes_sent": sum(sent), "size": clip.stat().st_size}
+
+
+def test_a_large_upload_goes_up_in_parts_and_is_probed(hd: dict[str, Any]) -> None:
+    assert hd["bytes_sent"] == hd["size"]
+    video = hd["video"]
+    assert video["status"] in ("uploaded", "processing")
+    media = video["media"]
+    assert (media["width"], media["height"], media["hasAudio"]) == (1920, 1080, True)
+    assert media["durationSeconds"] == pytest.approx(4, abs=0.2)
+
+
+def test_watch_job_streams_progress_until_completed(hd: dict[str, Any]) -> None:
+    states = hd["states"]
+    assert states[-1]["status"] == "COMPLETED" and states[-1]["progress"] == 100
+    progress = [s["progress"] for s in states]
+    assert progress == sorted(progress) and len(states) >= 3
+    assert {"PROCESSING", "COMPLETED"} <= {s["status"] for s in states}
+
+
+def test_the_video_is_ready_with_one_quality_per_rung(client: EdgeClient, hd: dict[str, Any]) -> None:
+    video_id = hd["video"]["id"]
+    assert client.request("GET", f"/api/gallery/videos/{video_id}")["status"] == "ready"
+    qualities = client.request("GET", f"/api/stream/{video_id}/qualities")["qualities"]
+    assert [q["name"] for q in qualities] == ["1080p", "720p", "480p", "360p"]
+
+
+def test_signed_master_playlist_has_a_variant_per_rung_and_iframe_playlists(
+    client: EdgeClient, hd: dict[str, Any]
+) -> None:
+    playback = client.request("GET", f"/api/stream/{hd['video']['id']}/playback")
+    master = m3u8.loads(httpx.get(playback["hlsUrl"]).raise_for_status().text)
+    heights = sorted(p.stream_info.resolution[1] for p in master.playlists)
+    assert heights == [360, 480, 720, 1080]
+    assert len(master.iframe_playlists) == 4
+    assert all("token=" in p.uri for p in master.playlists)
+    media = m3u8.loads(httpx.get(master.playlists[0].uri).raise_for_status().text)
+    assert media.is_endlist and media.playlist_type == "vod"
+    assert all("Signature=" in s.uri and "Key-Pair-Id=" in s.uri for s in media.segments)
+    assert sum(s.duration for s in media.segments) == pytest.approx(4, abs=0.3)
+
+
+def test_dash_manifest_is_static_with_signed_templates(client: EdgeClient, hd: dict[str, Any]) -> None:
+    playback = client.request("GET", f"/api/stream/{hd['video']['id']}/playback")
+    mpd = ET.fromstring(httpx.get(playback["dashUrl"]).raise_for_status().text)
+    assert mpd.get("type") == "static"
+    templates = list(mpd.iter(f"{MPD_NS}SegmentTemplate"))
+    assert templates and all("Signature=" in t.get("media", "") for t in templates)
+
+
+def test_manifest_links_refuse_a_tampered_or_foreign_token(client: EdgeClient, hd: dict[str, Any]) -> None:
+    playback = client.request("GET", f"/api/stream/{hd['video']['id']}/playback")
+    base, token = playback["hlsUrl"].split("?token=")
+    assert httpx.get(f"{base}?token={token[:-6]}AAAAAA").status_code == 403
+    assert httpx.get(base).status_code == 403
+
+
+def test_job_assets_list_every_kind(client: EdgeClient, hd: dict[str, Any]) -> None:
+    assets = client.request("GET", f"/api/jobs/{hd['video']['latestJob']['jobId']}/assets")["assets"]
+    kinds = {a["kind"] for a in assets}
+    assert {"KIND_HLS_MASTER", "KIND_DASH_MANIFEST", "KIND_MP4", "KIND_POSTER", "KIND_PREVIEW",
+            "KIND_STORYBOARD", "KIND_STORYBOARD_INDEX"} <= kinds  # fmt: skip
+    assert sorted(a["quality"] for a in assets if a["kind"] == "KIND_MP4") == ["1080p", "360p", "480p", "720p"]
+
+
+async def test_a_source_without_audio_plays_with_video_only(client: EdgeClient, media_factory: MediaFactory) -> None:
+    video, job = upload_and_wait(client, await media_factory.no_audio())
+    assert job["status"] == "COMPLETED", job
+    playback = client.request("GET", f"/api/stream/{video['id']}/playback")
+    master = m3u8.loads(httpx.get(playback["hlsUrl"]).text)
+    assert master.media == [] and all("mp4a" not in p.stream_info.codecs for p in master.playlists)
+
+
+async def test_odd_aspect_ratio_keeps_its_shape_in_even_dimensions(
+    client: EdgeClient, media_factory: MediaFactory
+) -> None:
+    video, job = upload_and_wait(client, await media_factory.wide())
+    assert job["status"] == "COMPLETED", job
+    for quality in client.request("GET", f"/api/stream/{video['id']}/qualities")["qualities"]:
+        assert quality["width"] % 2 == 0 and quality["height"] % 2 == 0
+        assert quality["width"] / quality["height"] == pytest.approx(640 / 272, rel=0.02)
+        assert quality["height"] <= 272
+
+
+async def test_a_tiny_source_gets_one_rung_at_its_own_size(client: EdgeClient, media_factory: MediaFactory) -> None:
+    video, job = upload_and_wait(client, await media_factory.tiny())
+    assert job["status"] == "COMPLETED", job
+    qualities = client.request("GET", f"/api/stream/{video['id']}/qualities")["qualities"]
+    assert [(q["width"], q["height"]) for q in qualities] == [(176, 144)]
+
+
+async def test_ntsc_frame_rate_keeps_two_second_segments(client: EdgeClient, media_factory: MediaFactory) -> None:
+    video, job = upload_and_wait(client, await media_factory.at_frame_rate("30000/1001", seconds=5))
+    assert job["status"] == "COMPLETED", job
+    playback = client.request("GET", f"/api/stream/{video['id']}/playback")
+    master = m3u8.loads(httpx.get(playback["hlsUrl"]).text)
+    segments = m3u8.loads(httpx.get(master.playlists[0].uri).text).segments
+    assert all(s.duration == pytest.approx(2.0, abs=0.1) for s in segments[:-1])
+
+
+async def test_a_text_file_named_mp4_is_refused_and_not_kept(client: EdgeClient, media_factory: MediaFactory) -> None:
+    clip = await media_factory.text_named_mp4()
+    grant = client.request(
+        "POST", "/api/upload/url", json={"filename": clip.name, "contentType": "video/mp4", "size": clip.stat().st_size}
+    )
+    httpx.put(grant["uploadUrl"], content=clip.read_bytes(), headers=grant["headers"]).raise_for_status()
+    with pytest.raises(ApiError) as refused:
+        client.request("POST", "/api/upload/confirm", json={"s3Key": grant["s3Key"], "title": "not a video"})
+    assert refused.value.status == 400 and "text" in refused.value.message.lower()
+    with pytest.raises(ApiError) as again:
+        client.request("POST", "/api/upload/confirm", json={"s3Key": grant["s3Key"], "title": "not a video"})
+    assert again.value.status == 400 and "Nothing was uploaded" in again.value.message
+    titles = [v["title"] for v in client.request("GET", "/api/gallery/my-videos").get("videos", [])]
+    assert "not a video" not in titles
+
+
+def test_upload_urls_refuse_non_video_types_and_oversized_files(client: EdgeClient) -> None:
+    with pytest.raises(ApiError) as wrong_type:
+        client.request("POST", "/api/upload/url", json={"filename": "a.txt", "contentType": "text/plain", "size": 10})
+    assert wrong_type.value.status == 400
+    with pytest.raises(ApiError) as too_big:
+        client.request("POST", "/api/upload/url", json={"filename": "a.mp4", "contentType": "video/mp4", "size": 10**13})
+    assert too_big.value.status == 400 and "limit" in too_big.value.message
+
+
+def test_another_users_upload_key_cannot_be_confirmed(platform: RunningPlatform, client: EdgeClient) -> None:
+    grant = client.request("POST", "/api/upload/url", json={"filename": "a.mp4", "contentType": "video/mp4", "size": 10})
+    other = EdgeClient(platform.url)
+    other.register(f"other-{uuid.uuid4().hex[:8]}@example.com", "upload-pass-1")
+    with pytest.raises(ApiError) as refused:
+        other.request("POST", "/api/upload/confirm", json={"s3Key": grant["s3Key"], "title": "mine now"})
+    assert refused.value.status == 404
