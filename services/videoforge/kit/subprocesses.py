@@ -12,7 +12,9 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -101,6 +103,12 @@ def _longest_first(values: Iterable[str]) -> list[str]:
     return sorted((value for value in values if value), key=len, reverse=True)
 
 
+# A worker killed outright must not leave FFmpeg running: setpriv makes the kernel kill the child with
+# its parent. (A preexec_fn could do the same, but forces fork(), which is unsafe in a gRPC process.)
+_SETPRIV = shutil.which("setpriv")
+_DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV and sys.platform == "linux" else []
+
+
 async def run_process(
     argv: Sequence[str],
     *,
@@ -115,10 +123,14 @@ async def run_process(
     cancellation, or an exception raised by `on_stdout_line`, the whole process group is stopped and
     reaped before the exception propagates.
     """
+    if _DIE_WITH_PARENT and shutil.which(argv[0]) is None:
+        # Behind setpriv a missing program would look like a failed run; say what is missing instead.
+        raise FileNotFoundError(f"no such program: {argv[0]}")
     secrets = _longest_first(redact)
     command = shlex.join(redact_argv(argv, secrets))
     logger.info("running %s", command)
     process = await asyncio.create_subprocess_exec(
+        *_DIE_WITH_PARENT,
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
