@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from videoforge.cli import user_commands
+from videoforge.cli.admin_commands import admin_app
 from videoforge.kit.errors import DomainError
 from videoforge.kit.settings import Settings
 
@@ -20,8 +22,14 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-users_app = typer.Typer(help="Manage accounts (operators).", no_args_is_help=True)
+users_app = typer.Typer(help="Manage accounts on this machine's database (operators).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.command()(user_commands.login)
+app.command()(user_commands.upload)
+app.command()(user_commands.play)
+app.add_typer(user_commands.videos_app, name="videos")
+app.add_typer(user_commands.jobs_app, name="jobs")
+app.add_typer(admin_app, name="admin")
 err = Console(stderr=True)
 
 DataDir = Annotated[
