@@ -1,20 +1,28 @@
-"""The Envoy edge's bootstrap: JSON<->gRPC transcoding, gRPC-Web, CORS and health for the public services.
+"""The Envoy edge's bootstrap: JSON<->gRPC transcoding, gRPC-Web, CORS and health for the public services,
+and signed media from the object store.
 
 `render_envoy_config` builds the v3 bootstrap as a dict; `write_envoy_config` writes it where `envoy -c`
-can read it. Request flow: health_check -> cors -> grpc_web -> grpc_json_transcoder -> (jwt_authn,
-local_ratelimit: later) -> buffer -> router. After the transcoder, routes match the gRPC path
-(`/videoforge.gallery.v1.GalleryService/GetVideo`), so the route table is an allow-list of public gRPC
+can read it. Request flow: health_check -> cors -> grpc_web -> grpc_json_transcoder -> ext_authz (media
+only) -> (jwt_authn, local_ratelimit: later) -> buffer -> router. After the transcoder, routes match the gRPC
+path (`/videoforge.gallery.v1.GalleryService/GetVideo`), so the route table is an allow-list of public gRPC
 services; anything else, internal services included, gets a 404 whatever protocol asked (JSON bodies from
 `local_replies`, UNIMPLEMENTED for gRPC and gRPC-Web).
+
+Unless a real CDN serves media (`cdn_base_url`), the edge plays it: `GET /media/{key}?Policy=...&Signature=...
+&Key-Pair-Id=...` is checked by the streaming service (ext_authz, gRPC) against its CloudFront-format grant,
+then read from the private bucket with a SigV4 request the object-store cluster signs itself.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import certifi
 import yaml
 from google.protobuf import descriptor_pb2
 
@@ -55,7 +63,24 @@ CORS_ALLOW_HEADERS = (
 )
 CORS_EXPOSE_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin"
 
+MEDIA_PREFIX = "/media/"
+OBJECT_STORE_CLUSTER = "object-store"
+MEDIA_READ_METHODS = "GET|HEAD|OPTIONS"  # OPTIONS: the CORS filter answers preflights on this route
+MEDIA_CHECK_TIMEOUT = "2s"  # one RSA verification; longer means the streaming service is stuck
+# A large MP4 download may take minutes; a stalled one is cut after this long without a byte.
+MEDIA_IDLE_TIMEOUT = "60s"
+# Objects are immutable per job attempt. `private`: the grant is in the URL, so no shared cache may keep the
+# object past it for someone else.
+MEDIA_CACHE_CONTROL = "private, max-age=86400, immutable"
+MEDIA_CORS_EXPOSE_HEADERS = "content-length, content-range, accept-ranges"
+# The store's own bookkeeping is none of the client's business.
+STORE_RESPONSE_HEADERS = ["x-amz-request-id", "x-amz-id-2", "seaweed-x-amz-etag", "seaweed-x-amz-owner"]
+
 _API = "type.googleapis.com/envoy.extensions"
+_FILTER_CONFIG = "type.googleapis.com/envoy.config.route.v3.FilterConfig"
+EXT_AUTHZ = "envoy.filters.http.ext_authz"
+JSON_TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
+CORS = "envoy.filters.http.cors"
 
 
 def render_envoy_config(
@@ -64,11 +89,12 @@ def render_envoy_config(
     """The bootstrap for an edge on `settings.edge_host:edge_port` in front of the services in `settings`."""
     descriptor = (descriptor or DEFAULT_DESCRIPTOR).resolve()
     clusters = service_addresses(settings)
+    media = [object_store_cluster(settings)] if edge_serves_media(settings) else []
     return {
         "admin": {"address": _socket_address("127.0.0.1", settings.edge_admin_port)},
         "static_resources": {
             "listeners": [edge_listener(settings, descriptor, web_root, list(clusters))],
-            "clusters": [service_cluster(name, address) for name, address in clusters.items()],
+            "clusters": [*(service_cluster(name, address) for name, address in clusters.items()), *media],
         },
         "overload_manager": connection_limit(),
     }
@@ -77,7 +103,10 @@ def render_envoy_config(
 def write_envoy_config(
     settings: Settings, path: Path, *, descriptor: Path | None = None, web_root: Path | None = None
 ) -> Path:
-    """Writes the bootstrap as YAML (`.yaml`, `.yml`) or JSON (`.json`): Envoy picks its parser by suffix."""
+    """Writes the bootstrap as YAML (`.yaml`, `.yml`) or JSON (`.json`): Envoy picks its parser by suffix.
+
+    Readable by its owner only: it may hold the object store's credentials.
+    """
     config = render_envoy_config(settings, descriptor=descriptor, web_root=web_root)
     if path.suffix in (".yaml", ".yml"):
         text = yaml.safe_dump(config, sort_keys=False)
@@ -85,7 +114,10 @@ def write_envoy_config(
         text = json.dumps(config, indent=2)
     else:
         raise ValueError(f"Envoy reads .yaml, .yml or .json bootstraps, not {path.name}")
-    path.write_text(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
     return path
 
 
@@ -98,6 +130,15 @@ def service_addresses(settings: Settings) -> dict[str, str]:
         "streaming": settings.streaming_address,
         "transcoder": settings.transcoder_address,
     }
+
+
+def edge_serves_media(settings: Settings) -> bool:
+    """True unless a CDN (CloudFront) serves the signed media URLs."""
+    return not settings.cdn_base_url
+
+
+def object_store_url(settings: Settings) -> str:
+    return settings.s3_endpoint_url or f"https://s3.{settings.s3_region}.amazonaws.com"
 
 
 # Listener and connection manager.
@@ -151,6 +192,7 @@ def http_filters(settings: Settings, descriptor: Path, clusters: list[str]) -> l
         cors_filter(),
         grpc_web_filter(),
         json_transcoder_filter(descriptor),
+        *media_authorization_filters(settings),
         *jwt_authn_filters(settings),
         *local_ratelimit_filters(settings),
         request_size_limit_filter(),
@@ -172,8 +214,8 @@ def health_check_filter(clusters: list[str]) -> dict[str, Any]:
 
 
 def cors_filter() -> dict[str, Any]:
-    # The policy itself is on the virtual host (cors_policy); the filter only applies it.
-    return {"name": "envoy.filters.http.cors", "typed_config": {"@type": f"{_API}.filters.http.cors.v3.Cors"}}
+    # The policy itself is on the virtual host (cors_policy) and the media route; the filter only applies it.
+    return {"name": CORS, "typed_config": {"@type": f"{_API}.filters.http.cors.v3.Cors"}}
 
 
 def grpc_web_filter() -> dict[str, Any]:
@@ -185,7 +227,7 @@ def grpc_web_filter() -> dict[str, Any]:
 
 def json_transcoder_filter(descriptor: Path) -> dict[str, Any]:
     return {
-        "name": "envoy.filters.http.grpc_json_transcoder",
+        "name": JSON_TRANSCODER,
         "typed_config": {
             "@type": f"{_API}.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
             "proto_descriptor": str(descriptor),
@@ -215,6 +257,28 @@ def json_transcoder_filter(descriptor: Path) -> dict[str, Any]:
             },
         },
     }
+
+
+def media_authorization_filters(settings: Settings) -> list[dict[str, Any]]:
+    """The streaming service's check of CloudFront-format grants (`envoy.service.auth.v3.Authorization`)."""
+    if not edge_serves_media(settings):
+        return []
+    return [
+        {
+            "name": EXT_AUTHZ,
+            # Off unless a route turns it on: only the media routes carry grants to check.
+            "disabled": True,
+            "typed_config": {
+                "@type": f"{_API}.filters.http.ext_authz.v3.ExtAuthz",
+                "grpc_service": {"envoy_grpc": {"cluster_name": "streaming"}, "timeout": MEDIA_CHECK_TIMEOUT},
+                "transport_api_version": "V3",
+                # No answer is no grant: media is never served unchecked.
+                "failure_mode_allow": False,
+                # ...but a check that could not run is the edge's fault, not the link's.
+                "status_on_error": {"code": 503},
+            },
+        }
+    ]
 
 
 def jwt_authn_filters(settings: Settings) -> list[dict[str, Any]]:
@@ -264,7 +328,7 @@ def route_config(settings: Settings, descriptor: Path, web_root: Path | None) ->
         "name": "edge",
         "domains": ["*"],
         "routes": routes,
-        "typed_per_filter_config": {"envoy.filters.http.cors": cors_policy()},
+        "typed_per_filter_config": {CORS: cors_policy()},
     }
     # json_api_route names a cluster that does not exist, on purpose; every other name is a real cluster.
     return {"name": "edge", "virtual_hosts": [virtual_host], "validate_clusters": False}
@@ -312,12 +376,45 @@ def streaming_method_route(path: str, cluster: str) -> dict[str, Any]:
 
 
 def media_routes(settings: Settings) -> list[dict[str, Any]]:
-    """`/media/` to the object store behind a CloudFront-style signature check goes here; none yet.
+    """`/media/{key}` -> object `{key}` of the bucket, for reads whose grant the streaming service accepts.
 
-    Such routes must disable the transcoder per route (`GrpcJsonTranscoderPerRoute.disabled`), or its
-    `reject_unknown_method` answers them 404 before routing.
+    Both routes disable the transcoder, or its `reject_unknown_method` answers them 404 before routing.
     """
-    return []
+    if not edge_serves_media(settings):
+        return []
+    read = {
+        "name": "media",
+        "match": {
+            "prefix": MEDIA_PREFIX,
+            "headers": [{"name": ":method", "string_match": {"safe_regex": {"regex": MEDIA_READ_METHODS}}}],
+        },
+        "route": {
+            "cluster": OBJECT_STORE_CLUSTER,
+            # Path-style S3 addressing: /{bucket}/{key}. The grant's query parameters are gone by now (ext_authz).
+            "prefix_rewrite": f"/{settings.s3_bucket}/",
+            # SigV4 signs the Host header: it must name the store, not the edge.
+            "host_rewrite_literal": urlsplit(object_store_url(settings)).netloc,
+            "timeout": "0s",  # no limit on a whole download; MEDIA_IDLE_TIMEOUT cuts stalled ones
+            "idle_timeout": MEDIA_IDLE_TIMEOUT,
+        },
+        # CORS is answered here, by the media policy; the store would add its own allow-everything headers.
+        "request_headers_to_remove": ["origin"],
+        "response_headers_to_remove": STORE_RESPONSE_HEADERS,
+        "typed_per_filter_config": {
+            JSON_TRANSCODER: {"@type": _FILTER_CONFIG, "disabled": True},
+            # Any per-route config turns on a filter that is disabled by default.
+            EXT_AUTHZ: {"@type": f"{_API}.filters.http.ext_authz.v3.ExtAuthzPerRoute", "check_settings": {}},
+            CORS: media_cors_policy(),
+        },
+    }
+    read_only = {
+        "name": "media-read-only",
+        "match": {"prefix": MEDIA_PREFIX},
+        "direct_response": {"status": 405, "body": {"inline_string": "Media is read-only: use GET or HEAD."}},
+        "response_headers_to_add": [{"header": {"key": "allow", "value": "GET, HEAD"}}],
+        "typed_per_filter_config": {JSON_TRANSCODER: {"@type": _FILTER_CONFIG, "disabled": True}},
+    }
+    return [read, read_only]
 
 
 def web_app_routes(web_root: Path | None) -> list[dict[str, Any]]:
@@ -346,6 +443,20 @@ def json_api_route() -> dict[str, Any]:
 def no_route() -> dict[str, Any]:
     # The body comes from local_reply_config: JSON for HTTP clients, UNIMPLEMENTED for gRPC ones.
     return {"name": "no-route", "match": {"prefix": "/"}, "direct_response": {"status": 404}}
+
+
+def media_cors_policy() -> dict[str, Any]:
+    return {
+        "@type": f"{_API}.filters.http.cors.v3.CorsPolicy",
+        # Players may run on any origin; the grant in the URL, not the origin, decides.
+        "allow_origin_string_match": [{"safe_regex": {"regex": ".*"}}],
+        "allow_methods": "GET, HEAD",
+        # Players fetch segments and MP4s in byte ranges.
+        "allow_headers": "range",
+        # Scripts must see sizes and ranges to seek; browsers hide unlisted headers from them.
+        "expose_headers": MEDIA_CORS_EXPOSE_HEADERS,
+        "max_age": "86400",
+    }
 
 
 def cors_policy() -> dict[str, Any]:
@@ -388,6 +499,99 @@ def service_cluster(name: str, address: str) -> dict[str, Any]:
         # Services listen on IPv4 loopback by default; `localhost` must not be tried as ::1 first.
         cluster["dns_lookup_family"] = "V4_PREFERRED"
     return cluster
+
+
+def object_store_cluster(settings: Settings) -> dict[str, Any]:
+    """The S3 endpoint over HTTP/1.1; every request it sends is SigV4-signed here, after the route's rewrites."""
+    url = urlsplit(object_store_url(settings))
+    host = url.hostname or ""
+    tls = url.scheme == "https"
+    cluster: dict[str, Any] = {
+        "name": OBJECT_STORE_CLUSTER,
+        # As for the services: an IP is used as is, a name is re-resolved.
+        "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
+        "connect_timeout": "2s",
+        "load_assignment": {
+            "cluster_name": OBJECT_STORE_CLUSTER,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": _socket_address(host, url.port or (443 if tls else 80))}}]}
+            ],
+        },
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": f"{_API}.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http_protocol_options": {}},
+                # Upstream filters run after the router's path and host rewrites, so the signature covers
+                # the request the store receives; and no other cluster ever gets the store's credentials.
+                "http_filters": [cache_control_filter(), aws_request_signing_filter(settings), upstream_codec_filter()],
+            }
+        },
+    }
+    if not _is_ip(host):
+        # The API must come up even while the store's name does not resolve.
+        cluster["wait_for_warm_on_init"] = False
+        cluster["dns_lookup_family"] = "V4_PREFERRED"
+    if tls:
+        cluster["transport_socket"] = upstream_tls(host)
+    return cluster
+
+
+def cache_control_filter() -> dict[str, Any]:
+    # Asked of the store (S3's response-cache-control) rather than added here: S3 applies it to successful
+    # reads only, so a 404 for a segment not uploaded yet is never cached.
+    parameter = {"key": "response-cache-control", "value": MEDIA_CACHE_CONTROL}
+    return {
+        "name": "envoy.filters.http.header_mutation",
+        "typed_config": {
+            "@type": f"{_API}.filters.http.header_mutation.v3.HeaderMutation",
+            "mutations": {
+                "query_parameter_mutations": [{"append": {"record": parameter, "action": "OVERWRITE_IF_EXISTS_OR_ADD"}}]
+            },
+        },
+    }
+
+
+def aws_request_signing_filter(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "@type": f"{_API}.filters.http.aws_request_signing.v3.AwsRequestSigning",
+        "service_name": "s3",
+        "region": settings.s3_region,
+        # Only GET and HEAD get here: there is no body to hash, so none is buffered.
+        "use_unsigned_payload": True,
+    }
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        config["credential_provider"] = {
+            "inline_credential": {
+                "access_key_id": settings.s3_access_key_id,
+                "secret_access_key": settings.s3_secret_access_key,
+            }
+        }
+    # Otherwise AWS's default chain: environment, profile, web identity (EKS), instance role.
+    return {"name": "envoy.filters.http.aws_request_signing", "typed_config": config}
+
+
+def upstream_codec_filter() -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.http.upstream_codec",
+        "typed_config": {"@type": f"{_API}.filters.http.upstream_codec.v3.UpstreamCodec"},
+    }
+
+
+def upstream_tls(host: str) -> dict[str, Any]:
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": f"{_API}.transport_sockets.tls.v3.UpstreamTlsContext",
+            "sni": host,
+            # Envoy ships no CA bundle; certifi's is the one Python's HTTP clients trust too.
+            "common_tls_context": {
+                "validation_context": {
+                    "trusted_ca": {"filename": certifi.where()},
+                    "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": host}}],
+                }
+            },
+        },
+    }
 
 
 def grpc_health_check() -> dict[str, Any]:

@@ -15,6 +15,7 @@ GRPC_CODE_FOR_HTTP_STATUS: dict[int, int] = {
     401: 16,  # UNAUTHENTICATED
     403: 7,  # PERMISSION_DENIED
     404: 5,  # NOT_FOUND
+    405: 12,  # UNIMPLEMENTED: the resource exists, the operation does not
     413: 8,  # RESOURCE_EXHAUSTED, what gRPC itself says for an oversized message
     429: 8,  # RESOURCE_EXHAUSTED
     500: 13,  # INTERNAL
@@ -26,6 +27,7 @@ UNKNOWN = 2
 NO_ROUTE_MESSAGE = "No route for %REQ(:METHOD)% %REQ_WITHOUT_QUERY(:PATH)%"
 HEALTH_PATH = "/healthz"
 NOT_SERVING_MESSAGE = "Not every service is serving"
+MEDIA_CHECK_UNAVAILABLE_MESSAGE = "Media links cannot be checked right now; try again shortly."
 # %REQ_WITHOUT_QUERY%: a query string may carry tokens and must never be echoed back.
 _FORMATTERS = [
     {
@@ -41,6 +43,7 @@ def local_reply_config() -> dict[str, Any]:
     """The connection manager's `local_reply_config`: first matching mapper wins."""
     return {
         "mappers": [
+            *_media_check_replies(),
             _grpc_reply(NO_ROUTE_MESSAGE, _status_is("EQ", 404)),
             _grpc_reply("%LOCAL_REPLY_BODY%"),
             _not_serving_reply(),
@@ -80,6 +83,18 @@ def _not_serving_reply() -> dict[str, Any]:
         "body": {"inline_string": NOT_SERVING_MESSAGE},
         "body_format_override": _json_body(GRPC_CODE_FOR_HTTP_STATUS[503], "%LOCAL_REPLY_BODY%"),
     }
+
+
+def _media_check_replies() -> list[dict[str, Any]]:
+    """The streaming service's refusals already have their JSON body; a check that failed to run has none."""
+    refused_by_ext_authz = {"response_flag_filter": {"flags": ["UAEX"]}}
+    refused = {"filter": {"and_filter": {"filters": [refused_by_ext_authz, _status_is("EQ", 403)]}}}
+    unavailable = {
+        "filter": {"and_filter": {"filters": [refused_by_ext_authz, _status_is("EQ", 503)]}},
+        "body": {"inline_string": MEDIA_CHECK_UNAVAILABLE_MESSAGE},
+        "body_format_override": _json_body(GRPC_CODE_FOR_HTTP_STATUS[503], "%LOCAL_REPLY_BODY%"),
+    }
+    return [refused, unavailable]
 
 
 def _json_reply(status: int, code: int) -> dict[str, Any]:

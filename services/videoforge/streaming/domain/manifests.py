@@ -33,11 +33,11 @@ def rewrite_hls(text: str, manifest_path: str, sign: UriSigner) -> str:
         if uri:
             item.uri = sign(_child_path(manifest_path, uri))  # type: ignore[attr-defined]
 
-    for group in (playlist.playlists, playlist.iframe_playlists, playlist.media, playlist.segments):
+    init_sections = [s.init_section for s in playlist.segments if s.init_section is not None]
+    # Each segment carries its own copy of EXT-X-MAP, and dumps() writes those, not playlist.segment_map.
+    for group in (playlist.playlists, playlist.iframe_playlists, playlist.media, playlist.segments, init_sections):
         for item in group:
             rewrite(item)
-    for segment_map in playlist.segment_map or []:
-        rewrite(segment_map)
     return str(playlist.dumps())
 
 
