@@ -24,7 +24,37 @@ from tests.fixtures.platform import free_port, start_platform, stop_platform
 from videoforge.client.edge import EdgeClient
 from videoforge.platform.embedded_postgres import start_embedded_postgres
 
-WORDS = ["sunset", "beach", "mountain", "city", "night", "drone", "ocean", "forest", "river", "snow", "desert", "street", "music", "concert", "football", "cooking", "recipe", "travel", "vlog", "tutorial", "review", "unboxing", "gaming", "speedrun", "cat", "dog", "bird", "wildlife", "timelapse"]
+WORDS = [
+    "sunset",
+    "beach",
+    "mountain",
+    "city",
+    "night",
+    "drone",
+    "ocean",
+    "forest",
+    "river",
+    "snow",
+    "desert",
+    "street",
+    "music",
+    "concert",
+    "football",
+    "cooking",
+    "recipe",
+    "travel",
+    "vlog",
+    "tutorial",
+    "review",
+    "unboxing",
+    "gaming",
+    "speedrun",
+    "cat",
+    "dog",
+    "bird",
+    "wildlife",
+    "timelapse",
+]
 
 FILL_SQL = """
 INSERT INTO gallery.videos (id, owner_id, title, description, visibility, state, source_key, media, view_count,

@@ -29,6 +29,7 @@ class PageInfo:
     page: int
     limit: int
     total_pages: int
+    total_capped: bool = False
 
 
 def _encode(offset: int) -> str:
@@ -54,14 +55,18 @@ def page_request(*, page_size: int = 0, page_token: str = "", page: int = 0, lim
     return PageRequest((max(page, 1) - 1) * size, size)
 
 
-def page_info(request: PageRequest, returned: int, total: int) -> PageInfo:
+def page_info(request: PageRequest, returned: int, total: int, *, cap: int | None = None) -> PageInfo:
+    """`total` may be a count that stopped past `cap`: it is then reported as `cap`, flagged as capped."""
+    capped = cap is not None and total > cap
+    shown = cap if capped and cap is not None else total
     more = request.offset + returned < total
     return PageInfo(
         next_page_token=_encode(request.offset + returned) if more else "",
-        total=total,
+        total=shown,
         page=request.page,
         limit=request.limit,
-        total_pages=math.ceil(total / request.limit) if total else 0,
+        total_pages=math.ceil(shown / request.limit) if shown else 0,
+        total_capped=capped,
     )
 
 

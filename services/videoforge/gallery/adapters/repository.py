@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +20,17 @@ _ORDERS = {
     "view_count desc": (videos.c.view_count.desc(), videos.c.create_time.desc()),
 }
 _VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
+
+
+def _order_by_name(selectable: Any, order_by: str) -> list[Any]:
+    columns = selectable.selected_columns
+    if order_by == "create_time":
+        return [columns.create_time.asc(), columns.id]
+    if order_by == "view_count desc":
+        return [columns.view_count.desc(), columns.create_time.desc()]
+    return [columns.create_time.desc(), columns.id]
+
+
 # While a job runs the video shows `processing`, unless an earlier output already plays.
 _ACTIVE_JOB_STATES = ("PENDING", "DOWNLOADING", "PROCESSING", "UPLOADING")
 
@@ -115,34 +126,50 @@ class PostgresVideoRepository(VideoRepository):
             await conn.execute(delete(uploads).where(uploads.c.video_id == video_id))
 
     async def list(self, query: VideoQuery) -> tuple[list[Video], int]:
-        conditions = [self._visible_to(query)]
+        filters = []
         if query.search:
-            conditions.append(videos.c.search.op("@@")(func.websearch_to_tsquery("simple", query.search)))
+            filters.append(videos.c.search.op("@@")(func.websearch_to_tsquery("simple", query.search)))
         if query.state:
-            conditions.append(videos.c.state == query.state)
+            filters.append(videos.c.state == query.state)
         if query.owner_id:
-            conditions.append(videos.c.owner_id == query.owner_id)
-        where = and_(*conditions)
-        page: Select[Any] = (
-            select(*_VIDEO_COLUMNS)
-            .where(where)
-            .order_by(*_ORDERS.get(query.order_by, _ORDERS["create_time desc"]))
-            .offset(query.offset)
-            .limit(query.limit)
-        )
+            filters.append(videos.c.owner_id == query.owner_id)
+        order = _ORDERS.get(query.order_by, _ORDERS["create_time desc"])
+        # Each branch reads one index in list order; an OR of both would sort every public video per page.
+        branches = [and_(condition, *filters) for condition in self._visible_to(query)]
+        if len(branches) == 1:
+            page = select(*_VIDEO_COLUMNS).where(branches[0]).order_by(*order)
+        else:
+            window = query.offset + query.limit
+            parts = [select(*_VIDEO_COLUMNS).where(where).order_by(*order).limit(window) for where in branches]
+            combined = union_all(*parts).subquery().select()
+            page = combined.order_by(*_order_by_name(combined, query.order_by))
+        page = page.offset(query.offset).limit(query.limit)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(page)).mappings().all()
-            total = (await conn.execute(select(func.count()).select_from(videos).where(where))).scalar_one()
+        async with self._engine.begin() as conn:
+            if query.search:
+                # The capped count reads few rows, so the planner walks the table in order; through the GIN
+                # index it finds the matches directly (7 ms instead of 70 ms at 100,000 videos).
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))
+                await conn.execute(text("SET LOCAL enable_indexscan = off"))
+            total = 0
+            for where in branches:
+                # An exact count of a large table costs more than the page: stop just past the cap.
+                capped = select(videos.c.id).where(where).limit(query.count_cap + 1).subquery()
+                total += (await conn.execute(select(func.count()).select_from(capped))).scalar_one()
         return [_video(r) for r in rows], total
 
     @staticmethod
-    def _visible_to(query: VideoQuery) -> Any:
+    def _visible_to(query: VideoQuery) -> list[Any]:
+        """Disjoint conditions whose union is what the viewer may list."""
+        own = videos.c.owner_id == (query.viewer_id or "")
         if query.only_owner:
-            return videos.c.owner_id == (query.viewer_id or "")
+            return [own]
+        public = videos.c.visibility == "public"
         # Lists show public videos and the viewer's own; unlisted ones only through their link.
         if query.viewer_id:
-            return or_(videos.c.visibility == "public", videos.c.owner_id == query.viewer_id)
-        return videos.c.visibility == "public"
+            return [public, and_(own, videos.c.visibility != "public")]
+        return [public]
 
     async def record_job_state(
         self, video_id: str, job: JobSnapshot, *, published: bool, extra: dict[str, Any]

@@ -26,7 +26,13 @@ videos = Table(
     Column("update_time", DateTime(timezone=True), nullable=False),
     Column("search", TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True)),
     Index("videos_search_idx", "search", postgresql_using="gin"),
-    Index("videos_public_recent_idx", "visibility", text("create_time DESC")),
+    Index("videos_public_recent_idx", text("create_time DESC"), "id", postgresql_where=text("visibility = 'public'")),
+    Index(
+        "videos_public_views_idx",
+        text("view_count DESC"),
+        text("create_time DESC"),
+        postgresql_where=text("visibility = 'public'"),
+    ),
     Index("videos_owner_idx", "owner_id", text("create_time DESC")),
 )
 

@@ -34,6 +34,8 @@ class VideoQuery:
     owner_id: str = ""
     only_owner: bool = False
     order_by: str = "create_time desc"
+    # Matches are counted exactly up to here, and the count stops just past it.
+    count_cap: int = 10_000
 
 
 class VideoRepository(ABC):

@@ -61,7 +61,13 @@ class VideoPresenter:
             videos=[self.video(v) for v in videos],
             next_page_token=info.next_page_token,
             total_size=info.total,
-            pagination=pb.Pagination(page=info.page, limit=info.limit, total=info.total, total_pages=info.total_pages),
+            pagination=pb.Pagination(
+                page=info.page,
+                limit=info.limit,
+                total=info.total,
+                total_pages=info.total_pages,
+                total_capped=info.total_capped,
+            ),
         )
 
 

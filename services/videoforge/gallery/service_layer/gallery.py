@@ -27,6 +27,8 @@ from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filte
 from videoforge.kit.principal import Principal, require_user
 from videoforge.storage.port import BlobStore, UploadedPart
 
+# Lists count matches exactly up to these; beyond, the total is flagged as a lower bound ("1,000+ results").
+LIST_COUNT_CAP, SEARCH_COUNT_CAP = 10_000, 1_000
 ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
 UPDATABLE_FIELDS = ("title", "description", "visibility")
 
@@ -224,10 +226,11 @@ class Gallery:
             limit=request.limit,
             search=paging.search.strip()[:200],
             order_by=order,
+            count_cap=SEARCH_COUNT_CAP if paging.search.strip() else LIST_COUNT_CAP,
             **conditions,
         )
         videos, total = await self._videos.list(query)
-        return videos, page_info(request, len(videos), total)
+        return videos, page_info(request, len(videos), total, cap=query.count_cap)
 
     async def get_video(self, principal: Principal | None, name: str) -> Video:
         video_id = bare_id(require(name, "name"))

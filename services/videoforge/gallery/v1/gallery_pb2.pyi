@@ -552,7 +552,7 @@ Global___ListVideosResponse: _TypeAlias = ListVideosResponse  # noqa: Y015
 
 @_typing.final
 class Pagination(_message.Message):
-    """Totals for page-numbered clients."""
+    """Totals for page-numbered clients. Counts are exact up to 10,000 matches."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -560,10 +560,13 @@ class Pagination(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
     TOTAL_PAGES_FIELD_NUMBER: _builtins.int
+    TOTAL_CAPPED_FIELD_NUMBER: _builtins.int
     page: _builtins.int
     limit: _builtins.int
     total: _builtins.int
     total_pages: _builtins.int
+    total_capped: _builtins.bool
+    """True when more videos match than `total` says (the count stopped at its cap)."""
     def __init__(
         self,
         *,
@@ -571,10 +574,11 @@ class Pagination(_message.Message):
         limit: _builtins.int = ...,
         total: _builtins.int = ...,
         total_pages: _builtins.int = ...,
+        total_capped: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "page", b"page", "total", b"total", "total_pages", b"total_pages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "page", b"page", "total", b"total", "total_capped", b"total_capped", "total_pages", b"total_pages"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
