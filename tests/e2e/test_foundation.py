@@ -101,7 +101,11 @@ def test_each_service_reports_serving_and_lists_itself_by_reflection(platform: R
     expected = {
         "identity": {"videoforge.identity.v1.IdentityService"},
         "gallery": {"videoforge.gallery.v1.GalleryService", "videoforge.gallery.v1.GalleryInternalService"},
-        "job": {"videoforge.job.v1.JobService", "videoforge.job.v1.JobAdminService", "videoforge.job.v1.JobInternalService"},
+        "job": {
+            "videoforge.job.v1.JobService",
+            "videoforge.job.v1.JobAdminService",
+            "videoforge.job.v1.JobInternalService",
+        },
         "streaming": {"videoforge.streaming.v1.StreamingService"},
         "transcoder": {"videoforge.transcoder.v1.TranscoderService"},
     }
@@ -123,7 +127,9 @@ def test_native_grpc_through_the_edge(platform: RunningPlatform) -> None:
             identity_pb2.RegisterRequest(email=new_email(), password=PASSWORD), timeout=10
         )
         videos = gallery_pb2_grpc.GalleryServiceStub(channel).ListMyVideos(
-            gallery_pb2.ListMyVideosRequest(), metadata=[("authorization", f"Bearer {session.access_token}")], timeout=10
+            gallery_pb2.ListMyVideosRequest(),
+            metadata=[("authorization", f"Bearer {session.access_token}")],
+            timeout=10,
         )
     assert session.user.email and list(videos.videos) == []
 
@@ -136,7 +142,11 @@ def test_grpc_web_through_the_edge(platform: RunningPlatform) -> None:
         headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"},
     )
     assert reply.status_code == 200
-    trailers = reply.content[5 + struct.unpack(">I", reply.content[1:5])[0] :] if reply.content[:1] == b"\x00" else reply.content
+    trailers = (
+        reply.content[5 + struct.unpack(">I", reply.content[1:5])[0] :]
+        if reply.content[:1] == b"\x00"
+        else reply.content
+    )
     assert b"grpc-status:16" in trailers.replace(b" ", b"") or reply.headers.get("grpc-status") == "16"
 
 

@@ -161,12 +161,16 @@ def test_upload_urls_refuse_non_video_types_and_oversized_files(client: EdgeClie
         client.request("POST", "/api/upload/url", json={"filename": "a.txt", "contentType": "text/plain", "size": 10})
     assert wrong_type.value.status == 400
     with pytest.raises(ApiError) as too_big:
-        client.request("POST", "/api/upload/url", json={"filename": "a.mp4", "contentType": "video/mp4", "size": 10**13})
+        client.request(
+            "POST", "/api/upload/url", json={"filename": "a.mp4", "contentType": "video/mp4", "size": 10**13}
+        )
     assert too_big.value.status == 400 and "limit" in too_big.value.message
 
 
 def test_another_users_upload_key_cannot_be_confirmed(platform: RunningPlatform, client: EdgeClient) -> None:
-    grant = client.request("POST", "/api/upload/url", json={"filename": "a.mp4", "contentType": "video/mp4", "size": 10})
+    grant = client.request(
+        "POST", "/api/upload/url", json={"filename": "a.mp4", "contentType": "video/mp4", "size": 10}
+    )
     other = EdgeClient(platform.url)
     other.register(f"other-{uuid.uuid4().hex[:8]}@example.com", "upload-pass-1")
     with pytest.raises(ApiError) as refused:
