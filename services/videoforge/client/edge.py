@@ -81,21 +81,33 @@ class EdgeClient:
         on_progress: Progress | None = None,
     ) -> dict[str, Any]:
         """Uploads a file straight to the object store (one PUT or multipart), then confirms it."""
-        size = path.stat().st_size
+        key = self.send_file(path, content_type=content_type, on_progress=on_progress)
+        return self.confirm(key, title=title, description=description, visibility=visibility, formats=formats)
+
+    def send_file(self, path: Path, *, content_type: str = "", on_progress: Progress | None = None) -> str:
+        """Puts the file's bytes in the object store; returns the key to confirm."""
         content_type = content_type or mimetypes.guess_type(path.name)[0] or "video/mp4"
         grant = self.request(
-            "POST", "/api/upload/url", json={"filename": path.name, "contentType": content_type, "size": size}
+            "POST",
+            "/api/upload/url",
+            json={"filename": path.name, "contentType": content_type, "size": path.stat().st_size},
         )
         if grant.get("multipart"):
             self._send_parts(path, grant, on_progress)
         else:
             self._send_whole(path, grant, on_progress)
-        body: dict[str, Any] = {
-            "s3Key": grant["s3Key"],
-            "title": title,
-            "description": description,
-            "visibility": visibility,
-        }
+        return str(grant["s3Key"])
+
+    def confirm(
+        self,
+        key: str,
+        *,
+        title: str,
+        description: str = "",
+        visibility: str = "public",
+        formats: list[str] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"s3Key": key, "title": title, "description": description, "visibility": visibility}
         if formats:
             body["formats"] = formats
         return self.request("POST", "/api/upload/confirm", json=body)
