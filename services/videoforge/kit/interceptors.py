@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -69,46 +70,38 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         principal = self._verifier.verify(token.strip())
         return set_principal(replace(principal, token=token.strip()))
 
+    @contextlib.asynccontextmanager
+    async def _handled(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        """Authenticates the caller, translates domain errors once, and writes one access-log line."""
+        started, request_id = time.perf_counter(), _metadata(context, "x-request-id") or uuid.uuid4().hex
+        code, token = "OK", None
+        try:
+            token = self._authenticate(context)
+            yield
+        except DomainError as error:
+            code = error.code.value
+            await context.abort_with_status(to_grpc_status(error))
+        except Exception:
+            code = "INTERNAL"
+            log.exception("unhandled error", extra={"method": method, "request_id": request_id})
+            raise
+        finally:
+            if token is not None:
+                reset_principal(token)
+            _log_call(method, request_id, code, started)
+
     def _wrap_unary(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: ServicerContext) -> Any:
-            started, request_id = time.perf_counter(), _metadata(context, "x-request-id") or uuid.uuid4().hex
-            code, token = "OK", None
-            try:
-                token = self._authenticate(context)
+            async with self._handled(method, context):
                 return await behaviour(request, context)
-            except DomainError as error:
-                code = error.code.value
-                await context.abort_with_status(to_grpc_status(error))
-            except Exception:
-                code = "INTERNAL"
-                log.exception("unhandled error", extra={"method": method, "request_id": request_id})
-                raise
-            finally:
-                if token is not None:
-                    reset_principal(token)
-                _log_call(method, request_id, code, started)
 
         return wrapped
 
     def _wrap_stream(self, method: str, behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
         async def wrapped(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
-            started, request_id = time.perf_counter(), _metadata(context, "x-request-id") or uuid.uuid4().hex
-            code, token = "OK", None
-            try:
-                token = self._authenticate(context)
+            async with self._handled(method, context):
                 async for item in behaviour(request, context):
                     yield item
-            except DomainError as error:
-                code = error.code.value
-                await context.abort_with_status(to_grpc_status(error))
-            except Exception:
-                code = "INTERNAL"
-                log.exception("unhandled error", extra={"method": method, "request_id": request_id})
-                raise
-            finally:
-                if token is not None:
-                    reset_principal(token)
-                _log_call(method, request_id, code, started)
 
         return wrapped
 

@@ -14,7 +14,6 @@ from videoforge.job.v1 import job_pb2 as pb
 from videoforge.job.v1 import job_pb2_grpc
 from videoforge.kit.errors import InvalidArgument
 from videoforge.kit.grpc_errors import code_name, code_number
-from videoforge.kit.paging import PageInfo
 from videoforge.kit.proto_time import timestamp
 from videoforge.transcoder.v1 import transcoder_pb2
 
@@ -70,9 +69,19 @@ def asset_from_proto(message: pb.Asset) -> Asset:
     )
 
 
-def _jobs_page(jobs: list[Job], info: PageInfo) -> pb.ListJobsResponse:
+async def _list_jobs(
+    jobs: Jobs, request: pb.ListJobsRequest | pb.ListAllJobsRequest, *, all_users: bool
+) -> pb.ListJobsResponse:
+    found, info = await jobs.list_jobs(
+        page_size=request.page_size,
+        page_token=request.page_token,
+        page=request.page,
+        limit=request.limit,
+        filter_text=request.filter,
+        all_users=all_users,
+    )
     return pb.ListJobsResponse(
-        jobs=[job_proto(j) for j in jobs], next_page_token=info.next_page_token, total_size=info.total
+        jobs=[job_proto(j) for j in found], next_page_token=info.next_page_token, total_size=info.total
     )
 
 
@@ -85,16 +94,7 @@ class JobServicer(job_pb2_grpc.JobServiceServicer):
         return job_proto(job)
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: ServicerContext) -> pb.ListJobsResponse:
-        return _jobs_page(
-            *await self._jobs.list_jobs(
-                page_size=request.page_size,
-                page_token=request.page_token,
-                page=request.page,
-                limit=request.limit,
-                filter_text=request.filter,
-                all_users=False,
-            )
-        )
+        return await _list_jobs(self._jobs, request, all_users=False)
 
     async def GetJob(self, request: pb.GetJobRequest, context: ServicerContext) -> pb.Job:
         return job_proto(await self._jobs.get_job(request.name))
@@ -121,16 +121,7 @@ class JobAdminServicer(job_pb2_grpc.JobAdminServiceServicer):
         self._jobs = jobs
 
     async def ListAllJobs(self, request: pb.ListAllJobsRequest, context: ServicerContext) -> pb.ListJobsResponse:
-        return _jobs_page(
-            *await self._jobs.list_jobs(
-                page_size=request.page_size,
-                page_token=request.page_token,
-                page=request.page,
-                limit=request.limit,
-                filter_text=request.filter,
-                all_users=True,
-            )
-        )
+        return await _list_jobs(self._jobs, request, all_users=True)
 
     async def GetJobStats(self, request: pb.GetJobStatsRequest, context: ServicerContext) -> pb.JobStats:
         stats = await self._jobs.stats()
