@@ -9,6 +9,7 @@ from typing import Any
 
 import psutil
 import pytest
+from pgserver._commands import pg_ctl
 
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
@@ -91,3 +92,17 @@ async def test_a_file_that_decodes_short_fails_at_once_with_its_reason(
     assert final["error"]["code"] == 3 and "ends early" in final["error"]["message"]
     shown = client.request("GET", f"/api/gallery/videos/{video['id']}")
     assert shown["status"] == "failed" and "ends early" in shown["latestJob"]["errorMessage"]
+
+
+async def test_a_database_restart_mid_job_loses_nothing(
+    platform: RunningPlatform, client: EdgeClient, media_factory: MediaFactory
+) -> None:
+    video = client.upload(await media_factory.long_360p(minutes=1), title="survives a database restart")
+    job_id = video["latestJob"]["jobId"]
+    job_when(client, job_id, lambda j: j["status"] == "PROCESSING" and j["progress"] >= 5, timeout=120)
+    pgdata = platform.data_dir / "postgres"
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user="pgserver")
+    final = client.wait_for_job(job_id, timeout=180)
+    assert final["status"] == "COMPLETED", final
+    assert client.request("GET", f"/api/gallery/videos/{video['id']}")["status"] == "ready"
+    assert client.request("GET", "/api/gallery/my-videos")["pagination"]["total"] >= 1

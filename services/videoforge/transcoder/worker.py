@@ -30,6 +30,7 @@ from videoforge.transcoder.pipeline import TranscodeResult, transcode
 log = logging.getLogger(__name__)
 
 REPORT_SECONDS = 1.0
+COMPLETION_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
 IDLE_POLL_SECONDS = 1.0
 State = job_pb2.Job.State
 
@@ -171,6 +172,9 @@ class TranscodeWorker:
                     work.cancel()
                     return
                 log.warning("progress report failed: %s", error.code())
+            except Exception:
+                # A database or queue that is restarting: keep working; the lease outlives a short outage.
+                log.warning("lease renewal failed; retrying", exc_info=True)
 
     async def _complete(self, claim: ClaimedJob, job: job_pb2.Job, outcome: tuple[TranscodeResult, str]) -> None:
         result, prefix = outcome
@@ -196,7 +200,7 @@ class TranscodeWorker:
             renditions=[rendition_proto(r, result.info.has_audio) for r in result.rungs],
         )
         try:
-            await self._jobs.CompleteAttempt(request, timeout=self._config.rpc_timeout)
+            await self._report_completion(request)
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ABORTED):
                 # Refused (cancelled or superseded): this attempt's objects must not linger.
@@ -207,6 +211,19 @@ class TranscodeWorker:
             return
         await self._queue.complete(claim)
         log.info("job %s attempt %d completed", claim.job_id, claim.attempt)
+
+    async def _report_completion(self, request: job_pb2.CompleteAttemptRequest) -> None:
+        """The outputs are uploaded: worth a few tries through a short outage before the work is redone."""
+        for delay in COMPLETION_RETRY_SECONDS:
+            try:
+                await self._jobs.CompleteAttempt(request, timeout=self._config.rpc_timeout)
+                return
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                    raise
+                log.warning("completion report failed (%s); retrying in %.0f s", error.code(), delay)
+                await asyncio.sleep(delay)
+        await self._jobs.CompleteAttempt(request, timeout=self._config.rpc_timeout)
 
     async def _fail(self, claim: ClaimedJob, code: int, message: str, *, retryable: bool) -> None:
         will_retry = retryable and claim.attempt < self._config.max_attempts
