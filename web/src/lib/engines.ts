@@ -1,0 +1,177 @@
+// Playback engines behind one small interface: hls.js for HLS, Shaka Player for DASH, or the browser's own
+// HLS (Safari, iOS) where Media Source Extensions are missing. The players load only when a video plays.
+
+import type { Rendition } from "./types";
+
+export type StreamFormat = "hls" | "dash";
+
+export interface Level {
+  id: number;
+  width: number;
+  height: number;
+  bitrate: number;
+  label: string;
+}
+
+export interface Engine {
+  readonly name: string;
+  /** The renditions a person can pick, highest first. */
+  levels(): Level[];
+  /** The picked level's id, or -1 when the player adapts by itself. */
+  selected(): number;
+  /** What is on screen now, when the engine knows. */
+  playing(): Level | null;
+  select(id: number): void;
+  destroy(): Promise<void>;
+}
+
+export interface EngineEvents {
+  /** Levels were found, or a switch happened. */
+  onChange: () => void;
+  /** Playback cannot go on; the words are for people. */
+  onError: (message: string) => void;
+}
+
+/** `1080p` for a rung the platform made, else the height: labels match the names used everywhere else. */
+function labelFor(height: number, renditions: Rendition[]): string {
+  return renditions.find((rendition) => rendition.height === height)?.name ?? `${height}p`;
+}
+
+export async function createEngine(
+  format: StreamFormat,
+  video: HTMLVideoElement,
+  url: string,
+  renditions: Rendition[],
+  events: EngineEvents,
+): Promise<Engine> {
+  if (format === "dash") return createShakaEngine(video, url, renditions, events);
+  const { default: Hls } = await import("hls.js");
+  if (Hls.isSupported()) return createHlsEngine(Hls, video, url, renditions, events);
+  if (video.canPlayType("application/vnd.apple.mpegurl")) return createNativeEngine(video, url);
+  throw new Error("This browser cannot play HLS video.");
+}
+
+type HlsClass = typeof import("hls.js").default;
+
+function createHlsEngine(
+  Hls: HlsClass,
+  video: HTMLVideoElement,
+  url: string,
+  renditions: Rendition[],
+  events: EngineEvents,
+): Engine {
+  const hls = new Hls({ capLevelToPlayerSize: false });
+  let manual = -1;
+  let recoveredMediaError = false;
+  hls.on(Hls.Events.MANIFEST_PARSED, events.onChange);
+  hls.on(Hls.Events.LEVEL_SWITCHED, events.onChange);
+  hls.on(Hls.Events.ERROR, (_event, data) => {
+    if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recoveredMediaError) {
+      // One decode hiccup is worth a recovery attempt before giving up.
+      recoveredMediaError = true;
+      hls.recoverMediaError();
+      return;
+    }
+    const status = data.response?.code ? ` (HTTP ${data.response.code})` : "";
+    events.onError(`Playback stopped: ${data.details}${status}.`);
+  });
+  hls.loadSource(url);
+  hls.attachMedia(video);
+  const levels = (): Level[] =>
+    hls.levels
+      .map((level, id) => ({
+        id,
+        width: level.width,
+        height: level.height,
+        bitrate: level.bitrate,
+        label: labelFor(level.height, renditions),
+      }))
+      .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
+  return {
+    name: "hls.js",
+    levels,
+    selected: () => manual,
+    playing: () => levels().find((level) => level.id === hls.currentLevel) ?? null,
+    select(id) {
+      manual = id;
+      // currentLevel switches now (dropping the buffer); -1 hands the choice back to the adaptive logic.
+      hls.currentLevel = id;
+      events.onChange();
+    },
+    async destroy() {
+      hls.destroy();
+    },
+  };
+}
+
+async function createShakaEngine(
+  video: HTMLVideoElement,
+  url: string,
+  renditions: Rendition[],
+  events: EngineEvents,
+): Promise<Engine> {
+  const { default: shaka } = await import("shaka-player");
+  shaka.polyfill.installAll();
+  if (!shaka.Player.isBrowserSupported()) throw new Error("This browser cannot play DASH video.");
+  const player = new shaka.Player();
+  await player.attach(video);
+  player.addEventListener("error", (event) => {
+    const detail = (event as unknown as { detail?: { code?: number } }).detail;
+    events.onError(`Playback stopped: Shaka Player error ${detail?.code ?? "unknown"}.`);
+  });
+  for (const name of ["trackschanged", "variantchanged", "adaptation"]) player.addEventListener(name, events.onChange);
+  let manual = -1;
+  const tracks = (): ReturnType<typeof player.getVideoTracks> =>
+    player.getVideoTracks().sort((a, b) => (b.height ?? 0) - (a.height ?? 0) || b.bandwidth - a.bandwidth);
+  const levels = (): Level[] =>
+    tracks().map((track, id) => ({
+      id,
+      width: track.width ?? 0,
+      height: track.height ?? 0,
+      bitrate: track.bandwidth,
+      label: labelFor(track.height ?? 0, renditions),
+    }));
+  try {
+    await player.load(url);
+  } catch (error) {
+    await player.destroy();
+    const code = (error as { code?: number }).code;
+    throw new Error(`The DASH manifest could not be loaded (Shaka Player error ${code ?? "unknown"}).`);
+  }
+  events.onChange();
+  return {
+    name: "Shaka Player",
+    levels,
+    selected: () => manual,
+    playing() {
+      const active = tracks().findIndex((track) => track.active);
+      return levels()[active] ?? null;
+    },
+    select(id) {
+      manual = id;
+      const track = tracks()[id];
+      player.configure({ abr: { enabled: id < 0 || !track } });
+      if (track) player.selectVideoTrack(track, true);
+      events.onChange();
+    },
+    async destroy() {
+      await player.destroy();
+    },
+  };
+}
+
+function createNativeEngine(video: HTMLVideoElement, url: string): Engine {
+  video.src = url;
+  return {
+    name: "the browser's HLS player",
+    levels: () => [],
+    selected: () => -1,
+    playing: () => null,
+    select: () => undefined,
+    async destroy() {
+      video.removeAttribute("src");
+      video.load();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// Watch: the adaptive player, the video's details and an MP4 download.
+
+import { describeError, get } from "../lib/api";
+import { h } from "../lib/dom";
+import type { StreamFormat } from "../lib/engines";
+import { formatAge, formatBitrate, formatBytes, formatCount, formatDuration, sentence } from "../lib/format";
+import type { ViewContext, ViewResult } from "../lib/router";
+import type { Playback, Rendition, Stream, Video } from "../lib/types";
+import { choice, choices, field } from "../ui/forms";
+import { createPlayer } from "../ui/player";
+import { statusBadge, visibilityBadge } from "../ui/status";
+
+const PREFERRED_DOWNLOAD = "720p";
+
+export async function watchView({ params, signal }: ViewContext): Promise<ViewResult> {
+  const id = encodeURIComponent(params.id ?? "");
+  const video = await get<Video>(`/api/gallery/videos/${id}`, undefined, signal);
+  if (video.status !== "ready") return { title: video.title, content: notReady(video) };
+  const playback = await get<Playback>(`/api/stream/${id}/playback`, undefined, signal);
+
+  const player = createPlayer(playback, video.title, signal);
+  const formats = choices("Streaming format", [
+    choice("radio", "stream-format", "hls", "HLS (hls.js)", true),
+    choice("radio", "stream-format", "dash", "DASH (Shaka Player)"),
+  ]);
+  formats.classList.add("inline-choices");
+  formats.addEventListener("change", (event) => {
+    const target = event.target as HTMLInputElement;
+    if (target.checked) void player.useFormat(target.value as StreamFormat);
+  });
+  void player.useFormat("hls");
+
+  const views = formatCount(Number(video.viewCount), "view", "views");
+  return {
+    title: video.title,
+    content: h(
+      "article",
+      { class: "watch" },
+      player.element,
+      h(
+        "div",
+        { class: "watch-body" },
+        h("h1", null, video.title),
+        h("p", { class: "hint" }, `${views} · ${formatAge(video.createTime)} `, visibilityBadge(video.visibility)),
+        video.description ? h("p", { class: "description" }, video.description) : null,
+        h(
+          "div",
+          { class: "watch-tools" },
+          formats,
+          downloadBox(params.id ?? "", video, playback.qualities ?? [], signal),
+        ),
+        h("h2", null, "Details"),
+        details(video, playback),
+      ),
+    ),
+  };
+}
+
+function notReady(video: Video): HTMLElement {
+  const job = video.latestJob;
+  const words: Record<string, string> = {
+    uploaded: "This video has been uploaded but not transcoded yet.",
+    processing: `This video is being transcoded${job ? ` (${job.progress}%)` : ""}; it plays once that is done.`,
+    failed: job?.errorMessage ? `The transcode failed: ${sentence(job.errorMessage)}` : "The transcode failed.",
+  };
+  return h(
+    "section",
+    { class: "panel" },
+    h("h1", null, video.title),
+    h("p", null, statusBadge(video)),
+    h("p", { role: "status" }, words[video.status] ?? ""),
+    job?.jobId ? h("p", null, h("a", { class: "button", href: `/jobs/${job.jobId}` }, "Follow the job")) : null,
+  );
+}
+
+function downloadBox(videoId: string, video: Video, qualities: Rendition[], signal: AbortSignal): HTMLElement {
+  const names = qualities.map((quality) => quality.name);
+  const initial = names.includes(PREFERRED_DOWNLOAD) ? PREFERRED_DOWNLOAD : (names[0] ?? "");
+  const select = h(
+    "select",
+    { name: "download-quality" },
+    names.map((name) => h("option", { value: name, selected: name === initial }, name)),
+  );
+  const link = h("a", { class: "button button-secondary download-link", "aria-disabled": "true" }, "Download MP4");
+  const problem = h("p", { class: "notice notice-error", role: "alert" });
+  async function load(): Promise<void> {
+    link.removeAttribute("href");
+    link.setAttribute("aria-disabled", "true");
+    problem.textContent = "";
+    try {
+      const stream = await get<Stream>(`/api/stream/${encodeURIComponent(videoId)}`, { quality: select.value }, signal);
+      if (!stream.mp4Url) throw new Error(`There is no MP4 for ${select.value}.`);
+      link.href = stream.mp4Url;
+      link.setAttribute("download", `${video.title.replace(/[^\w\- ]+/g, "").trim() || "video"}-${select.value}.mp4`);
+      link.removeAttribute("aria-disabled");
+    } catch (error) {
+      if (!signal.aborted) problem.textContent = describeError(error);
+    }
+  }
+  select.addEventListener("change", () => void load());
+  if (initial) void load();
+  return h("div", { class: "download" }, field("Download quality", select), link, problem);
+}
+
+function details(video: Video, playback: Playback): HTMLElement {
+  const media = video.media;
+  const renditions = playback.qualities ?? [];
+  const rows: [string, string][] = [
+    ["Duration", formatDuration(playback.durationSeconds || media?.durationSeconds || 0)],
+    ["Resolution", media ? `${media.width}×${media.height}` : "—"],
+    ["Frame rate", media?.frameRate ? `${Math.round(media.frameRate * 100) / 100} fps` : "—"],
+    ["Video codec", media?.videoCodec || "—"],
+    ["Audio codec", media?.hasAudio ? media.audioCodec : "None"],
+    ["Qualities", renditions.map((r) => `${r.name} (${formatBitrate(Number(r.bitrate))})`).join(", ") || "—"],
+    ["Views", formatCount(Number(video.viewCount), "view", "views")],
+    ["Source size", media?.sizeBytes ? formatBytes(Number(media.sizeBytes)) : "—"],
+  ];
+  return h(
+    "dl",
+    { class: "details" },
+    rows.flatMap(([term, value]) => [h("dt", null, term), h("dd", null, value)]),
+  );
+}
