@@ -2,11 +2,13 @@
 and signed media from the object store.
 
 `render_envoy_config` builds the v3 bootstrap as a dict; `write_envoy_config` writes it where `envoy -c`
-can read it. Request flow: health_check -> cors -> grpc_web -> grpc_json_transcoder -> ext_authz (media
-only) -> (jwt_authn, local_ratelimit: later) -> buffer -> router. After the transcoder, routes match the gRPC
-path (`/videoforge.gallery.v1.GalleryService/GetVideo`), so the route table is an allow-list of public gRPC
+can read it. Request flow: health_check -> cors -> grpc_web -> grpc_json_transcoder -> local_ratelimit ->
+ext_authz (media only) -> jwt_authn -> buffer -> router. After the transcoder, routes match the gRPC path
+(`/videoforge.gallery.v1.GalleryService/GetVideo`), so the route table is an allow-list of public gRPC
 services; anything else, internal services included, gets a 404 whatever protocol asked (JSON bodies from
-`local_replies`, UNIMPLEMENTED for gRPC and gRPC-Web).
+`local_replies`, UNIMPLEMENTED for gRPC and gRPC-Web). Rate limits and token requirements match those gRPC
+paths too: each client address has its own buckets, and a caller without a token reaches only sign-in and
+public reads (`ANONYMOUS_METHODS`).
 
 Unless a real CDN serves media (`cdn_base_url`), the edge plays it: `GET /media/{key}?Policy=...&Signature=...
 &Key-Pair-Id=...` is checked by the streaming service (ext_authz, gRPC) against its CloudFront-format grant,
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +31,9 @@ import yaml
 from google.protobuf import descriptor_pb2
 
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
+from videoforge.gateway.web_static import web_app_filters
 from videoforge.kit.settings import Settings
+from videoforge.kit.tokens import jwks_document, load_private_key
 
 DEFAULT_DESCRIPTOR = Path(__file__).resolve().parent / "videoforge.binpb"
 
@@ -76,11 +82,45 @@ MEDIA_CORS_EXPOSE_HEADERS = "content-length, content-range, accept-ranges"
 # The store's own bookkeeping is none of the client's business.
 STORE_RESPONSE_HEADERS = ["x-amz-request-id", "x-amz-id-2", "seaweed-x-amz-etag", "seaweed-x-amz-owner"]
 
+# The only methods a caller without a token may reach: signing in and out, the keys that verify tokens, and
+# public reads. Every other method of a public service, one added later included, needs a valid token.
+ANONYMOUS_METHODS = frozenset(
+    {
+        "/videoforge.identity.v1.IdentityService/Register",
+        "/videoforge.identity.v1.IdentityService/Login",
+        "/videoforge.identity.v1.IdentityService/RefreshSession",
+        "/videoforge.identity.v1.IdentityService/Logout",
+        "/videoforge.identity.v1.IdentityService/GetJwks",
+        "/videoforge.gallery.v1.GalleryService/ListVideos",
+        "/videoforge.gallery.v1.GalleryService/GetVideo",
+        "/videoforge.streaming.v1.StreamingService/ListQualities",
+        "/videoforge.streaming.v1.StreamingService/GetStream",
+        "/videoforge.streaming.v1.StreamingService/GetPlayback",
+        "/videoforge.streaming.v1.StreamingService/GetThumbnail",
+        "/videoforge.streaming.v1.StreamingService/GetManifest",
+    }
+)
+JWT_PROVIDER = "videoforge"
+JWKS_CLUSTER = "jwks"
+JWKS_FETCH_TIMEOUT = "5s"
+# An external issuer rotates its keys rarely and publishes a new one ahead of use; the edge trusts it this soon.
+JWKS_CACHE_DURATION = "600s"
+
+# Calls that try a password or mint tokens get their own, tighter bucket per client.
+SIGN_IN_METHODS = ("Login", "Register", "RefreshSession", "ChangePassword")
+SIGN_IN_SERVICE = "videoforge.identity.v1.IdentityService"
+# Client addresses whose buckets are kept; the least recently seen one is forgotten (its bucket refilled) past it.
+RATE_LIMITED_CLIENTS = 10_000
+# One client per IPv4 address, and per /64 for IPv6, the block one host or home network gets.
+CLIENT_ADDRESS = {"masked_remote_address": {"v4_prefix_mask_len": 32, "v6_prefix_mask_len": 64}}
+
 _API = "type.googleapis.com/envoy.extensions"
 _FILTER_CONFIG = "type.googleapis.com/envoy.config.route.v3.FilterConfig"
 EXT_AUTHZ = "envoy.filters.http.ext_authz"
 JSON_TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
 CORS = "envoy.filters.http.cors"
+JWT_AUTHN = "envoy.filters.http.jwt_authn"
+LOCAL_RATELIMIT = "envoy.filters.http.local_ratelimit"
 
 
 def render_envoy_config(
@@ -90,11 +130,12 @@ def render_envoy_config(
     descriptor = (descriptor or DEFAULT_DESCRIPTOR).resolve()
     clusters = service_addresses(settings)
     media = [object_store_cluster(settings)] if edge_serves_media(settings) else []
+    jwks = [jwks_cluster(settings.jwt_jwks_url)] if settings.jwt_jwks_url else []
     return {
         "admin": {"address": _socket_address("127.0.0.1", settings.edge_admin_port)},
         "static_resources": {
             "listeners": [edge_listener(settings, descriptor, web_root, list(clusters))],
-            "clusters": [*(service_cluster(name, address) for name, address in clusters.items()), *media],
+            "clusters": [*(service_cluster(name, address) for name, address in clusters.items()), *media, *jwks],
         },
         "overload_manager": connection_limit(),
     }
@@ -165,8 +206,10 @@ def edge_listener(settings: Settings, descriptor: Path, web_root: Path | None, c
         "stat_prefix": "edge",
         # AUTO: browsers speak HTTP/1.1, native gRPC clients HTTP/2 with prior knowledge, on one port.
         "codec_type": "AUTO",
-        # The edge is the first hop it trusts: the client address is the peer, not an X-Forwarded-For claim.
+        # The client address is the peer's, or with trusted proxies in front (EDGE_TRUSTED_PROXY_HOPS) the
+        # X-Forwarded-For entry that many hops back; never a claim a client can make up.
         "use_remote_address": True,
+        "xff_num_trusted_hops": settings.edge_trusted_proxy_hops,
         # `/a/../b` and `//b` must route as `/b`, so no path spelling reaches past the allow-list.
         "normalize_path": True,
         "merge_slashes": True,
@@ -192,10 +235,12 @@ def http_filters(settings: Settings, descriptor: Path, clusters: list[str]) -> l
         cors_filter(),
         grpc_web_filter(),
         json_transcoder_filter(descriptor),
-        *media_authorization_filters(settings),
-        *jwt_authn_filters(settings),
+        # First after the transcoder (gRPC paths), and before any signature check: a flood costs a bucket lookup.
         *local_ratelimit_filters(settings),
+        *media_authorization_filters(settings),
+        *jwt_authn_filters(settings, descriptor),
         request_size_limit_filter(),
+        *web_app_filters(),
         router_filter(),
     ]
 
@@ -281,14 +326,143 @@ def media_authorization_filters(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def jwt_authn_filters(settings: Settings) -> list[dict[str, Any]]:
-    """Bearer JWT checks against the identity JWKS (`settings.jwt_jwks_url`) go here; none yet."""
-    return []
+def jwt_authn_filters(settings: Settings, descriptor: Path) -> list[dict[str, Any]]:
+    """Bearer JWTs checked at the edge as the services check them: RS256, the trusted issuer and audience.
+
+    The keys are the external issuer's JWKS URL (Cognito) when set, else the local issuer's public key. Without
+    either there is nothing to check against, and the services' own check is the only one (as in their tests).
+    """
+    if settings.jwt_jwks_url:
+        keys: dict[str, Any] = {"remote_jwks": remote_jwks(settings.jwt_jwks_url)}
+    elif settings.jwt_private_key_file is not None:
+        # Inlined: the bootstrap is its owner's alone, and a public key is no secret anyway.
+        jwks = jwks_document(load_private_key(settings.jwt_private_key_file))
+        keys = {"local_jwks": {"inline_string": json.dumps(jwks)}}
+    else:
+        return []
+    provider = {
+        "issuer": settings.jwt_issuer,
+        "audiences": [settings.jwt_audience],
+        **keys,
+        # The Authorization header only: a token in a query string ends up in logs and Referer headers. The
+        # scheme's case does not matter (the services take either spelling too).
+        "from_headers": [{"name": "authorization", "value_prefix": prefix} for prefix in ("Bearer ", "bearer ")],
+        # Kept for the services, which check the token again and read the caller from it.
+        "forward": True,
+        # The services refuse a token that never expires; so does the edge.
+        "require_expiration": True,
+    }
+    return [
+        {
+            "name": JWT_AUTHN,
+            "typed_config": {
+                "@type": f"{_API}.filters.http.jwt_authn.v3.JwtAuthentication",
+                "providers": {JWT_PROVIDER: provider},
+                "rules": jwt_rules(descriptor),
+                # Preflights carry no token; the CORS filter answers them first, and this keeps it so.
+                "bypass_cors_preflight": True,
+            },
+        }
+    ]
+
+
+def remote_jwks(url: str) -> dict[str, Any]:
+    return {
+        "http_uri": {"uri": url, "cluster": JWKS_CLUSTER, "timeout": JWKS_FETCH_TIMEOUT},
+        "cache_duration": JWKS_CACHE_DURATION,
+        # Fetched in the background at start and on expiry, never while a request waits; fast_listener: the edge
+        # takes requests before the first fetch is done (a failed fetch is retried every second).
+        "async_fetch": {"fast_listener": True},
+    }
+
+
+def jwt_rules(descriptor: Path) -> list[dict[str, Any]]:
+    """Which gRPC paths need a token; the first rule that matches applies.
+
+    `ANONYMOUS_METHODS` may come without one, every other path of a public service must carry a valid one. A
+    token that is present is checked everywhere (`allow_missing`, not `allow_missing_or_failed`): an invalid one
+    is a 401 on public reads too. Other paths (media, the web app) reach no service and match no rule.
+    """
+    methods = public_methods(descriptor)
+    unknown = sorted(ANONYMOUS_METHODS - set(methods))
+    if unknown:
+        raise ValueError(f"{descriptor} describes no {', '.join(unknown)}")
+    anonymous = {"requires_any": {"requirements": [{"provider_name": JWT_PROVIDER}, {"allow_missing": {}}]}}
+    return [
+        *({"match": {"path": path}, "requires": anonymous} for path in methods if path in ANONYMOUS_METHODS),
+        *(
+            {"match": {"prefix": f"/{service}/"}, "requires": {"provider_name": JWT_PROVIDER}}
+            for service in PUBLIC_SERVICES
+        ),
+    ]
 
 
 def local_ratelimit_filters(settings: Settings) -> list[dict[str, Any]]:
-    """Per-route local rate limits go here, after the transcoder so they see gRPC paths; none yet."""
-    return []
+    """Token buckets per client address, after the transcoder so they see gRPC paths.
+
+    Every gRPC call (JSON ones are gRPC calls by now) takes a token from the client's API bucket, sign-in calls
+    one more from the tighter sign-in bucket; media reads have their own. Nothing else (the web app) is limited.
+    """
+    sign_in = "|".join(SIGN_IN_METHODS)
+    buckets = {
+        # Every gRPC path of the platform, routed or refused: one prefix instead of a regex over the services.
+        "api": (settings.edge_rate_limit_per_minute, {"prefix": "/videoforge."}),
+        "sign-in": (
+            settings.edge_login_rate_limit_per_minute,
+            {"safe_regex": {"regex": rf"/{re.escape(SIGN_IN_SERVICE)}/({sign_in})(\?.*)?"}},
+        ),
+        "media": (settings.edge_media_rate_limit_per_minute, {"prefix": MEDIA_PREFIX}),
+    }
+    # The longest any bucket takes to give back one token; buckets refill continuously.
+    retry_after = max(math.ceil(60 / per_minute) for per_minute, _ in buckets.values())
+    return [
+        {
+            "name": LOCAL_RATELIMIT,
+            "typed_config": {
+                "@type": f"{_API}.filters.http.local_ratelimit.v3.LocalRateLimit",
+                "stat_prefix": "edge",
+                # On and enforced for every request; both default to none.
+                "filter_enabled": _all_requests("videoforge.rate_limit.enabled"),
+                "filter_enforced": _all_requests("videoforge.rate_limit.enforced"),
+                "rate_limits": [
+                    {"actions": [_path_is(bucket, path), CLIENT_ADDRESS]} for bucket, (_, path) in buckets.items()
+                ],
+                "descriptors": [
+                    {
+                        # An empty value matches any address, each with a bucket of its own.
+                        "entries": [{"key": "bucket", "value": bucket}, {"key": "masked_remote_address", "value": ""}],
+                        "token_bucket": {
+                            "max_tokens": per_minute,
+                            "tokens_per_fill": per_minute,
+                            "fill_interval": "60s",
+                        },
+                    }
+                    for bucket, (per_minute, _) in buckets.items()
+                ],
+                "max_dynamic_descriptors": RATE_LIMITED_CLIENTS,
+                # gRPC callers get RESOURCE_EXHAUSTED, as JSON callers get code 8, not the retry-at-once UNAVAILABLE
+                # (gRPC-Web ones still read UNAVAILABLE: the grpc_web filter derives it from the HTTP 429).
+                "rate_limited_as_resource_exhausted": True,
+                "response_headers_to_add": [
+                    {
+                        "header": {"key": "retry-after", "value": str(retry_after)},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    }
+                ],
+            },
+        }
+    ]
+
+
+def _path_is(bucket: str, path: dict[str, Any]) -> dict[str, Any]:
+    """A rate limit action: `bucket=<bucket>` for requests whose path matches, else no descriptor at all."""
+    match = {"name": ":path", "string_match": path}
+    return {"header_value_match": {"descriptor_key": "bucket", "descriptor_value": bucket, "headers": [match]}}
+
+
+def _all_requests(runtime_key: str) -> dict[str, Any]:
+    # Envoy requires a runtime key for every fraction; nothing sets these keys.
+    return {"runtime_key": runtime_key, "default_value": {"numerator": 100, "denominator": "HUNDRED"}}
 
 
 def request_size_limit_filter() -> dict[str, Any]:
@@ -345,17 +519,29 @@ def grpc_routes(descriptor: Path) -> list[dict[str, Any]]:
 
 def server_streaming_methods(descriptor: Path) -> list[tuple[str, str]]:
     """(service, gRPC path) of every server-streaming method of the public services."""
+    return [
+        (name, f"/{name}/{method.name}")
+        for name, service in public_services(descriptor).items()
+        for method in service.method
+        if method.server_streaming
+    ]
+
+
+def public_methods(descriptor: Path) -> list[str]:
+    """The gRPC path of every method of the public services."""
+    return [
+        f"/{name}/{method.name}" for name, service in public_services(descriptor).items() for method in service.method
+    ]
+
+
+def public_services(descriptor: Path) -> dict[str, descriptor_pb2.ServiceDescriptorProto]:
+    """Each of `PUBLIC_SERVICES` as the descriptor set describes it."""
     files = descriptor_pb2.FileDescriptorSet.FromString(descriptor.read_bytes()).file
     found = {f"{file.package}.{service.name}": service for file in files for service in file.service}
     missing = sorted(set(PUBLIC_SERVICES) - set(found))
     if missing:
         raise ValueError(f"{descriptor} does not describe {', '.join(missing)}")
-    return [
-        (name, f"/{name}/{method.name}")
-        for name in PUBLIC_SERVICES
-        for method in found[name].method
-        if method.server_streaming
-    ]
+    return {name: found[name] for name in PUBLIC_SERVICES}
 
 
 def service_route(service: str, cluster: str) -> dict[str, Any]:
@@ -418,11 +604,16 @@ def media_routes(settings: Settings) -> list[dict[str, Any]]:
 
 
 def web_app_routes(web_root: Path | None) -> list[dict[str, Any]]:
-    """The static web app at `/` goes here; like media routes it must disable the transcoder per route
-    and leave `/api/` to the transcoder."""
-    if web_root is not None:
-        raise NotImplementedError("serving the web app from the edge is not built yet")
-    return []
+    """The static web app at `/` from the build in `web_root` (none when it is None); see `web_static`.
+
+    Like media routes these disable the transcoder per route, and they leave `/api/` to the transcoder.
+    """
+    if web_root is None:
+        return []
+    # Imported here: only an edge that serves the app reads its build.
+    from videoforge.gateway.web_static import static_web_routes
+
+    return static_web_routes(web_root)
 
 
 def json_api_route() -> dict[str, Any]:
@@ -529,6 +720,31 @@ def object_store_cluster(settings: Settings) -> dict[str, Any]:
     }
     if not _is_ip(host):
         # The API must come up even while the store's name does not resolve.
+        cluster["wait_for_warm_on_init"] = False
+        cluster["dns_lookup_family"] = "V4_PREFERRED"
+    if tls:
+        cluster["transport_socket"] = upstream_tls(host)
+    return cluster
+
+
+def jwks_cluster(url: str) -> dict[str, Any]:
+    """The external issuer's JWKS host (HTTPS, with SNI, for Cognito)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    tls = parts.scheme == "https"
+    cluster: dict[str, Any] = {
+        "name": JWKS_CLUSTER,
+        "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
+        "connect_timeout": "2s",
+        "load_assignment": {
+            "cluster_name": JWKS_CLUSTER,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": _socket_address(host, parts.port or (443 if tls else 80))}}]}
+            ],
+        },
+    }
+    if not _is_ip(host):
+        # The edge must come up even while the issuer's name does not resolve; the fetch is retried.
         cluster["wait_for_warm_on_init"] = False
         cluster["dns_lookup_family"] = "V4_PREFERRED"
     if tls:

@@ -1,4 +1,5 @@
-"""JSON bodies for the answers Envoy gives itself (no route, bad JSON, too large, upstream down).
+"""JSON bodies for the answers Envoy gives itself (no route, no valid token, too many requests, bad JSON, too
+large, upstream down).
 
 Clients of the JSON API always get the shape an upstream error has after transcoding,
 `{"code": <google.rpc.Code>, "message": "..."}`, whoever answered. gRPC and gRPC-Web callers get plain
@@ -28,6 +29,13 @@ NO_ROUTE_MESSAGE = "No route for %REQ(:METHOD)% %REQ_WITHOUT_QUERY(:PATH)%"
 HEALTH_PATH = "/healthz"
 NOT_SERVING_MESSAGE = "Not every service is serving"
 MEDIA_CHECK_UNAVAILABLE_MESSAGE = "Media links cannot be checked right now; try again shortly."
+TOKEN_MISSING_MESSAGE = "Sign in first: this call needs a bearer access token."
+# %LOCAL_REPLY_BODY% is jwt_authn's reason: "Jwt is expired", "Jwt verification fails", ...
+TOKEN_REFUSED_MESSAGE = "The access token was refused (%LOCAL_REPLY_BODY%); refresh the session or sign in again."
+RATE_LIMITED_MESSAGE = "Too many requests; slow down and retry in a moment."
+# RFC 6750 challenges. jwt_authn's own names the request URL, query string included, as its realm.
+TOKEN_MISSING_CHALLENGE = 'Bearer realm="videoforge"'
+TOKEN_REFUSED_CHALLENGE = 'Bearer realm="videoforge", error="invalid_token"'
 # %REQ_WITHOUT_QUERY%: a query string may carry tokens and must never be echoed back.
 _FORMATTERS = [
     {
@@ -44,6 +52,8 @@ def local_reply_config() -> dict[str, Any]:
     return {
         "mappers": [
             *_media_check_replies(),
+            *_unauthenticated_replies(),
+            *_replies(429, RATE_LIMITED_MESSAGE),
             _grpc_reply(NO_ROUTE_MESSAGE, _status_is("EQ", 404)),
             _grpc_reply("%LOCAL_REPLY_BODY%"),
             _not_serving_reply(),
@@ -97,6 +107,41 @@ def _media_check_replies() -> list[dict[str, Any]]:
     return [refused, unavailable]
 
 
+def _unauthenticated_replies() -> list[dict[str, Any]]:
+    """jwt_authn's refusals, the only 401s the edge answers itself: no token, or one that did not verify.
+
+    It answers 403 for a token meant for another audience (the media check's 403s were mapped before this);
+    to the caller that is a token refused like any other, so it becomes a 401 too.
+    """
+    has_token = _request_header_is("authorization", {"string_match": {"prefix": "bearer ", "ignore_case": True}})
+    refused = {"headers_to_add": [_header("www-authenticate", TOKEN_REFUSED_CHALLENGE)]}
+    missing = {"headers_to_add": [_header("www-authenticate", TOKEN_MISSING_CHALLENGE)]}
+    return [
+        *_replies(401, TOKEN_REFUSED_MESSAGE, has_token, extra=refused),
+        *_replies(403, TOKEN_REFUSED_MESSAGE, has_token, extra={**refused, "status_code": 401}),
+        *_replies(401, TOKEN_MISSING_MESSAGE, extra=missing),
+    ]
+
+
+def _replies(
+    status: int, message: str, *conditions: dict[str, Any], extra: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """`message` for a local reply of `status`: as grpc-message to gRPC callers, in a JSON body to the others.
+
+    `extra` goes into both mappers: headers to add, a `status_code` to answer with instead.
+
+    gRPC callers get the gRPC code Envoy derives from the status (401: UNAUTHENTICATED) or the one the
+    replying filter chose (429: RESOURCE_EXHAUSTED; gRPC-Web callers read UNAVAILABLE off the HTTP 429).
+    """
+    extra = extra or {}
+    json_reply = {
+        "filter": _all_of(_status_is("EQ", status), *conditions),
+        **extra,
+        "body_format_override": _json_body(GRPC_CODE_FOR_HTTP_STATUS[extra.get("status_code", status)], message),
+    }
+    return [{**_grpc_reply(message, _status_is("EQ", status), *conditions), **extra}, json_reply]
+
+
 def _json_reply(status: int, code: int) -> dict[str, Any]:
     message = NO_ROUTE_MESSAGE if status == 404 else "%LOCAL_REPLY_BODY%"
     return {"filter": _status_is("EQ", status), "body_format_override": _json_body(code, message)}
@@ -104,6 +149,15 @@ def _json_reply(status: int, code: int) -> dict[str, Any]:
 
 def _json_reply_for_other_errors() -> dict[str, Any]:
     return {"filter": _status_is("GE", 400), "body_format_override": _json_body(UNKNOWN, "%LOCAL_REPLY_BODY%")}
+
+
+def _all_of(*filters: dict[str, Any]) -> dict[str, Any]:
+    # An and_filter needs two filters at least.
+    return filters[0] if len(filters) == 1 else {"and_filter": {"filters": list(filters)}}
+
+
+def _header(name: str, value: str) -> dict[str, Any]:
+    return {"header": {"key": name, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
 
 
 def _status_is(op: str, status: int) -> dict[str, Any]:

@@ -367,7 +367,13 @@ async def test_query_parameters_fill_the_request_and_unknown_ones_are_ignored(
     response = await edge.get("/api/gallery/videos?search=two+words&page=2&limit=5&utm_source=mail")
 
     assert response.status_code == 200
-    assert response.json()["pagination"] == {"page": 2, "limit": 5, "total": 1, "totalPages": 1}
+    assert response.json()["pagination"] == {
+        "page": 2,
+        "limit": 5,
+        "total": 1,
+        "totalPages": 1,
+        "totalCapped": False,
+    }
     request = upstreams.calls.last("ListVideos")
     assert (request.search, request.page, request.limit) == ("two words", 2, 5)
 

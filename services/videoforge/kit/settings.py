@@ -59,7 +59,20 @@ class Settings(BaseSettings):
     edge_host: str = "127.0.0.1"
     edge_port: int = 8080
     edge_admin_port: int = 0
+    # Proxies in front of the edge (CloudFront + ALB = 2): the client is then read from X-Forwarded-For,
+    # so per-client rate limits see people, not the load balancer.
+    edge_trusted_proxy_hops: int = Field(default=0, ge=0)
     public_url: str = ""  # empty: http://{edge_host}:{edge_port}
+    # Per-client rate limits at the edge: requests a minute per client address, with a minute's worth as burst.
+    # API calls: 50 a second sustained is far above what a person's app sends and far below what it takes one
+    # client to crowd out the rest; the burst also covers the API benchmark's ~2,500 calls from one address.
+    edge_rate_limit_per_minute: int = Field(default=3000, gt=0)
+    # Sign-in calls (login, register, refresh, password change): after a burst of 60, one password guess a
+    # second per address, while a household or office behind one NAT still signs in freely.
+    edge_login_rate_limit_per_minute: int = Field(default=60, gt=0)
+    # Media reads: a player fetches a segment every few seconds per rendition, and many more when seeking,
+    # scrubbing the storyboard or several viewers share one address.
+    edge_media_rate_limit_per_minute: int = Field(default=6000, gt=0)
 
     # Identity. A local RS256 issuer by default; point the JWKS URL at Cognito to trust its tokens instead.
     jwt_issuer: str = "videoforge"

@@ -61,6 +61,7 @@ class Accounts:
     ) -> None:
         self._users, self._hasher, self._issuer = users, hasher, issuer
         self._refresh_lifetime = timedelta(days=refresh_token_days)
+        self._decoy: str | None = None
 
     async def create_user(self, email: str, password: str, *, display_name: str = "", role: str = "user") -> User:
         return await create_user(self._users, self._hasher, email, password, display_name=display_name, role=role)
@@ -73,8 +74,10 @@ class Accounts:
         if not password:
             require("", "password")
         user = await self._users.by_email(email.strip().lower())
-        # The same answer for an unknown email and a wrong password: no hint which part was wrong.
-        if user is None or not self._hasher.verify(user.password_hash, password):
+        # The same answer, in the same time, for an unknown email and a wrong password: an unknown email
+        # still costs one hash check, so neither the message nor the timing tells which part was wrong.
+        stored = user.password_hash if user else self._decoy_hash()
+        if not self._hasher.verify(stored, password) or user is None:
             raise Unauthenticated(BAD_CREDENTIALS, "BAD_CREDENTIALS")
         return await self._session_for(user)
 
@@ -103,6 +106,11 @@ class Accounts:
         if user is None:
             raise NotFound("The account no longer exists.", "USER_NOT_FOUND")
         return user
+
+    def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._decoy
 
     def jwks(self) -> dict[str, object]:
         return self._issuer.jwks()
