@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,9 @@ _ORDERS = {
     "view_count desc": (videos.c.view_count.desc(), videos.c.create_time.desc()),
 }
 _VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
+# List totals may lag the table by this much; the pages themselves are always read fresh.
+COUNT_CACHE_SECONDS = 2.0
+COUNT_CACHE_ENTRIES = 10_000
 
 
 def _order_by_name(selectable: Any, order_by: str) -> list[Any]:
@@ -49,6 +53,7 @@ def _row(video: Video) -> dict[str, Any]:
 class PostgresVideoRepository(VideoRepository):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
 
     async def add_upload(self, upload: Upload) -> None:
         async with self._engine.begin() as conn:
@@ -146,6 +151,15 @@ class PostgresVideoRepository(VideoRepository):
         page = page.offset(query.offset).limit(query.limit)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(page)).mappings().all()
+        return [_video(r) for r in rows], await self._count(query, branches)
+
+    async def _count(self, query: VideoQuery, branches: list[Any]) -> int:
+        """Matches up to just past the cap; reused for a moment, since every page of a list asks again."""
+        key = (query.viewer_id, query.only_owner, query.search, query.state, query.owner_id, query.count_cap)
+        now = time.monotonic()
+        cached = self._counts.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         async with self._engine.begin() as conn:
             if query.search:
                 # The capped count reads few rows, so the planner walks the table in order; through the GIN
@@ -157,7 +171,10 @@ class PostgresVideoRepository(VideoRepository):
                 # An exact count of a large table costs more than the page: stop just past the cap.
                 capped = select(videos.c.id).where(where).limit(query.count_cap + 1).subquery()
                 total += (await conn.execute(select(func.count()).select_from(capped))).scalar_one()
-        return [_video(r) for r in rows], total
+        if len(self._counts) > COUNT_CACHE_ENTRIES:
+            self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
+        self._counts[key] = (now + COUNT_CACHE_SECONDS, total)
+        return total
 
     @staticmethod
     def _visible_to(query: VideoQuery) -> list[Any]:
