@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from videoforge.identity.adapters.jwt_issuer import RsaTokenIssuer
 from videoforge.identity.adapters.passwords import Argon2PasswordHasher
 from videoforge.identity.adapters.repository import PostgresUserRepository
@@ -18,23 +20,29 @@ from videoforge.kit.tokens import load_private_key
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_accounts(settings: Settings):  # type: ignore[no-untyped-def]
+def build_accounts(settings: Settings) -> tuple[Accounts, AsyncEngine]:
+    engine = database(settings, "identity", MIGRATIONS)
+    accounts = Accounts(
+        PostgresUserRepository(engine),
+        Argon2PasswordHasher(),
+        local_issuer(settings),
+        refresh_token_days=settings.refresh_token_days,
+    )
+    return accounts, engine
+
+
+def local_issuer(settings: Settings) -> RsaTokenIssuer | None:
+    """None when an external provider (Cognito) issues the tokens: this service must not sign in its name."""
+    if settings.jwt_jwks_url:
+        return None
     if settings.jwt_private_key_file is None:
         raise SystemExit("JWT_PRIVATE_KEY_FILE is not set; start the platform with `videoforge up`.")
-    engine = database(settings, "identity", MIGRATIONS)
-    issuer = RsaTokenIssuer(
+    return RsaTokenIssuer(
         load_private_key(settings.jwt_private_key_file),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         expires_in=settings.access_token_seconds,
     )
-    accounts = Accounts(
-        PostgresUserRepository(engine),
-        Argon2PasswordHasher(),
-        issuer,
-        refresh_token_days=settings.refresh_token_days,
-    )
-    return accounts, engine
 
 
 async def build(settings: Settings) -> Service:

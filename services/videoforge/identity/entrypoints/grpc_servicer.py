@@ -62,7 +62,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return empty_pb2.Empty()
 
     async def GetCurrentUser(self, request: pb.GetCurrentUserRequest, context: ServicerContext) -> pb.User:
-        return user_proto(await self._accounts.get(require_user().user_id))
+        principal = require_user()
+        user = await self._accounts.find(principal.user_id)
+        if user is None:
+            # Signed in at an external provider: the verified token is all we know of the person.
+            role = pb.ROLE_ADMIN if principal.is_admin else pb.ROLE_USER
+            return pb.User(name=f"users/{principal.user_id}", id=principal.user_id, email=principal.email, role=role)
+        return user_proto(user)
 
     async def GetJwks(self, request: pb.GetJwksRequest, context: ServicerContext) -> httpbody_pb2.HttpBody:
         return httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(self._accounts.jwks()).encode())

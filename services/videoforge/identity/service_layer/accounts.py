@@ -14,7 +14,7 @@ from videoforge.identity.domain.accounts import (
     normalise_email,
 )
 from videoforge.identity.domain.ports import PasswordHasher, TokenIssuer, UserRepository
-from videoforge.kit.errors import NotFound, Unauthenticated, require
+from videoforge.kit.errors import FailedPrecondition, NotFound, Unauthenticated, require
 from videoforge.kit.ids import new_id
 
 BAD_CREDENTIALS = "The email or password is wrong."
@@ -55,7 +55,7 @@ class Accounts:
         self,
         users: UserRepository,
         hasher: PasswordHasher,
-        issuer: TokenIssuer,
+        issuer: TokenIssuer | None,
         *,
         refresh_token_days: int,
     ) -> None:
@@ -67,9 +67,11 @@ class Accounts:
         return await create_user(self._users, self._hasher, email, password, display_name=display_name, role=role)
 
     async def register(self, email: str, password: str, display_name: str = "") -> Session:
+        self._local_accounts_only()
         return await self._session_for(await self.create_user(email, password, display_name=display_name))
 
     async def login(self, email: str, password: str) -> Session:
+        self._local_accounts_only()
         require(email, "email")
         if not password:
             require("", "password")
@@ -82,6 +84,7 @@ class Accounts:
         return await self._session_for(user)
 
     async def refresh(self, refresh_token: str) -> Session:
+        self._local_accounts_only()
         require(refresh_token, "refresh_token")
         user_id = await self._users.take_refresh_token(_token_hash(refresh_token))
         user = await self._users.by_id(user_id) if user_id else None
@@ -101,6 +104,9 @@ class Accounts:
         await self._users.set_password(user_id, self._hasher.hash(new_password))
         await self._users.revoke_user_tokens(user_id)
 
+    async def find(self, user_id: str) -> User | None:
+        return await self._users.by_id(user_id)
+
     async def get(self, user_id: str) -> User:
         user = await self._users.by_id(user_id)
         if user is None:
@@ -113,10 +119,19 @@ class Accounts:
         return self._decoy
 
     def jwks(self) -> dict[str, object]:
-        return self._issuer.jwks()
+        return self._issuer.jwks() if self._issuer else {"keys": []}
+
+    def _local_accounts_only(self) -> TokenIssuer:
+        if self._issuer is None:
+            raise FailedPrecondition(
+                "Accounts are managed by the configured identity provider; sign in there and send its token.",
+                "EXTERNAL_IDENTITY_PROVIDER",
+            )
+        return self._issuer
 
     async def _session_for(self, user: User) -> Session:
         refresh_token = secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + self._refresh_lifetime
         await self._users.add_refresh_token(_token_hash(refresh_token), user.id, expires)
-        return Session(self._issuer.access_token(user), refresh_token, self._issuer.expires_in, user)
+        issuer = self._local_accounts_only()
+        return Session(issuer.access_token(user), refresh_token, issuer.expires_in, user)
