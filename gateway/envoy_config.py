@@ -694,57 +694,43 @@ def service_cluster(name: str, address: str) -> dict[str, Any]:
 
 def object_store_cluster(settings: Settings) -> dict[str, Any]:
     """The S3 endpoint over HTTP/1.1; every request it sends is SigV4-signed here, after the route's rewrites."""
-    url = urlsplit(object_store_url(settings))
-    host = url.hostname or ""
-    tls = url.scheme == "https"
-    cluster: dict[str, Any] = {
-        "name": OBJECT_STORE_CLUSTER,
-        # As for the services: an IP is used as is, a name is re-resolved.
-        "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
-        "connect_timeout": "2s",
-        "load_assignment": {
-            "cluster_name": OBJECT_STORE_CLUSTER,
-            "endpoints": [
-                {"lb_endpoints": [{"endpoint": {"address": _socket_address(host, url.port or (443 if tls else 80))}}]}
-            ],
-        },
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": f"{_API}.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http_protocol_options": {}},
-                # Upstream filters run after the router's path and host rewrites, so the signature covers
-                # the request the store receives; and no other cluster ever gets the store's credentials.
-                "http_filters": [cache_control_filter(), aws_request_signing_filter(settings), upstream_codec_filter()],
-            }
-        },
+    cluster = url_cluster(OBJECT_STORE_CLUSTER, object_store_url(settings))
+    cluster["typed_extension_protocol_options"] = {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": f"{_API}.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http_protocol_options": {}},
+            # Upstream filters run after the router's path and host rewrites, so the signature covers
+            # the request the store receives; and no other cluster ever gets the store's credentials.
+            "http_filters": [cache_control_filter(), aws_request_signing_filter(settings), upstream_codec_filter()],
+        }
     }
-    if not _is_ip(host):
-        # The API must come up even while the store's name does not resolve.
-        cluster["wait_for_warm_on_init"] = False
-        cluster["dns_lookup_family"] = "V4_PREFERRED"
-    if tls:
-        cluster["transport_socket"] = upstream_tls(host)
     return cluster
 
 
 def jwks_cluster(url: str) -> dict[str, Any]:
     """The external issuer's JWKS host (HTTPS, with SNI, for Cognito)."""
+    return url_cluster(JWKS_CLUSTER, url)
+
+
+def url_cluster(name: str, url: str) -> dict[str, Any]:
+    """A cluster for a host outside the mesh, named by URL: TLS with SNI for https."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     tls = parts.scheme == "https"
     cluster: dict[str, Any] = {
-        "name": JWKS_CLUSTER,
+        "name": name,
+        # As for the services: an IP is used as is, a name is re-resolved.
         "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
         "connect_timeout": "2s",
         "load_assignment": {
-            "cluster_name": JWKS_CLUSTER,
+            "cluster_name": name,
             "endpoints": [
                 {"lb_endpoints": [{"endpoint": {"address": _socket_address(host, parts.port or (443 if tls else 80))}}]}
             ],
         },
     }
     if not _is_ip(host):
-        # The edge must come up even while the issuer's name does not resolve; the fetch is retried.
+        # The edge must come up even while that name does not resolve; requests to it are retried.
         cluster["wait_for_warm_on_init"] = False
         cluster["dns_lookup_family"] = "V4_PREFERRED"
     if tls:

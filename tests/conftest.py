@@ -6,5 +6,6 @@ pytest_plugins = [
     "tests.fixtures.envoy",
     "tests.fixtures.s3",
     "tests.fixtures.media",
+    "tests.fixtures.jwks",
 ]
 pytest_plugins.append("tests.fixtures.platform")

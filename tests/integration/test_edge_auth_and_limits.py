@@ -16,11 +16,9 @@ import json
 import socket
 import struct
 import subprocess
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +49,7 @@ from videoforge.identity.domain.accounts import User
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.kit.cdn import GrantVerifier
 from videoforge.kit.settings import Settings
-from videoforge.kit.tokens import jwks_document, key_id
+from videoforge.kit.tokens import key_id
 from videoforge.streaming.edgeauth import external_auth_pb2_grpc
 from videoforge.streaming.media_authorization import MediaAuthorizationServicer
 
@@ -492,31 +490,6 @@ async def test_media_reads_spend_their_own_bucket_not_the_api_one(envoy: EnvoyPr
 
 POOL = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
 CLIENT_ID = "app-client-1"
-
-
-@pytest.fixture(scope="module")
-def pool_key() -> RSAPrivateKey:
-    return new_key()
-
-
-@pytest.fixture(scope="module")
-def jwks_url(pool_key: RSAPrivateKey) -> Iterator[str]:
-    body = json.dumps(jwks_document(pool_key)).encode()
-
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
-    server.shutdown()
 
 
 async def test_an_external_issuers_tokens_are_checked_against_its_jwks_url(

@@ -5,11 +5,7 @@ A local HTTP server stands in for the pool's `/.well-known/jwks.json`; tokens ca
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import jwt
@@ -21,35 +17,10 @@ from videoforge.kit.principal import require_user
 from videoforge.kit.runtime import token_verifier
 from videoforge.kit.server import ServiceBinding, create_server
 from videoforge.kit.settings import Settings
-from videoforge.kit.tokens import jwks_document, key_id
+from videoforge.kit.tokens import key_id
 
 POOL = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
 CLIENT_ID = "app-client-1"
-
-
-@pytest.fixture(scope="module")
-def pool_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def jwks_url(pool_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    body = json.dumps(jwks_document(pool_key)).encode()
-
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
-    server.shutdown()
 
 
 class WhoAmI(identity_pb2_grpc.IdentityServiceServicer):
