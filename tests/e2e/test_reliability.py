@@ -106,3 +106,28 @@ async def test_a_database_restart_mid_job_loses_nothing(
     assert final["status"] == "COMPLETED", final
     assert client.request("GET", f"/api/gallery/videos/{video['id']}")["status"] == "ready"
     assert client.request("GET", "/api/gallery/my-videos")["pagination"]["total"] >= 1
+
+
+async def test_a_video_hears_of_its_finished_job_after_the_gallery_was_unreachable(
+    platform: RunningPlatform, client: EdgeClient, media_factory: MediaFactory
+) -> None:
+    video = client.upload(await media_factory.long_360p(minutes=1), title="told later")
+    job_id = video["latestJob"]["jobId"]
+    job_when(client, job_id, lambda j: j["status"] == "PROCESSING" and j["progress"] >= 5, timeout=120)
+    (gallery,) = platform.children_running("serve", "gallery")
+    gallery.suspend()
+    try:
+        final = wait_until(
+            lambda: (j := client.request("GET", f"/api/jobs/{job_id}"))["status"] in ("COMPLETED", "FAILED") and j,
+            timeout=180,
+            step=1,
+        )
+        assert final["status"] == "COMPLETED", final
+    finally:
+        gallery.resume()
+    shown = wait_until(
+        lambda: (v := client.request("GET", f"/api/gallery/videos/{video['id']}"))["status"] == "ready" and v,
+        timeout=30,
+        step=1,
+    )
+    assert shown["latestJob"]["state"] == "COMPLETED" and shown["thumbnailUrl"]

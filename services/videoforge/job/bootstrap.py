@@ -22,18 +22,21 @@ from videoforge.queue.factory import job_queue_from_settings
 from videoforge.storage.s3 import blob_store_from_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DEAD_LETTER_SWEEP_SECONDS = 10.0
+SWEEP_SECONDS = 5.0
+VIDEO_UPDATE_SECONDS = 3.0
 log = logging.getLogger(__name__)
 
 
-async def sweep_dead_letters(jobs: Jobs, stop: asyncio.Event) -> None:
+async def sweep(jobs: Jobs, stop: asyncio.Event) -> None:
+    """Nothing stays stuck: dead-lettered jobs end FAILED, and videos that missed an update hear it again."""
     while not stop.is_set():
         try:
             await jobs.fail_dead_letters()
+            await jobs.resync_videos()
         except Exception:
-            log.warning("dead-letter sweep failed; retrying", exc_info=True)
+            log.warning("sweep failed; retrying", exc_info=True)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), DEAD_LETTER_SWEEP_SECONDS)
+            await asyncio.wait_for(stop.wait(), SWEEP_SECONDS)
 
 
 async def build(settings: Settings) -> Service:
@@ -43,13 +46,14 @@ async def build(settings: Settings) -> Service:
     jobs = Jobs(
         PostgresJobRepository(engine, queue_parts.enqueuer),
         queue_parts.queue,
-        GrpcVideoDirectory(GalleryClient(gallery, timeout=settings.rpc_timeout_seconds)),
+        # A short deadline: a job's own report never waits long on the gallery; the sweep retells it later.
+        GrpcVideoDirectory(GalleryClient(gallery, timeout=min(settings.rpc_timeout_seconds, VIDEO_UPDATE_SECONDS))),
         blob_store_from_settings(settings),
         media_signer(settings),
         url_seconds=settings.signed_url_seconds,
     )
     stop = asyncio.Event()
-    background = [asyncio.create_task(sweep_dead_letters(jobs, stop))]
+    background = [asyncio.create_task(sweep(jobs, stop))]
     background += [asyncio.create_task(loop(stop)) for loop in queue_parts.background]
 
     async def stop_background() -> None:

@@ -29,7 +29,8 @@ def _service_config(read_services: Iterable[str]) -> str:
 
 
 def open_channel(address: str, *, retry_services: Iterable[str] = ()) -> grpc.aio.Channel:
-    options: list[tuple[str, object]] = [("grpc.enable_retries", 1)]
+    # round_robin: behind a headless Kubernetes Service, calls spread over every pod, not the first one.
+    options: list[tuple[str, object]] = [("grpc.enable_retries", 1), ("grpc.lb_policy_name", "round_robin")]
     services = list(retry_services)
     if services:
         options.append(("grpc.service_config", _service_config(services)))

@@ -86,8 +86,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             log.exception("unhandled error", extra={"method": method, "request_id": request_id})
             raise
         finally:
+            # A stream the client left early is closed from another context, where the token is not valid.
             if token is not None:
-                reset_principal(token)
+                with contextlib.suppress(ValueError):
+                    reset_principal(token)
             _log_call(method, request_id, code, started)
 
     def _wrap_unary(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -18,6 +18,7 @@ from videoforge.queue.postgres import TransactionalEnqueuer
 
 def _job(row: Mapping[str, Any]) -> Job:
     values = dict(row)
+    values.pop("video_synced", None)
     values["error"] = JobError(**values["error"]) if values["error"] else None
     return Job(**values)
 
@@ -190,6 +191,15 @@ class PostgresJobRepository:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(select(jobs).where(jobs.c.video_id == video_id))).mappings().all()
         return [_job(r) for r in rows]
+
+    async def set_video_synced(self, job_id: str, synced: bool) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(video_synced=synced))
+
+    async def unsynced(self, limit: int = 100) -> list[Job]:
+        query = select(jobs).where(jobs.c.video_synced.is_(False)).limit(limit)
+        async with self._engine.connect() as conn:
+            return [_job(r) for r in (await conn.execute(query)).mappings().all()]
 
     async def delete_jobs(self, job_ids: Sequence[str]) -> None:
         async with self._engine.begin() as conn:

@@ -1,6 +1,6 @@
 """The job schema's tables."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(schema="job")
@@ -24,6 +24,7 @@ jobs = Table(
     Column("update_time", DateTime(timezone=True), nullable=False),
     Column("start_time", DateTime(timezone=True), nullable=True),
     Column("end_time", DateTime(timezone=True), nullable=True),
+    Column("video_synced", Boolean, nullable=False, server_default=text("true")),
     Index("jobs_owner_idx", "owner_id", "create_time"),
     Index("jobs_video_idx", "video_id"),
     Index("jobs_state_idx", "state", "end_time"),

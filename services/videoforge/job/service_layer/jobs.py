@@ -293,6 +293,17 @@ class Jobs:
                 await self._changed(job)
         return failed
 
+    async def resync_videos(self) -> int:
+        """Retells videos the latest state of jobs whose update did not get through; returns how many."""
+        told = 0
+        for job in await self._repo.unsynced():
+            await self._repo.set_video_synced(job.id, True)
+            published = await self._repo.published(job.video_id)
+            assets = published[1] if published and published[0].id == job.id else None
+            await self._tell_video(job, assets)
+            told += 1
+        return told
+
     async def published_output(self, video_id: str) -> tuple[Job, list[Asset]]:
         published = await self._repo.published(video_id)
         if published is None:
@@ -339,8 +350,9 @@ class Jobs:
         try:
             await self._videos.record(update)
         except Exception:
-            # The job's own state is the record; the video catches up on the job's next change.
+            # The job's own state is the record: flag it, and the sweep retells the video until it hears.
             log.warning("could not update video %s for job %s", job.video_id, job.id, exc_info=True)
+            await self._repo.set_video_synced(job.id, False)
 
 
 def _bare(name: str) -> str:
