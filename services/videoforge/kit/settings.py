@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     sqs_region: str = "us-east-1"
     queue_max_attempts: int = 3
     queue_lease_seconds: float = 30.0
+    # On SIGTERM a worker stops claiming and finishes the job in hand for up to this long, then abandons it
+    # (its lease lapses and another worker takes it up). Kubernetes gives it this much grace; `up` none.
+    worker_drain_seconds: float = Field(default=0.0, ge=0)
 
     # Where each service listens; services reach each other at these addresses.
     identity_address: str = "127.0.0.1:50061"

@@ -238,6 +238,17 @@ class TranscodeWorker:
         await self._queue.fail(claim, error=message, retryable=retryable)
 
 
+async def drain(runner: asyncio.Task[None], seconds: float) -> bool:
+    """Lets the worker's loop finish the job in hand within `seconds`, else cancels it; True if it finished."""
+    if seconds > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(runner), seconds)
+    finished = runner.done()
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    return finished
+
+
 class _ProgressState:
     def __init__(self) -> None:
         self.state = State.STATE_DOWNLOADING

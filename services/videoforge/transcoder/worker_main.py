@@ -21,7 +21,7 @@ from videoforge.queue.sqs import SqsJobQueue
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.bootstrap import media_limits
-from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig
+from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
 
 
 def consumer_queue(settings: Settings) -> tuple[JobQueue, list[object]]:
@@ -64,9 +64,7 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     runner = asyncio.create_task(worker.run(stop))
     await stop.wait()
-    # A job in progress is abandoned: its lease lapses and another worker takes it up again.
-    runner.cancel()
-    await asyncio.gather(runner, return_exceptions=True)
+    await drain(runner, settings.worker_drain_seconds)
     await channel.close()
     for engine in resources:
         await engine.dispose()  # type: ignore[attr-defined]
