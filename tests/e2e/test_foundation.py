@@ -68,12 +68,13 @@ def test_taken_email_is_a_conflict_and_weak_password_a_bad_request(platform: Run
     assert "at least 8 characters" in weak.json()["message"]
 
 
-def test_public_video_list_starts_empty_as_json(platform: RunningPlatform) -> None:
+def test_public_video_list_is_json_with_pagination(platform: RunningPlatform) -> None:
     reply = httpx.get(f"{platform.url}/api/gallery/videos")
     assert reply.status_code == 200
     assert reply.headers["content-type"].startswith("application/json")
     body = reply.json()
-    assert body["videos"] == []
+    assert isinstance(body["videos"], list)
+    assert all(video["visibility"] == "public" for video in body["videos"])
     assert body["pagination"]["page"] == 1
 
 
@@ -165,6 +166,8 @@ def test_operator_creates_an_admin_who_can_sign_in(platform: RunningPlatform) ->
 def test_sigterm_stops_every_process_and_a_second_up_reuses_the_data(tmp_path_factory: pytest.TempPathFactory) -> None:
     data_dir = tmp_path_factory.mktemp("vf-stop")
     first = start_platform(data_dir, free_port())
+    # A fresh platform's public list is empty.
+    assert httpx.get(f"{first.url}/api/gallery/videos").json()["videos"] == []
     email = new_email()
     assert register(first, email)["user"]["email"] == email
     assert stop_platform(first.process) == 0
