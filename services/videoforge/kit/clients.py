@@ -36,12 +36,3 @@ def open_channel(address: str, *, retry_services: Iterable[str] = ()) -> grpc.ai
         options.append(("grpc.service_config", _service_config(services)))
     return grpc.aio.insecure_channel(address, options=options)
 
-
-def forward_metadata(request_id: str = "", authorization: str = "") -> list[tuple[str, str]]:
-    """Metadata for an outgoing call made on a user's behalf."""
-    metadata = []
-    if request_id:
-        metadata.append(("x-request-id", request_id))
-    if authorization:
-        metadata.append(("authorization", authorization))
-    return metadata

@@ -106,6 +106,3 @@ def upload_key(user_id: str, upload_id: str) -> str:
     # The server names the object; the user's file name is only metadata.
     return f"{upload_prefix(user_id)}{upload_id}/source"
 
-
-def video_prefix(video_id: str) -> str:
-    return f"videos/{video_id}/"
