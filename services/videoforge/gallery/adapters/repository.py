@@ -15,19 +15,14 @@ from videoforge.gallery.adapters.tables import uploads, videos
 from videoforge.gallery.domain.ports import Upload, VideoQuery, VideoRepository
 from videoforge.gallery.domain.videos import JobSnapshot, Video
 
-_ORDERS = {
-    "create_time desc": (videos.c.create_time.desc(), videos.c.id),
-    "create_time": (videos.c.create_time.asc(), videos.c.id),
-    "view_count desc": (videos.c.view_count.desc(), videos.c.create_time.desc()),
-}
 _VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
 # List totals may lag the table by this much; the pages themselves are always read fresh.
 COUNT_CACHE_SECONDS = 2.0
 COUNT_CACHE_ENTRIES = 10_000
 
 
-def _order_by_name(selectable: Any, order_by: str) -> list[Any]:
-    columns = selectable.selected_columns
+def _ordering(columns: Any, order_by: str) -> list[Any]:
+    """The list orders, over the table's columns or a subquery's (the same names either way)."""
     if order_by == "create_time":
         return [columns.create_time.asc(), columns.id]
     if order_by == "view_count desc":
@@ -43,11 +38,6 @@ def _video(row: Any) -> Video:
     values = dict(row)
     values["latest_job"] = JobSnapshot(**values["latest_job"])
     return Video(**values)
-
-
-def _row(video: Video) -> dict[str, Any]:
-    values = asdict(video)
-    return values
 
 
 class PostgresVideoRepository(VideoRepository):
@@ -78,7 +68,7 @@ class PostgresVideoRepository(VideoRepository):
                 video_id = existing.scalar_one()
                 row = (await conn.execute(select(*_VIDEO_COLUMNS).where(videos.c.id == video_id))).mappings().one()
                 return _video(row)
-            await conn.execute(pg_insert(videos).values(**_row(video)))
+            await conn.execute(pg_insert(videos).values(**asdict(video)))
         return video
 
     async def get(self, video_id: str) -> Video | None:
@@ -138,7 +128,7 @@ class PostgresVideoRepository(VideoRepository):
             filters.append(videos.c.state == query.state)
         if query.owner_id:
             filters.append(videos.c.owner_id == query.owner_id)
-        order = _ORDERS.get(query.order_by, _ORDERS["create_time desc"])
+        order = _ordering(videos.c, query.order_by)
         # Each branch reads one index in list order; an OR of both would sort every public video per page.
         branches = [and_(condition, *filters) for condition in self._visible_to(query)]
         if len(branches) == 1:
@@ -147,7 +137,7 @@ class PostgresVideoRepository(VideoRepository):
             window = query.offset + query.limit
             parts = [select(*_VIDEO_COLUMNS).where(where).order_by(*order).limit(window) for where in branches]
             combined = union_all(*parts).subquery().select()
-            page = combined.order_by(*_order_by_name(combined, query.order_by))
+            page = combined.order_by(*_ordering(combined.selected_columns, query.order_by))
         page = page.offset(query.offset).limit(query.limit)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(page)).mappings().all()

@@ -105,4 +105,3 @@ def upload_prefix(user_id: str) -> str:
 def upload_key(user_id: str, upload_id: str) -> str:
     # The server names the object; the user's file name is only metadata.
     return f"{upload_prefix(user_id)}{upload_id}/source"
-
