@@ -159,22 +159,26 @@ class PostgresJobRepository:
             ).scalar_one_or_none()
         return float(value or 0.0)
 
-    async def restart_failed(self) -> list[str]:
+    async def restart_failed(self) -> list[Job]:
         """Every FAILED job back to PENDING with a fresh queue message, in one transaction.
 
         The attempt count restarts with the message's, which counts deliveries from one again."""
         async with self._engine.begin() as conn:
             rows = (
-                await conn.execute(
-                    update(jobs)
-                    .where(jobs.c.state == FAILED)
-                    .values(state=PENDING, progress=0, attempt=0, error=None, end_time=None, update_time=_now())
-                    .returning(jobs.c.id, jobs.c.video_id)
+                (
+                    await conn.execute(
+                        update(jobs)
+                        .where(jobs.c.state == FAILED)
+                        .values(state=PENDING, progress=0, attempt=0, error=None, end_time=None, update_time=_now())
+                        .returning(*jobs.c)
+                    )
                 )
-            ).all()
-            for job_id, video_id in rows:
-                await self._enqueuer.enqueue_in(conn, job_id, {"video_id": video_id})
-        return [job_id for job_id, _ in rows]
+                .mappings()
+                .all()
+            )
+            for row in rows:
+                await self._enqueuer.enqueue_in(conn, row["id"], {"video_id": row["video_id"]})
+        return [_job(row) for row in rows]
 
     async def old_finished(self, days: int) -> list[Job]:
         cutoff = _now() - timedelta(days=days)

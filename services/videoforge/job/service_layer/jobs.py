@@ -201,10 +201,9 @@ class Jobs:
     async def restart_failed(self) -> list[str]:
         require_admin()
         restarted = await self._repo.restart_failed()
-        for job_id in restarted:
-            if job := await self._repo.get(job_id):
-                await self._changed(job)
-        return restarted
+        for job in restarted:
+            await self._changed(job)
+        return [job.id for job in restarted]
 
     async def cleanup_old(self, days: int) -> tuple[int, int]:
         require_admin()
@@ -311,13 +310,14 @@ class Jobs:
         return published
 
     async def purge_video(self, video_id: str) -> int:
-        for job in await self._repo.for_video(video_id):
+        jobs = await self._repo.for_video(video_id)
+        for job in jobs:
             if not job.is_final:
                 await self._repo.finish_unless_final(job.id, {"state": CANCELLED, "end_time": datetime.now(UTC)})
                 await self._queue.cancel(job.id)
                 self.changes.notify(job.id)
         freed = await self._blobs.delete_prefix(video_outputs_prefix(video_id))
-        await self._repo.delete_jobs([j.id for j in await self._repo.for_video(video_id)])
+        await self._repo.delete_jobs([job.id for job in jobs])
         return freed
 
     # Internals
