@@ -20,6 +20,10 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def may_manage(self, owner_id: str) -> bool:
+        """Owners manage what is theirs; admins manage everything."""
+        return self.user_id == owner_id or self.is_admin
+
 
 _current: ContextVar[Principal | None] = ContextVar("videoforge_principal", default=None)
 

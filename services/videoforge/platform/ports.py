@@ -16,7 +16,7 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     """A port free right now; the caller's server should bind it soon, before anything else takes it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))

@@ -34,7 +34,16 @@ def job_queue_from_settings(
     if settings.queue_backend == "postgres":
         queue = PostgresJobQueue(engine, **retry)
         return QueueParts(queue, queue)
-    client = boto3.client("sqs", region_name=settings.sqs_region, endpoint_url=settings.sqs_endpoint_url or None)
-    sqs = SqsJobQueue(client, settings.sqs_queue_url, settings.sqs_dead_letter_queue_url, **retry)
+    sqs = sqs_queue_from_settings(settings)
     relay = OutboxRelay(engine, sqs)
     return QueueParts(sqs, Outbox(), [relay.run])
+
+
+def sqs_queue_from_settings(settings: Settings) -> SqsJobQueue:
+    client = boto3.client("sqs", region_name=settings.sqs_region, endpoint_url=settings.sqs_endpoint_url or None)
+    return SqsJobQueue(
+        client,
+        settings.sqs_queue_url,
+        settings.sqs_dead_letter_queue_url,
+        max_attempts=settings.queue_max_attempts,
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 from google.rpc import code_pb2, status_pb2
 
+from videoforge.job.domain.jobs import attempt_prefix
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.errors import InvalidArgument
 from videoforge.packager.shaka import ShakaPackager
@@ -138,7 +139,7 @@ class TranscodeWorker:
             on_progress=lambda done: progress.update(State.STATE_PROCESSING, done),
         )
         progress.update(State.STATE_UPLOADING, 0.96)
-        prefix = f"videos/{job.video_id}/jobs/{job.id}/attempt-{claim.attempt}/"
+        prefix = attempt_prefix(job.video_id, job.id, claim.attempt)
         await self._blobs.upload_dir(result.output_dir, prefix)
         return result, prefix
 

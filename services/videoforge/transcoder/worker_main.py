@@ -7,17 +7,15 @@ import os
 import signal
 import socket
 
-import boto3
-
 from videoforge.job.v1 import job_pb2_grpc
 from videoforge.kit.clients import open_channel
 from videoforge.kit.db import create_engine_for, migrate
 from videoforge.kit.runtime import configure_logging
 from videoforge.kit.settings import Settings
 from videoforge.packager.shaka import ShakaPackager
+from videoforge.queue.factory import sqs_queue_from_settings
 from videoforge.queue.port import JobQueue
 from videoforge.queue.postgres import PostgresJobQueue
-from videoforge.queue.sqs import SqsJobQueue
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.bootstrap import media_limits
@@ -27,11 +25,7 @@ from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
 def consumer_queue(settings: Settings) -> tuple[JobQueue, list[object]]:
     """The queue a worker claims from, and what to close afterwards. SQS workers need no database."""
     if settings.queue_backend == "sqs":
-        client = boto3.client("sqs", region_name=settings.sqs_region, endpoint_url=settings.sqs_endpoint_url or None)
-        queue = SqsJobQueue(
-            client, settings.sqs_queue_url, settings.sqs_dead_letter_queue_url, max_attempts=settings.queue_max_attempts
-        )
-        return queue, []
+        return sqs_queue_from_settings(settings), []
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set; start the platform with `videoforge up`.")
     migrate(settings.database_url, "queue", PostgresJobQueue.migrations_dir)

@@ -82,7 +82,7 @@ def check_description(value: str) -> str:
 def can_view(video: Video, principal: Principal | None) -> bool:
     if video.visibility in ("public", "unlisted"):
         return True
-    return principal is not None and (principal.user_id == video.owner_id or principal.is_admin)
+    return principal is not None and principal.may_manage(video.owner_id)
 
 
 def ensure_viewable(video: Video | None, video_id: str, principal: Principal | None) -> Video:
@@ -93,7 +93,7 @@ def ensure_viewable(video: Video | None, video_id: str, principal: Principal | N
 
 def ensure_manageable(video: Video | None, video_id: str, principal: Principal) -> Video:
     video = ensure_viewable(video, video_id, principal)
-    if video.owner_id != principal.user_id and not principal.is_admin:
+    if not principal.may_manage(video.owner_id):
         raise PermissionDenied("Only the video's owner can change or delete it.", "NOT_OWNER")
     return video
 

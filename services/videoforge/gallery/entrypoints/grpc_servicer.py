@@ -32,7 +32,7 @@ class VideoPresenter:
 
     def video(self, video: Video) -> pb.Video:
         principal = current_principal()
-        is_owner = principal is not None and (principal.user_id == video.owner_id or principal.is_admin)
+        is_owner = principal is not None and principal.may_manage(video.owner_id)
         message = pb.Video(
             name=f"videos/{video.id}",
             id=video.id,

@@ -20,6 +20,7 @@ from videoforge.gallery.domain.videos import (
     ensure_viewable,
     upload_key,
     upload_prefix,
+    video_not_found,
 )
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from videoforge.kit.ids import new_id
@@ -248,7 +249,7 @@ class Gallery:
     async def _get(self, video_id: str) -> Video:
         video = await self._videos.get(video_id)
         if video is None:
-            raise NotFound(f"No video {video_id!r}.", "VIDEO_NOT_FOUND")
+            raise video_not_found(video_id)
         return video
 
     # Changing

@@ -48,6 +48,10 @@ class Job:
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
 
+    @property
+    def duration_seconds(self) -> float:
+        return float(self.media.get("duration_seconds", 0.0))
+
 
 @dataclass
 class Asset:
@@ -67,7 +71,7 @@ def job_not_found(job_id: str) -> NotFound:
 
 def ensure_visible(job: Job | None, job_id: str, principal: Principal) -> Job:
     # Another user's job answers exactly like a missing one.
-    if job is None or (job.owner_id != principal.user_id and not principal.is_admin):
+    if job is None or not principal.may_manage(job.owner_id):
         raise job_not_found(job_id)
     return job
 

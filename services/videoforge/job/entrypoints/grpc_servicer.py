@@ -34,11 +34,15 @@ def job_proto(job: Job) -> pb.Job:
         update_time=timestamp(job.update_time),
         start_time=timestamp(job.start_time),
         end_time=timestamp(job.end_time),
-        renditions=[ParseDict(r, transcoder_pb2.Rendition(), ignore_unknown_fields=True) for r in job.renditions],
+        renditions=renditions_proto(job),
     )
     if job.error:
         message.error.CopyFrom(status_pb2.Status(code=code_number(job.error.code), message=job.error.message))
     return message
+
+
+def renditions_proto(job: Job) -> list[transcoder_pb2.Rendition]:
+    return [ParseDict(r, transcoder_pb2.Rendition(), ignore_unknown_fields=True) for r in job.renditions]
 
 
 def asset_proto(asset: Asset) -> pb.Asset:
@@ -180,8 +184,8 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             job_id=job.id,
             output_prefix=job.output_prefix,
             assets=[asset_proto(a) for a in produced],
-            renditions=job_proto(job).renditions,
-            duration_seconds=float(job.media.get("duration_seconds", 0.0)),
+            renditions=renditions_proto(job),
+            duration_seconds=job.duration_seconds,
         )
 
     async def PurgeVideoJobs(

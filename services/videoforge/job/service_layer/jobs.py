@@ -30,7 +30,7 @@ from videoforge.job.domain.jobs import (
 )
 from videoforge.job.domain.ports import VideoDirectory, VideoRef, VideoUpdate
 from videoforge.kit.cdn import MediaSigner
-from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import require_admin, require_user
@@ -108,7 +108,7 @@ class Jobs:
         video = await self._videos.lookup(
             video_id=video_id.strip(), source_key=input_source.strip(), authorization=principal.token
         )
-        if video.owner_id != principal.user_id and not principal.is_admin:
+        if not principal.may_manage(video.owner_id):
             raise PermissionDenied("Only the video's owner can transcode it.", "NOT_OWNER")
         now = datetime.now(UTC)
         job = Job(
@@ -345,7 +345,7 @@ class Jobs:
             published=bool(published),
             poster_key=by_kind.get("POSTER", ""),
             preview_key=by_kind.get("PREVIEW", ""),
-            duration_seconds=float(job.media.get("duration_seconds", 0.0)),
+            duration_seconds=job.duration_seconds,
         )
         try:
             await self._videos.record(update)
@@ -356,10 +356,8 @@ class Jobs:
 
 
 def _bare(name: str) -> str:
-    value = name.strip()
-    if not value:
-        raise InvalidArgument.for_field("name", "is required", "MISSING_FIELD")
-    return value.removeprefix("jobs/")
+    """Accepts `jobs/{id}` or a bare id."""
+    return require(name, "name").removeprefix("jobs/")
 
 
 __all__ = ["Download", "JobStats", "Jobs", "VideoRef"]
