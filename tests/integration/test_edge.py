@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import struct
 import subprocess
 import time
@@ -31,6 +30,7 @@ from videoforge.gateway.envoy_config import UNROUTED_CLUSTER, render_envoy_confi
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.settings import Settings
+from videoforge.platform.ports import free_port
 from videoforge.streaming.v1 import streaming_pb2_grpc
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 
@@ -218,12 +218,6 @@ async def upstreams() -> AsyncIterator[Upstreams]:
         yield running
     finally:
         await asyncio.gather(*(server.stop(0) for server in running.servers))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import struct
 import subprocess
 import time
@@ -50,6 +49,7 @@ from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.kit.cdn import GrantVerifier
 from videoforge.kit.settings import Settings
 from videoforge.kit.tokens import key_id
+from videoforge.platform.ports import free_port
 from videoforge.streaming.edgeauth import external_auth_pb2_grpc
 from videoforge.streaming.media_authorization import MediaAuthorizationServicer
 
@@ -208,12 +208,6 @@ INVALID_TOKENS: dict[str, Callable[[RSAPrivateKey, RSAPrivateKey], str]] = {
 
 
 # The edge.
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

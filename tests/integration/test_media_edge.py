@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from videoforge.gateway.envoy_config import write_envoy_config
 from videoforge.kit.cdn import GrantRefused, MediaSigner
 from videoforge.kit.server import RunningServer, ServiceBinding, create_server
 from videoforge.kit.settings import Settings
+from videoforge.platform.ports import free_port
 from videoforge.streaming.edgeauth import external_auth_pb2, external_auth_pb2_grpc
 from videoforge.streaming.media_authorization import AUTHORIZATION_SERVICE, MediaAuthorizationServicer, media_url
 
@@ -43,12 +43,6 @@ SEGMENT = "videos/A/hls/720p/segment_1.m4s"
 @pytest.fixture(scope="module")
 def private_key() -> RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def check_request(path: str, *, method: str = "GET", host: str = "cdn.example") -> external_auth_pb2.CheckRequest:

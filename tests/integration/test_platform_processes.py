@@ -29,7 +29,7 @@ from videoforge.kit.settings import Settings
 from videoforge.platform.embedded_postgres import start_embedded_postgres
 from videoforge.platform.embedded_s3 import start_embedded_s3
 from videoforge.platform.keys import S3Credentials, ensure_local_secrets
-from videoforge.platform.ports import port_is_free
+from videoforge.platform.ports import free_port, port_is_free
 from videoforge.platform.processes import wait_until_gone
 
 # A child that leaves a grandchild behind, as a worker running FFmpeg would.
@@ -71,12 +71,6 @@ SUPERVISOR = (
 )
 # Trivial children have no use for the embedded servers: these make the supervisor skip them.
 EXTERNAL_SERVERS = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "S3_ENDPOINT_URL": "http://127.0.0.1:1"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def running(processes: list[psutil.Process]) -> list[psutil.Process]:
