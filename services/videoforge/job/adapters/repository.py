@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videoforge.job.adapters.tables import assets, jobs, publications
 from videoforge.job.domain.jobs import FAILED, FINAL_STATES, PENDING, Asset, Job, JobError
@@ -31,6 +31,12 @@ def _values(job: Job) -> dict[str, Any]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _update_in(conn: AsyncConnection, job_id: str, condition: Any, values: dict[str, Any]) -> Job | None:
+    update_job = update(jobs).where(jobs.c.id == job_id, condition).values(**values, update_time=_now())
+    row = (await conn.execute(update_job.returning(*jobs.c))).mappings().first()
+    return _job(row) if row else None
 
 
 class PostgresJobRepository:
@@ -82,19 +88,7 @@ class PostgresJobRepository:
     async def _update_where(self, job_id: str, condition: Any, values: dict[str, Any]) -> Job | None:
         """Applies `values` only if the row still matches `condition`; None when it did not."""
         async with self._engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        update(jobs)
-                        .where(jobs.c.id == job_id, condition)
-                        .values(**values, update_time=_now())
-                        .returning(*jobs.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return _job(row) if row else None
+            return await _update_in(conn, job_id, condition, values)
 
     @staticmethod
     def _holds(attempt: int) -> Any:
@@ -109,21 +103,9 @@ class PostgresJobRepository:
     ) -> Job | None:
         """Marks the attempt COMPLETED, records its assets and switches the video to it, atomically."""
         async with self._engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        update(jobs)
-                        .where(jobs.c.id == job_id, self._holds(attempt))
-                        .values(**values, update_time=_now(), end_time=_now())
-                        .returning(*jobs.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
+            job = await _update_in(conn, job_id, self._holds(attempt), {**values, "end_time": _now()})
+            if job is None:
                 return None
-            job = _job(row)
             if produced:
                 await conn.execute(insert(assets), [asdict(a) for a in produced])
             await conn.execute(
@@ -139,12 +121,14 @@ class PostgresJobRepository:
         return [Asset(**r) for r in rows]
 
     async def published(self, video_id: str) -> tuple[Job, list[Asset]] | None:
+        """The job a video plays from, and its assets: every playback asks, so one connection serves both."""
+        playing = select(jobs).join(publications, publications.c.job_id == jobs.c.id)
         async with self._engine.connect() as conn:
-            job_id = (
-                await conn.execute(select(publications.c.job_id).where(publications.c.video_id == video_id))
-            ).scalar_one_or_none()
-        job = await self.get(job_id) if job_id else None
-        return (job, await self.assets_of(job.id)) if job else None
+            row = (await conn.execute(playing.where(publications.c.video_id == video_id))).mappings().first()
+            if row is None:
+                return None
+            produced = (await conn.execute(select(assets).where(assets.c.job_id == row["id"]))).mappings().all()
+        return _job(row), [Asset(**r) for r in produced]
 
     async def state_counts(self) -> dict[str, int]:
         async with self._engine.connect() as conn:
