@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import webbrowser
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -224,22 +226,15 @@ def jobs_cancel(job_id: JobId, server: Server = None) -> None:
 # Rendering and progress
 
 
-def _bytes_progress(total: int, label: str) -> Any:
-    progress = Progress(
+@contextlib.contextmanager
+def _bytes_progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A byte progress bar; yields the function that advances it."""
+    with Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-        console=err, transient=False,
-    )  # fmt: skip
-
-    class _Bar:
-        def __enter__(self) -> Any:
-            progress.start()
-            task = progress.add_task(label, total=total)
-            return lambda sent: progress.advance(task, sent)
-
-        def __exit__(self, *_: object) -> None:
-            progress.stop()
-
-    return _Bar()
+        console=err,
+    ) as progress:  # fmt: skip
+        task = progress.add_task(label, total=total)
+        yield lambda sent: progress.advance(task, sent)
 
 
 def _follow_job(client: EdgeClient, job_id: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from enum import Enum
 
 
 class ErrorCode(Enum):
+    """Named as google.rpc.Code names them, so the translation to gRPC is by name."""
+
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     NOT_FOUND = "NOT_FOUND"
     ALREADY_EXISTS = "ALREADY_EXISTS"

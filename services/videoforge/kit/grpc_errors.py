@@ -7,21 +7,9 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from videoforge.kit.errors import DomainError, ErrorCode
+from videoforge.kit.errors import DomainError
 
 ERROR_DOMAIN = "videoforge.io"
-
-_GRPC_CODES = {
-    ErrorCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
-    ErrorCode.NOT_FOUND: code_pb2.NOT_FOUND,
-    ErrorCode.ALREADY_EXISTS: code_pb2.ALREADY_EXISTS,
-    ErrorCode.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
-    ErrorCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
-    ErrorCode.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
-    ErrorCode.ABORTED: code_pb2.ABORTED,
-    ErrorCode.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
-    ErrorCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
-}
 
 
 def status_proto(error: DomainError) -> status_pb2.Status:
@@ -41,7 +29,7 @@ def status_proto(error: DomainError) -> status_pb2.Status:
         any_detail = any_pb2.Any()
         any_detail.Pack(detail)
         packed.append(any_detail)
-    return status_pb2.Status(code=_GRPC_CODES[error.code], message=error.message, details=packed)
+    return status_pb2.Status(code=code_pb2.Code.Value(error.code.value), message=error.message, details=packed)
 
 
 def to_grpc_status(error: DomainError) -> grpc.Status:

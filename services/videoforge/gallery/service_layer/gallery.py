@@ -257,7 +257,7 @@ class Gallery:
     async def update_video(self, name: str, changes: dict[str, str], mask: list[str]) -> Video:
         principal = require_user()
         video_id = bare_id(require(name, "video.name"))
-        ensure_manageable(await self._videos.get(video_id), video_id, principal)
+        video = ensure_manageable(await self._videos.get(video_id), video_id, principal)
         paths = mask or [k for k, v in changes.items() if v]
         unknown = [p for p in paths if p not in UPDATABLE_FIELDS]
         if unknown:
@@ -266,8 +266,11 @@ class Gallery:
             )
         checks = {"title": check_title, "description": check_description, "visibility": check_visibility}
         fields = {path: checks[path](changes.get(path, "")) for path in paths}
-        updated = await self._videos.update(video_id, fields) if fields else await self._videos.get(video_id)
-        assert updated is not None
+        if not fields:
+            return video
+        updated = await self._videos.update(video_id, fields)
+        if updated is None:
+            raise video_not_found(video_id)
         return updated
 
     async def delete_video(self, name: str) -> None:
