@@ -79,7 +79,7 @@ async def test_a_killed_worker_loses_nothing_and_the_job_completes(
     final = client.wait_for_job(job_id, timeout=180)
     assert final["status"] == "COMPLETED", final
     assert final["attempt"] >= 2
-    assert client.request("GET", f"/api/gallery/videos/{video['id']}")["status"] == "ready"
+    assert client.wait_for_video(video["id"], job_id)["status"] == "ready"
 
 
 async def test_a_file_that_decodes_short_fails_at_once_with_its_reason(
@@ -90,7 +90,7 @@ async def test_a_file_that_decodes_short_fails_at_once_with_its_reason(
     assert final["status"] == "FAILED"
     assert final["attempt"] == 1, "bad media is not retried"
     assert final["error"]["code"] == 3 and "ends early" in final["error"]["message"]
-    shown = client.request("GET", f"/api/gallery/videos/{video['id']}")
+    shown = client.wait_for_video(video["id"], final["id"])
     assert shown["status"] == "failed" and "ends early" in shown["latestJob"]["errorMessage"]
 
 
@@ -104,7 +104,7 @@ async def test_a_database_restart_mid_job_loses_nothing(
     pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user="pgserver")
     final = client.wait_for_job(job_id, timeout=180)
     assert final["status"] == "COMPLETED", final
-    assert client.request("GET", f"/api/gallery/videos/{video['id']}")["status"] == "ready"
+    assert client.wait_for_video(video["id"], job_id)["status"] == "ready"
     assert client.request("GET", "/api/gallery/my-videos")["pagination"]["total"] >= 1
 
 

@@ -34,6 +34,7 @@ def client(platform: RunningPlatform) -> EdgeClient:
 def upload_and_wait(client: EdgeClient, clip: Path, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     video = client.upload(clip, title=clip.stem, **kwargs)
     job = client.wait_for_job(video["latestJob"]["jobId"], timeout=300)
+    client.wait_for_video(video["id"], job["id"])
     return video, job
 
 
@@ -45,6 +46,7 @@ async def hd(client: EdgeClient, media_factory: MediaFactory) -> dict[str, Any]:
     sent: list[int] = []
     video = client.upload(clip, title="HD clip", description="testsrc2 with a tone", on_progress=sent.append)
     states = list(client.watch_job(video["latestJob"]["jobId"], timeout=300))
+    client.wait_for_video(video["id"], video["latestJob"]["jobId"])
     return {"video": video, "states": states, "bytes_sent": sum(sent), "size": clip.stat().st_size}
 
 
@@ -277,8 +279,8 @@ async def test_a_cancelled_retranscode_leaves_the_playing_version_intact(
         if state["status"] == "PROCESSING":
             break
     client.request("POST", f"/api/jobs/{again['id']}/cancel", json={})
-    shown = client.request("GET", f"/api/gallery/videos/{video['id']}")
-    assert shown["status"] == "ready"
+    shown = client.wait_for_video(video["id"], again["id"])
+    assert shown["status"] == "ready" and shown["latestJob"]["state"] == "CANCELLED"
     after = client.request("GET", f"/api/stream/{video['id']}/playback")["hlsUrl"]
     assert after.split("?")[0] == before.split("?")[0]
     assert httpx.get(after).status_code == 200

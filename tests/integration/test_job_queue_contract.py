@@ -198,6 +198,19 @@ async def test_a_non_retryable_failure_is_dead_lettered_at_once(queue: JobQueue)
     assert await queue.dead_letters() == [DeadLetter("job-1", {"source": "bad.mp4"}, 1, "no video stream")]
 
 
+async def test_discarding_dead_letters_removes_only_the_named_jobs(queue: JobQueue) -> None:
+    for job_id in ("job-1", "job-2"):
+        await queue.enqueue(job_id, {})
+        claim = await queue.claim("worker-a", LEASE)
+        assert claim is not None
+        assert await queue.fail(claim, error="bad", retryable=False)
+
+    assert await queue.discard_dead_letters(["job-1", "job-9"]) == 1
+
+    assert [letter.job_id for letter in await queue.dead_letters()] == ["job-2"]
+    assert await queue.discard_dead_letters(["job-1"]) == 0
+
+
 async def test_a_job_failing_on_every_attempt_is_dead_lettered_after_max_attempts(queue: JobQueue) -> None:
     await queue.enqueue("job-1", {})
 

@@ -71,6 +71,7 @@ def upload(
             if job.get("status") != "COMPLETED":
                 err.print(f"[red]The transcode ended {job.get('status')}:[/red] {_job_error(job)}")
                 raise typer.Exit(1)
+            client.wait_for_video(video["id"], job_id)
             _print_playback(client, video["id"], as_json)
         elif as_json:
             emit(video, as_json=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +170,19 @@ class EdgeClient:
             if last.get("status") in FINAL_JOB_STATES:
                 break
         return last
+
+    def wait_for_video(self, video_id: str, job_id: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """The video once it shows the job's final state: job events reach the gallery a moment after the job
+        itself changes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            video = self.request("GET", f"/api/gallery/videos/{video_id}")
+            job = video.get("latestJob") or {}
+            if job.get("jobId") == job_id and job.get("state") in FINAL_JOB_STATES:
+                return video
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"video {video_id} did not show the end of job {job_id} within {timeout} s")
+            time.sleep(0.1)
 
 
 def _json_or_raise(reply: httpx.Response) -> Any:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from videoforge.gallery.adapters.mesh_clients import GrpcJobScheduler, GrpcMediaProber
+from videoforge.gallery.adapters.mesh_clients import GrpcJobEventFeed, GrpcJobScheduler, GrpcMediaProber
 from videoforge.gallery.adapters.repository import PostgresVideoRepository
 from videoforge.gallery.entrypoints.grpc_servicer import GalleryInternalServicer, GalleryServicer, VideoPresenter
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
+from videoforge.gallery.service_layer.job_events import follow_job_events
 from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
 from videoforge.kit.clients import open_channel
 from videoforge.kit.runtime import Service, database, media_signer
@@ -22,8 +24,9 @@ async def build(settings: Settings) -> Service:
     engine = database(settings, "gallery", MIGRATIONS)
     transcoder = open_channel(settings.transcoder_address)
     jobs = open_channel(settings.job_address)
+    videos = PostgresVideoRepository(engine)
     gallery = Gallery(
-        PostgresVideoRepository(engine),
+        videos,
         blob_store_from_settings(settings),
         GrpcMediaProber(transcoder, timeout=settings.rpc_timeout_seconds),
         GrpcJobScheduler(jobs, timeout=settings.rpc_timeout_seconds),
@@ -49,4 +52,14 @@ async def build(settings: Settings) -> Service:
             [services["GalleryInternalService"].full_name],
         ),
     ]
-    return Service(bindings, [engine.dispose, transcoder.close, jobs.close])
+    stop = asyncio.Event()
+    events = asyncio.create_task(
+        follow_job_events(videos, GrpcJobEventFeed(jobs, timeout=settings.rpc_timeout_seconds), stop)
+    )
+
+    async def stop_events() -> None:
+        stop.set()
+        events.cancel()  # it may be inside a long poll; nothing is lost, unacknowledged events come again
+        await asyncio.gather(events, return_exceptions=True)
+
+    return Service(bindings, [stop_events, engine.dispose, transcoder.close, jobs.close])

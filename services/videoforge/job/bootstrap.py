@@ -7,13 +7,10 @@ import contextlib
 import logging
 from pathlib import Path
 
-from videoforge.gallery.client import GalleryClient
-from videoforge.job.adapters.gallery_client import GrpcVideoDirectory
 from videoforge.job.adapters.repository import PostgresJobRepository
 from videoforge.job.entrypoints.grpc_servicer import JobAdminServicer, JobInternalServicer, JobServicer
 from videoforge.job.service_layer.jobs import Jobs
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
-from videoforge.kit.clients import open_channel
 from videoforge.kit.db import migrate
 from videoforge.kit.runtime import Service, database, media_signer
 from videoforge.kit.server import ServiceBinding
@@ -23,16 +20,15 @@ from videoforge.storage.s3 import blob_store_from_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SWEEP_SECONDS = 5.0
-VIDEO_UPDATE_SECONDS = 3.0
 log = logging.getLogger(__name__)
 
 
 async def sweep(jobs: Jobs, stop: asyncio.Event) -> None:
-    """Nothing stays stuck: dead-lettered jobs end FAILED, and videos that missed an update hear it again."""
+    """Nothing stays stuck: dead-lettered jobs end FAILED, and jobs whose worker vanished are queued again."""
     while not stop.is_set():
         try:
             await jobs.fail_dead_letters()
-            await jobs.resync_videos()
+            await jobs.requeue_lapsed()
         except Exception:
             log.warning("sweep failed; retrying", exc_info=True)
         with contextlib.suppress(TimeoutError):
@@ -42,15 +38,13 @@ async def sweep(jobs: Jobs, stop: asyncio.Event) -> None:
 async def build(settings: Settings) -> Service:
     engine = database(settings, "job", MIGRATIONS)
     queue_parts = job_queue_from_settings(settings, engine, migrate)
-    gallery = open_channel(settings.gallery_address)
     jobs = Jobs(
         PostgresJobRepository(engine, queue_parts.enqueuer),
         queue_parts.queue,
-        # A short deadline: a job's own report never waits long on the gallery; the sweep retells it later.
-        GrpcVideoDirectory(GalleryClient(gallery, timeout=min(settings.rpc_timeout_seconds, VIDEO_UPDATE_SECONDS))),
         blob_store_from_settings(settings),
         media_signer(settings),
         url_seconds=settings.signed_url_seconds,
+        lease_seconds=settings.queue_lease_seconds,
     )
     stop = asyncio.Event()
     background = [asyncio.create_task(sweep(jobs, stop))]
@@ -75,4 +69,4 @@ async def build(settings: Settings) -> Service:
             [services["JobInternalService"].full_name],
         ),
     ]
-    return Service(bindings, [engine.dispose, gallery.close, stop_background])
+    return Service(bindings, [engine.dispose, stop_background])

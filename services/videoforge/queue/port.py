@@ -102,6 +102,10 @@ class JobQueue(abc.ABC):
         keeps an order."""
 
     @abc.abstractmethod
+    async def discard_dead_letters(self, job_ids: list[str]) -> int:
+        """Removes the dead letters of these jobs (handled, or their jobs restarted); returns how many."""
+
+    @abc.abstractmethod
     async def depth(self) -> int:
         """Messages visible or leased (including those waiting out a retry backoff): what to scale
         workers on. Messages still inside their enqueue delay are not counted."""

@@ -89,6 +89,8 @@ _CANCEL = text("DELETE FROM queue.messages WHERE job_id = :job_id")
 
 _DEAD_LETTERS = text("SELECT job_id, payload, attempts, error FROM queue.dead_letters ORDER BY id DESC LIMIT :limit")
 
+_DISCARD_DEAD_LETTERS = text("DELETE FROM queue.dead_letters WHERE job_id = ANY(:job_ids)")
+
 _DEPTH = text("SELECT count(*) FROM queue.messages WHERE visible_at <= now() OR attempts > 0")
 
 
@@ -183,6 +185,11 @@ class PostgresJobQueue(JobQueue):
         async with self._engine.connect() as connection:
             rows = (await connection.execute(_DEAD_LETTERS, {"limit": limit})).all()
         return [DeadLetter(row.job_id, row.payload, row.attempts, row.error) for row in rows]
+
+    async def discard_dead_letters(self, job_ids: list[str]) -> int:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(_DISCARD_DEAD_LETTERS, {"job_ids": list(job_ids)})
+        return result.rowcount
 
     async def depth(self) -> int:
         async with self._engine.connect() as connection:

@@ -165,6 +165,22 @@ class SqsJobQueue(JobQueue):
 
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         # SQS has no peek: receive every dead letter (hidden meanwhile), then make them visible again.
+        messages = await self._receive_dead_letters(limit)
+        await self._release(messages)
+        return [self._parse_dead_letter(message["Body"]) for message in messages]
+
+    async def discard_dead_letters(self, job_ids: list[str]) -> int:
+        wanted = set(job_ids)
+        messages = await self._receive_dead_letters(1000)
+        matched = [m for m in messages if self._parse_dead_letter(m["Body"]).job_id in wanted]
+        for message in matched:
+            await asyncio.to_thread(
+                self._client.delete_message, QueueUrl=self._dlq_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+        await self._release([m for m in messages if m not in matched])
+        return len(matched)
+
+    async def _receive_dead_letters(self, limit: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         while len(messages) < limit:
             response = await asyncio.to_thread(
@@ -178,6 +194,10 @@ class SqsJobQueue(JobQueue):
             if not batch:
                 break
             messages.extend(batch)
+        return messages
+
+    async def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Makes received dead letters visible again at once."""
         for start in range(0, len(messages), 10):
             entries = [
                 {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
@@ -186,7 +206,6 @@ class SqsJobQueue(JobQueue):
             await asyncio.to_thread(
                 self._client.change_message_visibility_batch, QueueUrl=self._dlq_url, Entries=entries
             )
-        return [self._parse_dead_letter(message["Body"]) for message in messages]
 
     async def depth(self) -> int:
         response = await asyncio.to_thread(

@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from videoforge.packager.shaka import PackagedOutput, ShakaPackager
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
-from videoforge.transcoder.domain.ladder import Rung, plan_ladder
-from videoforge.transcoder.domain.media import MediaInfo, MediaLimits, validate
+from videoforge.transcoder.domain.ladder import plan_ladder
+from videoforge.transcoder.domain.media import MediaLimits, validate
+from videoforge.transcoder.domain.ports import OutputFile, Transcoder, TranscodeResult
 
 # Share of the progress bar each step takes; encoding dominates the time.
 ENCODE_SHARE = (0.05, 0.85)
 PACKAGE_DONE, EXTRAS_DONE = 0.90, 0.95
 
 
-@dataclass(frozen=True)
-class OutputFile:
-    """A file of the output set: its path relative to the set, and what it is."""
+class MediaPipeline(Transcoder):
+    """FFmpeg and Shaka Packager on local disk, within the media limits."""
 
-    relative: str
-    kind: str = ""  # an Asset kind for files worth listing; segments stay unlisted
-    quality: str = ""
+    def __init__(self, encoder: FfmpegEncoder, packager: ShakaPackager, limits: MediaLimits) -> None:
+        self._encoder, self._packager, self._limits = encoder, packager, limits
 
-
-@dataclass(frozen=True)
-class TranscodeResult:
-    info: MediaInfo
-    rungs: list[Rung]
-    output_dir: Path
-    files: list[OutputFile]
+    async def transcode(
+        self, source: Path, work_dir: Path, *, formats: list[str], on_progress: Callable[[float], None]
+    ) -> TranscodeResult:
+        return await transcode(
+            source,
+            work_dir,
+            formats=formats,
+            limits=self._limits,
+            encoder=self._encoder,
+            packager=self._packager,
+            on_progress=on_progress,
+        )
 
 
 async def transcode(

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 
-from videoforge.job.v1 import job_pb2_grpc
 from videoforge.kit.clients import open_channel
 from videoforge.kit.db import create_engine_for, migrate
 from videoforge.kit.runtime import configure_logging
@@ -18,7 +17,9 @@ from videoforge.queue.port import JobQueue
 from videoforge.queue.postgres import PostgresJobQueue
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.adapters.job_reporter import GrpcJobReporter
 from videoforge.transcoder.bootstrap import media_limits
+from videoforge.transcoder.pipeline import MediaPipeline
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
 
 
@@ -39,17 +40,14 @@ async def run_worker(settings: Settings) -> None:
     channel = open_channel(settings.job_address)
     worker = TranscodeWorker(
         queue,
-        job_pb2_grpc.JobInternalServiceStub(channel),
+        GrpcJobReporter(channel, timeout=settings.rpc_timeout_seconds),
         blob_store_from_settings(settings),
-        FfmpegEncoder(preset=settings.encoder_preset),
-        ShakaPackager(),
+        MediaPipeline(FfmpegEncoder(preset=settings.encoder_preset), ShakaPackager(), media_limits(settings)),
         WorkerConfig(
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             scratch=settings.data_dir / "scratch" / "worker",
             lease_seconds=settings.queue_lease_seconds,
             max_attempts=settings.queue_max_attempts,
-            limits=media_limits(settings),
-            rpc_timeout=settings.rpc_timeout_seconds,
         ),
     )
     stop = asyncio.Event()

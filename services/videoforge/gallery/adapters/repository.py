@@ -7,13 +7,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, union_all, update
+from sqlalchemy import and_, case, delete, func, insert, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videoforge.gallery.adapters.tables import uploads, videos
 from videoforge.gallery.domain.ports import Upload, VideoQuery, VideoRepository
-from videoforge.gallery.domain.videos import JobSnapshot, Video
+from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate, Video, state_for
 
 _VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
 # List totals may lag the table by this much; the pages themselves are always read fresh.
@@ -28,10 +28,6 @@ def _ordering(columns: Any, order_by: str) -> list[Any]:
     if order_by == "view_count desc":
         return [columns.view_count.desc(), columns.create_time.desc()]
     return [columns.create_time.desc(), columns.id]
-
-
-# While a job runs the video shows `processing`, unless an earlier output already plays.
-_ACTIVE_JOB_STATES = ("PENDING", "DOWNLOADING", "PROCESSING", "UPLOADING")
 
 
 def _video(row: Any) -> Video:
@@ -178,27 +174,51 @@ class PostgresVideoRepository(VideoRepository):
             return [public, and_(own, videos.c.visibility != "public")]
         return [public]
 
-    async def record_job_state(
-        self, video_id: str, job: JobSnapshot, *, published: bool, extra: dict[str, Any]
-    ) -> None:
+    async def note_new_job(self, video_id: str, job: JobSnapshot) -> None:
+        shows_other_job = videos.c.latest_job["job_id"].astext.is_distinct_from(job.job_id)
         async with self._engine.begin() as conn:
-            current = (
+            await conn.execute(
+                update(videos)
+                .where(videos.c.id == video_id, shows_other_job)
+                .values(
+                    latest_job=asdict(job),
+                    # An output that already plays keeps playing while the new job runs.
+                    state=case((videos.c.published_job_id != "", videos.c.state), else_=state_for(job.state, None)),
+                    update_time=datetime.now(UTC),
+                )
+            )
+
+    async def apply_job_update(self, update_: JobUpdate) -> bool:
+        playing = update_.playing
+        values: dict[str, Any] = {
+            "latest_job": asdict(update_.job),
+            "state": state_for(update_.job.state, playing),
+            "published_job_id": playing.job_id if playing else "",
+            "job_version": update_.version,
+            "update_time": datetime.now(UTC),
+        }
+        images = {"poster_key", "preview_key", "duration_seconds"}
+        async with self._engine.begin() as conn:
+            row = (
                 await conn.execute(
-                    select(videos.c.state, videos.c.extra).where(videos.c.id == video_id).with_for_update()
+                    select(videos.c.extra)
+                    .where(videos.c.id == update_.video_id, videos.c.job_version < update_.version)
+                    .with_for_update()
                 )
             ).first()
-            if current is None:
-                return
-            state, stored_extra = current
-            values: dict[str, Any] = {"latest_job": asdict(job), "update_time": datetime.now(UTC)}
-            if published:
-                values.update(state="ready", published_job_id=job.job_id, extra={**stored_extra, **extra})
-            elif state != "ready":
-                values["state"] = self._state_without_output(job.state)
-            await conn.execute(update(videos).where(videos.c.id == video_id).values(**values))
+            if row is None:
+                return False
+            extra = {k: v for k, v in row.extra.items() if k not in images}
+            if playing:
+                extra.update(
+                    poster_key=playing.poster_key,
+                    preview_key=playing.preview_key,
+                    duration_seconds=playing.duration_seconds,
+                )
+            await conn.execute(update(videos).where(videos.c.id == update_.video_id).values(**values, extra=extra))
+        return True
 
-    @staticmethod
-    def _state_without_output(job_state: str) -> str:
-        if job_state in _ACTIVE_JOB_STATES:
-            return "processing"
-        return "failed" if job_state == "FAILED" else "uploaded"
+    async def referenced_sources(self, prefix: str) -> list[str]:
+        query = select(videos.c.source_key).where(videos.c.source_key.startswith(prefix, autoescape=True))
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())

@@ -22,6 +22,7 @@ videos = Table(
     Column("latest_job", JSONB, nullable=False),
     Column("published_job_id", String(32), nullable=False, server_default=""),
     Column("extra", JSONB, nullable=False),
+    Column("job_version", BigInteger, nullable=False, server_default=text("0")),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("update_time", DateTime(timezone=True), nullable=False),
     Column("search", TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True)),

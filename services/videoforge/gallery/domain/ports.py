@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from videoforge.gallery.domain.videos import JobSnapshot, Video
+from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, Video
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,17 @@ class VideoRepository(ABC):
     async def list(self, query: VideoQuery) -> tuple[list[Video], int]: ...
 
     @abstractmethod
-    async def record_job_state(
-        self, video_id: str, job: JobSnapshot, *, published: bool, extra: dict[str, Any]
-    ) -> None: ...
+    async def note_new_job(self, video_id: str, job: JobSnapshot) -> None:
+        """Shows a job just created as the video's latest, unless its own events got there first."""
+
+    @abstractmethod
+    async def apply_job_update(self, update: JobUpdate) -> bool:
+        """Applies the update if it is newer than what the video shows; False for a repeat, an older one or a
+        video that is gone."""
+
+    @abstractmethod
+    async def referenced_sources(self, prefix: str) -> list[str]:
+        """Source keys of existing videos under `prefix`: what must not be deleted."""
 
 
 class MediaProber(ABC):
@@ -82,8 +90,20 @@ class MediaProber(ABC):
 
 class JobScheduler(ABC):
     @abstractmethod
-    async def start_job(self, video_id: str, formats: list[str], authorization: str) -> JobSnapshot: ...
+    async def start_job(self, video: Video, formats: list[str], request_id: str) -> JobTicket:
+        """Creates a transcode from what the gallery knows of the video; a repeated request id answers the job
+        the first request created."""
 
     @abstractmethod
     async def purge_video_jobs(self, video_id: str) -> int:
         """Cancels the video's jobs and deletes their outputs; returns freed bytes."""
+
+
+class JobEventFeed(ABC):
+    """The job service's events, oldest first; each stays until acknowledged."""
+
+    @abstractmethod
+    async def next_batch(self, limit: int) -> list[JobUpdate]: ...
+
+    @abstractmethod
+    async def acknowledge(self, event_ids: list[int]) -> None: ...

@@ -23,6 +23,47 @@ class JobSnapshot:
     error_message: str = ""
 
 
+@dataclass(frozen=True)
+class PlayingOutput:
+    """What a video plays from: the published job and its images."""
+
+    job_id: str
+    poster_key: str = ""
+    preview_key: str = ""
+    duration_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """A job event as the gallery applies it: the whole state its video shows, numbered per video."""
+
+    event_id: int
+    video_id: str
+    version: int
+    job: JobSnapshot
+    playing: PlayingOutput | None = None
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """A job the job service created: its snapshot, and its answer passed back to the caller as it came."""
+
+    snapshot: JobSnapshot
+    answer: Any = None
+
+
+# While a job runs the video shows `processing`, unless an earlier output already plays.
+_ACTIVE_JOB_STATES = ("PENDING", "DOWNLOADING", "PROCESSING", "UPLOADING")
+
+
+def state_for(job_state: str, playing: PlayingOutput | None) -> str:
+    if playing is not None:
+        return "ready"
+    if job_state in _ACTIVE_JOB_STATES:
+        return "processing"
+    return "failed" if job_state == "FAILED" else "uploaded"
+
+
 @dataclass
 class Video:
     id: str
@@ -39,6 +80,8 @@ class Video:
     update_time: datetime
     published_job_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The newest job event applied; older and repeated ones are skipped.
+    job_version: int = 0
 
 
 def video_not_found(video_id: str) -> NotFound:
@@ -100,6 +143,11 @@ def ensure_manageable(video: Video | None, video_id: str, principal: Principal) 
 
 def upload_prefix(user_id: str) -> str:
     return f"uploads/{user_id}/"
+
+
+def upload_folder(source_key: str) -> str:
+    """The folder an upload lives in: deleting a video deletes it."""
+    return source_key.rsplit("/", 1)[0] + "/"
 
 
 def upload_key(user_id: str, upload_id: str) -> str:

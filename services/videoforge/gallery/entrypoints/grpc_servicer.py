@@ -6,10 +6,11 @@ from google.protobuf import empty_pb2
 from google.protobuf.json_format import ParseDict
 from grpc.aio import ServicerContext
 
-from videoforge.gallery.domain.videos import JobSnapshot, Video
+from videoforge.gallery.domain.videos import Video
 from videoforge.gallery.service_layer.gallery import Gallery, Paging
 from videoforge.gallery.v1 import gallery_pb2 as pb
 from videoforge.gallery.v1 import gallery_pb2_grpc
+from videoforge.job.v1 import job_pb2
 from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.paging import PageInfo
 from videoforge.kit.principal import current_principal
@@ -122,6 +123,12 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
         )
         return self._present.video(video)
 
+    async def CreateVideoJob(self, request: pb.CreateVideoJobRequest, context: ServicerContext) -> job_pb2.Job:
+        ticket = await self._gallery.create_video_job(
+            request.video_id, request.input_source, list(request.output_formats)
+        )
+        return ticket.answer
+
     async def ListVideos(self, request: pb.ListVideosRequest, context: ServicerContext) -> pb.ListVideosResponse:
         return self._present.page(*await self._gallery.list_videos(current_principal(), _paging(request)))
 
@@ -152,16 +159,3 @@ class GalleryInternalServicer(gallery_pb2_grpc.GalleryInternalServiceServicer):
     async def LookupVideo(self, request: pb.LookupVideoRequest, context: ServicerContext) -> pb.Video:
         video = await self._gallery.lookup_video(current_principal(), request.name, request.source_key)
         return self._present.video(video)
-
-    async def RecordJobState(self, request: pb.RecordJobStateRequest, context: ServicerContext) -> empty_pb2.Empty:
-        extra: dict[str, object] = {}
-        if request.published:
-            extra = {
-                "poster_key": request.poster_key,
-                "preview_key": request.preview_key,
-                "duration_seconds": request.duration_seconds,
-            }
-        job = request.job
-        snapshot = JobSnapshot(job.job_id, job.state, job.progress, job.error_message)
-        await self._gallery.record_job_state(request.video_id, snapshot, published=request.published, extra=extra)
-        return empty_pb2.Empty()

@@ -11,6 +11,7 @@ from videoforge.gallery.domain.ports import JobScheduler, MediaProber, Upload, V
 from videoforge.gallery.domain.videos import (
     STATES,
     JobSnapshot,
+    JobTicket,
     Video,
     bare_id,
     check_description,
@@ -18,6 +19,7 @@ from videoforge.gallery.domain.videos import (
     check_visibility,
     ensure_manageable,
     ensure_viewable,
+    upload_folder,
     upload_key,
     upload_prefix,
     video_not_found,
@@ -26,6 +28,7 @@ from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound,
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import Principal, require_user
+from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore, UploadedPart
 
 # Lists count matches exactly up to these; beyond, the total is flagged as a lower bound ("1,000+ results").
@@ -77,6 +80,7 @@ class Gallery:
         auto_transcode: bool,
     ) -> None:
         self._videos, self._blobs, self._prober, self._jobs = videos, blobs, prober, jobs
+        self._media = GuardedMedia(blobs, videos.referenced_sources)
         self._limits = limits
         self._default_formats, self._auto_transcode = default_formats, auto_transcode
 
@@ -151,19 +155,25 @@ class Gallery:
         title, description = check_title(title), check_description(description)
         visibility = check_visibility(visibility)
         upload = await self._own_upload(key)
+        wanted = formats or self._default_formats
+        transcode = bool(formats) or self._auto_transcode
         if upload.video_id:
-            return await self._get(upload.video_id)
+            # A repeated confirm: finish what the first one may not have (its job), never do it twice.
+            video = await self._get(upload.video_id)
+            if transcode and not video.latest_job.job_id:
+                video = await self._start_first_job(video, wanted)
+            return video
         info = await self._blobs.head(key)
         if info is None:
             raise FailedPrecondition(f"Nothing was uploaded to {key!r} yet; send the file first.", "NOT_UPLOADED")
         if info.size > self._limits.max_bytes:
-            await self._blobs.delete(key)
+            await self._media.delete(key)
             raise InvalidArgument(f"The file is over the {self._limits.max_bytes}-byte limit.", "FILE_TOO_LARGE")
         try:
             media = await self._prober.probe(key)
         except InvalidArgument:
             # What is not a playable video is not kept.
-            await self._blobs.delete(key)
+            await self._media.delete(key)
             raise
         now = datetime.now(UTC)
         video = Video(
@@ -182,12 +192,28 @@ class Gallery:
             extra={"filename": upload.filename},
         )
         video = await self._videos.add_video_for_upload(video, key)
-        wanted = formats or self._default_formats
-        if formats or self._auto_transcode:
-            snapshot = await self._jobs.start_job(video.id, wanted, principal.token)
-            await self._videos.record_job_state(video.id, snapshot, published=False, extra={})
-            video = await self._get(video.id)
+        if transcode:
+            video = await self._start_first_job(video, wanted)
         return video
+
+    async def _start_first_job(self, video: Video, formats: list[str]) -> Video:
+        # Keyed by the video: a retried confirm finds the job the first one created.
+        await self._start_job(video, formats, f"confirm-{video.id}")
+        return await self._get(video.id)
+
+    async def _start_job(self, video: Video, formats: list[str], request_id: str) -> JobTicket:
+        ticket = await self._jobs.start_job(video, formats, request_id)
+        await self._videos.note_new_job(video.id, ticket.snapshot)
+        return ticket
+
+    async def create_video_job(self, video_id: str, input_source: str, formats: list[str]) -> JobTicket:
+        """A transcode the owner asked for: by video id, or by the key they uploaded it under."""
+        principal = require_user()
+        if not video_id.strip() and not input_source.strip():
+            raise InvalidArgument.for_field("video_id", "give a video id or an uploaded input_source", "MISSING_FIELD")
+        video = await self.lookup_video(principal, video_id, input_source)
+        video = ensure_manageable(video, video.id, principal)
+        return await self._start_job(video, formats, new_id())
 
     # Reading
 
@@ -277,12 +303,9 @@ class Gallery:
         principal = require_user()
         video_id = bare_id(require(name, "name"))
         video = ensure_manageable(await self._videos.get(video_id), video_id, principal)
-        # Jobs first, so a running transcode cannot write outputs after its video is gone.
+        # Jobs first, so a running transcode is stopped and its outputs go; then the row, so the guard sees
+        # the source as unreferenced. A crash in between leaves orphans for `admin reconcile`, never a video
+        # without its media.
         await self._jobs.purge_video_jobs(video.id)
-        await self._blobs.delete_prefix(video.source_key.rsplit("/", 1)[0] + "/")
         await self._videos.delete(video.id)
-
-    async def record_job_state(
-        self, video_id: str, job: JobSnapshot, *, published: bool, extra: dict[str, Any]
-    ) -> None:
-        await self._videos.record_job_state(video_id, job, published=published, extra=extra)
+        await self._media.delete_prefix(upload_folder(video.source_key))

@@ -442,9 +442,39 @@ class ConfirmUploadRequest(_message.Message):
 Global___ConfirmUploadRequest: _TypeAlias = ConfirmUploadRequest  # noqa: Y015
 
 @_typing.final
-class ListVideosRequest(_message.Message):
+class CreateVideoJobRequest(_message.Message):
     """Page through videos: either `page`/`limit` (1-based) or `page_size`/`page_token`."""
 
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    INPUT_SOURCE_FIELD_NUMBER: _builtins.int
+    OUTPUT_FORMATS_FIELD_NUMBER: _builtins.int
+    video_id: _builtins.str
+    """The video to transcode. One of `video_id` or `input_source` is required."""
+    input_source: _builtins.str
+    """An uploaded key of the caller's whose video should be transcoded."""
+    @_builtins.property
+    def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Formats or aliases; empty means every rung that fits the source."""
+
+    def __init__(
+        self,
+        *,
+        video_id: _builtins.str = ...,
+        input_source: _builtins.str = ...,
+        output_formats: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "output_formats", b"output_formats", "video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateVideoJobRequest: _TypeAlias = CreateVideoJobRequest  # noqa: Y015
+
+@_typing.final
+class ListVideosRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
@@ -675,45 +705,3 @@ class LookupVideoRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LookupVideoRequest: _TypeAlias = LookupVideoRequest  # noqa: Y015
-
-@_typing.final
-class RecordJobStateRequest(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    VIDEO_ID_FIELD_NUMBER: _builtins.int
-    JOB_FIELD_NUMBER: _builtins.int
-    PUBLISHED_FIELD_NUMBER: _builtins.int
-    POSTER_KEY_FIELD_NUMBER: _builtins.int
-    PREVIEW_KEY_FIELD_NUMBER: _builtins.int
-    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
-    video_id: _builtins.str
-    """Required."""
-    published: _builtins.bool
-    """Set when the job's output was published and the video plays."""
-    poster_key: _builtins.str
-    """Object key of the published poster, when published."""
-    preview_key: _builtins.str
-    """Object key of the published animated preview, when published."""
-    duration_seconds: _builtins.float
-    """Length of the published video in seconds."""
-    @_builtins.property
-    def job(self) -> Global___JobSnapshot:
-        """Required."""
-
-    def __init__(
-        self,
-        *,
-        video_id: _builtins.str = ...,
-        job: Global___JobSnapshot | None = ...,
-        published: _builtins.bool = ...,
-        poster_key: _builtins.str = ...,
-        preview_key: _builtins.str = ...,
-        duration_seconds: _builtins.float = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "job", b"job", "poster_key", b"poster_key", "preview_key", b"preview_key", "published", b"published", "video_id", b"video_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___RecordJobStateRequest: _TypeAlias = RecordJobStateRequest  # noqa: Y015

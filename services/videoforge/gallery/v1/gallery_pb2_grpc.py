@@ -5,6 +5,7 @@ import warnings
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from videoforge.gallery.v1 import gallery_pb2 as videoforge_dot_gallery_dot_v1_dot_gallery__pb2
+from videoforge.job.v1 import job_pb2 as videoforge_dot_job_dot_v1_dot_job__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -55,6 +56,11 @@ class GalleryServiceStub:
                 '/videoforge.gallery.v1.GalleryService/ConfirmUpload',
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.SerializeToString,
                 response_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
+                _registered_method=True)
+        self.CreateVideoJob = channel.unary_unary(
+                '/videoforge.gallery.v1.GalleryService/CreateVideoJob',
+                request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
                 _registered_method=True)
         self.ListVideos = channel.unary_unary(
                 '/videoforge.gallery.v1.GalleryService/ListVideos',
@@ -110,6 +116,14 @@ class GalleryServiceServicer:
 
     def ConfirmUpload(self, request, context):
         """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateVideoJob(self, request, context):
+        """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
+        the job service everything the job needs, so jobs never call back into the gallery.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -172,6 +186,11 @@ def add_GalleryServiceServicer_to_server(servicer, server):
                     servicer.ConfirmUpload,
                     request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.FromString,
                     response_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.SerializeToString,
+            ),
+            'CreateVideoJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateVideoJob,
+                    request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
             ),
             'ListVideos': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVideos,
@@ -308,6 +327,33 @@ class GalleryService:
             '/videoforge.gallery.v1.GalleryService/ConfirmUpload',
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.SerializeToString,
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateVideoJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.gallery.v1.GalleryService/CreateVideoJob',
+            videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
@@ -469,11 +515,6 @@ class GalleryInternalServiceStub:
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.LookupVideoRequest.SerializeToString,
                 response_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
                 _registered_method=True)
-        self.RecordJobState = channel.unary_unary(
-                '/videoforge.gallery.v1.GalleryInternalService/RecordJobState',
-                request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.RecordJobStateRequest.SerializeToString,
-                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                _registered_method=True)
 
 
 class GalleryInternalServiceServicer:
@@ -487,13 +528,6 @@ class GalleryInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RecordJobState(self, request, context):
-        """Records a transcode's state on its video.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_GalleryInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -501,11 +535,6 @@ def add_GalleryInternalServiceServicer_to_server(servicer, server):
                     servicer.LookupVideo,
                     request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.LookupVideoRequest.FromString,
                     response_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.SerializeToString,
-            ),
-            'RecordJobState': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordJobState,
-                    request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.RecordJobStateRequest.FromString,
-                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,33 +565,6 @@ class GalleryInternalService:
             '/videoforge.gallery.v1.GalleryInternalService/LookupVideo',
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.LookupVideoRequest.SerializeToString,
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RecordJobState(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/videoforge.gallery.v1.GalleryInternalService/RecordJobState',
-            videoforge_dot_gallery_dot_v1_dot_gallery__pb2.RecordJobStateRequest.SerializeToString,
-            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

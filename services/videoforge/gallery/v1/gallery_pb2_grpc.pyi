@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 from videoforge.gallery.v1 import gallery_pb2 as _gallery_pb2
+from videoforge.job.v1 import job_pb2 as _job_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -42,6 +43,10 @@ class GalleryServiceStub:
     """Abandons a multipart upload and frees its parts."""
     ConfirmUpload: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ConfirmUploadRequest, _gallery_pb2.Video]
     """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode."""
+    CreateVideoJob: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _job_pb2.Job]
+    """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
+    the job service everything the job needs, so jobs never call back into the gallery.
+    """
     ListVideos: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ListVideosRequest, _gallery_pb2.ListVideosResponse]
     """Public videos plus the caller's own, newest first, paginated and searchable."""
     ListMyVideos: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ListMyVideosRequest, _gallery_pb2.ListVideosResponse]
@@ -66,6 +71,10 @@ class GalleryServiceAsyncStub(GalleryServiceStub):
     """Abandons a multipart upload and frees its parts."""
     ConfirmUpload: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ConfirmUploadRequest, _gallery_pb2.Video]  # type: ignore[assignment]
     """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode."""
+    CreateVideoJob: _aio.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _job_pb2.Job]  # type: ignore[assignment]
+    """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
+    the job service everything the job needs, so jobs never call back into the gallery.
+    """
     ListVideos: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ListVideosRequest, _gallery_pb2.ListVideosResponse]  # type: ignore[assignment]
     """Public videos plus the caller's own, newest first, paginated and searchable."""
     ListMyVideos: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ListMyVideosRequest, _gallery_pb2.ListVideosResponse]  # type: ignore[assignment]
@@ -111,6 +120,16 @@ class GalleryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gallery_pb2.Video, _abc.Awaitable[_gallery_pb2.Video]]:
         """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode."""
+
+    @_abc_1.abstractmethod
+    def CreateVideoJob(
+        self,
+        request: _gallery_pb2.CreateVideoJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
+        """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
+        the job service everything the job needs, so jobs never call back into the gallery.
+        """
 
     @_abc_1.abstractmethod
     def ListVideos(
@@ -163,8 +182,6 @@ class GalleryInternalServiceStub:
     def __new__(cls, channel: _aio.Channel) -> GalleryInternalServiceAsyncStub: ...
     LookupVideo: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.LookupVideoRequest, _gallery_pb2.Video]
     """Reads a video for another service, with the caller's identity checked here."""
-    RecordJobState: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.RecordJobStateRequest, _empty_pb2.Empty]
-    """Records a transcode's state on its video."""
 
 @_typing.type_check_only
 class GalleryInternalServiceAsyncStub(GalleryInternalServiceStub):
@@ -173,8 +190,6 @@ class GalleryInternalServiceAsyncStub(GalleryInternalServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     LookupVideo: _aio.UnaryUnaryMultiCallable[_gallery_pb2.LookupVideoRequest, _gallery_pb2.Video]  # type: ignore[assignment]
     """Reads a video for another service, with the caller's identity checked here."""
-    RecordJobState: _aio.UnaryUnaryMultiCallable[_gallery_pb2.RecordJobStateRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Records a transcode's state on its video."""
 
 class GalleryInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Calls between services only; the edge never routes these."""
@@ -186,13 +201,5 @@ class GalleryInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gallery_pb2.Video, _abc.Awaitable[_gallery_pb2.Video]]:
         """Reads a video for another service, with the caller's identity checked here."""
-
-    @_abc_1.abstractmethod
-    def RecordJobState(
-        self,
-        request: _gallery_pb2.RecordJobStateRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Records a transcode's state on its video."""
 
 def add_GalleryInternalServiceServicer_to_server(servicer: GalleryInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

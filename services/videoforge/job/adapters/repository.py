@@ -1,4 +1,5 @@
-"""Jobs, assets and publications in PostgreSQL. Worker reports are fenced on the attempt number."""
+"""Jobs, assets, publications and job events in PostgreSQL. Worker reports are fenced on the attempt number,
+and every change of a job's state writes its event in the same transaction."""
 
 from __future__ import annotations
 
@@ -7,18 +8,30 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from videoforge.job.adapters.tables import assets, jobs, publications
-from videoforge.job.domain.jobs import FAILED, FINAL_STATES, PENDING, Asset, Job, JobError
+from videoforge.job.adapters.tables import assets, events, jobs, publications, video_versions
+from videoforge.job.domain.jobs import (
+    COMPLETED,
+    DOWNLOADING,
+    FAILED,
+    FINAL_STATES,
+    PENDING,
+    WORKING_STATES,
+    Asset,
+    Job,
+    JobError,
+    JobEvent,
+    Publication,
+)
+from videoforge.job.domain.ports import JobRepository
 from videoforge.queue.postgres import TransactionalEnqueuer
 
 
 def _job(row: Mapping[str, Any]) -> Job:
     values = dict(row)
-    values.pop("video_synced", None)
     values["error"] = JobError(**values["error"]) if values["error"] else None
     return Job(**values)
 
@@ -33,21 +46,93 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _update_in(conn: AsyncConnection, job_id: str, condition: Any, values: dict[str, Any]) -> Job | None:
+def _lease_end(seconds: float) -> Any:
+    # The database's clock: every replica and worker agrees on when a lease ends.
+    return func.now() + timedelta(seconds=seconds)
+
+
+async def _publication_in(conn: AsyncConnection, video_id: str) -> Publication | None:
+    playing = (
+        await conn.execute(
+            select(jobs.c.id, jobs.c.media)
+            .join(publications, publications.c.job_id == jobs.c.id)
+            .where(publications.c.video_id == video_id)
+        )
+    ).first()
+    if playing is None:
+        return None
+    images = dict(
+        (
+            await conn.execute(
+                select(assets.c.kind, assets.c.key).where(
+                    assets.c.job_id == playing.id, assets.c.kind.in_(("POSTER", "PREVIEW"))
+                )
+            )
+        ).all()
+    )
+    return Publication(
+        job_id=playing.id,
+        poster_key=images.get("POSTER", ""),
+        preview_key=images.get("PREVIEW", ""),
+        duration_seconds=float(playing.media.get("duration_seconds", 0.0)),
+    )
+
+
+async def _emit(conn: AsyncConnection, job: Job) -> None:
+    """Writes the event of `job`'s new state. The upsert locks the video's counter row until commit, so a
+    video's events take versions in the order their transactions commit."""
+    version = (
+        await conn.execute(
+            pg_insert(video_versions)
+            .values(video_id=job.video_id, version=1)
+            .on_conflict_do_update(index_elements=["video_id"], set_={"version": video_versions.c.version + 1})
+            .returning(video_versions.c.version)
+        )
+    ).scalar_one()
+    publication = await _publication_in(conn, job.video_id)
+    payload = {
+        "job_id": job.id,
+        "state": str(job.state),
+        "progress": job.progress,
+        "error_message": job.error.message if job.error else "",
+        "publication": asdict(publication) if publication else None,
+    }
+    await conn.execute(insert(events).values(video_id=job.video_id, version=version, payload=payload))
+
+
+async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values: dict[str, Any]) -> Job | None:
+    """Applies `values` if the row still matches `condition`; writes an event when the state changed."""
+    before = (await conn.execute(select(jobs.c.state).where(jobs.c.id == job_id).with_for_update())).scalar()
+    if before is None:
+        return None
     update_job = update(jobs).where(jobs.c.id == job_id, condition).values(**values, update_time=_now())
     row = (await conn.execute(update_job.returning(*jobs.c))).mappings().first()
-    return _job(row) if row else None
+    if row is None:
+        return None
+    job = _job(row)
+    if job.state != before:
+        await _emit(conn, job)
+    return job
 
 
-class PostgresJobRepository:
+class PostgresJobRepository(JobRepository):
     def __init__(self, engine: AsyncEngine, enqueuer: TransactionalEnqueuer) -> None:
         self._engine, self._enqueuer = engine, enqueuer
 
-    async def create(self, job: Job, payload: Mapping[str, Any]) -> Job:
-        # The job row and its queue message commit together, or neither does.
+    async def create(self, job: Job) -> Job:
+        # The job row, its event and its queue message commit together, or none does.
         async with self._engine.begin() as conn:
-            await conn.execute(insert(jobs).values(**_values(job)))
-            await self._enqueuer.enqueue_in(conn, job.id, payload)
+            added = await conn.execute(
+                pg_insert(jobs)
+                .values(**_values(job))
+                .on_conflict_do_nothing(index_elements=["video_id", "request_id"], index_where=jobs.c.request_id != "")
+                .returning(jobs.c.id)
+            )
+            if added.first() is None:
+                existing = select(jobs).where(jobs.c.video_id == job.video_id, jobs.c.request_id == job.request_id)
+                return _job((await conn.execute(existing)).mappings().one())
+            await _emit(conn, job)
+            await self._enqueuer.enqueue_in(conn, job.id, job.queue_payload())
         return job
 
     async def get(self, job_id: str) -> Job | None:
@@ -74,21 +159,36 @@ class PostgresJobRepository:
             total = (await conn.execute(select(func.count()).select_from(jobs).where(where))).scalar_one()
         return [_job(r) for r in rows], total
 
-    async def start_attempt(self, job_id: str, attempt: int, values: dict[str, Any]) -> Job | None:
-        """A delivery takes the job unless it finished or a newer attempt already holds it."""
-        return await self._update_where(job_id, and_(jobs.c.attempt <= attempt, self._not_final()), values)
+    async def start_attempt(self, job_id: str, delivery_token: str, lease_seconds: float) -> Job | None:
+        startable = and_(
+            self._not_final(),
+            jobs.c.delivery_token != delivery_token,
+            or_(jobs.c.state == PENDING, jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= func.now()),
+        )
+        values = {
+            "attempt": jobs.c.attempt + 1,
+            "delivery_token": delivery_token,
+            "state": DOWNLOADING,
+            "progress": 0,
+            "start_time": _now(),
+            "lease_expires_at": _lease_end(lease_seconds),
+        }
+        return await self._update_where(job_id, startable, values)
 
-    async def report(self, job_id: str, attempt: int, values: dict[str, Any]) -> Job | None:
-        """The fence: counts only from the current attempt of an unfinished job."""
+    async def report(
+        self, job_id: str, attempt: int, values: dict[str, Any], *, lease_seconds: float = 0
+    ) -> Job | None:
+        if lease_seconds:
+            values = {**values, "lease_expires_at": _lease_end(lease_seconds)}
         return await self._update_where(job_id, self._holds(attempt), values)
 
-    async def finish_unless_final(self, job_id: str, values: dict[str, Any]) -> Job | None:
-        return await self._update_where(job_id, self._not_final(), values)
+    async def finish_unless_final(self, job_id: str, values: dict[str, Any], *, run: int | None = None) -> Job | None:
+        condition = self._not_final() if run is None else and_(self._not_final(), jobs.c.run == run)
+        return await self._update_where(job_id, condition, values)
 
     async def _update_where(self, job_id: str, condition: Any, values: dict[str, Any]) -> Job | None:
-        """Applies `values` only if the row still matches `condition`; None when it did not."""
         async with self._engine.begin() as conn:
-            return await _update_in(conn, job_id, condition, values)
+            return await _change_in(conn, job_id, condition, values)
 
     @staticmethod
     def _holds(attempt: int) -> Any:
@@ -103,9 +203,21 @@ class PostgresJobRepository:
     ) -> Job | None:
         """Marks the attempt COMPLETED, records its assets and switches the video to it, atomically."""
         async with self._engine.begin() as conn:
-            job = await _update_in(conn, job_id, self._holds(attempt), {**values, "end_time": _now()})
-            if job is None:
+            row = (
+                (
+                    await conn.execute(
+                        update(jobs)
+                        .where(jobs.c.id == job_id, self._holds(attempt))
+                        .values(**values, end_time=_now(), update_time=_now())
+                        .returning(*jobs.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
                 return None
+            job = _job(row)
             if produced:
                 await conn.execute(insert(assets), [asdict(a) for a in produced])
             await conn.execute(
@@ -113,6 +225,8 @@ class PostgresJobRepository:
                 .values(video_id=job.video_id, job_id=job.id)
                 .on_conflict_do_update(index_elements=["video_id"], set_={"job_id": job.id})
             )
+            # After the switch, so the event carries the new publication.
+            await _emit(conn, job)
         return job
 
     async def assets_of(self, job_id: str) -> list[Asset]:
@@ -144,25 +258,42 @@ class PostgresJobRepository:
         return float(value or 0.0)
 
     async def restart_failed(self) -> list[Job]:
-        """Every FAILED job back to PENDING with a fresh queue message, in one transaction.
-
-        The attempt count restarts with the message's, which counts deliveries from one again."""
-        async with self._engine.begin() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        update(jobs)
-                        .where(jobs.c.state == FAILED)
-                        .values(state=PENDING, progress=0, attempt=0, error=None, end_time=None, update_time=_now())
-                        .returning(*jobs.c)
-                    )
-                )
-                .mappings()
-                .all()
+        restart = (
+            update(jobs)
+            .where(jobs.c.state == FAILED)
+            .values(
+                state=PENDING,
+                progress=0,
+                run=jobs.c.run + 1,
+                error=None,
+                end_time=None,
+                lease_expires_at=None,
+                update_time=_now(),
             )
-            for row in rows:
-                await self._enqueuer.enqueue_in(conn, row["id"], {"video_id": row["video_id"]})
-        return [_job(row) for row in rows]
+        )
+        return await self._requeue(restart)
+
+    async def requeue_lapsed(self, grace_seconds: float) -> list[Job]:
+        lapsed = (
+            update(jobs)
+            .where(
+                jobs.c.state.in_((PENDING, *WORKING_STATES)),
+                jobs.c.lease_expires_at < func.now() - timedelta(seconds=grace_seconds),
+            )
+            # No deadline while queued: the message that goes with it is what starts it.
+            .values(state=PENDING, progress=0, lease_expires_at=None, update_time=_now())
+        )
+        return await self._requeue(lapsed)
+
+    async def _requeue(self, statement: Any) -> list[Job]:
+        """Runs an UPDATE that puts jobs back to PENDING; their events and queue messages commit with it."""
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(statement.returning(*jobs.c))).mappings().all()
+            requeued = [_job(row) for row in rows]
+            for job in requeued:
+                await _emit(conn, job)
+                await self._enqueuer.enqueue_in(conn, job.id, job.queue_payload())
+        return requeued
 
     async def old_finished(self, days: int) -> list[Job]:
         cutoff = _now() - timedelta(days=days)
@@ -180,17 +311,37 @@ class PostgresJobRepository:
             rows = (await conn.execute(select(jobs).where(jobs.c.video_id == video_id))).mappings().all()
         return [_job(r) for r in rows]
 
-    async def set_video_synced(self, job_id: str, synced: bool) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(video_synced=synced))
-
-    async def unsynced(self, limit: int = 100) -> list[Job]:
-        query = select(jobs).where(jobs.c.video_synced.is_(False)).limit(limit)
-        async with self._engine.connect() as conn:
-            return [_job(r) for r in (await conn.execute(query)).mappings().all()]
-
     async def delete_jobs(self, job_ids: Sequence[str]) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(delete(assets).where(assets.c.job_id.in_(job_ids)))
             await conn.execute(delete(publications).where(publications.c.job_id.in_(job_ids)))
             await conn.execute(delete(jobs).where(jobs.c.id.in_(job_ids)))
+
+    async def referenced_prefixes(self, video_id: str) -> list[str]:
+        query = select(jobs.c.output_prefix).where(
+            jobs.c.video_id == video_id, jobs.c.state == COMPLETED, jobs.c.output_prefix != ""
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def events(self, limit: int) -> list[JobEvent]:
+        query = select(events).order_by(events.c.id).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_event(row) for row in rows]
+
+    async def acknowledge_events(self, event_ids: Sequence[int]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(events).where(events.c.id.in_(list(event_ids))))
+
+
+def _event(row: Mapping[str, Any]) -> JobEvent:
+    payload = dict(row["payload"])
+    published = payload.pop("publication", None)
+    return JobEvent(
+        event_id=row["id"],
+        video_id=row["video_id"],
+        version=row["version"],
+        publication=Publication(**published) if published else None,
+        **payload,
+    )

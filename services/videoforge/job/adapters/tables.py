@@ -1,6 +1,6 @@
 """The job schema's tables."""
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, text
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, String, Table, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(schema="job")
@@ -24,7 +24,10 @@ jobs = Table(
     Column("update_time", DateTime(timezone=True), nullable=False),
     Column("start_time", DateTime(timezone=True), nullable=True),
     Column("end_time", DateTime(timezone=True), nullable=True),
-    Column("video_synced", Boolean, nullable=False, server_default=text("true")),
+    Column("delivery_token", String(64), nullable=False, server_default=""),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("run", Integer, nullable=False, server_default=text("0")),
+    Column("request_id", String(64), nullable=False, server_default=""),
     Index("jobs_owner_idx", "owner_id", "create_time"),
     Index("jobs_video_idx", "video_id"),
     Index("jobs_state_idx", "state", "end_time"),
@@ -49,4 +52,23 @@ publications = Table(
     metadata,
     Column("video_id", String(32), primary_key=True),
     Column("job_id", String(32), nullable=False),
+)
+
+# Each video's event counter: its row lock orders a video's events, so versions grow in commit order.
+video_versions = Table(
+    "video_versions",
+    metadata,
+    Column("video_id", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Job state changes for the gallery, written in the transaction of the change and deleted once acknowledged.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("video_id", String(32), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=text("now()")),
 )

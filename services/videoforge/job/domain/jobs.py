@@ -4,13 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from videoforge.kit.errors import NotFound
 from videoforge.kit.principal import Principal
 
-PENDING, DOWNLOADING, PROCESSING, UPLOADING = "PENDING", "DOWNLOADING", "PROCESSING", "UPLOADING"
-COMPLETED, FAILED, CANCELLED = "COMPLETED", "FAILED", "CANCELLED"
+
+class JobState(StrEnum):
+    """Stored and shown as these words; StrEnum so a word read back from storage compares equal."""
+
+    PENDING = "PENDING"
+    DOWNLOADING = "DOWNLOADING"
+    PROCESSING = "PROCESSING"
+    UPLOADING = "UPLOADING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+PENDING, DOWNLOADING, PROCESSING, UPLOADING = (
+    JobState.PENDING,
+    JobState.DOWNLOADING,
+    JobState.PROCESSING,
+    JobState.UPLOADING,
+)
+COMPLETED, FAILED, CANCELLED = JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED
 STATES = (PENDING, DOWNLOADING, PROCESSING, UPLOADING, COMPLETED, FAILED, CANCELLED)
 FINAL_STATES = (COMPLETED, FAILED, CANCELLED)
 WORKING_STATES = (DOWNLOADING, PROCESSING, UPLOADING)
@@ -43,6 +62,13 @@ class Job:
     output_prefix: str = ""
     start_time: datetime | None = None
     end_time: datetime | None = None
+    # The queue delivery that started the current attempt, and until when that attempt holds the job.
+    delivery_token: str = ""
+    lease_expires_at: datetime | None = None
+    # Restarts so far: a dead letter of an earlier run never fails a restarted job.
+    run: int = 0
+    # The creator's idempotency key.
+    request_id: str = ""
 
     @property
     def is_final(self) -> bool:
@@ -51,6 +77,17 @@ class Job:
     @property
     def duration_seconds(self) -> float:
         return float(self.media.get("duration_seconds", 0.0))
+
+    @property
+    def is_working(self) -> bool:
+        return self.state in WORKING_STATES
+
+    def holds_lease(self, now: datetime) -> bool:
+        """A live attempt holds the job: another delivery of it must not start."""
+        return self.is_working and self.lease_expires_at is not None and self.lease_expires_at > now
+
+    def queue_payload(self) -> dict[str, Any]:
+        return {"video_id": self.video_id, "run": self.run}
 
 
 @dataclass
@@ -65,6 +102,30 @@ class Asset:
     size_bytes: int
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What a video plays from, as its gallery entry shows it."""
+
+    job_id: str
+    poster_key: str = ""
+    preview_key: str = ""
+    duration_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """A job's state changed; carries the whole state its video shows, numbered per video."""
+
+    event_id: int
+    video_id: str
+    version: int
+    job_id: str
+    state: str
+    progress: int
+    error_message: str = ""
+    publication: Publication | None = None
+
+
 def job_not_found(job_id: str) -> NotFound:
     return NotFound(f"No job {job_id!r}.", "JOB_NOT_FOUND")
 
@@ -77,7 +138,7 @@ def ensure_visible(job: Job | None, job_id: str, principal: Principal) -> Job:
 
 
 def attempt_prefix(video_id: str, job_id: str, attempt: int) -> str:
-    """Deterministic per job attempt: a redelivery rewrites its own keys, never another attempt's."""
+    """One per attempt, and attempts only grow: a newer attempt or a restarted run never writes over an older one."""
     return f"videos/{video_id}/jobs/{job_id}/attempt-{attempt}/"
 
 

@@ -1,39 +1,92 @@
-"""What the job use cases need from other services."""
+"""What the job use cases need from the outside world: storage for jobs, their events and their outputs."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-
-@dataclass(frozen=True)
-class VideoRef:
-    id: str
-    owner_id: str
-    source_key: str
-    media: dict[str, Any] = field(default_factory=dict)
+from videoforge.job.domain.jobs import Asset, Job, JobEvent
 
 
-@dataclass(frozen=True)
-class VideoUpdate:
-    """A job's state as its video shows it; `published` carries what the video now plays from."""
-
-    video_id: str
-    job_id: str
-    state: str
-    progress: int
-    error_message: str = ""
-    published: bool = False
-    poster_key: str = ""
-    preview_key: str = ""
-    duration_seconds: float = 0.0
-
-
-class VideoDirectory(ABC):
-    @abstractmethod
-    async def lookup(self, *, video_id: str = "", source_key: str = "", authorization: str) -> VideoRef:
-        """The video as the caller may see it; NOT_FOUND otherwise."""
+class JobRepository(ABC):
+    """Jobs, their assets and each video's published output. Every change of a job's state writes a
+    JobEvent in the same transaction, and queue messages are enqueued in the transaction that needs them."""
 
     @abstractmethod
-    async def record(self, update: VideoUpdate) -> None: ...
+    async def create(self, job: Job) -> Job:
+        """Stores the job and queues it; a job with the same video and request id already stored is returned."""
+
+    @abstractmethod
+    async def get(self, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    async def list(
+        self, *, owner_id: str = "", state: str = "", video_id: str = "", offset: int, limit: int
+    ) -> tuple[list[Job], int]: ...
+
+    @abstractmethod
+    async def start_attempt(self, job_id: str, delivery_token: str, lease_seconds: float) -> Job | None:
+        """Attempt n+1 for this delivery, unless the job is final, this delivery already started it, or
+        another delivery's attempt still holds its lease; None when refused."""
+
+    @abstractmethod
+    async def report(
+        self, job_id: str, attempt: int, values: dict[str, Any], *, lease_seconds: float = 0
+    ) -> Job | None:
+        """The fence: applies only to the current attempt of an unfinished job, renewing its lease when
+        `lease_seconds` is given; None when it did not apply."""
+
+    @abstractmethod
+    async def complete(
+        self, job_id: str, attempt: int, values: dict[str, Any], produced: Sequence[Asset]
+    ) -> Job | None:
+        """Marks the attempt COMPLETED, records its assets and publishes it, atomically; None when fenced off."""
+
+    @abstractmethod
+    async def finish_unless_final(self, job_id: str, values: dict[str, Any], *, run: int | None = None) -> Job | None:
+        """Ends an unfinished job (of run `run`, when given); None when it had already ended."""
+
+    @abstractmethod
+    async def assets_of(self, job_id: str) -> list[Asset]: ...
+
+    @abstractmethod
+    async def published(self, video_id: str) -> tuple[Job, list[Asset]] | None:
+        """The job a video plays from, and its assets."""
+
+    @abstractmethod
+    async def state_counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    async def average_processing_seconds(self) -> float: ...
+
+    @abstractmethod
+    async def restart_failed(self) -> list[Job]:
+        """Every FAILED job back to PENDING in a new run with a fresh queue message, in one transaction."""
+
+    @abstractmethod
+    async def requeue_lapsed(self, grace_seconds: float) -> list[Job]:
+        """Jobs whose deadline (a working attempt's lease, or a retry's latest start) passed more than
+        `grace_seconds` ago go back to PENDING with a queue message: nothing stays stuck when a worker died
+        and its message was lost."""
+
+    @abstractmethod
+    async def old_finished(self, days: int) -> list[Job]:
+        """Finished jobs older than `days` that no video plays from."""
+
+    @abstractmethod
+    async def for_video(self, video_id: str) -> list[Job]: ...
+
+    @abstractmethod
+    async def delete_jobs(self, job_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    async def referenced_prefixes(self, video_id: str) -> list[str]:
+        """Output prefixes that must not be deleted: the video's published output and its completed jobs'."""
+
+    @abstractmethod
+    async def events(self, limit: int) -> list[JobEvent]:
+        """The oldest unacknowledged events, in the order they were written."""
+
+    @abstractmethod
+    async def acknowledge_events(self, event_ids: Sequence[int]) -> None: ...

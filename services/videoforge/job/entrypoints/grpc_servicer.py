@@ -8,8 +8,8 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from google.rpc import status_pb2
 from grpc.aio import ServicerContext
 
-from videoforge.job.domain.jobs import Asset, Job, JobError
-from videoforge.job.service_layer.jobs import Jobs
+from videoforge.job.domain.jobs import Asset, Job, JobError, JobEvent
+from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.job.v1 import job_pb2 as pb
 from videoforge.job.v1 import job_pb2_grpc
 from videoforge.kit.errors import InvalidArgument
@@ -93,10 +93,6 @@ class JobServicer(job_pb2_grpc.JobServiceServicer):
     def __init__(self, jobs: Jobs) -> None:
         self._jobs = jobs
 
-    async def CreateJob(self, request: pb.CreateJobRequest, context: ServicerContext) -> pb.Job:
-        job = await self._jobs.create_job(request.video_id, request.input_source, list(request.output_formats))
-        return job_proto(job)
-
     async def ListJobs(self, request: pb.ListJobsRequest, context: ServicerContext) -> pb.ListJobsResponse:
         return await _list_jobs(self._jobs, request, all_users=False)
 
@@ -153,8 +149,21 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
     def __init__(self, jobs: Jobs) -> None:
         self._jobs = jobs
 
+    async def CreateJob(self, request: pb.CreateJobRequest, context: ServicerContext) -> pb.Job:
+        new = NewJob(
+            video_id=request.video_id,
+            owner_id=request.owner_id,
+            input_source=request.input_source,
+            media=MessageToDict(
+                request.media, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+            ),
+            output_formats=list(request.output_formats),
+            request_id=request.request_id,
+        )
+        return job_proto(await self._jobs.create_job(new))
+
     async def StartAttempt(self, request: pb.StartAttemptRequest, context: ServicerContext) -> pb.Job:
-        return job_proto(await self._jobs.start_attempt(request.job_id, request.attempt))
+        return job_proto(await self._jobs.start_attempt(request.job_id, request.delivery_token))
 
     async def ReportProgress(
         self, request: pb.ReportProgressRequest, context: ServicerContext
@@ -175,6 +184,12 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
         error = JobError(code=code_name(request.error.code), message=request.error.message or "The transcode failed.")
         return job_proto(await self._jobs.fail_attempt(request.job_id, request.attempt, error, request.will_retry))
 
+    async def DiscardAttempt(
+        self, request: pb.DiscardAttemptRequest, context: ServicerContext
+    ) -> pb.DiscardAttemptResponse:
+        freed = await self._jobs.discard_attempt(request.job_id, request.attempt, request.video_id)
+        return pb.DiscardAttemptResponse(freed_bytes=freed)
+
     async def GetPublishedOutput(
         self, request: pb.GetPublishedOutputRequest, context: ServicerContext
     ) -> pb.PublishedOutput:
@@ -192,3 +207,30 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
         self, request: pb.PurgeVideoJobsRequest, context: ServicerContext
     ) -> pb.PurgeVideoJobsResponse:
         return pb.PurgeVideoJobsResponse(freed_bytes=await self._jobs.purge_video(request.video_id))
+
+    async def ListJobEvents(
+        self, request: pb.ListJobEventsRequest, context: ServicerContext
+    ) -> pb.ListJobEventsResponse:
+        found = await self._jobs.job_events(request.page_size, request.wait_seconds)
+        return pb.ListJobEventsResponse(events=[event_proto(e) for e in found])
+
+    async def AcknowledgeJobEvents(
+        self, request: pb.AcknowledgeJobEventsRequest, context: ServicerContext
+    ) -> pb.AcknowledgeJobEventsResponse:
+        await self._jobs.acknowledge_events(list(request.event_ids))
+        return pb.AcknowledgeJobEventsResponse()
+
+
+def event_proto(event: JobEvent) -> pb.JobEvent:
+    message = pb.JobEvent(
+        event_id=event.event_id,
+        video_id=event.video_id,
+        version=event.version,
+        job_id=event.job_id,
+        state=event.state,
+        progress=event.progress,
+        error_message=event.error_message,
+    )
+    if event.publication is not None:
+        message.publication.CopyFrom(pb.Publication(**event.publication.__dict__))
+    return message

@@ -1,8 +1,15 @@
-"""Job use cases for users, administrators and transcoder workers."""
+"""Job use cases for users, administrators, transcoder workers and the gallery.
+
+Every report a worker sends may arrive twice (a lost reply is retried): a repeat of a report that already
+took effect answers OK with the job as it stands. Attempts only move forward: each delivery that starts a job
+gets attempt n+1 and its own output prefix. Media is deleted only through the guard, which refuses whatever a
+video plays from or a completed job produced.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -10,11 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from videoforge.job.adapters.repository import PostgresJobRepository
 from videoforge.job.domain.jobs import (
     CANCELLED,
     COMPLETED,
-    DOWNLOADING,
     FAILED,
     PENDING,
     STATES,
@@ -22,19 +27,21 @@ from videoforge.job.domain.jobs import (
     Asset,
     Job,
     JobError,
+    JobEvent,
     attempt_prefix,
     ensure_visible,
     job_not_found,
     job_outputs_prefix,
     video_outputs_prefix,
 )
-from videoforge.job.domain.ports import VideoDirectory, VideoRef, VideoUpdate
+from videoforge.job.domain.ports import JobRepository
 from videoforge.kit.cdn import MediaSigner
-from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
+from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import require_admin, require_user
 from videoforge.queue.port import JobQueue
+from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore
 from videoforge.transcoder.domain.ladder import parse_formats
 
@@ -42,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # How often a watcher re-reads the job when no in-process change woke it (another replica's change).
 WATCH_POLL_SECONDS = 2.0
+MAX_EVENTS_PER_CALL = 500
+MAX_EVENT_WAIT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -60,15 +69,34 @@ class Download:
     filename: str
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """Everything a job needs, from the gallery that owns the video: the job service never asks back."""
+
+    video_id: str
+    owner_id: str
+    input_source: str
+    media: dict[str, Any]
+    output_formats: list[str]
+    request_id: str
+
+
 class JobChanges:
-    """Wakes watchers of a job when this process changes it."""
+    """Wakes watchers of a job, and readers of the event log, when this process changes a job."""
 
     def __init__(self) -> None:
         self._events: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._any = asyncio.Event()
 
     def notify(self, job_id: str) -> None:
         for event in self._events.get(job_id, ()):
             event.set()
+        self._any.set()
+        self._any = asyncio.Event()
+
+    async def wait_any(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._any.wait(), timeout)
 
     async def wait(self, job_id: str, timeout: float) -> None:
         event = asyncio.Event()
@@ -86,47 +114,62 @@ class JobChanges:
 class Jobs:
     def __init__(
         self,
-        repository: PostgresJobRepository,
+        repository: JobRepository,
         queue: JobQueue,
-        videos: VideoDirectory,
         blobs: BlobStore,
         signer: MediaSigner | None,
         *,
         url_seconds: int,
+        lease_seconds: float,
+        retry_seconds: float = 330.0,
     ) -> None:
-        self._repo, self._queue, self._videos, self._blobs = repository, queue, videos, blobs
+        self._repo, self._queue, self._blobs = repository, queue, blobs
+        self._media = GuardedMedia(blobs, self._references)
         self._signer, self._url_seconds = signer, url_seconds
+        # A job waiting for a retry must be started again within `retry_seconds` (the queue's longest backoff
+        # plus a lease), or the sweep queues it again: its message may have been dropped as a duplicate.
+        self._lease_seconds, self._retry_seconds = lease_seconds, retry_seconds
         self.changes = JobChanges()
 
-    # Users
+    # The gallery
 
-    async def create_job(self, video_id: str, input_source: str, formats: list[str]) -> Job:
-        principal = require_user()
-        if not video_id.strip() and not input_source.strip():
-            raise InvalidArgument.for_field("video_id", "give a video id or an uploaded input_source", "MISSING_FIELD")
-        normalised = parse_formats(formats)
-        video = await self._videos.lookup(
-            video_id=video_id.strip(), source_key=input_source.strip(), authorization=principal.token
-        )
-        if not principal.may_manage(video.owner_id):
-            raise PermissionDenied("Only the video's owner can transcode it.", "NOT_OWNER")
+    async def create_job(self, new: NewJob) -> Job:
+        video_id = require(new.video_id, "video_id")
+        request_id = require(new.request_id, "request_id")
+        if len(request_id) > 64:
+            raise InvalidArgument.for_field("request_id", "must be at most 64 characters", "BAD_REQUEST_ID")
         now = datetime.now(UTC)
         job = Job(
             id=new_id(),
-            video_id=video.id,
-            owner_id=video.owner_id,
-            input_source=video.source_key,
-            output_formats=normalised,
+            video_id=video_id,
+            owner_id=require(new.owner_id, "owner_id"),
+            input_source=require(new.input_source, "input_source"),
+            output_formats=parse_formats(new.output_formats),
             state=PENDING,
             progress=0,
             attempt=0,
             create_time=now,
             update_time=now,
-            media=video.media,
+            media=new.media,
+            request_id=request_id,
         )
-        await self._repo.create(job, {"video_id": video.id})
-        await self._tell_video(job)
-        return job
+        return await self._repo.create(job)
+
+    async def job_events(self, limit: int, wait_seconds: float = 0) -> list[JobEvent]:
+        """The oldest unacknowledged events; with none, waits up to `wait_seconds` for a change here (a change
+        made by another replica is seen when the wait ends)."""
+        limit = max(1, min(limit or 100, MAX_EVENTS_PER_CALL))
+        found = await self._repo.events(limit)
+        if found or wait_seconds <= 0:
+            return found
+        await self.changes.wait_any(min(wait_seconds, MAX_EVENT_WAIT_SECONDS))
+        return await self._repo.events(limit)
+
+    async def acknowledge_events(self, event_ids: list[int]) -> None:
+        if event_ids:
+            await self._repo.acknowledge_events(event_ids)
+
+    # Users
 
     async def get_job(self, name: str) -> Job:
         job_id = _bare(name)
@@ -168,7 +211,7 @@ class Jobs:
             raise FailedPrecondition("The job finished while cancelling.", "JOB_FINISHED")
         # The worker learns of it from its next progress report (within about a second) and stops FFmpeg.
         await self._queue.cancel(job.id)
-        await self._changed(cancelled)
+        self.changes.notify(job.id)
         return cancelled
 
     async def list_assets(self, name: str) -> list[Asset]:
@@ -199,10 +242,14 @@ class Jobs:
         )
 
     async def restart_failed(self) -> list[str]:
+        """Each failed job runs again as a new run: attempt numbers keep growing, so outputs get new prefixes."""
         require_admin()
         restarted = await self._repo.restart_failed()
+        if restarted:
+            # An old dead letter must not fail the job again.
+            await self._queue.discard_dead_letters([job.id for job in restarted])
         for job in restarted:
-            await self._changed(job)
+            self.changes.notify(job.id)
         return [job.id for job in restarted]
 
     async def cleanup_old(self, days: int) -> tuple[int, int]:
@@ -210,40 +257,45 @@ class Jobs:
         if days < 1:
             raise InvalidArgument.for_field("days", "must be at least 1", "BAD_DAYS")
         old = await self._repo.old_finished(days)
+        if not old:
+            return 0, 0
+        # Rows first: the guard then sees the outputs as unreferenced. A crash in between leaves orphans for
+        # `admin reconcile`, never a job pointing at deleted media.
+        await self._repo.delete_jobs([j.id for j in old])
         freed = 0
         for job in old:
-            freed += await self._blobs.delete_prefix(job_outputs_prefix(job.video_id, job.id))
-        if old:
-            await self._repo.delete_jobs([j.id for j in old])
+            freed += await self._media.delete_prefix(job_outputs_prefix(job.video_id, job.id))
         return len(old), freed
 
     # Workers
 
-    async def start_attempt(self, job_id: str, attempt: int) -> Job:
+    async def start_attempt(self, job_id: str, delivery_token: str) -> Job:
+        job_id, delivery_token = require(job_id, "job_id"), require(delivery_token, "delivery_token")
+        started = await self._repo.start_attempt(job_id, delivery_token, self._lease_seconds)
+        if started is not None:
+            self.changes.notify(job_id)
+            return started
         job = await self._repo.get(job_id)
         if job is None:
             raise job_not_found(job_id)
+        if job.delivery_token == delivery_token and not job.is_final:
+            return job  # a repeat of the start that took effect: the reply was lost
         if job.is_final:
             raise FailedPrecondition(f"The job is {job.state.lower()}.", "JOB_FINISHED")
-        started = await self._repo.start_attempt(
-            job_id,
-            attempt,
-            {"attempt": attempt, "state": DOWNLOADING, "progress": 0, "start_time": datetime.now(UTC)},
-        )
-        if started is None:
-            raise Aborted(f"Attempt {attempt} is stale; a newer attempt holds the job.", "STALE_ATTEMPT")
-        await self._changed(started)
-        return started
+        raise Aborted(f"Attempt {job.attempt} of the job is running; this delivery is a duplicate.", "JOB_HELD")
 
     async def report_progress(self, job_id: str, attempt: int, state: str, progress: int) -> bool:
         """Returns True when the job was cancelled and the worker must stop."""
         if state not in WORKING_STATES:
             raise InvalidArgument.for_field("state", f"must be one of {', '.join(WORKING_STATES)}", "BAD_STATE")
-        job = await self._repo.report(job_id, attempt, {"state": state, "progress": max(0, min(progress, 99))})
+        values = {"state": state, "progress": max(0, min(progress, 99))}
+        job = await self._repo.report(job_id, attempt, values, lease_seconds=self._lease_seconds)
         if job is not None:
-            await self._changed(job)
+            self.changes.notify(job.id)
             return False
-        return await self._refusal(job_id, attempt)
+        current = await self._settled(job_id, attempt)
+        # Gone or cancelled: stop. Completed by this very attempt: a late progress report, nothing to do.
+        return current is None or current.state == CANCELLED
 
     async def complete_attempt(
         self, job_id: str, attempt: int, output_prefix: str, produced: list[Asset], renditions: list[dict[str, Any]]
@@ -251,15 +303,21 @@ class Jobs:
         current = await self._repo.get(job_id)
         if current is None:
             raise job_not_found(job_id)
-        if not output_prefix.startswith(attempt_prefix(current.video_id, job_id, attempt)):
+        if output_prefix != attempt_prefix(current.video_id, job_id, attempt):
             raise InvalidArgument.for_field("output_prefix", "is not this attempt's prefix", "BAD_PREFIX")
+        if current.state == COMPLETED and current.attempt == attempt and current.output_prefix == output_prefix:
+            return current  # the repeat of a completion that took effect
+        if any(not a.key.startswith(output_prefix) for a in produced):
+            raise InvalidArgument.for_field("assets", "every asset must lie under the output prefix", "BAD_ASSET")
         produced = [replace(a, video_id=current.video_id, job_id=job_id, id=a.id or new_id()) for a in produced]
         values = {"state": COMPLETED, "progress": 100, "output_prefix": output_prefix, "renditions": renditions}
         job = await self._repo.complete(job_id, attempt, values, produced)
         if job is None:
-            await self._refusal(job_id, attempt)
-            raise FailedPrecondition("The job was cancelled.", "JOB_CANCELLED")
-        await self._changed(job, published=produced)
+            settled = await self._settled(job_id, attempt)
+            if settled is not None and settled.state == COMPLETED and settled.output_prefix == output_prefix:
+                return settled  # a concurrent repeat got there first
+            raise FailedPrecondition("The job was cancelled; its outputs are not kept.", "JOB_CANCELLED")
+        self.changes.notify(job.id)
         return job
 
     async def fail_attempt(self, job_id: str, attempt: int, error: JobError, will_retry: bool) -> Job:
@@ -268,40 +326,58 @@ class Jobs:
             if will_retry
             else {"state": FAILED, "error": error.__dict__, "end_time": datetime.now(UTC)}
         )
-        job = await self._repo.report(job_id, attempt, values)
-        if job is None:
-            await self._refusal(job_id, attempt)
-            raise FailedPrecondition("The job already finished.", "JOB_FINISHED")
-        await self._changed(job)
-        return job
+        job = await self._repo.report(job_id, attempt, values, lease_seconds=self._retry_seconds if will_retry else 0)
+        if job is not None:
+            self.changes.notify(job.id)
+            return job
+        settled = await self._settled(job_id, attempt)
+        if settled is None:
+            raise job_not_found(job_id)
+        if settled.state == (PENDING if will_retry else FAILED):
+            return settled  # the repeat of a failure that took effect
+        raise FailedPrecondition(f"The job is already {settled.state.lower()}.", "JOB_FINISHED")
+
+    async def discard_attempt(self, job_id: str, attempt: int, video_id: str) -> int:
+        """Deletes a stopped attempt's uploads; the guard keeps anything a video or completed job uses."""
+        job_id, video_id = require(job_id, "job_id"), require(video_id, "video_id")
+        job = await self._repo.get(job_id)
+        if job is not None and job.video_id != video_id:
+            raise InvalidArgument.for_field("video_id", "is not the job's video", "BAD_VIDEO")
+        if job is not None and job.attempt == attempt and job.is_working:
+            raise FailedPrecondition("The attempt is still running.", "ATTEMPT_RUNNING")
+        return await self._media.delete_prefix(attempt_prefix(video_id, job_id, attempt))
 
     async def fail_dead_letters(self) -> int:
         """Jobs whose every delivery was lost (workers died) end FAILED instead of staying in flight."""
         failed = 0
-        for letter in await self._queue.dead_letters():
+        letters = await self._queue.dead_letters()
+        for letter in letters:
             error = {
                 "code": "UNAVAILABLE",
                 "message": f"The transcode was given up: {letter.error}",
                 "reason": "DEAD_LETTER",
             }
+            # Only the run the letter belongs to: a restarted job is a new run.
             job = await self._repo.finish_unless_final(
-                letter.job_id, {"state": FAILED, "error": error, "end_time": datetime.now(UTC)}
+                letter.job_id,
+                {"state": FAILED, "error": error, "end_time": datetime.now(UTC)},
+                run=int(letter.payload.get("run", 0)),
             )
             if job is not None:
                 failed += 1
-                await self._changed(job)
+                self.changes.notify(job.id)
+        if letters:
+            # Handled: the job's own state now tells the story, so the sweep never reads them again.
+            await self._queue.discard_dead_letters(sorted({letter.job_id for letter in letters}))
         return failed
 
-    async def resync_videos(self) -> int:
-        """Retells videos the latest state of jobs whose update did not get through; returns how many."""
-        told = 0
-        for job in await self._repo.unsynced():
-            await self._repo.set_video_synced(job.id, True)
-            published = await self._repo.published(job.video_id)
-            assets = published[1] if published and published[0].id == job.id else None
-            await self._tell_video(job, assets)
-            told += 1
-        return told
+    async def requeue_lapsed(self) -> int:
+        """Jobs whose worker stopped reporting (and whose message may be gone) are queued again."""
+        requeued = await self._repo.requeue_lapsed(grace_seconds=self._lease_seconds)
+        for job in requeued:
+            log.info("job %s attempt %d lost its worker; queued again", job.id, job.attempt)
+            self.changes.notify(job.id)
+        return len(requeued)
 
     async def published_output(self, video_id: str) -> tuple[Job, list[Asset]]:
         published = await self._repo.published(video_id)
@@ -310,49 +386,32 @@ class Jobs:
         return published
 
     async def purge_video(self, video_id: str) -> int:
+        video_id = require(video_id, "video_id")
         jobs = await self._repo.for_video(video_id)
         for job in jobs:
             if not job.is_final:
                 await self._repo.finish_unless_final(job.id, {"state": CANCELLED, "end_time": datetime.now(UTC)})
                 await self._queue.cancel(job.id)
                 self.changes.notify(job.id)
-        freed = await self._blobs.delete_prefix(video_outputs_prefix(video_id))
+        # Rows first, so nothing references the outputs when the guard checks; a worker still uploading is
+        # told to stop by its next report and discards its attempt.
         await self._repo.delete_jobs([job.id for job in jobs])
-        return freed
+        return await self._media.delete_prefix(video_outputs_prefix(video_id))
 
     # Internals
 
-    async def _refusal(self, job_id: str, attempt: int) -> bool:
+    async def _settled(self, job_id: str, attempt: int) -> Job | None:
+        """Why a fenced report did not apply: None when the job is gone; ABORTED when a newer attempt holds it."""
         job = await self._repo.get(job_id)
-        if job is None or job.state == CANCELLED:
-            return True
-        if job.attempt != attempt:
+        if job is not None and job.attempt != attempt:
             raise Aborted(f"Attempt {attempt} is stale; attempt {job.attempt} holds the job.", "STALE_ATTEMPT")
-        raise FailedPrecondition(f"The job is already {job.state.lower()}.", "JOB_FINISHED")
+        return job
 
-    async def _changed(self, job: Job, published: list[Asset] | None = None) -> None:
-        self.changes.notify(job.id)
-        await self._tell_video(job, published)
-
-    async def _tell_video(self, job: Job, published: list[Asset] | None = None) -> None:
-        by_kind = {a.kind: a.key for a in published or ()}
-        update = VideoUpdate(
-            video_id=job.video_id,
-            job_id=job.id,
-            state=job.state,
-            progress=job.progress,
-            error_message=job.error.message if job.error else "",
-            published=bool(published),
-            poster_key=by_kind.get("POSTER", ""),
-            preview_key=by_kind.get("PREVIEW", ""),
-            duration_seconds=job.duration_seconds,
-        )
-        try:
-            await self._videos.record(update)
-        except Exception:
-            # The job's own state is the record: flag it, and the sweep retells the video until it hears.
-            log.warning("could not update video %s for job %s", job.video_id, job.id, exc_info=True)
-            await self._repo.set_video_synced(job.id, False)
+    async def _references(self, prefix: str) -> list[str]:
+        parts = prefix.split("/")
+        if len(parts) < 3 or parts[0] != "videos" or not parts[1]:
+            return [prefix]  # not a video's outputs: refuse
+        return await self._repo.referenced_prefixes(parts[1])
 
 
 def _bare(name: str) -> str:
@@ -360,4 +419,4 @@ def _bare(name: str) -> str:
     return require(name, "name").removeprefix("jobs/")
 
 
-__all__ = ["Download", "JobStats", "Jobs", "VideoRef"]
+__all__ = ["Download", "JobStats", "Jobs", "NewJob"]

@@ -209,12 +209,23 @@ class CreateJobRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     VIDEO_ID_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
     INPUT_SOURCE_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMATS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
-    """The video to transcode. One of `video_id` or `input_source` is required."""
+    """Required. The video to transcode."""
+    owner_id: _builtins.str
+    """Required. The video's owner."""
     input_source: _builtins.str
-    """An uploaded key of the caller's whose video should be transcoded."""
+    """Required. The source's object key."""
+    request_id: _builtins.str
+    """Required. The caller's idempotency key: a repeat answers the job it created."""
+    @_builtins.property
+    def media(self) -> _transcoder_pb2.MediaInfo:
+        """What the probe found."""
+
     @_builtins.property
     def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats or aliases; empty means every rung that fits the source."""
@@ -223,12 +234,15 @@ class CreateJobRequest(_message.Message):
         self,
         *,
         video_id: _builtins.str = ...,
+        owner_id: _builtins.str = ...,
         input_source: _builtins.str = ...,
+        media: _transcoder_pb2.MediaInfo | None = ...,
         output_formats: _abc.Iterable[_builtins.str] | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "output_formats", b"output_formats", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "media", b"media", "output_formats", b"output_formats", "owner_id", b"owner_id", "request_id", b"request_id", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -626,21 +640,22 @@ class StartAttemptRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     JOB_ID_FIELD_NUMBER: _builtins.int
-    ATTEMPT_FIELD_NUMBER: _builtins.int
+    DELIVERY_TOKEN_FIELD_NUMBER: _builtins.int
     WORKER_ID_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
-    attempt: _builtins.int
+    delivery_token: _builtins.str
+    """Identifies the queue delivery: the same delivery always sends the same token."""
     worker_id: _builtins.str
     def __init__(
         self,
         *,
         job_id: _builtins.str = ...,
-        attempt: _builtins.int = ...,
+        delivery_token: _builtins.str = ...,
         worker_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "job_id", b"job_id", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery_token", b"delivery_token", "job_id", b"job_id", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -758,6 +773,51 @@ class FailAttemptRequest(_message.Message):
 Global___FailAttemptRequest: _TypeAlias = FailAttemptRequest  # noqa: Y015
 
 @_typing.final
+class DiscardAttemptRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    attempt: _builtins.int
+    video_id: _builtins.str
+    """The video the job belonged to (the job may be gone with its video)."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        video_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "job_id", b"job_id", "video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscardAttemptRequest: _TypeAlias = DiscardAttemptRequest  # noqa: Y015
+
+@_typing.final
+class DiscardAttemptResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FREED_BYTES_FIELD_NUMBER: _builtins.int
+    freed_bytes: _builtins.int
+    def __init__(
+        self,
+        *,
+        freed_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["freed_bytes", b"freed_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscardAttemptResponse: _TypeAlias = DiscardAttemptResponse  # noqa: Y015
+
+@_typing.final
 class GetPublishedOutputRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -854,3 +914,163 @@ class PurgeVideoJobsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PurgeVideoJobsResponse: _TypeAlias = PurgeVideoJobsResponse  # noqa: Y015
+
+@_typing.final
+class ListJobEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many events (default 100)."""
+    wait_seconds: _builtins.int
+    """When none is waiting, wait up to this many seconds (at most 20) for the next one before answering."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        wait_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "wait_seconds", b"wait_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobEventsRequest: _TypeAlias = ListJobEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListJobEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___JobEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobEventsResponse: _TypeAlias = ListJobEventsResponse  # noqa: Y015
+
+@_typing.final
+class AcknowledgeJobEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        event_ids: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_ids", b"event_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeJobEventsRequest: _TypeAlias = AcknowledgeJobEventsRequest  # noqa: Y015
+
+@_typing.final
+class AcknowledgeJobEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeJobEventsResponse: _TypeAlias = AcknowledgeJobEventsResponse  # noqa: Y015
+
+@_typing.final
+class JobEvent(_message.Message):
+    """A job's state changed. Written in the same transaction as the change; each carries the whole state the
+    video shows, so the newest version a video has seen wins and older or repeated ones are skipped.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
+    PUBLICATION_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.int
+    """Position in the job service's event log; acknowledge it once applied."""
+    video_id: _builtins.str
+    version: _builtins.int
+    """Grows by one with each event of this video."""
+    job_id: _builtins.str
+    state: _builtins.str
+    """The job's state word: `PENDING`, `PROCESSING`, `COMPLETED`, ..."""
+    progress: _builtins.int
+    error_message: _builtins.str
+    """Why the job failed, when it did."""
+    @_builtins.property
+    def publication(self) -> Global___Publication:
+        """What the video plays from now; unset while nothing plays."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.int = ...,
+        video_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        job_id: _builtins.str = ...,
+        state: _builtins.str = ...,
+        progress: _builtins.int = ...,
+        error_message: _builtins.str = ...,
+        publication: Global___Publication | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["publication", b"publication"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_message", b"error_message", "event_id", b"event_id", "job_id", b"job_id", "progress", b"progress", "publication", b"publication", "state", b"state", "version", b"version", "video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JobEvent: _TypeAlias = JobEvent  # noqa: Y015
+
+@_typing.final
+class Publication(_message.Message):
+    """The output set a video plays from, as its gallery entry shows it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    POSTER_KEY_FIELD_NUMBER: _builtins.int
+    PREVIEW_KEY_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    poster_key: _builtins.str
+    preview_key: _builtins.str
+    duration_seconds: _builtins.float
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        poster_key: _builtins.str = ...,
+        preview_key: _builtins.str = ...,
+        duration_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "job_id", b"job_id", "poster_key", b"poster_key", "preview_key", b"preview_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Publication: _TypeAlias = Publication  # noqa: Y015

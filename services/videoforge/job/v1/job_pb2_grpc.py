@@ -35,11 +35,6 @@ class JobServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateJob = channel.unary_unary(
-                '/videoforge.job.v1.JobService/CreateJob',
-                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.CreateJobRequest.SerializeToString,
-                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
-                _registered_method=True)
         self.ListJobs = channel.unary_unary(
                 '/videoforge.job.v1.JobService/ListJobs',
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ListJobsRequest.SerializeToString,
@@ -75,13 +70,6 @@ class JobServiceStub:
 class JobServiceServicer:
     """Transcode jobs and the assets they produce.
     """
-
-    def CreateJob(self, request, context):
-        """Creates a transcode job for a video the caller owns and queues it.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
 
     def ListJobs(self, request, context):
         """The caller's jobs, newest first.
@@ -128,11 +116,6 @@ class JobServiceServicer:
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateJob': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateJob,
-                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.CreateJobRequest.FromString,
-                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
-            ),
             'ListJobs': grpc.unary_unary_rpc_method_handler(
                     servicer.ListJobs,
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ListJobsRequest.FromString,
@@ -174,33 +157,6 @@ def add_JobServiceServicer_to_server(servicer, server):
 class JobService:
     """Transcode jobs and the assets they produce.
     """
-
-    @staticmethod
-    def CreateJob(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/videoforge.job.v1.JobService/CreateJob',
-            videoforge_dot_job_dot_v1_dot_job__pb2.CreateJobRequest.SerializeToString,
-            videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def ListJobs(request,
@@ -574,7 +530,8 @@ class JobAdminService:
 
 
 class JobInternalServiceStub:
-    """Calls from transcoder workers and other services; the edge never routes these.
+    """Calls from transcoder workers and other services; the edge never routes these. Every report a worker
+    sends may arrive twice: a repeat of one that already took effect answers OK with the job as it stands.
     """
 
     def __init__(self, channel):
@@ -583,6 +540,11 @@ class JobInternalServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateJob = channel.unary_unary(
+                '/videoforge.job.v1.JobInternalService/CreateJob',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.CreateJobRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
+                _registered_method=True)
         self.StartAttempt = channel.unary_unary(
                 '/videoforge.job.v1.JobInternalService/StartAttempt',
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.StartAttemptRequest.SerializeToString,
@@ -603,6 +565,11 @@ class JobInternalServiceStub:
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.FailAttemptRequest.SerializeToString,
                 response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
                 _registered_method=True)
+        self.DiscardAttempt = channel.unary_unary(
+                '/videoforge.job.v1.JobInternalService/DiscardAttempt',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.DiscardAttemptRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.DiscardAttemptResponse.FromString,
+                _registered_method=True)
         self.GetPublishedOutput = channel.unary_unary(
                 '/videoforge.job.v1.JobInternalService/GetPublishedOutput',
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.GetPublishedOutputRequest.SerializeToString,
@@ -613,22 +580,43 @@ class JobInternalServiceStub:
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.PurgeVideoJobsRequest.SerializeToString,
                 response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.PurgeVideoJobsResponse.FromString,
                 _registered_method=True)
+        self.ListJobEvents = channel.unary_unary(
+                '/videoforge.job.v1.JobInternalService/ListJobEvents',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ListJobEventsRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ListJobEventsResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeJobEvents = channel.unary_unary(
+                '/videoforge.job.v1.JobInternalService/AcknowledgeJobEvents',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.AcknowledgeJobEventsRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.AcknowledgeJobEventsResponse.FromString,
+                _registered_method=True)
 
 
 class JobInternalServiceServicer:
-    """Calls from transcoder workers and other services; the edge never routes these.
+    """Calls from transcoder workers and other services; the edge never routes these. Every report a worker
+    sends may arrive twice: a repeat of one that already took effect answers OK with the job as it stands.
     """
 
+    def CreateJob(self, request, context):
+        """Creates a job from everything the gallery knows of the video, and queues it in the same transaction.
+        A repeat with the same `request_id` answers the job the first call created.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StartAttempt(self, request, context):
-        """Marks the start of a delivery. Refused with FAILED_PRECONDITION when the job is finished or cancelled,
-        ABORTED when a newer attempt holds it.
+        """Starts attempt n+1 of the job for one queue delivery. A repeat for the same delivery answers the attempt it
+        started. FAILED_PRECONDITION when the job is finished or cancelled; ABORTED when another live delivery
+        holds it (a duplicate message: drop it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReportProgress(self, request, context):
-        """Progress of an attempt; answers whether the job was cancelled. Stale attempts get ABORTED.
+        """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
+        ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -648,6 +636,14 @@ class JobInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiscardAttempt(self, request, context):
+        """Deletes what a stopped attempt uploaded (cancelled, superseded or its video deleted). Whatever a video
+        or a completed job references is never deleted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetPublishedOutput(self, request, context):
         """The output set a video currently plays from.
         """
@@ -662,9 +658,28 @@ class JobInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobEvents(self, request, context):
+        """The oldest job events not yet acknowledged, in the order they were written. The gallery drains these.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeJobEvents(self, request, context):
+        """Acknowledges applied events; acknowledging one twice is harmless.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateJob,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.CreateJobRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
+            ),
             'StartAttempt': grpc.unary_unary_rpc_method_handler(
                     servicer.StartAttempt,
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.StartAttemptRequest.FromString,
@@ -685,6 +700,11 @@ def add_JobInternalServiceServicer_to_server(servicer, server):
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.FailAttemptRequest.FromString,
                     response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
             ),
+            'DiscardAttempt': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscardAttempt,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.DiscardAttemptRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.DiscardAttemptResponse.SerializeToString,
+            ),
             'GetPublishedOutput': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPublishedOutput,
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.GetPublishedOutputRequest.FromString,
@@ -695,6 +715,16 @@ def add_JobInternalServiceServicer_to_server(servicer, server):
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.PurgeVideoJobsRequest.FromString,
                     response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.PurgeVideoJobsResponse.SerializeToString,
             ),
+            'ListJobEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobEvents,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ListJobEventsRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ListJobEventsResponse.SerializeToString,
+            ),
+            'AcknowledgeJobEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeJobEvents,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.AcknowledgeJobEventsRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.AcknowledgeJobEventsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'videoforge.job.v1.JobInternalService', rpc_method_handlers)
@@ -704,8 +734,36 @@ def add_JobInternalServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class JobInternalService:
-    """Calls from transcoder workers and other services; the edge never routes these.
+    """Calls from transcoder workers and other services; the edge never routes these. Every report a worker
+    sends may arrive twice: a repeat of one that already took effect answers OK with the job as it stands.
     """
+
+    @staticmethod
+    def CreateJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobInternalService/CreateJob',
+            videoforge_dot_job_dot_v1_dot_job__pb2.CreateJobRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def StartAttempt(request,
@@ -816,6 +874,33 @@ class JobInternalService:
             _registered_method=True)
 
     @staticmethod
+    def DiscardAttempt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobInternalService/DiscardAttempt',
+            videoforge_dot_job_dot_v1_dot_job__pb2.DiscardAttemptRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.DiscardAttemptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetPublishedOutput(request,
             target,
             options=(),
@@ -859,6 +944,60 @@ class JobInternalService:
             '/videoforge.job.v1.JobInternalService/PurgeVideoJobs',
             videoforge_dot_job_dot_v1_dot_job__pb2.PurgeVideoJobsRequest.SerializeToString,
             videoforge_dot_job_dot_v1_dot_job__pb2.PurgeVideoJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobInternalService/ListJobEvents',
+            videoforge_dot_job_dot_v1_dot_job__pb2.ListJobEventsRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.ListJobEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeJobEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobInternalService/AcknowledgeJobEvents',
+            videoforge_dot_job_dot_v1_dot_job__pb2.AcknowledgeJobEventsRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.AcknowledgeJobEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

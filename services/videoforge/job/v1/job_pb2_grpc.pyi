@@ -33,8 +33,6 @@ class JobServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> JobServiceAsyncStub: ...
-    CreateJob: _grpc.UnaryUnaryMultiCallable[_job_pb2.CreateJobRequest, _job_pb2.Job]
-    """Creates a transcode job for a video the caller owns and queues it."""
     ListJobs: _grpc.UnaryUnaryMultiCallable[_job_pb2.ListJobsRequest, _job_pb2.ListJobsResponse]
     """The caller's jobs, newest first."""
     GetJob: _grpc.UnaryUnaryMultiCallable[_job_pb2.GetJobRequest, _job_pb2.Job]
@@ -53,8 +51,6 @@ class JobServiceAsyncStub(JobServiceStub):
     """Transcode jobs and the assets they produce."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateJob: _aio.UnaryUnaryMultiCallable[_job_pb2.CreateJobRequest, _job_pb2.Job]  # type: ignore[assignment]
-    """Creates a transcode job for a video the caller owns and queues it."""
     ListJobs: _aio.UnaryUnaryMultiCallable[_job_pb2.ListJobsRequest, _job_pb2.ListJobsResponse]  # type: ignore[assignment]
     """The caller's jobs, newest first."""
     GetJob: _aio.UnaryUnaryMultiCallable[_job_pb2.GetJobRequest, _job_pb2.Job]  # type: ignore[assignment]
@@ -70,14 +66,6 @@ class JobServiceAsyncStub(JobServiceStub):
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     """Transcode jobs and the assets they produce."""
-
-    @_abc_1.abstractmethod
-    def CreateJob(
-        self,
-        request: _job_pb2.CreateJobRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
-        """Creates a transcode job for a video the caller owns and queues it."""
 
     @_abc_1.abstractmethod
     def ListJobs(
@@ -197,49 +185,95 @@ class JobAdminServiceServicer(metaclass=_abc_1.ABCMeta):
 def add_JobAdminServiceServicer_to_server(servicer: JobAdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class JobInternalServiceStub:
-    """Calls from transcoder workers and other services; the edge never routes these."""
+    """Calls from transcoder workers and other services; the edge never routes these. Every report a worker
+    sends may arrive twice: a repeat of one that already took effect answers OK with the job as it stands.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> JobInternalServiceAsyncStub: ...
+    CreateJob: _grpc.UnaryUnaryMultiCallable[_job_pb2.CreateJobRequest, _job_pb2.Job]
+    """Creates a job from everything the gallery knows of the video, and queues it in the same transaction.
+    A repeat with the same `request_id` answers the job the first call created.
+    """
     StartAttempt: _grpc.UnaryUnaryMultiCallable[_job_pb2.StartAttemptRequest, _job_pb2.Job]
-    """Marks the start of a delivery. Refused with FAILED_PRECONDITION when the job is finished or cancelled,
-    ABORTED when a newer attempt holds it.
+    """Starts attempt n+1 of the job for one queue delivery. A repeat for the same delivery answers the attempt it
+    started. FAILED_PRECONDITION when the job is finished or cancelled; ABORTED when another live delivery
+    holds it (a duplicate message: drop it).
     """
     ReportProgress: _grpc.UnaryUnaryMultiCallable[_job_pb2.ReportProgressRequest, _job_pb2.ReportProgressResponse]
-    """Progress of an attempt; answers whether the job was cancelled. Stale attempts get ABORTED."""
+    """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
+    ABORTED.
+    """
     CompleteAttempt: _grpc.UnaryUnaryMultiCallable[_job_pb2.CompleteAttemptRequest, _job_pb2.Job]
     """Records the outputs of a finished attempt and publishes them to the video."""
     FailAttempt: _grpc.UnaryUnaryMultiCallable[_job_pb2.FailAttemptRequest, _job_pb2.Job]
     """Records a failed attempt; the job waits for its retry or ends FAILED."""
+    DiscardAttempt: _grpc.UnaryUnaryMultiCallable[_job_pb2.DiscardAttemptRequest, _job_pb2.DiscardAttemptResponse]
+    """Deletes what a stopped attempt uploaded (cancelled, superseded or its video deleted). Whatever a video
+    or a completed job references is never deleted.
+    """
     GetPublishedOutput: _grpc.UnaryUnaryMultiCallable[_job_pb2.GetPublishedOutputRequest, _job_pb2.PublishedOutput]
     """The output set a video currently plays from."""
     PurgeVideoJobs: _grpc.UnaryUnaryMultiCallable[_job_pb2.PurgeVideoJobsRequest, _job_pb2.PurgeVideoJobsResponse]
     """Cancels a video's jobs and deletes every object they produced; for video deletion."""
+    ListJobEvents: _grpc.UnaryUnaryMultiCallable[_job_pb2.ListJobEventsRequest, _job_pb2.ListJobEventsResponse]
+    """The oldest job events not yet acknowledged, in the order they were written. The gallery drains these."""
+    AcknowledgeJobEvents: _grpc.UnaryUnaryMultiCallable[_job_pb2.AcknowledgeJobEventsRequest, _job_pb2.AcknowledgeJobEventsResponse]
+    """Acknowledges applied events; acknowledging one twice is harmless."""
 
 @_typing.type_check_only
 class JobInternalServiceAsyncStub(JobInternalServiceStub):
-    """Calls from transcoder workers and other services; the edge never routes these."""
+    """Calls from transcoder workers and other services; the edge never routes these. Every report a worker
+    sends may arrive twice: a repeat of one that already took effect answers OK with the job as it stands.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateJob: _aio.UnaryUnaryMultiCallable[_job_pb2.CreateJobRequest, _job_pb2.Job]  # type: ignore[assignment]
+    """Creates a job from everything the gallery knows of the video, and queues it in the same transaction.
+    A repeat with the same `request_id` answers the job the first call created.
+    """
     StartAttempt: _aio.UnaryUnaryMultiCallable[_job_pb2.StartAttemptRequest, _job_pb2.Job]  # type: ignore[assignment]
-    """Marks the start of a delivery. Refused with FAILED_PRECONDITION when the job is finished or cancelled,
-    ABORTED when a newer attempt holds it.
+    """Starts attempt n+1 of the job for one queue delivery. A repeat for the same delivery answers the attempt it
+    started. FAILED_PRECONDITION when the job is finished or cancelled; ABORTED when another live delivery
+    holds it (a duplicate message: drop it).
     """
     ReportProgress: _aio.UnaryUnaryMultiCallable[_job_pb2.ReportProgressRequest, _job_pb2.ReportProgressResponse]  # type: ignore[assignment]
-    """Progress of an attempt; answers whether the job was cancelled. Stale attempts get ABORTED."""
+    """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
+    ABORTED.
+    """
     CompleteAttempt: _aio.UnaryUnaryMultiCallable[_job_pb2.CompleteAttemptRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Records the outputs of a finished attempt and publishes them to the video."""
     FailAttempt: _aio.UnaryUnaryMultiCallable[_job_pb2.FailAttemptRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Records a failed attempt; the job waits for its retry or ends FAILED."""
+    DiscardAttempt: _aio.UnaryUnaryMultiCallable[_job_pb2.DiscardAttemptRequest, _job_pb2.DiscardAttemptResponse]  # type: ignore[assignment]
+    """Deletes what a stopped attempt uploaded (cancelled, superseded or its video deleted). Whatever a video
+    or a completed job references is never deleted.
+    """
     GetPublishedOutput: _aio.UnaryUnaryMultiCallable[_job_pb2.GetPublishedOutputRequest, _job_pb2.PublishedOutput]  # type: ignore[assignment]
     """The output set a video currently plays from."""
     PurgeVideoJobs: _aio.UnaryUnaryMultiCallable[_job_pb2.PurgeVideoJobsRequest, _job_pb2.PurgeVideoJobsResponse]  # type: ignore[assignment]
     """Cancels a video's jobs and deletes every object they produced; for video deletion."""
+    ListJobEvents: _aio.UnaryUnaryMultiCallable[_job_pb2.ListJobEventsRequest, _job_pb2.ListJobEventsResponse]  # type: ignore[assignment]
+    """The oldest job events not yet acknowledged, in the order they were written. The gallery drains these."""
+    AcknowledgeJobEvents: _aio.UnaryUnaryMultiCallable[_job_pb2.AcknowledgeJobEventsRequest, _job_pb2.AcknowledgeJobEventsResponse]  # type: ignore[assignment]
+    """Acknowledges applied events; acknowledging one twice is harmless."""
 
 class JobInternalServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Calls from transcoder workers and other services; the edge never routes these."""
+    """Calls from transcoder workers and other services; the edge never routes these. Every report a worker
+    sends may arrive twice: a repeat of one that already took effect answers OK with the job as it stands.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateJob(
+        self,
+        request: _job_pb2.CreateJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
+        """Creates a job from everything the gallery knows of the video, and queues it in the same transaction.
+        A repeat with the same `request_id` answers the job the first call created.
+        """
 
     @_abc_1.abstractmethod
     def StartAttempt(
@@ -247,8 +281,9 @@ class JobInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_pb2.StartAttemptRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
-        """Marks the start of a delivery. Refused with FAILED_PRECONDITION when the job is finished or cancelled,
-        ABORTED when a newer attempt holds it.
+        """Starts attempt n+1 of the job for one queue delivery. A repeat for the same delivery answers the attempt it
+        started. FAILED_PRECONDITION when the job is finished or cancelled; ABORTED when another live delivery
+        holds it (a duplicate message: drop it).
         """
 
     @_abc_1.abstractmethod
@@ -257,7 +292,9 @@ class JobInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_pb2.ReportProgressRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_pb2.ReportProgressResponse, _abc.Awaitable[_job_pb2.ReportProgressResponse]]:
-        """Progress of an attempt; answers whether the job was cancelled. Stale attempts get ABORTED."""
+        """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
+        ABORTED.
+        """
 
     @_abc_1.abstractmethod
     def CompleteAttempt(
@@ -276,6 +313,16 @@ class JobInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Records a failed attempt; the job waits for its retry or ends FAILED."""
 
     @_abc_1.abstractmethod
+    def DiscardAttempt(
+        self,
+        request: _job_pb2.DiscardAttemptRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.DiscardAttemptResponse, _abc.Awaitable[_job_pb2.DiscardAttemptResponse]]:
+        """Deletes what a stopped attempt uploaded (cancelled, superseded or its video deleted). Whatever a video
+        or a completed job references is never deleted.
+        """
+
+    @_abc_1.abstractmethod
     def GetPublishedOutput(
         self,
         request: _job_pb2.GetPublishedOutputRequest,
@@ -290,5 +337,21 @@ class JobInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_job_pb2.PurgeVideoJobsResponse, _abc.Awaitable[_job_pb2.PurgeVideoJobsResponse]]:
         """Cancels a video's jobs and deletes every object they produced; for video deletion."""
+
+    @_abc_1.abstractmethod
+    def ListJobEvents(
+        self,
+        request: _job_pb2.ListJobEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.ListJobEventsResponse, _abc.Awaitable[_job_pb2.ListJobEventsResponse]]:
+        """The oldest job events not yet acknowledged, in the order they were written. The gallery drains these."""
+
+    @_abc_1.abstractmethod
+    def AcknowledgeJobEvents(
+        self,
+        request: _job_pb2.AcknowledgeJobEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.AcknowledgeJobEventsResponse, _abc.Awaitable[_job_pb2.AcknowledgeJobEventsResponse]]:
+        """Acknowledges applied events; acknowledging one twice is harmless."""
 
 def add_JobInternalServiceServicer_to_server(servicer: JobInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,81 @@
+"""What a transcoder worker needs: a way to report to the job service, and a pipeline that turns a source
+file into an output set on local disk."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.media import MediaInfo
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file of the output set: its path relative to the set, and what it is."""
+
+    relative: str
+    kind: str = ""  # an Asset kind for files worth listing; segments stay unlisted
+    quality: str = ""
+
+
+@dataclass(frozen=True)
+class TranscodeResult:
+    info: MediaInfo
+    rungs: list[Rung]
+    output_dir: Path
+    files: list[OutputFile]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt the job service started for one queue delivery."""
+
+    job_id: str
+    video_id: str
+    number: int
+    input_source: str
+    output_formats: list[str]
+
+
+@dataclass(frozen=True)
+class ProducedAsset:
+    kind: str
+    quality: str
+    key: str
+    content_type: str
+    size_bytes: int
+
+
+class Transcoder(ABC):
+    @abstractmethod
+    async def transcode(
+        self, source: Path, work_dir: Path, *, formats: list[str], on_progress: Callable[[float], None]
+    ) -> TranscodeResult: ...
+
+
+class JobReporter(ABC):
+    """The job service as a worker sees it. Refusals raise domain errors: FailedPrecondition or NotFound (the
+    job is finished, cancelled or gone), Aborted (another attempt holds the job); Unavailable means the answer
+    is unknown and the same report may be sent again."""
+
+    @abstractmethod
+    async def start(self, job_id: str, delivery_token: str, worker_id: str) -> Attempt: ...
+
+    @abstractmethod
+    async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:
+        """Reports progress and renews the attempt's lease; True when the job was cancelled."""
+
+    @abstractmethod
+    async def complete(
+        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+    ) -> None: ...
+
+    @abstractmethod
+    async def fail(self, attempt: Attempt, code: str, message: str, *, will_retry: bool) -> None: ...
+
+    @abstractmethod
+    async def discard(self, attempt: Attempt) -> None:
+        """Asks the job service to delete what a stopped attempt uploaded; it keeps whatever is referenced."""
