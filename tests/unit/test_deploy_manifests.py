@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 TEMPLATE = ROOT / "deploy" / "aws" / "videoforge.yaml"
 RENDER_SCRIPT = ROOT / "deploy" / "render_edge_config.py"
+IMAGE_BUILD_SCRIPT = ROOT / "deploy" / "image" / "build"
 SECRET_TEMPLATE = "secret.template.yaml"
 # The oldest Kubernetes the manifests are written for (native gRPC probes, preStop sleep, HPA v2).
 KUBERNETES_VERSION = "1.34.0"
@@ -337,6 +339,17 @@ def test_kustomization_lists_every_manifest_except_the_secret_template() -> None
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with its built-in kustomize) is not installed")
+def test_the_kustomization_runs_the_image_the_build_script_makes_at_this_version() -> None:
+    (image,) = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())["images"]
+    assert image["name"] == "videoforge" and videoforge_deployments(), "the manifests name the image `videoforge`"
+    built = subprocess.run(
+        [str(IMAGE_BUILD_SCRIPT), "--image-name"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    assert f"{image['newName']}:{image['newTag']}" == built
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert built.endswith(f":{version}")
+
+
 def test_kustomize_builds_the_manifests_into_one_namespace() -> None:
     result = subprocess.run(
         ["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, timeout=60, check=False
