@@ -105,6 +105,8 @@ async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values:
     before = (await conn.execute(select(jobs.c.state).where(jobs.c.id == job_id).with_for_update())).scalar()
     if before is None:
         return None
+    if isinstance(values.get("error"), JobError):
+        values = {**values, "error": asdict(values["error"])}
     update_job = update(jobs).where(jobs.c.id == job_id, condition).values(**values, update_time=_now())
     row = (await conn.execute(update_job.returning(*jobs.c))).mappings().first()
     if row is None:

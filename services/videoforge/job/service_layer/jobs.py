@@ -324,7 +324,7 @@ class Jobs:
         values: dict[str, Any] = (
             {"state": PENDING, "progress": 0}
             if will_retry
-            else {"state": FAILED, "error": error.__dict__, "end_time": datetime.now(UTC)}
+            else {"state": FAILED, "error": error, "end_time": datetime.now(UTC)}
         )
         job = await self._repo.report(job_id, attempt, values, lease_seconds=self._retry_seconds if will_retry else 0)
         if job is not None:
@@ -352,11 +352,7 @@ class Jobs:
         failed = 0
         letters = await self._queue.dead_letters()
         for letter in letters:
-            error = {
-                "code": "UNAVAILABLE",
-                "message": f"The transcode was given up: {letter.error}",
-                "reason": "DEAD_LETTER",
-            }
+            error = JobError("UNAVAILABLE", f"The transcode was given up: {letter.error}", "DEAD_LETTER")
             # Only the run the letter belongs to: a restarted job is a new run.
             job = await self._repo.finish_unless_final(
                 letter.job_id,

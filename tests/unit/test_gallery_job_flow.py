@@ -1,0 +1,139 @@
+"""The gallery and the job service, one way: the gallery hands over everything a job needs, and job state comes
+back only as events it applies once and in order. Deleting a video mid-transcode leaves nothing behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.gallery import InMemoryVideoRepository, LocalJobEventFeed, LocalJobScheduler
+from tests.unit.test_job_rules import World
+from videoforge.gallery.domain.ports import MediaProber
+from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate
+from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
+from videoforge.gallery.service_layer.job_events import apply_job_events
+from videoforge.kit.errors import Unavailable
+from videoforge.kit.principal import Principal, reset_principal, set_principal
+
+MEDIA = {"duration_seconds": 2.0, "width": 640, "height": 360}
+
+
+class FixedProber(MediaProber):
+    async def probe(self, source_key: str) -> dict[str, Any]:
+        return dict(MEDIA)
+
+
+class Platform(World):
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        self.videos = InMemoryVideoRepository()
+        self.scheduler = LocalJobScheduler(self.jobs)
+        self.gallery = Gallery(
+            self.videos,
+            self.blobs,
+            FixedProber(),
+            self.scheduler,
+            UploadLimits(max_bytes=10**9, multipart_threshold=10**8, part_bytes=10**7, url_seconds=60),
+            default_formats=["360p"],
+            auto_transcode=True,
+        )
+        self.feed = LocalJobEventFeed(self.jobs)
+
+    async def upload(self) -> str:
+        grant = await self.gallery.create_upload_url("clip.mp4", "video/mp4", 12)
+        self.blobs.put(grant.key, b"source bytes")
+        return (await self.gallery.confirm_upload(grant.key, "Clip", "", "public", [])).id
+
+    async def sync(self) -> int:
+        return await apply_job_events(self.videos, self.feed)
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[Platform]:
+    token = set_principal(Principal("u1"))
+    try:
+        yield Platform(tmp_path)
+    finally:
+        reset_principal(token)
+
+
+async def test_a_confirmed_upload_gives_the_job_everything_it_needs(platform: Platform) -> None:
+    video_id = await platform.upload()
+    video = await platform.videos.get(video_id)
+    assert video is not None and video.state == "processing"
+    job = await platform.repo.get(video.latest_job.job_id)
+    assert job is not None
+    assert (job.video_id, job.owner_id, job.input_source) == (video_id, "u1", video.source_key)
+    assert job.media == MEDIA and job.output_formats == ["360p"]
+
+
+async def test_events_bring_the_video_to_ready_and_are_acknowledged(platform: Platform) -> None:
+    video_id = await platform.upload()
+    await platform.run_next()
+    assert await platform.sync() > 0
+    video = await platform.videos.get(video_id)
+    assert video is not None and video.state == "ready" and video.latest_job.state == "COMPLETED"
+    assert video.extra["poster_key"].endswith("images/poster.jpg")
+    assert await platform.sync() == 0, "acknowledged events do not come again"
+
+
+async def test_a_repeated_or_older_event_is_skipped(platform: Platform) -> None:
+    video_id = await platform.upload()
+    await platform.run_next()
+    batch = await platform.feed.next_batch(100)
+    for update in batch:
+        assert await platform.videos.apply_job_update(update)
+    for update in reversed(batch):
+        assert not await platform.videos.apply_job_update(update), "a repeat changes nothing"
+    video = await platform.videos.get(video_id)
+    assert video is not None and video.state == "ready"
+    stale = JobUpdate(0, video_id, 1, JobSnapshot(video.latest_job.job_id, "PENDING"))
+    assert not await platform.videos.apply_job_update(stale)
+
+
+async def test_a_new_transcode_keeps_the_playing_output_until_it_completes(platform: Platform) -> None:
+    video_id = await platform.upload()
+    await platform.run_next()
+    await platform.sync()
+    ticket = await platform.gallery.create_video_job(video_id, "", ["360p"])
+    await platform.sync()
+    video = await platform.videos.get(video_id)
+    assert video is not None and video.state == "ready" and video.latest_job.job_id == ticket.snapshot.job_id
+    assert video.extra.get("poster_key"), "the poster of what plays stays"
+
+
+async def test_a_confirm_retried_after_its_job_could_not_be_created_creates_it_once(platform: Platform) -> None:
+    grant = await platform.gallery.create_upload_url("clip.mp4", "video/mp4", 12)
+    platform.blobs.put(grant.key, b"source bytes")
+    real_start = platform.scheduler.start_job
+
+    async def unreachable(*args: Any) -> Any:
+        raise Unavailable("the job service did not answer", "DEPENDENCY_UNAVAILABLE")
+
+    platform.scheduler.start_job = unreachable  # type: ignore[method-assign]
+    with pytest.raises(Unavailable):
+        await platform.gallery.confirm_upload(grant.key, "Clip", "", "public", [])
+    platform.scheduler.start_job = real_start  # type: ignore[method-assign]
+    video = await platform.gallery.confirm_upload(grant.key, "Clip", "", "public", [])
+    again = await platform.gallery.confirm_upload(grant.key, "Clip", "", "public", [])
+    assert video.latest_job.job_id and again.latest_job.job_id == video.latest_job.job_id
+    assert len(platform.repo.jobs) == 1
+
+
+async def test_deleting_a_video_mid_transcode_leaves_no_objects(platform: Platform) -> None:
+    video_id = await platform.upload()
+    video = await platform.videos.get(video_id)
+    assert video is not None
+
+    async def deleted_meanwhile() -> None:
+        await platform.gallery.delete_video(video_id)
+
+    platform.transcoder.before_finish = deleted_meanwhile
+    await platform.run_next()
+
+    assert platform.blobs.keys_under(f"videos/{video_id}/") == []
+    assert not await platform.blobs.head(video.source_key), "the source went with its video"
+    assert await platform.sync() >= 0  # events of a deleted video are read and dropped
