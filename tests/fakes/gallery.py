@@ -75,8 +75,7 @@ class InMemoryVideoRepository(VideoRepository):
         video.state = state_for(update.job.state, playing)
         video.published_job_id = playing.job_id if playing else ""
         video.job_version = update.version
-        images = {k: v for k, v in asdict(playing).items() if k != "job_id"} if playing else {}
-        video.extra = {**{k: v for k, v in video.extra.items() if k not in asdict(PlayingOutput(""))}, **images}
+        video.playing = playing
         return True
 
     async def referenced_sources(self, prefix: str) -> list[str]:

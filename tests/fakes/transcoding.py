@@ -11,6 +11,7 @@ from pathlib import Path
 from videoforge.job.domain.jobs import Asset, JobError
 from videoforge.job.service_layer.jobs import Jobs
 from videoforge.kit.errors import Unavailable
+from videoforge.media_model import Rendition
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.ports import (
@@ -89,7 +90,7 @@ class LocalJobReporter(JobReporter):
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
     ) -> None:
         produced = [Asset("", "", "", a.kind, a.quality, a.key, a.content_type, a.size_bytes) for a in assets]
-        await self.jobs.complete_attempt(attempt.job_id, attempt.number, output_prefix, produced, [{"name": "360p"}])
+        await self.jobs.complete_attempt(attempt.job_id, attempt.number, output_prefix, produced, [Rendition("360p")])
         self._reply("complete")
 
     async def fail(self, attempt: Attempt, code: str, message: str, *, will_retry: bool) -> None:

@@ -13,10 +13,10 @@ import pytest
 from tests.fakes.transcoding import FakeTranscoder, LocalJobReporter
 from videoforge.job.adapters.repository import PostgresJobRepository
 from videoforge.job.bootstrap import MIGRATIONS
-from videoforge.job.domain.jobs import attempt_prefix
 from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.kit.db import create_engine_for, migrate
 from videoforge.kit.principal import Principal, reset_principal, set_principal
+from videoforge.media_model import MediaSummary, attempt_prefix
 from videoforge.queue.postgres import PostgresJobQueue
 from videoforge.storage.guard import MediaInUse
 from videoforge.storage.s3 import S3BlobStore
@@ -33,7 +33,7 @@ class RealWorld:
         self.tmp_path = tmp_path
 
     async def new_job(self, request_id: str = "r1") -> str:
-        new = NewJob("v1", "u1", "uploads/u1/a/source", {"duration_seconds": 2.0}, ["360p"], request_id)
+        new = NewJob("v1", "u1", "uploads/u1/a/source", MediaSummary(duration_seconds=2.0), ["360p"], request_id)
         return (await self.jobs.create_job(new)).id
 
     async def run_next(self, name: str = "w1") -> None:

@@ -17,13 +17,14 @@ from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import apply_job_events
 from videoforge.kit.errors import Unavailable
 from videoforge.kit.principal import Principal, reset_principal, set_principal
+from videoforge.media_model import MediaSummary
 
-MEDIA = {"duration_seconds": 2.0, "width": 640, "height": 360}
+MEDIA = MediaSummary(duration_seconds=2.0, width=640, height=360)
 
 
 class FixedProber(MediaProber):
-    async def probe(self, source_key: str) -> dict[str, Any]:
-        return dict(MEDIA)
+    async def probe(self, source_key: str) -> MediaSummary:
+        return MEDIA
 
 
 class Platform(World):
@@ -76,7 +77,7 @@ async def test_events_bring_the_video_to_ready_and_are_acknowledged(platform: Pl
     assert await platform.sync() > 0
     video = await platform.videos.get(video_id)
     assert video is not None and video.state == "ready" and video.latest_job.state == "COMPLETED"
-    assert video.extra["poster_key"].endswith("images/poster.jpg")
+    assert video.playing is not None and video.playing.poster_key.endswith("images/poster.jpg")
     assert await platform.sync() == 0, "acknowledged events do not come again"
 
 
@@ -102,7 +103,7 @@ async def test_a_new_transcode_keeps_the_playing_output_until_it_completes(platf
     await platform.sync()
     video = await platform.videos.get(video_id)
     assert video is not None and video.state == "ready" and video.latest_job.job_id == ticket.snapshot.job_id
-    assert video.extra.get("poster_key"), "the poster of what plays stays"
+    assert video.playing is not None and video.playing.poster_key, "the poster of what plays stays"
 
 
 async def test_a_confirm_retried_after_its_job_could_not_be_created_creates_it_once(platform: Platform) -> None:

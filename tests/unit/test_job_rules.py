@@ -12,10 +12,11 @@ from tests.fakes.blobs import InMemoryBlobStore
 from tests.fakes.jobs import InMemoryJobRepository
 from tests.fakes.queue import InMemoryJobQueue
 from tests.fakes.transcoding import FakeTranscoder, LocalJobReporter
-from videoforge.job.domain.jobs import JobError, attempt_prefix
+from videoforge.job.domain.jobs import JobError
 from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.kit.errors import Aborted, FailedPrecondition
 from videoforge.kit.principal import Principal, reset_principal, set_principal
+from videoforge.media_model import MediaSummary, attempt_prefix
 from videoforge.storage.guard import MediaInUse
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig
 
@@ -40,7 +41,7 @@ class World:
         return TranscodeWorker(self.queue, self.reporter, self.blobs, self.transcoder, config)
 
     async def new_job(self, video_id: str = "v1", request_id: str = "r1") -> str:
-        new = NewJob(video_id, "u1", "uploads/u1/a/source", {"duration_seconds": 2.0}, ["360p"], request_id)
+        new = NewJob(video_id, "u1", "uploads/u1/a/source", MediaSummary(duration_seconds=2.0), ["360p"], request_id)
         return (await self.jobs.create_job(new)).id
 
     async def run_next(self, name: str = "w1") -> None:

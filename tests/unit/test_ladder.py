@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from videoforge.transcoder.domain.errors import UnknownFormat
-from videoforge.transcoder.domain.ladder import Rung, parse_formats, plan_ladder
+from videoforge.media_model import FORMAT_NAMES, UnknownFormat, parse_formats
+from videoforge.transcoder.domain.ladder import FORMATS, Rung, plan_ladder
 from videoforge.transcoder.domain.media import MediaInfo
 
 
@@ -165,3 +165,7 @@ def test_when_every_requested_format_is_above_the_source_its_largest_rung_is_use
 
 def test_no_requested_formats_means_every_rung_that_fits() -> None:
     assert plan_ladder(_source(1280, 720), []) == plan_ladder(_source(1280, 720), None)
+
+
+def test_the_ladder_has_one_row_per_format_name_clients_may_ask_for() -> None:
+    assert tuple(fmt.name for fmt in FORMATS) == FORMAT_NAMES

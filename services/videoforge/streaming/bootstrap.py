@@ -9,6 +9,7 @@ from videoforge.kit.runtime import Service, media_signer
 from videoforge.kit.server import ServiceBinding
 from videoforge.kit.settings import Settings
 from videoforge.storage.s3 import blob_store_from_settings
+from videoforge.streaming.adapters.mesh import GalleryVideoCatalog, JobPublishedOutputs
 from videoforge.streaming.edgeauth import external_auth_pb2_grpc
 from videoforge.streaming.entrypoints.grpc_servicer import StreamingServicer
 from videoforge.streaming.media_authorization import AUTHORIZATION_SERVICE, MediaAuthorizationServicer
@@ -23,8 +24,8 @@ async def build(settings: Settings) -> Service:
     verifier = signer.verifier(settings.cdn_key_pair_id)
     gallery_channel, job_channel = open_channel(settings.gallery_address), open_channel(settings.job_address)
     playback = Playback(
-        GalleryClient(gallery_channel, timeout=settings.rpc_timeout_seconds),
-        JobInternalClient(job_channel, timeout=settings.rpc_timeout_seconds),
+        GalleryVideoCatalog(GalleryClient(gallery_channel, timeout=settings.rpc_timeout_seconds)),
+        JobPublishedOutputs(JobInternalClient(job_channel, timeout=settings.rpc_timeout_seconds)),
         blob_store_from_settings(settings),
         signer,
         verifier,

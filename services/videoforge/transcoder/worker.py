@@ -14,8 +14,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoforge.job.domain.jobs import attempt_prefix
 from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from videoforge.media_model import attempt_prefix
 from videoforge.queue.port import ClaimedJob, JobQueue
 from videoforge.storage.port import BlobStore
 from videoforge.storage.s3 import guess_content_type

@@ -3,15 +3,14 @@ service never calls the gallery; its state changes come back as events the galle
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
-from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.json_format import MessageToDict
 
 from videoforge.gallery.domain.ports import JobEventFeed, JobScheduler, MediaProber
 from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, PlayingOutput, Video
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.grpc_client_errors import translate_rpc_error
+from videoforge.media_model import MediaSummary
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 
 
@@ -21,12 +20,13 @@ class GrpcMediaProber(MediaProber):
         # Probing downloads the object first; give it longer than an ordinary call.
         self._timeout = timeout * 12
 
-    async def probe(self, source_key: str) -> dict[str, Any]:
+    async def probe(self, source_key: str) -> MediaSummary:
         with translate_rpc_error():
             info = await self._stub.ProbeMedia(
                 transcoder_pb2.ProbeMediaRequest(source_key=source_key), timeout=self._timeout
             )
-        return MessageToDict(info, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        fields = MessageToDict(info, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        return MediaSummary.from_fields(fields)
 
 
 class GrpcJobScheduler(JobScheduler):
@@ -39,7 +39,7 @@ class GrpcJobScheduler(JobScheduler):
             video_id=video.id,
             owner_id=video.owner_id,
             input_source=video.source_key,
-            media=ParseDict(video.media, transcoder_pb2.MediaInfo(), ignore_unknown_fields=True),
+            media=transcoder_pb2.MediaInfo(**video.media.as_fields()),
             output_formats=formats,
             request_id=request_id,
         )

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videoforge.gallery.adapters.tables import uploads, videos
 from videoforge.gallery.domain.ports import Upload, VideoQuery, VideoRepository
-from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate, Video, state_for
+from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate, PlayingOutput, Video, state_for
+from videoforge.media_model import MediaSummary
 
 _VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
 # List totals may lag the table by this much; the pages themselves are always read fresh.
@@ -33,7 +34,36 @@ def _ordering(columns: Any, order_by: str) -> list[Any]:
 def _video(row: Any) -> Video:
     values = dict(row)
     values["latest_job"] = JobSnapshot(**values["latest_job"])
+    values["media"] = MediaSummary.from_fields(values["media"])
+    extra = values.pop("extra")
+    values["filename"] = extra.get("filename", "")
+    values["playing"] = _playing(values["published_job_id"], extra)
     return Video(**values)
+
+
+def _playing(job_id: str, extra: dict[str, Any]) -> PlayingOutput | None:
+    if not job_id:
+        return None
+    return PlayingOutput(
+        job_id=job_id,
+        poster_key=extra.get("poster_key", ""),
+        preview_key=extra.get("preview_key", ""),
+        duration_seconds=float(extra.get("duration_seconds", 0.0)),
+    )
+
+
+def _extra(filename: str, playing: PlayingOutput | None) -> dict[str, Any]:
+    """The `extra` column: the file name, and the images of what plays."""
+    images = {k: v for k, v in asdict(playing).items() if k != "job_id"} if playing else {}
+    return {"filename": filename, **images}
+
+
+def _columns(video: Video) -> dict[str, Any]:
+    values = asdict(video)
+    values["media"] = video.media.as_fields()
+    values.pop("filename"), values.pop("playing")
+    values["extra"] = _extra(video.filename, video.playing)
+    return values
 
 
 class PostgresVideoRepository(VideoRepository):
@@ -64,7 +94,7 @@ class PostgresVideoRepository(VideoRepository):
                 video_id = existing.scalar_one()
                 row = (await conn.execute(select(*_VIDEO_COLUMNS).where(videos.c.id == video_id))).mappings().one()
                 return _video(row)
-            await conn.execute(pg_insert(videos).values(**asdict(video)))
+            await conn.execute(pg_insert(videos).values(**_columns(video)))
         return video
 
     async def get(self, video_id: str) -> Video | None:
@@ -197,7 +227,6 @@ class PostgresVideoRepository(VideoRepository):
             "job_version": update_.version,
             "update_time": datetime.now(UTC),
         }
-        images = {"poster_key", "preview_key", "duration_seconds"}
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -208,13 +237,7 @@ class PostgresVideoRepository(VideoRepository):
             ).first()
             if row is None:
                 return False
-            extra = {k: v for k, v in row.extra.items() if k not in images}
-            if playing:
-                extra.update(
-                    poster_key=playing.poster_key,
-                    preview_key=playing.preview_key,
-                    duration_seconds=playing.duration_seconds,
-                )
+            extra = _extra(row.extra.get("filename", ""), playing)
             await conn.execute(update(videos).where(videos.c.id == update_.video_id).values(**values, extra=extra))
         return True
 

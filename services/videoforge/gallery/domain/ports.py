@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, Video
+from videoforge.media_model import MediaSummary
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ class VideoRepository(ABC):
 
 class MediaProber(ABC):
     @abstractmethod
-    async def probe(self, source_key: str) -> dict[str, Any]:
-        """MediaInfo fields as a dict; raises InvalidArgument for what is not a playable video."""
+    async def probe(self, source_key: str) -> MediaSummary:
+        """Raises InvalidArgument for what is not a playable video."""
 
 
 class JobScheduler(ABC):

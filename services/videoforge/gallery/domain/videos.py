@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from videoforge.kit.errors import InvalidArgument, NotFound, PermissionDenied
 from videoforge.kit.principal import Principal
+from videoforge.media_model import MediaSummary
 
 VISIBILITIES = ("public", "unlisted", "private")
 STATES = ("uploaded", "processing", "ready", "failed")
@@ -73,13 +74,16 @@ class Video:
     visibility: str
     state: str
     source_key: str
-    media: dict[str, Any]
+    media: MediaSummary
     view_count: int
     latest_job: JobSnapshot
     create_time: datetime
     update_time: datetime
     published_job_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The uploader's file name: metadata only, never part of a key.
+    filename: str = ""
+    # What the video plays from, once a job published it.
+    playing: PlayingOutput | None = None
     # The newest job event applied; older and repeated ones are skipped.
     job_version: int = 0
 
@@ -139,17 +143,3 @@ def ensure_manageable(video: Video | None, video_id: str, principal: Principal) 
     if not principal.may_manage(video.owner_id):
         raise PermissionDenied("Only the video's owner can change or delete it.", "NOT_OWNER")
     return video
-
-
-def upload_prefix(user_id: str) -> str:
-    return f"uploads/{user_id}/"
-
-
-def upload_folder(source_key: str) -> str:
-    """The folder an upload lives in: deleting a video deletes it."""
-    return source_key.rsplit("/", 1)[0] + "/"
-
-
-def upload_key(user_id: str, upload_id: str) -> str:
-    # The server names the object; the user's file name is only metadata.
-    return f"{upload_prefix(user_id)}{upload_id}/source"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from google.protobuf import empty_pb2
-from google.protobuf.json_format import ParseDict
 from grpc.aio import ServicerContext
 
 from videoforge.gallery.domain.videos import Video
@@ -43,17 +42,17 @@ class VideoPresenter:
             visibility=video.visibility,
             state=_STATES[video.state],
             status=video.state,
-            media=ParseDict(video.media, transcoder_pb2.MediaInfo(), ignore_unknown_fields=True),
+            media=transcoder_pb2.MediaInfo(**video.media.as_fields()),
             view_count=video.view_count,
             latest_job=pb.JobSnapshot(**video.latest_job.__dict__),
             source_key=video.source_key if is_owner else "",
             create_time=timestamp(video.create_time),
             update_time=timestamp(video.update_time),
         )
-        if self._signer is not None and video.state == "ready":
-            if poster := video.extra.get("poster_key"):
+        if self._signer is not None and video.state == "ready" and video.playing is not None:
+            if poster := video.playing.poster_key:
                 message.thumbnail_url = self._signer.sign_key(poster, self._seconds)
-            if preview := video.extra.get("preview_key"):
+            if preview := video.playing.preview_key:
                 message.preview_url = self._signer.sign_key(preview, self._seconds)
         return message
 

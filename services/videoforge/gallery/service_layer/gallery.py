@@ -19,15 +19,13 @@ from videoforge.gallery.domain.videos import (
     check_visibility,
     ensure_manageable,
     ensure_viewable,
-    upload_folder,
-    upload_key,
-    upload_prefix,
     video_not_found,
 )
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import Principal, require_user
+from videoforge.media_model import upload_folder, upload_key, upload_prefix
 from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore, UploadedPart
 
@@ -189,7 +187,7 @@ class Gallery:
             latest_job=JobSnapshot(),
             create_time=now,
             update_time=now,
-            extra={"filename": upload.filename},
+            filename=upload.filename,
         )
         video = await self._videos.add_video_for_upload(video, key)
         if transcode:

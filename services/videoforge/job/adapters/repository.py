@@ -27,19 +27,32 @@ from videoforge.job.domain.jobs import (
     Publication,
 )
 from videoforge.job.domain.ports import JobRepository
+from videoforge.media_model import MediaSummary, Rendition
 from videoforge.queue.postgres import TransactionalEnqueuer
 
 
 def _job(row: Mapping[str, Any]) -> Job:
     values = dict(row)
     values["error"] = JobError(**values["error"]) if values["error"] else None
+    values["media"] = MediaSummary.from_fields(values["media"])
+    values["renditions"] = [Rendition.from_fields(r) for r in values["renditions"]]
     return Job(**values)
 
 
 def _values(job: Job) -> dict[str, Any]:
-    values = asdict(job)
-    values["error"] = asdict(job.error) if job.error else None
-    return values
+    return _stored(asdict(job))
+
+
+def _stored(values: dict[str, Any]) -> dict[str, Any]:
+    """Column values with typed ones (error, media, renditions) as the JSON they are stored as."""
+    stored = dict(values)
+    if isinstance(stored.get("error"), JobError):
+        stored["error"] = asdict(stored["error"])
+    if isinstance(stored.get("media"), MediaSummary):
+        stored["media"] = stored["media"].as_fields()
+    if "renditions" in stored:
+        stored["renditions"] = [r if isinstance(r, dict) else r.as_fields() for r in stored["renditions"]]
+    return stored
 
 
 def _now() -> datetime:
@@ -105,9 +118,7 @@ async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values:
     before = (await conn.execute(select(jobs.c.state).where(jobs.c.id == job_id).with_for_update())).scalar()
     if before is None:
         return None
-    if isinstance(values.get("error"), JobError):
-        values = {**values, "error": asdict(values["error"])}
-    update_job = update(jobs).where(jobs.c.id == job_id, condition).values(**values, update_time=_now())
+    update_job = update(jobs).where(jobs.c.id == job_id, condition).values(**_stored(values), update_time=_now())
     row = (await conn.execute(update_job.returning(*jobs.c))).mappings().first()
     if row is None:
         return None
@@ -210,7 +221,7 @@ class PostgresJobRepository(JobRepository):
                     await conn.execute(
                         update(jobs)
                         .where(jobs.c.id == job_id, self._holds(attempt))
-                        .values(**values, end_time=_now(), update_time=_now())
+                        .values(**_stored(values), end_time=_now(), update_time=_now())
                         .returning(*jobs.c)
                     )
                 )

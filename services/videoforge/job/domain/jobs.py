@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from videoforge.kit.errors import NotFound
 from videoforge.kit.principal import Principal
-
-
-class JobState(StrEnum):
-    """Stored and shown as these words; StrEnum so a word read back from storage compares equal."""
-
-    PENDING = "PENDING"
-    DOWNLOADING = "DOWNLOADING"
-    PROCESSING = "PROCESSING"
-    UPLOADING = "UPLOADING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
+from videoforge.media_model import (
+    FINAL_JOB_STATES,
+    WORKING_JOB_STATES,
+    JobState,
+    MediaSummary,
+    Rendition,
+)
 
 PENDING, DOWNLOADING, PROCESSING, UPLOADING = (
     JobState.PENDING,
@@ -31,8 +24,8 @@ PENDING, DOWNLOADING, PROCESSING, UPLOADING = (
 )
 COMPLETED, FAILED, CANCELLED = JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED
 STATES = (PENDING, DOWNLOADING, PROCESSING, UPLOADING, COMPLETED, FAILED, CANCELLED)
-FINAL_STATES = (COMPLETED, FAILED, CANCELLED)
-WORKING_STATES = (DOWNLOADING, PROCESSING, UPLOADING)
+FINAL_STATES = FINAL_JOB_STATES
+WORKING_STATES = WORKING_JOB_STATES
 
 
 @dataclass
@@ -56,9 +49,9 @@ class Job:
     attempt: int
     create_time: datetime
     update_time: datetime
-    media: dict[str, Any] = field(default_factory=dict)
+    media: MediaSummary = field(default_factory=MediaSummary)
     error: JobError | None = None
-    renditions: list[dict[str, Any]] = field(default_factory=list)
+    renditions: list[Rendition] = field(default_factory=list)
     output_prefix: str = ""
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -76,7 +69,7 @@ class Job:
 
     @property
     def duration_seconds(self) -> float:
-        return float(self.media.get("duration_seconds", 0.0))
+        return self.media.duration_seconds
 
     @property
     def is_working(self) -> bool:
@@ -135,16 +128,3 @@ def ensure_visible(job: Job | None, job_id: str, principal: Principal) -> Job:
     if job is None or not principal.may_manage(job.owner_id):
         raise job_not_found(job_id)
     return job
-
-
-def attempt_prefix(video_id: str, job_id: str, attempt: int) -> str:
-    """One per attempt, and attempts only grow: a newer attempt or a restarted run never writes over an older one."""
-    return f"videos/{video_id}/jobs/{job_id}/attempt-{attempt}/"
-
-
-def video_outputs_prefix(video_id: str) -> str:
-    return f"videos/{video_id}/jobs/"
-
-
-def job_outputs_prefix(video_id: str, job_id: str) -> str:
-    return f"videos/{video_id}/jobs/{job_id}/"

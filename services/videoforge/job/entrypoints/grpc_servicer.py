@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.json_format import MessageToDict
 from google.rpc import status_pb2
 from grpc.aio import ServicerContext
 
@@ -15,6 +15,7 @@ from videoforge.job.v1 import job_pb2_grpc
 from videoforge.kit.errors import InvalidArgument
 from videoforge.kit.grpc_errors import code_name, code_number
 from videoforge.kit.proto_time import timestamp
+from videoforge.media_model import MediaSummary, Rendition
 from videoforge.transcoder.v1 import transcoder_pb2
 
 
@@ -42,7 +43,17 @@ def job_proto(job: Job) -> pb.Job:
 
 
 def renditions_proto(job: Job) -> list[transcoder_pb2.Rendition]:
-    return [ParseDict(r, transcoder_pb2.Rendition(), ignore_unknown_fields=True) for r in job.renditions]
+    return [transcoder_pb2.Rendition(**r.as_fields()) for r in job.renditions]
+
+
+def rendition_from_proto(message: transcoder_pb2.Rendition) -> Rendition:
+    return Rendition(message.name, message.width, message.height, message.bitrate, message.codecs)
+
+
+def media_from_proto(message: transcoder_pb2.MediaInfo) -> MediaSummary:
+    return MediaSummary.from_fields(
+        MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    )
 
 
 def asset_proto(asset: Asset) -> pb.Asset:
@@ -154,9 +165,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             video_id=request.video_id,
             owner_id=request.owner_id,
             input_source=request.input_source,
-            media=MessageToDict(
-                request.media, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-            ),
+            media=media_from_proto(request.media),
             output_formats=list(request.output_formats),
             request_id=request.request_id,
         )
@@ -174,7 +183,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
 
     async def CompleteAttempt(self, request: pb.CompleteAttemptRequest, context: ServicerContext) -> pb.Job:
         produced = [asset_from_proto(a) for a in request.assets]
-        renditions = [MessageToDict(r, preserving_proto_field_name=True) for r in request.renditions]
+        renditions = [rendition_from_proto(r) for r in request.renditions]
         job = await self._jobs.complete_attempt(
             request.job_id, request.attempt, request.output_prefix, produced, renditions
         )

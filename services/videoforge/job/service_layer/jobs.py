@@ -28,11 +28,8 @@ from videoforge.job.domain.jobs import (
     Job,
     JobError,
     JobEvent,
-    attempt_prefix,
     ensure_visible,
     job_not_found,
-    job_outputs_prefix,
-    video_outputs_prefix,
 )
 from videoforge.job.domain.ports import JobRepository
 from videoforge.kit.cdn import MediaSigner
@@ -40,10 +37,18 @@ from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, 
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import require_admin, require_user
+from videoforge.media_model import (
+    MediaSummary,
+    Rendition,
+    attempt_prefix,
+    job_outputs_prefix,
+    parse_formats,
+    video_of_key,
+    video_outputs_prefix,
+)
 from videoforge.queue.port import JobQueue
 from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore
-from videoforge.transcoder.domain.ladder import parse_formats
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +81,7 @@ class NewJob:
     video_id: str
     owner_id: str
     input_source: str
-    media: dict[str, Any]
+    media: MediaSummary
     output_formats: list[str]
     request_id: str
 
@@ -298,7 +303,7 @@ class Jobs:
         return current is None or current.state == CANCELLED
 
     async def complete_attempt(
-        self, job_id: str, attempt: int, output_prefix: str, produced: list[Asset], renditions: list[dict[str, Any]]
+        self, job_id: str, attempt: int, output_prefix: str, produced: list[Asset], renditions: list[Rendition]
     ) -> Job:
         current = await self._repo.get(job_id)
         if current is None:
@@ -404,10 +409,10 @@ class Jobs:
         return job
 
     async def _references(self, prefix: str) -> list[str]:
-        parts = prefix.split("/")
-        if len(parts) < 3 or parts[0] != "videos" or not parts[1]:
+        video_id = video_of_key(prefix)
+        if not video_id:
             return [prefix]  # not a video's outputs: refuse
-        return await self._repo.referenced_prefixes(parts[1])
+        return await self._repo.referenced_prefixes(video_id)
 
 
 def _bare(name: str) -> str:

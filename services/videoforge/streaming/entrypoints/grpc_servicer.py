@@ -5,9 +5,15 @@ from __future__ import annotations
 from google.api import httpbody_pb2
 from grpc.aio import ServicerContext
 
+from videoforge.media_model import Rendition
 from videoforge.streaming.service_layer.playback import Playback
 from videoforge.streaming.v1 import streaming_pb2 as pb
 from videoforge.streaming.v1 import streaming_pb2_grpc
+from videoforge.transcoder.v1 import transcoder_pb2
+
+
+def renditions_proto(renditions: list[Rendition]) -> list[transcoder_pb2.Rendition]:
+    return [transcoder_pb2.Rendition(**r.as_fields()) for r in renditions]
 
 
 class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
@@ -17,7 +23,7 @@ class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
     async def ListQualities(
         self, request: pb.ListQualitiesRequest, context: ServicerContext
     ) -> pb.ListQualitiesResponse:
-        return pb.ListQualitiesResponse(qualities=await self._playback.qualities(request.video_id))
+        return pb.ListQualitiesResponse(qualities=renditions_proto(await self._playback.qualities(request.video_id)))
 
     async def GetStream(self, request: pb.GetStreamRequest, context: ServicerContext) -> pb.Stream:
         urls = await self._playback.stream(request.video_id, request.quality)
@@ -26,7 +32,7 @@ class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
             url=urls.url,
             mp4_url=urls.mp4_url,
             expires_in=self._playback.seconds,
-            rendition=urls.rendition,
+            rendition=transcoder_pb2.Rendition(**urls.rendition.as_fields()),
         )
 
     async def GetPlayback(self, request: pb.GetPlaybackRequest, context: ServicerContext) -> pb.Playback:
@@ -38,7 +44,7 @@ class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
             preview_url=urls.preview_url,
             storyboard_url=urls.storyboard_url,
             expires_in=self._playback.seconds,
-            qualities=urls.qualities,
+            qualities=renditions_proto(urls.qualities),
             duration_seconds=urls.duration_seconds,
         )
 

@@ -7,18 +7,14 @@ import posixpath
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
-from videoforge.gallery.client import GalleryClient
-from videoforge.job.client import JobInternalClient
-from videoforge.job.v1 import job_pb2
 from videoforge.kit.cdn import GrantRefused, GrantVerifier, MediaSigner, SignedGrant
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
 from videoforge.kit.principal import current_principal
+from videoforge.media_model import Rendition, parse_formats, video_prefix
 from videoforge.storage.port import BlobNotFound, BlobStore
 from videoforge.streaming.domain.manifests import content_type, is_manifest, rewrite_dash, rewrite_hls
-from videoforge.transcoder.domain.ladder import parse_formats
-from videoforge.transcoder.v1 import transcoder_pb2
+from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog
 
-Kind = job_pb2.Asset.Kind
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _NOT_READY = {
     "uploaded": "The video has not been transcoded yet; start a job with POST /api/jobs.",
@@ -29,7 +25,7 @@ _NOT_READY = {
 
 @dataclass(frozen=True)
 class StreamUrls:
-    rendition: transcoder_pb2.Rendition
+    rendition: Rendition
     url: str
     mp4_url: str
 
@@ -41,15 +37,15 @@ class PlaybackUrls:
     thumbnail_url: str
     preview_url: str
     storyboard_url: str
-    qualities: list[transcoder_pb2.Rendition]
+    qualities: list[Rendition]
     duration_seconds: float
 
 
 class Playback:
     def __init__(
         self,
-        gallery: GalleryClient,
-        jobs: JobInternalClient,
+        videos: VideoCatalog,
+        outputs: PublishedOutputs,
         blobs: BlobStore,
         signer: MediaSigner,
         verifier: GrantVerifier,
@@ -57,36 +53,32 @@ class Playback:
         api_base_url: str,
         seconds: int,
     ) -> None:
-        self._gallery, self._jobs, self._blobs = gallery, jobs, blobs
+        self._videos, self._outputs, self._blobs = videos, outputs, blobs
         self._signer, self._verifier = signer, verifier
         self._api_base, self.seconds = api_base_url.rstrip("/"), seconds
 
-    async def _output(self, video_id: str) -> job_pb2.PublishedOutput:
+    async def _output(self, video_id: str) -> PlayableOutput:
         video_id = require(video_id, "video_id")
         principal = current_principal()
         # The gallery decides who may see the video; a private one answers NOT_FOUND to others.
-        video = await self._gallery.lookup(video_id=video_id, authorization=principal.token if principal else "")
+        video = await self._videos.visible_video(video_id, principal.token if principal else "")
         try:
-            return await self._jobs.published_output(video.id)
+            return await self._outputs.published(video.id)
         except NotFound as exc:
             raise FailedPrecondition(_NOT_READY.get(video.status, _NOT_READY["uploaded"]), "NOT_READY") from exc
 
     def _grant(self, video_id: str) -> SignedGrant:
-        return self._signer.grant(f"videos/{video_id}", self.seconds)
+        return self._signer.grant(video_prefix(video_id).rstrip("/"), self.seconds)
 
     def _media_url(self, key: str, grant: SignedGrant) -> str:
         return self._signer.url(key, grant)
 
     def _manifest_url(self, video_id: str, key: str, grant: SignedGrant) -> str:
         token = base64.urlsafe_b64encode(grant.query_string.encode()).decode().rstrip("=")
-        relative = key.removeprefix(f"videos/{video_id}/")
+        relative = key.removeprefix(video_prefix(video_id))
         return f"{self._api_base}/api/stream/{video_id}/manifest/{quote(relative)}?token={token}"
 
-    @staticmethod
-    def _asset(output: job_pb2.PublishedOutput, kind: int, quality: str = "") -> job_pb2.Asset | None:
-        return next((a for a in output.assets if a.kind == kind and (not quality or a.quality == quality)), None)
-
-    async def qualities(self, video_id: str) -> list[transcoder_pb2.Rendition]:
+    async def qualities(self, video_id: str) -> list[Rendition]:
         return list((await self._output(video_id)).renditions)
 
     async def stream(self, video_id: str, quality: str) -> StreamUrls:
@@ -103,8 +95,8 @@ class Playback:
                 raise NotFound(f"The video has no {wanted} rendition; it has {names}.", "QUALITY_NOT_FOUND")
             chosen = match
         grant = self._grant(video_id)
-        playlist = self._asset(output, Kind.KIND_HLS_PLAYLIST, chosen.name)
-        mp4 = self._asset(output, Kind.KIND_MP4, chosen.name)
+        playlist = output.asset("HLS_PLAYLIST", chosen.name)
+        mp4 = output.asset("MP4", chosen.name)
         return StreamUrls(
             rendition=chosen,
             url=self._manifest_url(video_id, playlist.key, grant) if playlist else "",
@@ -115,24 +107,24 @@ class Playback:
         output = await self._output(video_id)
         grant = self._grant(video_id)
 
-        def media(kind: int) -> str:
-            asset = self._asset(output, kind)
+        def media(kind: str) -> str:
+            asset = output.asset(kind)
             return self._media_url(asset.key, grant) if asset else ""
 
-        master, mpd = self._asset(output, Kind.KIND_HLS_MASTER), self._asset(output, Kind.KIND_DASH_MANIFEST)
+        master, mpd = output.asset("HLS_MASTER"), output.asset("DASH_MANIFEST")
         return PlaybackUrls(
             hls_url=self._manifest_url(video_id, master.key, grant) if master else "",
             dash_url=self._manifest_url(video_id, mpd.key, grant) if mpd else "",
-            thumbnail_url=media(Kind.KIND_POSTER),
-            preview_url=media(Kind.KIND_PREVIEW),
-            storyboard_url=media(Kind.KIND_STORYBOARD_INDEX),
+            thumbnail_url=media("POSTER"),
+            preview_url=media("PREVIEW"),
+            storyboard_url=media("STORYBOARD_INDEX"),
             qualities=list(output.renditions),
             duration_seconds=output.duration_seconds,
         )
 
     async def thumbnail(self, video_id: str) -> str:
         output = await self._output(video_id)
-        poster = self._asset(output, Kind.KIND_POSTER)
+        poster = output.asset("POSTER")
         if poster is None:
             raise NotFound("The video has no poster.", "NO_POSTER")
         return self._media_url(poster.key, self._grant(video_id))
@@ -143,7 +135,7 @@ class Playback:
         normalised = posixpath.normpath(path)
         if normalised.startswith(("../", "/")) or normalised == ".." or not is_manifest(normalised):
             raise InvalidArgument.for_field("path", "must name a manifest of this video", "BAD_PATH")
-        key = f"videos/{video_id}/{normalised}"
+        key = video_prefix(video_id) + normalised
         grant = self._grant_from_token(token, key)
         try:
             raw = await self._blobs.read_bytes(key, max_bytes=MAX_MANIFEST_BYTES)
@@ -151,7 +143,7 @@ class Playback:
             raise NotFound(f"No manifest {path!r}.", "MANIFEST_NOT_FOUND") from exc
 
         def sign(child: str) -> str:
-            child_key = f"videos/{video_id}/{child}"
+            child_key = video_prefix(video_id) + child
             if is_manifest(child):
                 return self._manifest_url(video_id, child_key, grant)
             return self._media_url(child_key, grant)

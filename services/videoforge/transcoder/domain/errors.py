@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from videoforge.kit.errors import FieldViolation, InvalidArgument
+from videoforge.kit.errors import InvalidArgument
 
 
 class UnsupportedMedia(InvalidArgument):
@@ -15,13 +13,3 @@ class UnsupportedMedia(InvalidArgument):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "UNSUPPORTED_MEDIA")
-
-
-class UnknownFormat(InvalidArgument):
-    """A requested output format is not one of the ladder's names or aliases."""
-
-    def __init__(self, value: str, allowed: Sequence[str]) -> None:
-        description = f"Unknown format '{value}'; allowed: {', '.join(allowed)}"
-        super().__init__(description, "UNKNOWN_FORMAT", [FieldViolation("formats", description)])
-        self.value = value
-        self.allowed = tuple(allowed)

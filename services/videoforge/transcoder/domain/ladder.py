@@ -1,4 +1,5 @@
-"""The rendition ladder: one table of formats, and the rungs a given source gets from it."""
+"""The rendition ladder: one table of formats (one row per name in the media model), and the rungs a given
+source gets from it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from videoforge.transcoder.domain.errors import UnknownFormat
+from videoforge.media_model import parse_formats
 from videoforge.transcoder.domain.media import MediaInfo
 
 # Seconds between keyframes; the packager cuts segments of the same length at those keyframes.
@@ -37,7 +38,6 @@ FORMATS: tuple[Format, ...] = (
     Format("480p", 480, 1_400),
     Format("360p", 360, 800),
 )
-ALIASES: dict[str, str] = {"high": "1080p", "medium": "720p", "low": "480p", "mobile": "360p"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +51,6 @@ class Rung:
     maxrate_kbps: int
     bufsize_kbps: int
     gop_frames: int
-
-
-def parse_formats(values: Iterable[str]) -> list[str]:
-    """Canonical format names for names or aliases (any case), in ladder order, without repeats.
-
-    Raises UnknownFormat naming the first value that is neither, and what is allowed.
-    """
-    lookup = {fmt.name.lower(): fmt.name for fmt in FORMATS} | ALIASES
-    wanted: set[str] = set()
-    for value in values:
-        name = lookup.get(value.strip().lower())
-        if name is None:
-            raise UnknownFormat(value, [fmt.name for fmt in FORMATS] + list(ALIASES))
-        wanted.add(name)
-    return [fmt.name for fmt in FORMATS if fmt.name in wanted]
 
 
 def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None) -> list[Rung]:

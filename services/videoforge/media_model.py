@@ -1,0 +1,147 @@
+"""The media model every service shares, in plain Python: what a source is (MediaSummary), what a transcode
+makes (Rendition), where a job stands (JobState), the format names clients use, and where objects live.
+
+Protos and JSONB are converted to and from these only in entrypoints and adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+from videoforge.kit.errors import FieldViolation, InvalidArgument
+
+
+class JobState(StrEnum):
+    """Stored and shown as these words; a StrEnum, so a word read back from storage compares equal."""
+
+    PENDING = "PENDING"
+    DOWNLOADING = "DOWNLOADING"
+    PROCESSING = "PROCESSING"
+    UPLOADING = "UPLOADING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+FINAL_JOB_STATES = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+WORKING_JOB_STATES = (JobState.DOWNLOADING, JobState.PROCESSING, JobState.UPLOADING)
+
+
+@dataclass(frozen=True)
+class MediaSummary:
+    """What the probe found in a source, as videos and jobs show it (display size, rotation applied)."""
+
+    container: str = ""
+    duration_seconds: float = 0.0
+    width: int = 0
+    height: int = 0
+    frame_rate: float = 0.0
+    video_codec: str = ""
+    audio_codec: str = ""
+    has_audio: bool = False
+    bitrate: int = 0
+    size_bytes: int = 0
+    rotation: int = 0
+
+    @classmethod
+    def from_fields(cls, values: Mapping[str, Any]) -> MediaSummary:
+        """From stored or wire fields; unknown ones (from a newer version) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def as_fields(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One rung of a published ladder: its name (`720p`), frame size, video bitrate and RFC 6381 codecs."""
+
+    name: str
+    width: int = 0
+    height: int = 0
+    bitrate: int = 0
+    codecs: str = ""
+
+    @classmethod
+    def from_fields(cls, values: Mapping[str, Any]) -> Rendition:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def as_fields(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# The ladder's format names, biggest first, and the words clients may use for them.
+FORMAT_NAMES = ("4K", "1080p", "720p", "480p", "360p")
+FORMAT_ALIASES: dict[str, str] = {"high": "1080p", "medium": "720p", "low": "480p", "mobile": "360p"}
+
+
+class UnknownFormat(InvalidArgument):
+    """A requested output format is not one of the ladder's names or aliases."""
+
+    def __init__(self, value: str, allowed: Iterable[str]) -> None:
+        allowed = tuple(allowed)
+        description = f"Unknown format '{value}'; allowed: {', '.join(allowed)}"
+        super().__init__(description, "UNKNOWN_FORMAT", [FieldViolation("formats", description)])
+        self.value = value
+        self.allowed = allowed
+
+
+def parse_formats(values: Iterable[str]) -> list[str]:
+    """Canonical format names for names or aliases (any case), biggest first, without repeats.
+
+    Raises UnknownFormat naming the first value that is neither, and what is allowed.
+    """
+    lookup = {name.lower(): name for name in FORMAT_NAMES} | FORMAT_ALIASES
+    wanted: set[str] = set()
+    for value in values:
+        name = lookup.get(value.strip().lower())
+        if name is None:
+            raise UnknownFormat(value, [*FORMAT_NAMES, *FORMAT_ALIASES])
+        wanted.add(name)
+    return [name for name in FORMAT_NAMES if name in wanted]
+
+
+# Where objects live. Sources: uploads/{user}/{upload}/source. Everything a video plays from: videos/{video}/.
+
+
+def upload_prefix(user_id: str) -> str:
+    return f"uploads/{user_id}/"
+
+
+def upload_key(user_id: str, upload_id: str) -> str:
+    # The server names the object; the user's file name is only metadata.
+    return f"{upload_prefix(user_id)}{upload_id}/source"
+
+
+def upload_folder(source_key: str) -> str:
+    """The folder an upload lives in: deleting its video deletes it."""
+    return source_key.rsplit("/", 1)[0] + "/"
+
+
+def video_prefix(video_id: str) -> str:
+    """Everything a video plays from lies under this; one signed grant covers it."""
+    return f"videos/{video_id}/"
+
+
+def video_outputs_prefix(video_id: str) -> str:
+    return f"{video_prefix(video_id)}jobs/"
+
+
+def job_outputs_prefix(video_id: str, job_id: str) -> str:
+    return f"{video_outputs_prefix(video_id)}{job_id}/"
+
+
+def attempt_prefix(video_id: str, job_id: str, attempt: int) -> str:
+    """One per attempt, and attempts only grow: a newer attempt or a restarted run never writes over an older one."""
+    return f"{job_outputs_prefix(video_id, job_id)}attempt-{attempt}/"
+
+
+def video_of_key(key: str) -> str:
+    """The video a key under `videos/{video}/` belongs to; empty for any other key."""
+    parts = key.split("/")
+    return parts[1] if len(parts) >= 3 and parts[0] == "videos" and parts[1] else ""
