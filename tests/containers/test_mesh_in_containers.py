@@ -16,7 +16,7 @@ import pytest
 
 from tests.containers.mesh import IMAGE_UID, ContainerMesh, podman
 from tests.media_factory import MediaFactory
-from videoforge.client.edge import EdgeClient
+from videoforge.client.edge import ApiError, EdgeClient
 
 # The first run here may build the image before the mesh starts.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -25,7 +25,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 @pytest.fixture(scope="module")
 def client(container_mesh: ContainerMesh) -> EdgeClient:
     edge = EdgeClient(container_mesh.edge_url)
-    edge.register(f"containers-{uuid.uuid4().hex[:8]}@example.com", "container-pass-1")
+    try:
+        edge.register(f"containers-{uuid.uuid4().hex[:8]}@example.com", "container-pass-1")
+    except ApiError as error:
+        pytest.fail(f"sign-up through the edge failed: {error}\n{container_mesh.all_logs()}")
     return edge
 
 
