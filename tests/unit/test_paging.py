@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from videoforge.kit.errors import InvalidArgument
-from videoforge.kit.paging import page_info, page_request, parse_filter
+from videoforge.kit.paging import MAX_OFFSET, page_info, page_request, parse_filter
 
 
 def test_page_and_limit_map_to_an_offset() -> None:
@@ -33,3 +35,26 @@ def test_bad_tokens_and_filters_are_invalid_arguments() -> None:
     with pytest.raises(InvalidArgument):
         parse_filter("colour=red", ("status",))
     assert parse_filter("status=ready AND owner=me", ("status", "owner")) == {"status": "ready", "owner": "me"}
+
+
+def _token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [_token(f"o{2**63 + 5}"), _token(f"o{MAX_OFFSET + 1}"), _token("o-5"), _token("o 5"), _token("o1_0"), "\x00", "é"],
+)
+def test_page_tokens_this_api_never_wrote_are_refused(token: str) -> None:
+    with pytest.raises(InvalidArgument) as refusal:
+        page_request(page_token=token)
+
+    assert refusal.value.message == "page_token: is not a token this API returned"
+
+
+def test_negative_and_unreachable_pages_are_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidArgument, match=r"^limit: must not be negative"):
+        page_request(limit=-1)
+    with pytest.raises(InvalidArgument, match=r"^page: reaches past the deepest page"):
+        page_request(page=2**31 - 1, limit=100)
+    assert page_request(page_token=_token(f"o{MAX_OFFSET}")).offset == MAX_OFFSET

@@ -1,4 +1,5 @@
-"""Server interceptors every service uses: request id + access log, caller identity, error translation."""
+"""Server interceptors every service uses: request id + access log, caller identity, request checks, error
+translation."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from grpc.aio import ServicerContext
 from videoforge.kit.errors import DomainError, Unauthenticated
 from videoforge.kit.grpc_errors import to_grpc_status
 from videoforge.kit.principal import reset_principal, set_principal
+from videoforge.kit.request_checks import check_request
 from videoforge.kit.tokens import TokenVerifier
 
 log = logging.getLogger("videoforge.rpc")
@@ -32,7 +34,7 @@ def _metadata(context: ServicerContext, key: str) -> str:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every handler once so the three concerns share one code path for unary and streaming RPCs."""
+    """Wraps every handler once so these concerns share one code path for unary and streaming RPCs."""
 
     def __init__(self, verifier: TokenVerifier | None) -> None:
         self._verifier = verifier
@@ -71,20 +73,27 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return set_principal(replace(principal, token=token.strip()))
 
     @contextlib.asynccontextmanager
-    async def _handled(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
-        """Authenticates the caller, translates domain errors once, and writes one access-log line."""
+    async def _handled(self, method: str, request: Any, context: ServicerContext) -> AsyncIterator[None]:
+        """Authenticates the caller, checks the request, translates errors once, and writes one access-log line.
+
+        An unexpected error answers INTERNAL with the request id only: its text may hold SQL, paths or values,
+        so the full story goes to the log under that id.
+        """
         started, request_id = time.perf_counter(), _metadata(context, "x-request-id") or uuid.uuid4().hex
         code, token = "OK", None
         try:
             token = self._authenticate(context)
+            check_request(request)
             yield
         except DomainError as error:
             code = error.code.value
             await context.abort_with_status(to_grpc_status(error))
+        except grpc.aio.AbortError:
+            raise  # a servicer chose its own status
         except Exception:
             code = "INTERNAL"
             log.exception("unhandled error", extra={"method": method, "request_id": request_id})
-            raise
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error, reference {request_id}")
         finally:
             # A stream the client left early is closed from another context, where the token is not valid.
             if token is not None:
@@ -94,14 +103,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap_unary(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: ServicerContext) -> Any:
-            async with self._handled(method, context):
+            async with self._handled(method, request, context):
                 return await behaviour(request, context)
 
         return wrapped
 
     def _wrap_stream(self, method: str, behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
         async def wrapped(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
-            async with self._handled(method, context):
+            async with self._handled(method, request, context):
                 async for item in behaviour(request, context):
                     yield item
 

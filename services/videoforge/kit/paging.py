@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import math
+import re
 from dataclasses import dataclass
 
 from videoforge.kit.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# The deepest offset a listing reaches; far past any real one, and well inside PostgreSQL's bigint.
+MAX_OFFSET = 2**31 - 1
+_TOKEN = re.compile(r"o([0-9]{1,10})")
 
 
 @dataclass(frozen=True)
@@ -38,21 +43,27 @@ def _encode(offset: int) -> str:
 
 def _decode(token: str) -> int:
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        if not raw.startswith("o"):
-            raise ValueError(token)
-        return max(0, int(raw[1:]))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument.for_field("page_token", "is not a token this API returned", "BAD_PAGE_TOKEN") from exc
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        raw = ""
+    # Only what _encode writes: no sign, no spaces, no underscores, no number past the deepest page.
+    match = _TOKEN.fullmatch(raw)
+    if match is None or int(match[1]) > MAX_OFFSET:
+        raise InvalidArgument.for_field("page_token", "is not a token this API returned", "BAD_PAGE_TOKEN")
+    return int(match[1])
 
 
 def page_request(*, page_size: int = 0, page_token: str = "", page: int = 0, limit: int = 0) -> PageRequest:
-    if min(page_size, page, limit) < 0:
-        raise InvalidArgument.for_field("page", "page, limit and page_size must not be negative", "BAD_PAGE")
+    for name, value in (("page", page), ("limit", limit), ("page_size", page_size)):
+        if value < 0:
+            raise InvalidArgument.for_field(name, "must not be negative", "BAD_PAGE")
     size = min(limit or page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     if page_token:
         return PageRequest(_decode(page_token), size)
-    return PageRequest((max(page, 1) - 1) * size, size)
+    offset = (max(page, 1) - 1) * size
+    if offset > MAX_OFFSET:
+        raise InvalidArgument.for_field("page", f"reaches past the deepest page ({MAX_OFFSET // size + 1})", "BAD_PAGE")
+    return PageRequest(offset, size)
 
 
 def page_info(request: PageRequest, returned: int, total: int, *, cap: int | None = None) -> PageInfo:

@@ -51,7 +51,7 @@ def _values(message: Message, prefix: str) -> Iterator[tuple[str, FieldDescripto
         path = f"{prefix}{field.name}"
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             yield from _map_values(field, value, path)
-        elif _is_repeated(field):
+        elif field.is_repeated:
             for index, item in enumerate(value):
                 yield from _one(field, item, f"{path}[{index}]")
         else:
@@ -87,10 +87,6 @@ def _problem(field: FieldDescriptor, value: Any) -> tuple[str, str] | None:
     elif field.type == FieldDescriptor.TYPE_ENUM and field.enum_type.values_by_number.get(value) is None:
         return f"{value} is not one of {', '.join(field.enum_type.values_by_name)}", "OUT_OF_RANGE"
     return None
-
-
-def _is_repeated(field: FieldDescriptor) -> bool:
-    return field.label == FieldDescriptor.LABEL_REPEATED
 
 
 def _is_well_known(descriptor: Descriptor) -> bool:
