@@ -452,12 +452,24 @@ def wait_until_healthy(url: str, seconds: float) -> None:
 # Measuring, once the chaos is over.
 
 
+def settled_get(client: EdgeClient, path: str, attempts: int = 4) -> Any:
+    """GET through the edge, again after a server error: a component may still be on its way back."""
+    for _ in range(attempts - 1):
+        try:
+            return client.request("GET", path)
+        except ApiError as error:
+            if error.status < 500:
+                raise
+        time.sleep(2.0)
+    return client.request("GET", path)
+
+
 def count_lost(client: EdgeClient, uploads: list[Upload]) -> int:
     lost = 0
     for upload in uploads:
         try:
-            video = client.request("GET", f"/api/gallery/videos/{upload.video_id}")
-            client.request("GET", f"/api/jobs/{upload.job_id}")
+            video = settled_get(client, f"/api/gallery/videos/{upload.video_id}")
+            settled_get(client, f"/api/jobs/{upload.job_id}")
         except ApiError as error:
             if error.status != 404:
                 raise
@@ -472,7 +484,7 @@ def final_jobs(client: EdgeClient, uploads: list[Upload]) -> dict[str, dict[str,
     jobs = {}
     for upload in uploads:
         with contextlib.suppress(ApiError):
-            jobs[upload.job_id] = client.request("GET", f"/api/jobs/{upload.job_id}")
+            jobs[upload.job_id] = settled_get(client, f"/api/jobs/{upload.job_id}")
     return jobs
 
 
@@ -482,7 +494,7 @@ def published_prefixes(client: EdgeClient, jobs: dict[str, dict[str, Any]]) -> d
     for job_id, job in jobs.items():
         if job.get("status") != "COMPLETED":
             continue
-        assets = client.request("GET", f"/api/jobs/{job_id}/assets").get("assets", [])
+        assets = settled_get(client, f"/api/jobs/{job_id}/assets").get("assets", [])
         for asset in assets:
             match = ATTEMPT_KEY.match(asset.get("key", ""))
             if match:
