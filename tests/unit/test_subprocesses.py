@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from videoforge.kit.subprocesses import (
     MASK,
     ProcessFailed,
     ProcessTimedOut,
+    ResourceLimits,
     redact_argv,
     run_process,
 )
@@ -180,3 +182,42 @@ def test_redaction_leaves_encoder_options_that_merely_contain_key_readable() -> 
 async def test_a_missing_program_raises_file_not_found() -> None:
     with pytest.raises(FileNotFoundError):
         await run_process([os.devnull + "-no-such-program"], timeout=5)
+
+
+async def test_a_child_runs_under_the_limits_it_is_given(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="videoforge.kit.subprocesses")
+    limits = ResourceLimits(memory_bytes=512 * 1024**2, cpu_seconds=7, file_bytes=1024**2)
+
+    result = await run_process(["sh", "-c", "ulimit -v; ulimit -t; ulimit -f"], timeout=10, limits=limits)
+
+    # `ulimit` counts memory in KiB and file sizes in 512-byte blocks.
+    assert result.stdout_tail.splitlines() == [str(512 * 1024), "7", str(1024**2 // 512)]
+    assert "under --as=536870912 --cpu=7:12 --fsize=1048576" in caplog.records[-1].getMessage()
+
+
+async def test_a_child_past_its_cpu_time_is_stopped_and_says_so() -> None:
+    with pytest.raises(ProcessFailed) as failure:
+        await run_process(["sh", "-c", "while :; do :; done"], timeout=30, limits=ResourceLimits(cpu_seconds=1))
+
+    assert failure.value.limit_exceeded == "its CPU time limit"
+    assert str(failure.value).startswith("sh was stopped at its CPU time limit")
+
+
+async def test_a_child_writing_past_its_file_size_is_stopped_and_says_so(tmp_path: Path) -> None:
+    argv = ["dd", "if=/dev/zero", f"of={tmp_path / 'big'}", "bs=1M", "count=4"]
+
+    with pytest.raises(ProcessFailed) as failure:
+        await run_process(argv, timeout=30, limits=ResourceLimits(file_bytes=1024**2))
+
+    assert failure.value.limit_exceeded == "its file size limit"
+    assert (tmp_path / "big").stat().st_size == 1024**2
+
+
+async def test_a_child_past_its_memory_fails_to_allocate() -> None:
+    argv = [sys.executable, "-c", "bytearray(256 * 1024**2)"]
+
+    with pytest.raises(ProcessFailed) as failure:
+        await run_process(argv, timeout=30, limits=ResourceLimits(memory_bytes=128 * 1024**2))
+
+    assert "MemoryError" in failure.value.stderr_tail
+    assert failure.value.limit_exceeded is None

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     auto_transcode: bool = True
     max_duration_seconds: float = 4 * 3600
     max_pixels: int = 8192 * 4320
+    # Address space each FFmpeg process may take (the kernel refuses more): a 4K ladder needs a few GiB.
+    media_memory_bytes: int = Field(default=16 * 1024**3, gt=0)
     encoder_preset: str = "veryfast"
 
     log_level: str = "INFO"

@@ -1,7 +1,8 @@
 """The one place VideoForge starts subprocesses: logged without secrets, bounded in time, never orphaned.
 
 Every child runs in its own process group (`start_new_session=True`), so a timeout or a cancelled task
-stops the whole group (SIGTERM, a short grace, then SIGKILL), not only the direct child.
+stops the whole group (SIGTERM, a short grace, then SIGKILL), not only the direct child. Children that read
+untrusted files also run under kernel resource limits (`ResourceLimits`): memory, CPU time and file size.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 MASK = "***"
 TAIL_LINES = 40
 TERM_GRACE_SECONDS = 3.0
+CPU_GRACE_SECONDS = 5
 # The longest line read from a child; a longer one stops it (FFmpeg's tools write short lines).
 MAX_LINE_BYTES = 1 << 20
 
@@ -33,6 +35,34 @@ MAX_LINE_BYTES = 1 << 20
 _SECRET_NAME = r"(?:[\w.-]*[-_])?(?:key|keys|signature|token|secret|password|passphrase|credential|policy)"
 _SECRET_ASSIGNMENT = re.compile(rf"(?i)(?<![\w.-])(-{{0,2}}{_SECRET_NAME}=)[^&\s;:,'\"]*")
 _SECRET_FLAG = re.compile(rf"(?i)-{{1,2}}{_SECRET_NAME}")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLimits:
+    """Kernel limits (setrlimit) on a child and whatever it starts; None leaves a resource unlimited.
+
+    Past `memory_bytes` of address space allocations fail; past `cpu_seconds` the kernel sends SIGXCPU, and
+    SIGKILL `CPU_GRACE_SECONDS` later to a program that caught it (FFmpeg does); a write past `file_bytes` in
+    any one file gets SIGXFSZ.
+    """
+
+    memory_bytes: int | None = None
+    cpu_seconds: int | None = None
+    file_bytes: int | None = None
+
+    def prlimit_options(self) -> list[str]:
+        options = []
+        if self.memory_bytes is not None:
+            options.append(f"--as={self.memory_bytes}")
+        if self.cpu_seconds is not None:
+            options.append(f"--cpu={self.cpu_seconds}:{self.cpu_seconds + CPU_GRACE_SECONDS}")
+        if self.file_bytes is not None:
+            options.append(f"--fsize={self.file_bytes}")
+        return options
+
+
+# What each limit's signal means, in the words ProcessFailed uses.
+_LIMIT_SIGNALS = {int(signal.SIGXCPU): "its CPU time limit", int(signal.SIGXFSZ): "its file size limit"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +90,11 @@ class ProcessFailed(ProcessError):
     def __init__(self, *, command: str, returncode: int, stderr_tail: str) -> None:
         program = shlex.split(command)[0] if command else "process"
         last = stderr_tail.strip().splitlines()[-1:] or [""]
-        super().__init__(
-            f"{Path(program).name} exited with status {returncode}: {last[0]}",
-            command=command,
-            stderr_tail=stderr_tail,
-        )
         self.returncode = returncode
+        # Set when the kernel stopped the child at one of its ResourceLimits.
+        self.limit_exceeded = _LIMIT_SIGNALS.get(-returncode)
+        ending = f"was stopped at {self.limit_exceeded}" if self.limit_exceeded else f"exited with status {returncode}"
+        super().__init__(f"{Path(program).name} {ending}: {last[0]}", command=command, stderr_tail=stderr_tail)
 
 
 class ProcessTimedOut(ProcessError):
@@ -107,6 +136,8 @@ def _longest_first(values: Iterable[str]) -> list[str]:
 # its parent. (A preexec_fn could do the same, but forces fork(), which is unsafe in a gRPC process.)
 _SETPRIV = shutil.which("setpriv")
 _DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV and sys.platform == "linux" else []
+# prlimit sets the limits, then execs the program: the same fork()-free start as setpriv's.
+_PRLIMIT = shutil.which("prlimit")
 
 
 async def run_process(
@@ -116,21 +147,24 @@ async def run_process(
     on_stdout_line: Callable[[str], None] | None = None,
     cwd: Path | None = None,
     redact: Iterable[str] = (),
+    limits: ResourceLimits | None = None,
 ) -> ProcessResult:
     """Run argv to completion and return its result.
 
-    Raises `ProcessFailed` on a non-zero exit and `ProcessTimedOut` past `timeout` seconds. On timeout,
-    cancellation, or an exception raised by `on_stdout_line`, the whole process group is stopped and
-    reaped before the exception propagates.
+    Raises `ProcessFailed` on a non-zero exit (`limit_exceeded` says when one of `limits` stopped it) and
+    `ProcessTimedOut` past `timeout` seconds. On timeout, cancellation, or an exception raised by
+    `on_stdout_line`, the whole process group is stopped and reaped before the exception propagates.
     """
-    if _DIE_WITH_PARENT and shutil.which(argv[0]) is None:
-        # Behind setpriv a missing program would look like a failed run; say what is missing instead.
+    if (_DIE_WITH_PARENT or limits) and shutil.which(argv[0]) is None:
+        # Behind setpriv or prlimit a missing program would look like a failed run; say what is missing instead.
         raise FileNotFoundError(f"no such program: {argv[0]}")
     secrets = _longest_first(redact)
     command = shlex.join(redact_argv(argv, secrets))
-    logger.info("running %s", command)
+    bounds = _limit_prefix(limits)
+    logger.info("running %s%s", command, f" under {' '.join(bounds[1:-1])}" if bounds else "")
     process = await asyncio.create_subprocess_exec(
         *_DIE_WITH_PARENT,
+        *bounds,
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -167,6 +201,15 @@ async def run_process(
     if result.returncode != 0:
         raise ProcessFailed(command=command, returncode=result.returncode, stderr_tail=result.stderr_tail)
     return result
+
+
+def _limit_prefix(limits: ResourceLimits | None) -> list[str]:
+    options = limits.prlimit_options() if limits else []
+    if not options:
+        return []
+    if _PRLIMIT is None:
+        raise FileNotFoundError("prlimit (util-linux) is needed to run a program under resource limits")
+    return [_PRLIMIT, *options, "--"]
 
 
 async def _pump(stream: asyncio.StreamReader, tail: deque[str], on_line: Callable[[str], None] | None) -> None:

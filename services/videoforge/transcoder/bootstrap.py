@@ -20,9 +20,18 @@ def media_limits(settings: Settings) -> MediaLimits:
     )
 
 
+def media_encoder(settings: Settings) -> FfmpegEncoder:
+    return FfmpegEncoder(
+        preset=settings.encoder_preset, max_pixels=settings.max_pixels, memory_bytes=settings.media_memory_bytes
+    )
+
+
 async def build(settings: Settings) -> Service:
     servicer = TranscoderServicer(
-        blob_store_from_settings(settings), FfmpegEncoder(), media_limits(settings), settings.data_dir / "scratch"
+        blob_store_from_settings(settings),
+        media_encoder(settings),
+        media_limits(settings),
+        settings.data_dir / "scratch",
     )
     name = transcoder_pb2.DESCRIPTOR.services_by_name["TranscoderService"].full_name
     binding = ServiceBinding(lambda s: transcoder_pb2_grpc.add_TranscoderServiceServicer_to_server(servicer, s), [name])

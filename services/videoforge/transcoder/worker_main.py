@@ -16,9 +16,8 @@ from videoforge.queue.factory import sqs_queue_from_settings
 from videoforge.queue.port import JobQueue
 from videoforge.queue.postgres import PostgresJobQueue
 from videoforge.storage.s3 import blob_store_from_settings
-from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.adapters.job_reporter import GrpcJobReporter
-from videoforge.transcoder.bootstrap import media_limits
+from videoforge.transcoder.bootstrap import media_encoder, media_limits
 from videoforge.transcoder.pipeline import MediaPipeline
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
 
@@ -42,7 +41,7 @@ async def run_worker(settings: Settings) -> None:
         queue,
         GrpcJobReporter(channel, timeout=settings.rpc_timeout_seconds),
         blob_store_from_settings(settings),
-        MediaPipeline(FfmpegEncoder(preset=settings.encoder_preset), ShakaPackager(), media_limits(settings)),
+        MediaPipeline(media_encoder(settings), ShakaPackager(), media_limits(settings)),
         WorkerConfig(
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             scratch=settings.data_dir / "scratch" / "worker",

