@@ -48,9 +48,9 @@ class MediaSummary:
 
     @classmethod
     def from_fields(cls, values: Mapping[str, Any]) -> MediaSummary:
-        """From stored or wire fields; unknown ones (from a newer version) are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """From stored fields; unknown ones (from a newer version) are ignored, and numbers stored as text (as
+        protobuf's JSON writes 64-bit integers) are read as numbers."""
+        return cls(**_typed(cls, values))
 
     def as_fields(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,11 +68,18 @@ class Rendition:
 
     @classmethod
     def from_fields(cls, values: Mapping[str, Any]) -> Rendition:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return cls(**_typed(cls, values))
 
     def as_fields(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_SCALARS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _typed(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    kinds = {f.name: _SCALARS[str(f.type)] for f in fields(cls)}
+    return {name: kinds[name](value) for name, value in values.items() if name in kinds}
 
 
 # The ladder's format names, biggest first, and the words clients may use for them.

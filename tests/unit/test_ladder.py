@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from videoforge.media_model import FORMAT_NAMES, UnknownFormat, parse_formats
+from videoforge.media_model import FORMAT_NAMES, MediaSummary, Rendition, UnknownFormat, parse_formats
 from videoforge.transcoder.domain.ladder import FORMATS, Rung, plan_ladder
 from videoforge.transcoder.domain.media import MediaInfo
 
@@ -169,3 +169,12 @@ def test_no_requested_formats_means_every_rung_that_fits() -> None:
 
 def test_the_ladder_has_one_row_per_format_name_clients_may_ask_for() -> None:
     assert tuple(fmt.name for fmt in FORMATS) == FORMAT_NAMES
+
+
+def test_stored_media_reads_back_typed_whatever_wrote_it() -> None:
+    stored = {"width": 640, "height": 360, "bitrate": "1200000", "has_audio": True, "added_later": 1}
+    summary = MediaSummary.from_fields(stored)
+    assert (summary.width, summary.bitrate, summary.has_audio) == (640, 1_200_000, True)
+    assert MediaSummary.from_fields(summary.as_fields()) == summary
+    rendition = Rendition.from_fields({"name": "720p", "width": 1280, "bitrate": "2800000"})
+    assert rendition == Rendition("720p", 1280, 0, 2_800_000, "")

@@ -24,7 +24,7 @@ def build_accounts(settings: Settings) -> tuple[Accounts, AsyncEngine]:
     engine = database(settings, "identity", MIGRATIONS)
     accounts = Accounts(
         PostgresUserRepository(engine),
-        Argon2PasswordHasher(),
+        Argon2PasswordHasher(concurrency=settings.password_hash_concurrency or None),
         local_issuer(settings),
         refresh_token_days=settings.refresh_token_days,
     )

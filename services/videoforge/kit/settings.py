@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     jwt_private_key_file: Path | None = None
     jwt_jwks_url: str = ""
     jwt_role_claim: str = "role"
+    # Password hashes computed at once (each ~64 MiB and tens of ms of CPU); 0: half the cores.
+    password_hash_concurrency: int = Field(default=0, ge=0)
     access_token_seconds: int = 900
     refresh_token_days: int = 30
 

@@ -4,13 +4,13 @@ service never calls the gallery; its state changes come back as events the galle
 from __future__ import annotations
 
 import grpc
-from google.protobuf.json_format import MessageToDict
 
 from videoforge.gallery.domain.ports import JobEventFeed, JobScheduler, MediaProber
 from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, PlayingOutput, Video
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.grpc_client_errors import translate_rpc_error
 from videoforge.media_model import MediaSummary
+from videoforge.transcoder.entrypoints.media_proto import summary_from_proto, summary_proto
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 
 
@@ -25,8 +25,7 @@ class GrpcMediaProber(MediaProber):
             info = await self._stub.ProbeMedia(
                 transcoder_pb2.ProbeMediaRequest(source_key=source_key), timeout=self._timeout
             )
-        fields = MessageToDict(info, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-        return MediaSummary.from_fields(fields)
+        return summary_from_proto(info)
 
 
 class GrpcJobScheduler(JobScheduler):
@@ -39,7 +38,7 @@ class GrpcJobScheduler(JobScheduler):
             video_id=video.id,
             owner_id=video.owner_id,
             input_source=video.source_key,
-            media=transcoder_pb2.MediaInfo(**video.media.as_fields()),
+            media=summary_proto(video.media),
             output_formats=formats,
             request_id=request_id,
         )

@@ -14,7 +14,7 @@ from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.paging import PageInfo
 from videoforge.kit.principal import current_principal
 from videoforge.kit.proto_time import timestamp
-from videoforge.transcoder.v1 import transcoder_pb2
+from videoforge.transcoder.entrypoints.media_proto import summary_proto
 
 _STATES = {
     "uploaded": pb.Video.STATE_UPLOADED,
@@ -42,7 +42,7 @@ class VideoPresenter:
             visibility=video.visibility,
             state=_STATES[video.state],
             status=video.state,
-            media=transcoder_pb2.MediaInfo(**video.media.as_fields()),
+            media=summary_proto(video.media),
             view_count=video.view_count,
             latest_job=pb.JobSnapshot(**video.latest_job.__dict__),
             source_key=video.source_key if is_owner else "",

@@ -34,11 +34,13 @@ class UserRepository(ABC):
 
 
 class PasswordHasher(ABC):
-    @abstractmethod
-    def hash(self, password: str) -> str: ...
+    """Slow by design: implementations keep the work off the event loop."""
 
     @abstractmethod
-    def verify(self, password_hash: str, password: str) -> bool: ...
+    async def hash(self, password: str) -> str: ...
+
+    @abstractmethod
+    async def verify(self, password_hash: str, password: str) -> bool: ...
 
 
 class TokenIssuer(ABC):

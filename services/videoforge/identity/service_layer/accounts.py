@@ -43,7 +43,7 @@ async def create_user(
         email=email,
         display_name=display_name.strip() or email.split("@")[0],
         role=check_role(role),
-        password_hash=hasher.hash(password),
+        password_hash=await hasher.hash(password),
         create_time=datetime.now(UTC),
     )
     await users.add(user)
@@ -78,8 +78,8 @@ class Accounts:
         user = await self._users.by_email(email.strip().lower())
         # The same answer, in the same time, for an unknown email and a wrong password: an unknown email
         # still costs one hash check, so neither the message nor the timing tells which part was wrong.
-        stored = user.password_hash if user else self._decoy_hash()
-        if not self._hasher.verify(stored, password) or user is None:
+        stored = user.password_hash if user else await self._decoy_hash()
+        if not await self._hasher.verify(stored, password) or user is None:
             raise Unauthenticated(BAD_CREDENTIALS, "BAD_CREDENTIALS")
         return await self._session_for(user)
 
@@ -98,10 +98,10 @@ class Accounts:
 
     async def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
         user = await self.get(user_id)
-        if not self._hasher.verify(user.password_hash, current_password):
+        if not await self._hasher.verify(user.password_hash, current_password):
             raise Unauthenticated("The current password is wrong.", "BAD_CREDENTIALS")
         check_password_strength(new_password, "new_password")
-        await self._users.set_password(user_id, self._hasher.hash(new_password))
+        await self._users.set_password(user_id, await self._hasher.hash(new_password))
         await self._users.revoke_user_tokens(user_id)
 
     async def find(self, user_id: str) -> User | None:
@@ -113,9 +113,9 @@ class Accounts:
             raise NotFound("The account no longer exists.", "USER_NOT_FOUND")
         return user
 
-    def _decoy_hash(self) -> str:
+    async def _decoy_hash(self) -> str:
         if self._decoy is None:
-            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+            self._decoy = await self._hasher.hash(secrets.token_urlsafe(16))
         return self._decoy
 
     def jwks(self) -> dict[str, object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from google.protobuf.json_format import MessageToDict
 from google.rpc import status_pb2
 from grpc.aio import ServicerContext
 
@@ -15,8 +14,7 @@ from videoforge.job.v1 import job_pb2_grpc
 from videoforge.kit.errors import InvalidArgument
 from videoforge.kit.grpc_errors import code_name, code_number
 from videoforge.kit.proto_time import timestamp
-from videoforge.media_model import MediaSummary, Rendition
-from videoforge.transcoder.v1 import transcoder_pb2
+from videoforge.transcoder.entrypoints.media_proto import rendition_from_proto, renditions_proto, summary_from_proto
 
 
 def job_proto(job: Job) -> pb.Job:
@@ -35,25 +33,11 @@ def job_proto(job: Job) -> pb.Job:
         update_time=timestamp(job.update_time),
         start_time=timestamp(job.start_time),
         end_time=timestamp(job.end_time),
-        renditions=renditions_proto(job),
+        renditions=renditions_proto(job.renditions),
     )
     if job.error:
         message.error.CopyFrom(status_pb2.Status(code=code_number(job.error.code), message=job.error.message))
     return message
-
-
-def renditions_proto(job: Job) -> list[transcoder_pb2.Rendition]:
-    return [transcoder_pb2.Rendition(**r.as_fields()) for r in job.renditions]
-
-
-def rendition_from_proto(message: transcoder_pb2.Rendition) -> Rendition:
-    return Rendition(message.name, message.width, message.height, message.bitrate, message.codecs)
-
-
-def media_from_proto(message: transcoder_pb2.MediaInfo) -> MediaSummary:
-    return MediaSummary.from_fields(
-        MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    )
 
 
 def asset_proto(asset: Asset) -> pb.Asset:
@@ -165,7 +149,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             video_id=request.video_id,
             owner_id=request.owner_id,
             input_source=request.input_source,
-            media=media_from_proto(request.media),
+            media=summary_from_proto(request.media),
             output_formats=list(request.output_formats),
             request_id=request.request_id,
         )
@@ -208,7 +192,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             job_id=job.id,
             output_prefix=job.output_prefix,
             assets=[asset_proto(a) for a in produced],
-            renditions=renditions_proto(job),
+            renditions=renditions_proto(job.renditions),
             duration_seconds=job.duration_seconds,
         )
 

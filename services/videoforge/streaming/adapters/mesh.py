@@ -5,7 +5,6 @@ from __future__ import annotations
 from videoforge.gallery.client import GalleryClient
 from videoforge.job.client import JobInternalClient
 from videoforge.job.v1 import job_pb2
-from videoforge.media_model import Rendition
 from videoforge.streaming.domain.ports import (
     OutputAsset,
     PlayableOutput,
@@ -13,6 +12,7 @@ from videoforge.streaming.domain.ports import (
     VideoCatalog,
     VisibleVideo,
 )
+from videoforge.transcoder.entrypoints.media_proto import rendition_from_proto
 
 
 class GalleryVideoCatalog(VideoCatalog):
@@ -36,6 +36,6 @@ class JobPublishedOutputs(PublishedOutputs):
                 OutputAsset(job_pb2.Asset.Kind.Name(a.kind).removeprefix("KIND_"), a.key, a.quality)
                 for a in output.assets
             ],
-            renditions=[Rendition(r.name, r.width, r.height, r.bitrate, r.codecs) for r in output.renditions],
+            renditions=[rendition_from_proto(r) for r in output.renditions],
             duration_seconds=output.duration_seconds,
         )

@@ -5,15 +5,10 @@ from __future__ import annotations
 from google.api import httpbody_pb2
 from grpc.aio import ServicerContext
 
-from videoforge.media_model import Rendition
 from videoforge.streaming.service_layer.playback import Playback
 from videoforge.streaming.v1 import streaming_pb2 as pb
 from videoforge.streaming.v1 import streaming_pb2_grpc
-from videoforge.transcoder.v1 import transcoder_pb2
-
-
-def renditions_proto(renditions: list[Rendition]) -> list[transcoder_pb2.Rendition]:
-    return [transcoder_pb2.Rendition(**r.as_fields()) for r in renditions]
+from videoforge.transcoder.entrypoints.media_proto import renditions_proto
 
 
 class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
@@ -32,7 +27,7 @@ class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
             url=urls.url,
             mp4_url=urls.mp4_url,
             expires_in=self._playback.seconds,
-            rendition=transcoder_pb2.Rendition(**urls.rendition.as_fields()),
+            rendition=renditions_proto([urls.rendition])[0],
         )
 
     async def GetPlayback(self, request: pb.GetPlaybackRequest, context: ServicerContext) -> pb.Playback:

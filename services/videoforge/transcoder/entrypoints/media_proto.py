@@ -1,9 +1,10 @@
-"""MediaInfo and Rung ↔ their protos."""
+"""The media model and the transcoder's domain values ↔ their protos: the one place they are converted."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 
+from videoforge.media_model import MediaSummary, Rendition
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.v1 import transcoder_pb2 as pb
@@ -57,3 +58,31 @@ def rendition_proto(rung: Rung, has_audio: bool) -> pb.Rendition:
         bitrate=rung.video_kbps * 1000,
         codecs=codecs_for(rung, has_audio),
     )
+
+
+def summary_proto(summary: MediaSummary) -> pb.MediaInfo:
+    return pb.MediaInfo(**summary.as_fields())
+
+
+def summary_from_proto(message: pb.MediaInfo) -> MediaSummary:
+    return MediaSummary(
+        container=message.container,
+        duration_seconds=message.duration_seconds,
+        width=message.width,
+        height=message.height,
+        frame_rate=message.frame_rate,
+        video_codec=message.video_codec,
+        audio_codec=message.audio_codec,
+        has_audio=message.has_audio,
+        bitrate=message.bitrate,
+        size_bytes=message.size_bytes,
+        rotation=message.rotation,
+    )
+
+
+def renditions_proto(renditions: list[Rendition]) -> list[pb.Rendition]:
+    return [pb.Rendition(**r.as_fields()) for r in renditions]
+
+
+def rendition_from_proto(message: pb.Rendition) -> Rendition:
+    return Rendition(message.name, message.width, message.height, message.bitrate, message.codecs)
