@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -45,3 +49,28 @@ async def test_with_an_external_provider_local_sign_in_points_there() -> None:
     # Operators can still create accounts (e.g. mirrored users); only token issuing is the provider's.
     assert (await external.create_user("ops@example.com", "good-pass-1", role="admin")).role == "admin"
     assert external.jwks() == {"keys": []}
+
+
+async def test_password_hashing_leaves_the_event_loop_free_and_runs_only_so_many_at_once() -> None:
+    hasher = Argon2PasswordHasher(concurrency=2)
+    stored = await hasher.hash("good-pass-1")
+    loop_gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            loop_gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    started = time.perf_counter()
+    results = await asyncio.gather(*(hasher.verify(stored, "good-pass-1") for _ in range(8)))
+    elapsed = time.perf_counter() - started
+    ticker.cancel()
+
+    assert results == [True] * 8
+    # Eight hashes on the loop would have blocked it for all of `elapsed`; off it, it keeps ticking.
+    assert max(loop_gaps) < elapsed / 4
+    assert len([thread for thread in threading.enumerate() if thread.name.startswith("argon2")]) == 2
