@@ -116,8 +116,11 @@ def parse_formats(values: Iterable[str]) -> list[str]:
 # Where objects live. Sources: uploads/{user}/{upload}/source. Everything a video plays from: videos/{video}/.
 
 
+UPLOADS_ROOT = "uploads/"
+
+
 def upload_prefix(user_id: str) -> str:
-    return f"uploads/{user_id}/"
+    return f"{UPLOADS_ROOT}{user_id}/"
 
 
 def upload_key(user_id: str, upload_id: str) -> str:
@@ -128,6 +131,9 @@ def upload_key(user_id: str, upload_id: str) -> str:
 def upload_folder(source_key: str) -> str:
     """The folder an upload lives in: deleting its video deletes it."""
     return source_key.rsplit("/", 1)[0] + "/"
+
+
+VIDEOS_ROOT = "videos/"
 
 
 def video_prefix(video_id: str) -> str:
@@ -152,3 +158,12 @@ def video_of_key(key: str) -> str:
     """The video a key under `videos/{video}/` belongs to; empty for any other key."""
     parts = key.split("/")
     return parts[1] if len(parts) >= 3 and parts[0] == "videos" and parts[1] else ""
+
+
+def output_folder(key: str) -> str:
+    """The attempt folder (`videos/{video}/jobs/{job}/attempt-{n}/`) a key lies in, or its video's folder for a
+    key outside every attempt."""
+    parts = key.split("/")
+    if len(parts) >= 6 and parts[2] == "jobs" and parts[4].startswith("attempt-"):
+        return "/".join(parts[:5]) + "/"
+    return video_prefix(video_of_key(key))

@@ -10,6 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fixtures.platform import RunningPlatform
@@ -84,6 +85,46 @@ def test_admin_commands_need_an_admin_and_work_for_one(cli: Cli, tmp_path: Path)
     assert "jobs" in admin.json("admin", "jobs") or admin.json("admin", "jobs") == {"totalSize": 0}
     assert "Restarted" in admin("admin", "restart-failed").stdout
     assert "freed" in admin("admin", "cleanup", "--days", "30").stdout
+
+
+async def test_reconcile_finds_and_removes_only_what_nothing_references(
+    cli: Cli, tmp_path: Path, media_factory: MediaFactory
+) -> None:
+    title = f"Kept {uuid.uuid4().hex[:6]}"
+    cli("upload", str(await media_factory.tiny()), "--title", title, "--wait")
+    video = next(v for v in cli.json("videos", "list", "--mine")["videos"] if v["title"] == title)
+    video_id = video["id"]
+    job_id = video["latestJob"]["jobId"]
+    bucket = cli.platform.blob_store()
+    published = [info.key for info in await bucket.list(f"videos/{video_id}/jobs/{job_id}/")]
+    strays = {
+        f"videos/{video_id}/jobs/{job_id}/attempt-9/": "an attempt the job never completed",
+        f"videos/{video_id}/jobs/0000deadjob/attempt-1/": "a job that is gone",
+    }
+    source = tmp_path / "stray.m4s"
+    source.write_bytes(b"stray segment")
+    for prefix in strays:
+        await bucket.upload_file(source, prefix + "seg_1.m4s", "video/mp4")
+    admin = Cli(cli.platform, tmp_path / "admin")
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    cli(
+        "users", "create", "--email", email, "--password", PASSWORD, "--admin", "--data-dir", str(cli.platform.data_dir)
+    )
+    admin("login", "--email", email, "--password", PASSWORD, "--server", cli.platform.url)
+
+    listed = admin.json("admin", "reconcile")
+    assert set(strays) <= set(listed["orphanedOutputs"])
+    assert not any(key.startswith(tuple(listed["orphanedOutputs"])) for key in published)
+    assert await bucket.head(next(iter(strays)) + "seg_1.m4s"), "listing deletes nothing"
+
+    applied = admin.json("admin", "reconcile", "--apply")
+    assert applied["applied"] and set(strays) <= set(applied["orphanedOutputs"])
+    for prefix in strays:
+        assert await bucket.list(prefix) == []
+    assert sorted(info.key for info in await bucket.list(f"videos/{video_id}/jobs/{job_id}/")) == sorted(published)
+    assert admin.json("admin", "reconcile")["orphanedOutputs"] == []
+    playback = cli.json("play", video_id)
+    assert httpx.get(playback["hlsUrl"], timeout=30).status_code == 200
 
 
 def test_an_unreachable_server_gets_a_hint_not_a_traceback(cli: Cli) -> None:

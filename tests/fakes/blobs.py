@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from videoforge.storage.port import BlobNotFound, BlobStore, ObjectInfo, PresignedUpload, UploadedPart
+from videoforge.storage.port import BlobNotFound, BlobStore, ObjectInfo, OpenUpload, PresignedUpload, UploadedPart
 
 
 class InMemoryBlobStore(BlobStore):
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.modified: dict[str, datetime] = {}
+        self.open_uploads: list[OpenUpload] = []
 
-    def put(self, key: str, data: bytes = b"x") -> None:
+    def put(self, key: str, data: bytes = b"x", *, modified: datetime | None = None) -> None:
         self.objects[key] = data
+        self.modified[key] = modified or datetime.now(UTC)
 
     def keys_under(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
@@ -37,7 +41,10 @@ class InMemoryBlobStore(BlobStore):
         return ObjectInfo(key, len(self.objects[key]), "etag")
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
-        return None
+        self.open_uploads = [u for u in self.open_uploads if u.upload_id != upload_id]
+
+    async def open_multipart_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        return [u for u in self.open_uploads if u.key.startswith(prefix)]
 
     async def head(self, key: str) -> ObjectInfo | None:
         data = self.objects.get(key)
@@ -80,7 +87,10 @@ class InMemoryBlobStore(BlobStore):
         return freed
 
     async def list(self, prefix: str = "") -> list[ObjectInfo]:
-        return [ObjectInfo(k, len(self.objects[k]), "etag") for k in self.keys_under(prefix)]
+        return [
+            ObjectInfo(k, len(self.objects[k]), "etag", last_modified=self.modified.get(k))
+            for k in self.keys_under(prefix)
+        ]
 
     async def total_size(self, prefix: str = "") -> int:
         return sum(len(self.objects[k]) for k in self.keys_under(prefix))

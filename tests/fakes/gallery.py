@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, replace
+from datetime import datetime
 from typing import Any
 
 from videoforge.gallery.domain.ports import JobEventFeed, JobScheduler, Upload, VideoQuery, VideoRepository
@@ -77,6 +78,16 @@ class InMemoryVideoRepository(VideoRepository):
         video.job_version = update.version
         video.playing = playing
         return True
+
+    async def unconfirmed_uploads(self, before: datetime) -> list[Upload]:
+        return [u for u in self.uploads.values() if u.video_id is None and u.create_time < before]
+
+    async def known_upload_keys(self) -> set[str]:
+        return set(self.uploads)
+
+    async def delete_upload(self, key: str) -> None:
+        if key in self.uploads and self.uploads[key].video_id is None:
+            del self.uploads[key]
 
     async def referenced_sources(self, prefix: str) -> list[str]:
         return [v.source_key for v in self.videos.values() if v.source_key.startswith(prefix)]

@@ -153,7 +153,10 @@ class InMemoryJobRepository(JobRepository):
         ]
 
     async def for_video(self, video_id: str) -> list[Job]:
-        return [copy.deepcopy(j) for j in self.jobs.values() if j.video_id == video_id]
+        return await self.for_videos([video_id])
+
+    async def for_videos(self, video_ids: Sequence[str]) -> list[Job]:
+        return [copy.deepcopy(j) for j in self.jobs.values() if j.video_id in video_ids]
 
     async def delete_jobs(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:

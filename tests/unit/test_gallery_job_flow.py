@@ -4,6 +4,8 @@ back only as events it applies once and in order. Deleting a video mid-transcode
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import apply_job_events
 from videoforge.kit.errors import Unavailable
 from videoforge.kit.principal import Principal, reset_principal, set_principal
-from videoforge.media_model import MediaSummary
+from videoforge.media_model import MediaSummary, attempt_prefix
+from videoforge.storage.port import OpenUpload
 
 MEDIA = MediaSummary(duration_seconds=2.0, width=640, height=360)
 
@@ -138,3 +141,55 @@ async def test_deleting_a_video_mid_transcode_leaves_no_objects(platform: Platfo
     assert platform.blobs.keys_under(f"videos/{video_id}/") == []
     assert not await platform.blobs.head(video.source_key), "the source went with its video"
     assert await platform.sync() >= 0  # events of a deleted video are read and dropped
+
+
+async def test_reconcile_finds_abandoned_uploads_and_unrecorded_sources_but_never_a_video(platform: Platform) -> None:
+    video_id = await platform.upload()
+    video = await platform.videos.get(video_id)
+    assert video is not None
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    abandoned = await platform.gallery.create_upload_url("never.mp4", "video/mp4", 12)
+    platform.videos.uploads[abandoned.key] = replace(platform.videos.uploads[abandoned.key], create_time=long_ago)
+    platform.blobs.put(abandoned.key, b"half", modified=long_ago)
+    platform.blobs.put("uploads/u1/lost/source", b"left behind", modified=long_ago)
+    platform.blobs.put("uploads/u1/fresh/source", b"row on its way")
+    platform.blobs.put(video.source_key, b"source bytes", modified=long_ago)
+    platform.blobs.open_uploads.append(OpenUpload("uploads/u1/parts/source", "open-1", long_ago))
+    token = set_principal(Principal("admin", "admin"))
+    try:
+        listed = await platform.gallery.reconcile_uploads(apply=False)
+        assert listed.never_confirmed == [abandoned.key]
+        assert listed.orphaned_objects == ["uploads/u1/lost/source"]
+        assert listed.incomplete_multipart == ["uploads/u1/parts/source"]
+        assert await platform.blobs.head(abandoned.key), "listing deletes nothing"
+
+        await platform.gallery.reconcile_uploads(apply=True)
+    finally:
+        reset_principal(token)
+    assert not await platform.blobs.head(abandoned.key) and abandoned.key not in platform.videos.uploads
+    assert not await platform.blobs.head("uploads/u1/lost/source")
+    assert await platform.blobs.head("uploads/u1/fresh/source"), "too young to judge"
+    assert await platform.blobs.head(video.source_key), "a video's source is never touched"
+    assert platform.blobs.open_uploads == []
+
+
+async def test_reconcile_of_outputs_keeps_what_plays_and_what_runs(platform: Platform) -> None:
+    video_id = await platform.upload()
+    await platform.run_next()
+    finished = (await platform.jobs.published_output(video_id))[0]
+    running = await platform.gallery.create_video_job(video_id, "", ["360p"])
+    await platform.jobs.start_attempt(running.snapshot.job_id, "delivery-x")
+    platform.blobs.put(attempt_prefix(video_id, running.snapshot.job_id, 1) + "seg.m4s")
+    platform.blobs.put(attempt_prefix(video_id, finished.id, 7) + "seg.m4s")
+    platform.blobs.put(attempt_prefix(video_id, "gone", 1) + "seg.m4s")
+    token = set_principal(Principal("admin", "admin"))
+    try:
+        report = await platform.jobs.reconcile_outputs(apply=True)
+    finally:
+        reset_principal(token)
+    assert report.orphaned_prefixes == sorted(
+        [attempt_prefix(video_id, finished.id, 7), attempt_prefix(video_id, "gone", 1)]
+    )
+    assert platform.blobs.keys_under(finished.output_prefix), "what plays stays"
+    assert platform.blobs.keys_under(attempt_prefix(video_id, running.snapshot.job_id, 1)), "what runs stays"
+    assert not platform.blobs.keys_under(attempt_prefix(video_id, "gone", 1))

@@ -95,3 +95,40 @@ def cleanup(
             f"Deleted {r.get('deletedJobs', 0)} job(s), freed {int(r.get('freedBytes', 0)) / 1e6:.1f} MB."
         ),
     )
+
+
+@admin_app.command("reconcile")
+def reconcile(
+    apply: Annotated[bool, typer.Option("--apply", help="Delete what was found (without it, only list).")] = False,
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Compare the object store with the databases: output folders nothing references, uploads never confirmed
+    within a day, source objects nothing records, and multipart uploads left open for a day. Never touches what
+    a video plays from or a video's source.
+
+    Example: [bold]videoforge admin reconcile[/bold], then [bold]videoforge admin reconcile --apply[/bold]
+    """
+    body = {"apply": apply}
+    outputs = _call(server, "POST", "/api/jobs/admin/reconcile", json=body)
+    uploads = _call(server, "POST", "/api/gallery/admin/reconcile", json=body)
+    found = {
+        "orphanedOutputs": outputs.get("orphanedPrefixes", []),
+        "neverConfirmedUploads": uploads.get("neverConfirmed", []),
+        "orphanedSources": uploads.get("orphanedObjects", []),
+        "openMultipartUploads": uploads.get("incompleteMultipart", []),
+        "bytes": int(outputs.get("orphanedBytes", 0)) + int(uploads.get("freedBytes", 0)),
+        "applied": apply,
+    }
+    emit(found, as_json=as_json, render=_render_reconcile)
+
+
+def _render_reconcile(found: dict[str, Any]) -> None:
+    kinds = ("orphanedOutputs", "neverConfirmedUploads", "orphanedSources", "openMultipartUploads")
+    rows = [[kind, key] for kind in kinds for key in found[kind]]
+    if rows:
+        table("Unreferenced objects", ["what", "key"], rows)
+    verb = "Deleted" if found["applied"] else "Found"
+    out.print(f"{verb} {len(rows)} item(s), {found['bytes'] / 1e6:.1f} MB.")
+    if rows and not found["applied"]:
+        out.print("Run again with --apply to delete them.")

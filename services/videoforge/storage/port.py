@@ -39,6 +39,15 @@ class UploadedPart:
     etag: str
 
 
+@dataclass(frozen=True)
+class OpenUpload:
+    """A multipart upload that was started and neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    initiated: datetime | None = None
+
+
 class BlobStoreError(Exception):
     """The store refused or failed an operation."""
 
@@ -93,6 +102,10 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Drop the upload and the parts stored so far; aborting a finished or unknown upload is a no-op."""
+
+    @abc.abstractmethod
+    async def open_multipart_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        """Multipart uploads under `prefix` still open (their parts take space until aborted)."""
 
     @abc.abstractmethod
     async def head(self, key: str) -> ObjectInfo | None:

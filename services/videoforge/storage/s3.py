@@ -25,6 +25,7 @@ from videoforge.storage.port import (
     BlobStoreError,
     BlobTooLarge,
     ObjectInfo,
+    OpenUpload,
     PresignedUpload,
     UploadedPart,
 )
@@ -192,6 +193,17 @@ class S3BlobStore(BlobStore):
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         await self._run(self._abort_multipart, key, upload_id)
+
+    async def open_multipart_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        return await self._run(self._open_multipart_uploads, prefix)
+
+    def _open_multipart_uploads(self, prefix: str) -> list[OpenUpload]:
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        return [
+            OpenUpload(item["Key"], item["UploadId"], item.get("Initiated"))
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for item in page.get("Uploads", [])
+        ]
 
     def _abort_multipart(self, key: str, upload_id: str) -> None:
         try:

@@ -241,6 +241,19 @@ class PostgresVideoRepository(VideoRepository):
             await conn.execute(update(videos).where(videos.c.id == update_.video_id).values(**values, extra=extra))
         return True
 
+    async def unconfirmed_uploads(self, before: datetime) -> list[Upload]:
+        query = select(uploads).where(uploads.c.video_id.is_(None), uploads.c.create_time < before)
+        async with self._engine.connect() as conn:
+            return [Upload(**row) for row in (await conn.execute(query)).mappings().all()]
+
+    async def known_upload_keys(self) -> set[str]:
+        async with self._engine.connect() as conn:
+            return set((await conn.execute(select(uploads.c.key))).scalars())
+
+    async def delete_upload(self, key: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(uploads).where(uploads.c.key == key, uploads.c.video_id.is_(None)))
+
     async def referenced_sources(self, prefix: str) -> list[str]:
         query = select(videos.c.source_key).where(videos.c.source_key.startswith(prefix, autoescape=True))
         async with self._engine.connect() as conn:

@@ -79,6 +79,17 @@ class VideoRepository(ABC):
         video that is gone."""
 
     @abstractmethod
+    async def unconfirmed_uploads(self, before: datetime) -> list[Upload]:
+        """Uploads started before `before` that never became a video."""
+
+    @abstractmethod
+    async def known_upload_keys(self) -> set[str]:
+        """The keys of every upload on record, confirmed or not."""
+
+    @abstractmethod
+    async def delete_upload(self, key: str) -> None: ...
+
+    @abstractmethod
     async def referenced_sources(self, prefix: str) -> list[str]:
         """Source keys of existing videos under `prefix`: what must not be deleted."""
 

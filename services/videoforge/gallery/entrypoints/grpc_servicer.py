@@ -128,6 +128,18 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
         )
         return ticket.answer
 
+    async def ReconcileUploads(
+        self, request: pb.ReconcileUploadsRequest, context: ServicerContext
+    ) -> pb.ReconcileUploadsResponse:
+        report = await self._gallery.reconcile_uploads(request.apply)
+        return pb.ReconcileUploadsResponse(
+            never_confirmed=report.never_confirmed,
+            orphaned_objects=report.orphaned_objects,
+            incomplete_multipart=report.incomplete_multipart,
+            freed_bytes=report.freed_bytes,
+            applied=report.applied,
+        )
+
     async def ListVideos(self, request: pb.ListVideosRequest, context: ServicerContext) -> pb.ListVideosResponse:
         return self._present.page(*await self._gallery.list_videos(current_principal(), _paging(request)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from videoforge.gallery.domain.ports import JobScheduler, MediaProber, Upload, VideoQuery, VideoRepository
@@ -24,11 +24,15 @@ from videoforge.gallery.domain.videos import (
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
-from videoforge.kit.principal import Principal, require_user
-from videoforge.media_model import upload_folder, upload_key, upload_prefix
+from videoforge.kit.principal import Principal, require_admin, require_user
+from videoforge.media_model import UPLOADS_ROOT, upload_folder, upload_key, upload_prefix
 from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore, UploadedPart
 
+# An upload not confirmed within this long is abandoned; an object younger than the shortest wait may still
+# be getting its upload row (rows are written before URLs are handed out, so an hour is generous).
+ABANDONED_AFTER = timedelta(hours=24)
+UNRECORDED_GRACE = timedelta(hours=1)
 # Lists count matches exactly up to these; beyond, the total is flagged as a lower bound ("1,000+ results").
 LIST_COUNT_CAP, SEARCH_COUNT_CAP = 10_000, 1_000
 ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
@@ -52,6 +56,15 @@ class UploadGrant:
     upload_id: str = ""
     part_size: int = 0
     part_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UploadsReport:
+    never_confirmed: list[str]
+    orphaned_objects: list[str]
+    incomplete_multipart: list[str]
+    freed_bytes: int
+    applied: bool
 
 
 @dataclass(frozen=True)
@@ -213,6 +226,38 @@ class Gallery:
         video = ensure_manageable(video, video.id, principal)
         return await self._start_job(video, formats, new_id())
 
+    async def reconcile_uploads(self, apply: bool) -> UploadsReport:
+        """Uploads never confirmed within a day, source objects nothing records, and multipart uploads left open
+        for a day; with `apply`, deleted. A video's source is never touched (the guard checks)."""
+        require_admin()
+        now = datetime.now(UTC)
+        stale = await self._videos.unconfirmed_uploads(now - ABANDONED_AFTER)
+        objects = await self._blobs.list(UPLOADS_ROOT)
+        known = await self._videos.known_upload_keys()
+        unrecorded = [o for o in objects if o.key not in known and _older(o.last_modified, now - UNRECORDED_GRACE)]
+        open_uploads = [
+            u
+            for u in await self._blobs.open_multipart_uploads(UPLOADS_ROOT)
+            if _older(u.initiated, now - ABANDONED_AFTER)
+        ]
+        sizes = {o.key: o.size for o in objects}
+        freed = sum(sizes.get(u.key, 0) for u in stale) + sum(o.size for o in unrecorded)
+        if apply:
+            for open_upload in open_uploads:
+                await self._blobs.abort_multipart(open_upload.key, open_upload.upload_id)
+            for upload in stale:
+                await self._media.delete_prefix(upload_folder(upload.key))
+                await self._videos.delete_upload(upload.key)
+            for orphan in unrecorded:
+                await self._media.delete(orphan.key)
+        return UploadsReport(
+            never_confirmed=[u.key for u in stale],
+            orphaned_objects=[o.key for o in unrecorded],
+            incomplete_multipart=[u.key for u in open_uploads],
+            freed_bytes=freed,
+            applied=apply,
+        )
+
     # Reading
 
     async def list_videos(self, principal: Principal | None, paging: Paging) -> tuple[list[Video], PageInfo]:
@@ -307,3 +352,7 @@ class Gallery:
         await self._jobs.purge_video_jobs(video.id)
         await self._videos.delete(video.id)
         await self._media.delete_prefix(upload_folder(video.source_key))
+
+
+def _older(moment: datetime | None, cutoff: datetime) -> bool:
+    return moment is not None and moment < cutoff

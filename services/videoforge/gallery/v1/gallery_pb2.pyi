@@ -474,6 +474,67 @@ class CreateVideoJobRequest(_message.Message):
 Global___CreateVideoJobRequest: _TypeAlias = CreateVideoJobRequest  # noqa: Y015
 
 @_typing.final
+class ReconcileUploadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLY_FIELD_NUMBER: _builtins.int
+    apply: _builtins.bool
+    """Delete what was found; without it, only list."""
+    def __init__(
+        self,
+        *,
+        apply: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["apply", b"apply"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileUploadsRequest: _TypeAlias = ReconcileUploadsRequest  # noqa: Y015
+
+@_typing.final
+class ReconcileUploadsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NEVER_CONFIRMED_FIELD_NUMBER: _builtins.int
+    ORPHANED_OBJECTS_FIELD_NUMBER: _builtins.int
+    INCOMPLETE_MULTIPART_FIELD_NUMBER: _builtins.int
+    FREED_BYTES_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    freed_bytes: _builtins.int
+    applied: _builtins.bool
+    """Whether they were deleted."""
+    @_builtins.property
+    def never_confirmed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Keys of uploads never confirmed within a day."""
+
+    @_builtins.property
+    def orphaned_objects(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Source objects that no upload or video references."""
+
+    @_builtins.property
+    def incomplete_multipart(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Keys of multipart uploads left open for a day."""
+
+    def __init__(
+        self,
+        *,
+        never_confirmed: _abc.Iterable[_builtins.str] | None = ...,
+        orphaned_objects: _abc.Iterable[_builtins.str] | None = ...,
+        incomplete_multipart: _abc.Iterable[_builtins.str] | None = ...,
+        freed_bytes: _builtins.int = ...,
+        applied: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "freed_bytes", b"freed_bytes", "incomplete_multipart", b"incomplete_multipart", "never_confirmed", b"never_confirmed", "orphaned_objects", b"orphaned_objects"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileUploadsResponse: _TypeAlias = ReconcileUploadsResponse  # noqa: Y015
+
+@_typing.final
 class ListVideosRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

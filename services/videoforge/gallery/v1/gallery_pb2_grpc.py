@@ -62,6 +62,11 @@ class GalleryServiceStub:
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.SerializeToString,
                 response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
                 _registered_method=True)
+        self.ReconcileUploads = channel.unary_unary(
+                '/videoforge.gallery.v1.GalleryService/ReconcileUploads',
+                request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ReconcileUploadsRequest.SerializeToString,
+                response_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ReconcileUploadsResponse.FromString,
+                _registered_method=True)
         self.ListVideos = channel.unary_unary(
                 '/videoforge.gallery.v1.GalleryService/ListVideos',
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ListVideosRequest.SerializeToString,
@@ -129,6 +134,14 @@ class GalleryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReconcileUploads(self, request, context):
+        """Admins only. Lists uploads never confirmed within a day, source objects no upload or video references,
+        and multipart uploads left open for a day; with `apply`, deletes them. Never touches a video's source.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListVideos(self, request, context):
         """Public videos plus the caller's own, newest first, paginated and searchable.
         """
@@ -191,6 +204,11 @@ def add_GalleryServiceServicer_to_server(servicer, server):
                     servicer.CreateVideoJob,
                     request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.FromString,
                     response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
+            ),
+            'ReconcileUploads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileUploads,
+                    request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ReconcileUploadsRequest.FromString,
+                    response_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ReconcileUploadsResponse.SerializeToString,
             ),
             'ListVideos': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVideos,
@@ -354,6 +372,33 @@ class GalleryService:
             '/videoforge.gallery.v1.GalleryService/CreateVideoJob',
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.SerializeToString,
             videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileUploads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.gallery.v1.GalleryService/ReconcileUploads',
+            videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ReconcileUploadsRequest.SerializeToString,
+            videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ReconcileUploadsResponse.FromString,
             options,
             channel_credentials,
             insecure,

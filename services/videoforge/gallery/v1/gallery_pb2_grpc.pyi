@@ -47,6 +47,10 @@ class GalleryServiceStub:
     """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
     the job service everything the job needs, so jobs never call back into the gallery.
     """
+    ReconcileUploads: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ReconcileUploadsRequest, _gallery_pb2.ReconcileUploadsResponse]
+    """Admins only. Lists uploads never confirmed within a day, source objects no upload or video references,
+    and multipart uploads left open for a day; with `apply`, deletes them. Never touches a video's source.
+    """
     ListVideos: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ListVideosRequest, _gallery_pb2.ListVideosResponse]
     """Public videos plus the caller's own, newest first, paginated and searchable."""
     ListMyVideos: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ListMyVideosRequest, _gallery_pb2.ListVideosResponse]
@@ -74,6 +78,10 @@ class GalleryServiceAsyncStub(GalleryServiceStub):
     CreateVideoJob: _aio.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
     the job service everything the job needs, so jobs never call back into the gallery.
+    """
+    ReconcileUploads: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ReconcileUploadsRequest, _gallery_pb2.ReconcileUploadsResponse]  # type: ignore[assignment]
+    """Admins only. Lists uploads never confirmed within a day, source objects no upload or video references,
+    and multipart uploads left open for a day; with `apply`, deletes them. Never touches a video's source.
     """
     ListVideos: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ListVideosRequest, _gallery_pb2.ListVideosResponse]  # type: ignore[assignment]
     """Public videos plus the caller's own, newest first, paginated and searchable."""
@@ -129,6 +137,16 @@ class GalleryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
         """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
         the job service everything the job needs, so jobs never call back into the gallery.
+        """
+
+    @_abc_1.abstractmethod
+    def ReconcileUploads(
+        self,
+        request: _gallery_pb2.ReconcileUploadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gallery_pb2.ReconcileUploadsResponse, _abc.Awaitable[_gallery_pb2.ReconcileUploadsResponse]]:
+        """Admins only. Lists uploads never confirmed within a day, source objects no upload or video references,
+        and multipart uploads left open for a day; with `apply`, deletes them. Never touches a video's source.
         """
 
     @_abc_1.abstractmethod

@@ -320,8 +320,12 @@ class PostgresJobRepository(JobRepository):
             return [_job(r) for r in (await conn.execute(query)).mappings().all()]
 
     async def for_video(self, video_id: str) -> list[Job]:
+        return await self.for_videos([video_id])
+
+    async def for_videos(self, video_ids: Sequence[str]) -> list[Job]:
+        query = select(jobs).where(jobs.c.video_id.in_(list(video_ids)))
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(jobs).where(jobs.c.video_id == video_id))).mappings().all()
+            rows = (await conn.execute(query)).mappings().all()
         return [_job(r) for r in rows]
 
     async def delete_jobs(self, job_ids: Sequence[str]) -> None:

@@ -78,6 +78,9 @@ class JobRepository(ABC):
     async def for_video(self, video_id: str) -> list[Job]: ...
 
     @abstractmethod
+    async def for_videos(self, video_ids: Sequence[str]) -> list[Job]: ...
+
+    @abstractmethod
     async def delete_jobs(self, job_ids: Sequence[str]) -> None: ...
 
     @abstractmethod

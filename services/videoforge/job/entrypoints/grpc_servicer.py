@@ -139,6 +139,14 @@ class JobAdminServicer(job_pb2_grpc.JobAdminServiceServicer):
         deleted, freed = await self._jobs.cleanup_old(request.days)
         return pb.CleanupOldJobsResponse(deleted_jobs=deleted, freed_bytes=freed)
 
+    async def ReconcileOutputs(
+        self, request: pb.ReconcileOutputsRequest, context: ServicerContext
+    ) -> pb.ReconcileOutputsResponse:
+        report = await self._jobs.reconcile_outputs(request.apply)
+        return pb.ReconcileOutputsResponse(
+            orphaned_prefixes=report.orphaned_prefixes, orphaned_bytes=report.orphaned_bytes, applied=report.applied
+        )
+
 
 class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
     def __init__(self, jobs: Jobs) -> None:

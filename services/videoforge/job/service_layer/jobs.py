@@ -38,10 +38,12 @@ from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import require_admin, require_user
 from videoforge.media_model import (
+    VIDEOS_ROOT,
     MediaSummary,
     Rendition,
     attempt_prefix,
     job_outputs_prefix,
+    output_folder,
     parse_formats,
     video_of_key,
     video_outputs_prefix,
@@ -72,6 +74,13 @@ class Download:
     url: str
     expires_in: int
     filename: str
+
+
+@dataclass(frozen=True)
+class OutputsReport:
+    orphaned_prefixes: list[str]
+    orphaned_bytes: int
+    applied: bool
 
 
 @dataclass(frozen=True)
@@ -272,6 +281,22 @@ class Jobs:
             freed += await self._media.delete_prefix(job_outputs_prefix(job.video_id, job.id))
         return len(old), freed
 
+    async def reconcile_outputs(self, apply: bool) -> OutputsReport:
+        """Output folders nothing references: attempts of missing or finished jobs other than a completed
+        output, and superseded attempts. An unfinished job's current attempt is left alone, whatever its state.
+        Objects are listed before jobs are read, so a job that moved on meanwhile is seen as it is now."""
+        require_admin()
+        folders: dict[str, int] = defaultdict(int)
+        for info in await self._blobs.list(VIDEOS_ROOT):
+            folders[output_folder(info.key)] += info.size
+        jobs = {job.id: job for job in await self._repo.for_videos(sorted({video_of_key(f) for f in folders}))}
+        videos_with_jobs = {job.video_id for job in jobs.values()}
+        orphaned = sorted(f for f in folders if not _referenced(f, jobs, videos_with_jobs))
+        if apply:
+            for folder in orphaned:
+                await self._media.delete_prefix(folder)
+        return OutputsReport(orphaned, sum(folders[f] for f in orphaned), apply)
+
     # Workers
 
     async def start_attempt(self, job_id: str, delivery_token: str) -> Job:
@@ -415,9 +440,21 @@ class Jobs:
         return await self._repo.referenced_prefixes(video_id)
 
 
+def _referenced(folder: str, jobs: dict[str, Job], videos_with_jobs: set[str]) -> bool:
+    parts = folder.split("/")  # videos/{video}/jobs/{job}/attempt-{n}/ or videos/{video}/
+    if len(parts) < 6:
+        return video_of_key(folder) in videos_with_jobs
+    job = jobs.get(parts[3])
+    if job is None:
+        return False
+    return folder == job.output_prefix or (
+        not job.is_final and folder == attempt_prefix(job.video_id, job.id, job.attempt)
+    )
+
+
 def _bare(name: str) -> str:
     """Accepts `jobs/{id}` or a bare id."""
     return require(name, "name").removeprefix("jobs/")
 
 
-__all__ = ["Download", "JobStats", "Jobs", "NewJob"]
+__all__ = ["Download", "JobStats", "Jobs", "NewJob", "OutputsReport"]

@@ -636,6 +636,55 @@ class CleanupOldJobsResponse(_message.Message):
 Global___CleanupOldJobsResponse: _TypeAlias = CleanupOldJobsResponse  # noqa: Y015
 
 @_typing.final
+class ReconcileOutputsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLY_FIELD_NUMBER: _builtins.int
+    apply: _builtins.bool
+    """Delete what was found; without it, only list."""
+    def __init__(
+        self,
+        *,
+        apply: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["apply", b"apply"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileOutputsRequest: _TypeAlias = ReconcileOutputsRequest  # noqa: Y015
+
+@_typing.final
+class ReconcileOutputsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORPHANED_PREFIXES_FIELD_NUMBER: _builtins.int
+    ORPHANED_BYTES_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    orphaned_bytes: _builtins.int
+    applied: _builtins.bool
+    """Whether they were deleted."""
+    @_builtins.property
+    def orphaned_prefixes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Output folders (`videos/{video}/jobs/{job}/attempt-{n}/`) nothing references."""
+
+    def __init__(
+        self,
+        *,
+        orphaned_prefixes: _abc.Iterable[_builtins.str] | None = ...,
+        orphaned_bytes: _builtins.int = ...,
+        applied: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "orphaned_bytes", b"orphaned_bytes", "orphaned_prefixes", b"orphaned_prefixes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileOutputsResponse: _TypeAlias = ReconcileOutputsResponse  # noqa: Y015
+
+@_typing.final
 class StartAttemptRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

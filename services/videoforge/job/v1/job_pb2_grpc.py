@@ -351,6 +351,11 @@ class JobAdminServiceStub:
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.CleanupOldJobsRequest.SerializeToString,
                 response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.CleanupOldJobsResponse.FromString,
                 _registered_method=True)
+        self.ReconcileOutputs = channel.unary_unary(
+                '/videoforge.job.v1.JobAdminService/ReconcileOutputs',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsResponse.FromString,
+                _registered_method=True)
 
 
 class JobAdminServiceServicer:
@@ -385,6 +390,15 @@ class JobAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReconcileOutputs(self, request, context):
+        """Compares the stored outputs with the jobs: lists attempt folders nothing references (a crash between
+        deleting rows and objects, an attempt stopped mid-upload) and, with `apply`, deletes them. Never touches
+        what a video plays from, a completed job's output or an unfinished job's current attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -407,6 +421,11 @@ def add_JobAdminServiceServicer_to_server(servicer, server):
                     servicer.CleanupOldJobs,
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.CleanupOldJobsRequest.FromString,
                     response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.CleanupOldJobsResponse.SerializeToString,
+            ),
+            'ReconcileOutputs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileOutputs,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -518,6 +537,33 @@ class JobAdminService:
             '/videoforge.job.v1.JobAdminService/CleanupOldJobs',
             videoforge_dot_job_dot_v1_dot_job__pb2.CleanupOldJobsRequest.SerializeToString,
             videoforge_dot_job_dot_v1_dot_job__pb2.CleanupOldJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileOutputs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobAdminService/ReconcileOutputs',
+            videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsResponse.FromString,
             options,
             channel_credentials,
             insecure,

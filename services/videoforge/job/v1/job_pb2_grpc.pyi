@@ -132,6 +132,11 @@ class JobAdminServiceStub:
     """Queues every failed job again."""
     CleanupOldJobs: _grpc.UnaryUnaryMultiCallable[_job_pb2.CleanupOldJobsRequest, _job_pb2.CleanupOldJobsResponse]
     """Deletes finished jobs older than `days` and their objects."""
+    ReconcileOutputs: _grpc.UnaryUnaryMultiCallable[_job_pb2.ReconcileOutputsRequest, _job_pb2.ReconcileOutputsResponse]
+    """Compares the stored outputs with the jobs: lists attempt folders nothing references (a crash between
+    deleting rows and objects, an attempt stopped mid-upload) and, with `apply`, deletes them. Never touches
+    what a video plays from, a completed job's output or an unfinished job's current attempt.
+    """
 
 @_typing.type_check_only
 class JobAdminServiceAsyncStub(JobAdminServiceStub):
@@ -146,6 +151,11 @@ class JobAdminServiceAsyncStub(JobAdminServiceStub):
     """Queues every failed job again."""
     CleanupOldJobs: _aio.UnaryUnaryMultiCallable[_job_pb2.CleanupOldJobsRequest, _job_pb2.CleanupOldJobsResponse]  # type: ignore[assignment]
     """Deletes finished jobs older than `days` and their objects."""
+    ReconcileOutputs: _aio.UnaryUnaryMultiCallable[_job_pb2.ReconcileOutputsRequest, _job_pb2.ReconcileOutputsResponse]  # type: ignore[assignment]
+    """Compares the stored outputs with the jobs: lists attempt folders nothing references (a crash between
+    deleting rows and objects, an attempt stopped mid-upload) and, with `apply`, deletes them. Never touches
+    what a video plays from, a completed job's output or an unfinished job's current attempt.
+    """
 
 class JobAdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """Administration of every user's jobs. Admins only."""
@@ -181,6 +191,17 @@ class JobAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_job_pb2.CleanupOldJobsResponse, _abc.Awaitable[_job_pb2.CleanupOldJobsResponse]]:
         """Deletes finished jobs older than `days` and their objects."""
+
+    @_abc_1.abstractmethod
+    def ReconcileOutputs(
+        self,
+        request: _job_pb2.ReconcileOutputsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.ReconcileOutputsResponse, _abc.Awaitable[_job_pb2.ReconcileOutputsResponse]]:
+        """Compares the stored outputs with the jobs: lists attempt folders nothing references (a crash between
+        deleting rows and objects, an attempt stopped mid-upload) and, with `apply`, deletes them. Never touches
+        what a video plays from, a completed job's output or an unfinished job's current attempt.
+        """
 
 def add_JobAdminServiceServicer_to_server(servicer: JobAdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
