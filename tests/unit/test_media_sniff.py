@@ -80,6 +80,7 @@ def test_ffprobe_report_is_read_into_media_info() -> None:
         audio_codec="aac",
         bitrate=3289000,
         size_bytes=1234567,
+        stream_count=2,
     )
     assert info.frame_rate == pytest.approx(29.97, abs=0.01)
     assert info.has_audio
@@ -153,6 +154,7 @@ def test_a_header_claiming_100000_pixels_a_side_is_refused_with_the_limit() -> N
         ({"width": 8192, "height": 8192}, "Resolution 8192x8192 is above the 35.4-megapixel limit"),
         ({"width": 8, "height": 8}, "Resolution 8x8 is below the 16-pixel minimum"),
         ({"duration_seconds": 5 * 3600 + 1}, "Duration 5:00:01 is above the 4:00:00 limit"),
+        ({"duration_seconds": 0.04}, "Duration 0.04 s is below the 0.5 s minimum"),
         ({"size_bytes": 21 * 1024**3}, "File size 21.0 GiB is above the 20.0 GiB limit"),
         ({"frame_rate_fraction": Fraction(480)}, "Frame rate 480.00 fps is above the 240 fps limit"),
         ({"video_codec": ""}, "The video stream's codec is not one we can decode"),
@@ -217,3 +219,11 @@ def test_an_absurd_frame_rate_is_refused_by_the_limit_not_taken_for_unknown() ->
         validate(info, MediaLimits())
     glitched = parse_ffprobe(_report(avg_frame_rate="90000/1", r_frame_rate="25/1"))
     assert glitched.frame_rate_fraction == 25
+
+
+def test_a_file_of_a_thousand_streams_is_refused() -> None:
+    report = _report()
+    report["streams"] += [{"index": i, "codec_type": "audio", "codec_name": "pcm_s16le"} for i in range(2, 1000)]
+
+    with pytest.raises(UnsupportedMedia, match=r"^The file has 1000 streams; at most 32 are accepted$"):
+        validate(parse_ffprobe(report), MediaLimits())

@@ -246,10 +246,12 @@ class FfmpegEncoder:
         return None
 
     async def make_poster(self, video: Path, out: Path, *, duration: float) -> Path:
-        """A JPEG poster from about a tenth of the way in (past fades from black)."""
+        """A JPEG poster from about a tenth of the way in (past fades from black); a clip under a second, and
+        a single picture above all, has its first frame as poster: a seek could land past its last one."""
+        seek = ["-ss", f"{duration * 0.1:.3f}"] if duration >= 1 else []
         argv = [
             self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
-            "-ss", f"{duration * 0.1:.3f}", *self._guard, "-i", _file_url(video),
+            *seek, *self._guard, "-i", _file_url(video),
             "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", str(out),
         ]  # fmt: skip
         await self._run_on_own_output(argv, timeout=self._image_timeout(), inputs=[video])

@@ -33,6 +33,7 @@ class MediaInfo:
     # The size the decoder allocates, when the stream says (padded, or larger than a cropped picture).
     coded_width: int = 0
     coded_height: int = 0
+    stream_count: int = 1
 
     @property
     def frame_rate(self) -> float:
@@ -79,6 +80,8 @@ class MediaLimits:
     """
 
     max_duration_seconds: float = 4 * 3600
+    # A single picture, or a blink: too short to make previews and a storyboard of, and no video to watch.
+    min_duration_seconds: float = 0.5
     max_side: int = 8192
     max_pixels: int = 8192 * 4320
     # 8K at 30 fps, 4K at 120: past this one source ties up a worker for hours.
@@ -86,6 +89,8 @@ class MediaLimits:
     min_side: int = 16
     max_bytes: int = 20 * 1024**3
     max_frame_rate: float = 240.0
+    # A video, a few audio tracks, subtitles and chapters; a thousand streams is a demuxer load, not a film.
+    max_streams: int = 32
 
 
 def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
@@ -135,11 +140,14 @@ def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
         size_bytes=_int(fmt.get("size")),
         coded_width=max(0, _int(video.get("coded_width")) or 0),
         coded_height=max(0, _int(video.get("coded_height")) or 0),
+        stream_count=len(streams),
     )
 
 
 def validate(info: MediaInfo, limits: MediaLimits) -> None:
     """Raise UnsupportedMedia with a reason a person can act on when the source is past our limits."""
+    if info.stream_count > limits.max_streams:
+        raise UnsupportedMedia(f"The file has {info.stream_count} streams; at most {limits.max_streams} are accepted")
     _check_size("Resolution", info.decoded_width, info.decoded_height, limits)
     _check_size("Display size", info.display_width, info.display_height, limits)
     if info.frame_rate > limits.max_frame_rate:
@@ -154,6 +162,10 @@ def validate(info: MediaInfo, limits: MediaLimits) -> None:
     if info.duration_seconds > limits.max_duration_seconds:
         raise UnsupportedMedia(
             f"Duration {_clock(info.duration_seconds)} is above the {_clock(limits.max_duration_seconds)} limit"
+        )
+    if info.duration_seconds < limits.min_duration_seconds:
+        raise UnsupportedMedia(
+            f"Duration {info.duration_seconds:.2f} s is below the {limits.min_duration_seconds:g} s minimum"
         )
     if info.size_bytes is not None and info.size_bytes > limits.max_bytes:
         raise UnsupportedMedia(
