@@ -30,6 +30,7 @@ import certifi
 import yaml
 from google.protobuf import descriptor_pb2
 
+from videoforge.gateway.connections import client_address_detection, connection_protections
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
 from videoforge.gateway.web_static import web_app_filters
 from videoforge.kit.settings import Settings
@@ -206,10 +207,8 @@ def edge_listener(settings: Settings, descriptor: Path, web_root: Path | None, c
         "stat_prefix": "edge",
         # AUTO: browsers speak HTTP/1.1, native gRPC clients HTTP/2 with prior knowledge, on one port.
         "codec_type": "AUTO",
-        # The client address is the peer's, or with trusted proxies in front (EDGE_TRUSTED_PROXY_HOPS) the
-        # X-Forwarded-For entry that many hops back; never a claim a client can make up.
-        "use_remote_address": True,
-        "xff_num_trusted_hops": settings.edge_trusted_proxy_hops,
+        **client_address_detection(settings),
+        **connection_protections(),
         # `/a/../b` and `//b` must route as `/b`, so no path spelling reaches past the allow-list.
         "normalize_path": True,
         "merge_slashes": True,

@@ -6,12 +6,13 @@ directory and passes their paths on; in production they come from the environmen
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     # Proxies in front of the edge (CloudFront + ALB = 2): the client is then read from X-Forwarded-For,
     # so per-client rate limits see people, not the load balancer.
     edge_trusted_proxy_hops: int = Field(default=0, ge=0)
+    # Safer: the networks the proxies in front of the edge send from (the ALB's subnets), as a JSON list of CIDRs.
+    # X-Forwarded-For is then honoured only on connections from those networks; a client that reaches the edge
+    # directly cannot name another address. Replaces EDGE_TRUSTED_PROXY_HOPS; set one or the other.
+    edge_trusted_proxy_cidrs: list[str] = Field(default_factory=list)
     public_url: str = ""  # empty: http://{edge_host}:{edge_port}
     # Per-client rate limits at the edge: requests a minute per client address, with a minute's worth as burst.
     # API calls: 50 a second sustained is far above what a person's app sends and far below what it takes one
@@ -108,6 +113,19 @@ class Settings(BaseSettings):
     encoder_preset: str = "veryfast"
 
     log_level: str = "INFO"
+
+    @field_validator("edge_trusted_proxy_cidrs")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            ipaddress.ip_network(cidr, strict=False)  # a ValueError names the bad entry
+        return cidrs
+
+    @model_validator(mode="after")
+    def _one_way_to_trust_proxies(self) -> Settings:
+        if self.edge_trusted_proxy_cidrs and self.edge_trusted_proxy_hops:
+            raise ValueError("set EDGE_TRUSTED_PROXY_CIDRS or EDGE_TRUSTED_PROXY_HOPS, not both")
+        return self
 
     @cached_property
     def edge_url(self) -> str:
