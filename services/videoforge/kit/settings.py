@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     sqs_dead_letter_queue_url: str = ""
     sqs_endpoint_url: str = ""
     sqs_region: str = "us-east-1"
-    queue_max_attempts: int = 3
+    queue_max_attempts: int = 5
     queue_lease_seconds: float = 30.0
     # On SIGTERM a worker stops claiming and finishes the job in hand for up to this long, then abandons it
     # (its lease lapses and another worker takes it up). Kubernetes gives it this much grace; `up` none.

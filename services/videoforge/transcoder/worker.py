@@ -11,8 +11,10 @@ import contextlib
 import hashlib
 import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from videoforge.media_model import attempt_prefix
@@ -22,9 +24,12 @@ from videoforge.storage.s3 import guess_content_type
 from videoforge.transcoder.domain.ports import Attempt, JobReporter, ProducedAsset, Transcoder, TranscodeResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REPORT_SECONDS = 1.0
-COMPLETION_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
+# Waits between tries of a report while the job service is unreachable (a restart takes seconds, a crash-looping
+# one up to half a minute): the delivery is kept meanwhile, so an outage does not use up the job's attempts.
+REPORT_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 IDLE_POLL_SECONDS = 1.0
 # The job service's answer: this delivery must not run (finished, cancelled, gone, or held by another).
 REFUSALS = (FailedPrecondition, NotFound, Aborted)
@@ -70,7 +75,9 @@ class TranscodeWorker:
     async def handle(self, claim: ClaimedJob) -> None:
         log.info("claimed job %s (delivery %d)", claim.job_id, claim.attempt)
         try:
-            attempt = await self._jobs.start(claim.job_id, delivery_token(claim), self._config.worker_id)
+            attempt = await self._reporting(
+                claim, lambda: self._jobs.start(claim.job_id, delivery_token(claim), self._config.worker_id)
+            )
         except REFUSALS as refusal:
             # Finished, cancelled or deleted while queued, or a duplicate of a delivery that runs elsewhere:
             # nothing to do here. Should that other run die, the job service queues the job again.
@@ -78,7 +85,8 @@ class TranscodeWorker:
             await self._queue.complete(claim)
             return
         except Exception as error:
-            await self._queue.fail(claim, error=_transient_message(error), retryable=True)
+            retried = claim.attempt < self._config.max_attempts
+            await self._queue.fail(claim, error=_transient_message(error, retried=retried), retryable=True)
             return
         work_dir = self._config.scratch / f"{attempt.job_id}-{attempt.number}"
         try:
@@ -104,7 +112,7 @@ class TranscodeWorker:
             return
         except Exception as error:
             log.warning("job %s attempt %d failed", attempt.job_id, attempt.number, exc_info=True)
-            await self._fail(claim, attempt, "UNAVAILABLE", _transient_message(error), retryable=True)
+            await self._fail(claim, attempt, "UNAVAILABLE", error, retryable=True)
             return
         finally:
             heartbeat.cancel()
@@ -171,7 +179,7 @@ class TranscodeWorker:
             if file.kind
         ]
         try:
-            await self._report_completion(attempt, prefix, assets, result)
+            await self._report_completion(claim, attempt, prefix, assets, result)
         except REFUSALS as refusal:
             # Refused (cancelled, superseded, deleted): the job service removes this attempt's objects, through
             # the guard that keeps whatever a video plays from. The worker itself never deletes media.
@@ -188,23 +196,34 @@ class TranscodeWorker:
         log.info("job %s attempt %d completed", attempt.job_id, attempt.number)
 
     async def _report_completion(
-        self, attempt: Attempt, prefix: str, assets: list[ProducedAsset], result: TranscodeResult
+        self, claim: ClaimedJob, attempt: Attempt, prefix: str, assets: list[ProducedAsset], result: TranscodeResult
     ) -> None:
-        """The outputs are uploaded: worth a few tries through a short outage before the work is redone.
-        Safe to repeat: a completion that already took effect answers OK."""
-        for delay in COMPLETION_RETRY_SECONDS:
-            try:
-                await self._jobs.complete(attempt, prefix, assets, result.rungs, result.info.has_audio)
-                return
-            except Unavailable:
-                log.warning("completion report failed; retrying in %.0f s", delay)
-                await asyncio.sleep(delay)
-        await self._jobs.complete(attempt, prefix, assets, result.rungs, result.info.has_audio)
+        """The outputs are uploaded: worth waiting out an outage before the work is redone. Safe to repeat: a
+        completion that already took effect answers OK."""
+        await self._reporting(
+            claim, lambda: self._jobs.complete(attempt, prefix, assets, result.rungs, result.info.has_audio)
+        )
 
-    async def _fail(self, claim: ClaimedJob, attempt: Attempt, code: str, message: str, *, retryable: bool) -> None:
+    async def _reporting(self, claim: ClaimedJob, report: Callable[[], Awaitable[T]]) -> T:
+        """Sends a report until the job service answers, holding the delivery's lease meanwhile; Unavailable
+        once the waits run out."""
+        for delay in REPORT_RETRY_SECONDS:
+            try:
+                return await report()
+            except Unavailable:
+                log.warning("the job service did not answer; trying again in %.0f s", delay)
+                await asyncio.sleep(delay)
+                with contextlib.suppress(Exception):
+                    await self._queue.renew(claim, self._config.lease_seconds)
+        return await report()
+
+    async def _fail(
+        self, claim: ClaimedJob, attempt: Attempt, code: str, error: Exception | str, *, retryable: bool
+    ) -> None:
         will_retry = retryable and claim.attempt < self._config.max_attempts
+        message = error if isinstance(error, str) else _transient_message(error, retried=will_retry)
         with contextlib.suppress(Exception):
-            await self._jobs.fail(attempt, code, message, will_retry=will_retry)
+            await self._reporting(claim, lambda: self._jobs.fail(attempt, code, message, will_retry=will_retry))
         await self._discard(attempt)
         await self._queue.fail(claim, error=message, retryable=retryable)
 
@@ -241,5 +260,6 @@ class _ProgressState:
         return int(self.fraction * 100)
 
 
-def _transient_message(error: Exception) -> str:
-    return f"The transcode hit a temporary problem ({type(error).__name__}); it will be retried."
+def _transient_message(error: Exception, *, retried: bool) -> str:
+    then = "it will be retried" if retried else "no tries are left; an administrator can restart it"
+    return f"The transcode hit a temporary problem ({type(error).__name__}); {then}."
