@@ -1,6 +1,7 @@
-"""The job rules on real parts: the PostgreSQL job repository and queue, the S3 store, and a worker loop.
-A lost completion reply is retried without harm, duplicate deliveries never run twice, restarts take new
-attempts, and every change of state writes one ordered event for the gallery in its own transaction."""
+"""The job rules on real parts: the PostgreSQL job repository, both queue backends (the PostgreSQL queue, and
+SQS fed by the transactional outbox), the S3 store, and a worker loop. A lost completion reply is retried
+without harm, duplicate deliveries never run twice, restarts take new attempts, and every change of state writes
+one ordered event for the gallery in its own transaction."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.kit.db import create_engine_for, migrate
 from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.media_model import MediaSummary, attempt_prefix
-from videoforge.queue.postgres import PostgresJobQueue
+from videoforge.queue.outbox import Outbox, OutboxRelay
+from videoforge.queue.port import JobQueue
+from videoforge.queue.postgres import PostgresJobQueue, TransactionalEnqueuer
+from videoforge.queue.sqs import SqsJobQueue, ensure_queues
 from videoforge.storage.guard import MediaInUse
 from videoforge.storage.s3 import S3BlobStore
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig
@@ -26,8 +30,10 @@ LEASE = 30.0
 
 
 class RealWorld:
-    def __init__(self, jobs: Jobs, queue: PostgresJobQueue, blobs: S3BlobStore, tmp_path: Path) -> None:
-        self.jobs, self.queue, self.blobs = jobs, queue, blobs
+    def __init__(
+        self, jobs: Jobs, queue: JobQueue, relay: OutboxRelay | None, blobs: S3BlobStore, tmp_path: Path
+    ) -> None:
+        self.jobs, self.queue, self.relay, self.blobs = jobs, queue, relay, blobs
         self.reporter = LocalJobReporter(jobs)
         self.transcoder = FakeTranscoder()
         self.tmp_path = tmp_path
@@ -37,6 +43,8 @@ class RealWorld:
         return (await self.jobs.create_job(new)).id
 
     async def run_next(self, name: str = "w1") -> None:
+        if self.relay is not None:
+            await self.relay.relay_once()
         claim = None
         for _ in range(50):
             if claim := await self.queue.claim(name, LEASE):
@@ -50,19 +58,31 @@ class RealWorld:
         return [info.key for info in await self.blobs.list(prefix)]
 
 
-@pytest.fixture
-async def world(database_url: str, blob_store: S3BlobStore, tmp_path: Path) -> AsyncIterator[RealWorld]:
+@pytest.fixture(params=["postgres", "sqs"])
+async def world(
+    request: pytest.FixtureRequest, database_url: str, blob_store: S3BlobStore, tmp_path: Path
+) -> AsyncIterator[RealWorld]:
     migrate(database_url, "job", MIGRATIONS)
     migrate(database_url, "queue", PostgresJobQueue.migrations_dir)
     engine = create_engine_for(database_url)
     # Retries come back at once: the backoff is not what these tests are about.
-    queue = PostgresJobQueue(engine, max_attempts=3, backoff_base=0.01, backoff_cap=0.02)
-    jobs = Jobs(PostgresJobRepository(engine, queue), queue, blob_store, None, url_seconds=60, lease_seconds=LEASE)
+    retry = {"max_attempts": 3, "backoff_base": 0.01, "backoff_cap": 0.02}
+    relay: OutboxRelay | None = None
+    queue: JobQueue
+    enqueuer: TransactionalEnqueuer
+    if request.param == "postgres":
+        queue = enqueuer = PostgresJobQueue(engine, **retry)
+    else:
+        client = request.getfixturevalue("sqs_client")
+        urls = ensure_queues(client, request.getfixturevalue("sqs_queue_name"), max_attempts=3)
+        queue = SqsJobQueue(client, *urls, receive_wait_seconds=0, **retry)
+        enqueuer, relay = Outbox(), OutboxRelay(engine, queue)
+    jobs = Jobs(PostgresJobRepository(engine, enqueuer), queue, blob_store, None, url_seconds=60, lease_seconds=LEASE)
     source = tmp_path / "source"
     source.write_bytes(b"source bytes")
     await blob_store.upload_file(source, "uploads/u1/a/source", "video/mp4")
     try:
-        yield RealWorld(jobs, queue, blob_store, tmp_path)
+        yield RealWorld(jobs, queue, relay, blob_store, tmp_path)
     finally:
         await engine.dispose()
 
@@ -80,6 +100,25 @@ async def test_a_lost_completion_reply_is_retried_and_the_published_output_stays
     assert {a.kind for a in produced} == {"HLS_MASTER", "POSTER"}
     with pytest.raises(MediaInUse):
         await world.jobs.discard_attempt(job_id, 1, "v1")
+
+
+# Only SQS holds two messages for one job; the PostgreSQL queue keeps one per job by construction.
+@pytest.mark.parametrize("world", ["sqs"], indirect=True)
+async def test_a_duplicate_delivery_of_a_running_job_is_dropped_and_never_runs(world: RealWorld) -> None:
+    job_id = await world.new_job()
+    assert world.relay is not None
+    await world.relay.relay_once()
+    await world.queue.enqueue(job_id, {"video_id": "v1", "run": 0})  # the copy at-least-once delivery allows
+
+    async def second_copy_arrives() -> None:
+        await world.run_next("w2")
+
+    world.transcoder.before_finish = second_copy_arrives
+    await world.run_next("w1")
+
+    job = (await world.jobs.published_output("v1"))[0]
+    assert job.id == job_id and job.attempt == 1 and world.transcoder.runs == 1
+    assert await world.queue.depth() == 0
 
 
 async def test_a_second_delivery_of_a_finished_job_is_dropped(world: RealWorld) -> None:
@@ -135,4 +174,6 @@ async def test_restart_failed_runs_a_new_attempt_and_completes(world: RealWorld)
 
 async def test_one_request_id_creates_one_job(world: RealWorld) -> None:
     assert await world.new_job("confirm-v1") == await world.new_job("confirm-v1")
+    if world.relay is not None:
+        await world.relay.relay_once()
     assert await world.queue.depth() == 1
