@@ -306,6 +306,24 @@ def test_supervisor_restarts_a_child_that_dies_and_reaps_what_it_left_behind(
     assert supervisor.process.wait(60) == 0
 
 
+def test_a_child_killed_again_and_again_comes_back_without_a_growing_backoff(
+    tmp_path: Path, start_supervisor: Callable[..., Supervisor]
+) -> None:
+    data_dir, edge_port = tmp_path / "data", free_port()
+    supervisor = start_supervisor(
+        trivial_children(edge_port), data_dir=data_dir, edge_port=edge_port, env=EXTERNAL_SERVERS
+    )
+    supervisor.wait_until_up()
+    for _ in range(4):
+        pid = supervisor.child_pids()["sleeper"]
+        killed_at = time.monotonic()
+        psutil.Process(pid).kill()
+        wait_for(lambda pid=pid: supervisor.child_pids()["sleeper"] != pid, 10, "the sleeper's restart")
+        assert time.monotonic() - killed_at < 4, "a killed child is not crash-looping: no growing backoff"
+    supervisor.process.send_signal(signal.SIGTERM)
+    assert supervisor.process.wait(60) == 0
+
+
 def test_a_second_supervisor_on_the_same_data_dir_is_refused_while_the_first_runs(
     tmp_path: Path, start_supervisor: Callable[..., Supervisor]
 ) -> None:

@@ -353,7 +353,10 @@ class _Platform:
 
     def _schedule_restart(self, entry: _Supervised, code: int, now: float) -> None:
         uptime = now - entry.process.started_at
-        entry.failures = 1 if uptime >= STABLE_AFTER_SECONDS else entry.failures + 1
+        # Killed by a signal (the OOM killer, an operator's kill -9) is not a crash loop: come back at once.
+        # Only a child that keeps exiting on its own (bad settings, a missing dependency) backs off further.
+        killed = code < 0
+        entry.failures = 1 if uptime >= STABLE_AFTER_SECONDS or killed else entry.failures + 1
         delay = min(RESTART_BACKOFF_MAX_SECONDS, RESTART_BACKOFF_SECONDS * 2 ** (entry.failures - 1))
         # What the dead child spawned (an FFmpeg, say) must not outlive it into the next start.
         entry.process.stop(grace=1.0)
