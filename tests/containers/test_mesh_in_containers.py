@@ -5,10 +5,7 @@ up through the edge, is transcoded, and plays through signed URLs; a worker kill
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import m3u8
@@ -16,6 +13,7 @@ import pytest
 
 from tests.containers.mesh import IMAGE_UID, ContainerMesh, podman
 from tests.media_factory import MediaFactory
+from tests.waiting import wait_until
 from videoforge.client.edge import ApiError, EdgeClient
 
 # The first run here may build the image before the mesh starts.
@@ -30,15 +28,6 @@ def client(container_mesh: ContainerMesh) -> EdgeClient:
     except ApiError as error:
         pytest.fail(f"sign-up through the edge failed: {error}\n{container_mesh.all_logs()}")
     return edge
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not true within {timeout} s")
 
 
 def test_the_image_runs_as_its_own_user_without_compilers(image: str) -> None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import pytest
 from tests.fixtures.fault_proxy import FaultProxy
 from tests.fixtures.platform import RunningPlatform, start_platform, stop_platform
 from tests.media_factory import MediaFactory
+from tests.waiting import wait_until
 from videoforge.client.edge import FINAL_JOB_STATES, ApiError, EdgeClient
 from videoforge.platform.ports import free_port
 
@@ -109,15 +110,6 @@ def final_job(client: EdgeClient, job_id: str, timeout: float) -> dict[str, Any]
 def kill(process: psutil.Process) -> None:
     process.kill()
     process.wait(10)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not true within {timeout} s")
 
 
 @pytest.mark.parametrize("fault", ["reply lost", "job service killed"])

@@ -13,6 +13,7 @@ from pgserver._commands import pg_ctl
 
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
+from tests.waiting import wait_until
 from videoforge.client.edge import EdgeClient
 
 pytestmark = pytest.mark.e2e
@@ -32,15 +33,6 @@ def ffmpeg_processes(platform: RunningPlatform) -> list[psutil.Process]:
         if "ffmpeg" in (proc.info["name"] or "") and str(platform.data_dir) in cmdline:
             found.append(proc)
     return found
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not true within {timeout} s")
 
 
 def job_when(client: EdgeClient, job_id: str, accept: Callable[[dict[str, Any]], bool], timeout: float) -> dict:

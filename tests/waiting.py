@@ -1,0 +1,17 @@
+"""Waiting for something a running system will do soon, with a deadline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
+    """The first truthy value `condition` returns within `timeout` seconds; AssertionError otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not true within {timeout} s")
