@@ -134,6 +134,12 @@ class InMemoryJobRepository(JobRepository):
         values = {"state": PENDING, "progress": 0, "error": None, "end_time": None, "lease_expires_at": None}
         return [self._requeue(job, {**values, "run": job.run + 1}) for job in failed]
 
+    async def rerun_unless_final(self, job_id: str, run: int) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job is None or job.is_final or job.run != run:
+            return None
+        return self._requeue(job, {"state": PENDING, "progress": 0, "run": run + 1, "lease_expires_at": None})
+
     async def requeue_lapsed(self, grace_seconds: float) -> list[Job]:
         cutoff = self.now - timedelta(seconds=grace_seconds)
         lapsed = [

@@ -17,6 +17,7 @@ from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.kit.errors import Aborted, FailedPrecondition
 from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.media_model import MediaSummary, attempt_prefix
+from videoforge.queue.port import LEASES_EXHAUSTED, DeadLetter
 from videoforge.storage.guard import MediaInUse
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig
 
@@ -209,3 +210,30 @@ async def test_a_finished_job_refuses_new_deliveries(world: World) -> None:
 
 async def _raise_transient() -> None:
     raise ConnectionError("storage hiccup")
+
+
+async def test_a_job_that_lost_every_worker_gets_one_more_run_then_fails(world: World) -> None:
+    job_id = await world.new_job()
+    for run in (0, 1):
+        claim = await world.queue.claim("doomed", LEASE)
+        assert claim is not None and claim.payload["run"] == run
+        await world.jobs.start_attempt(job_id, f"delivery-{run}")
+        world.queue.letters.append(DeadLetter(job_id, claim.payload, 3, LEASES_EXHAUSTED))
+        world.queue.messages.clear()
+        await world.jobs.fail_dead_letters()
+    job = await world.repo.get(job_id)
+    assert job is not None and job.state == "FAILED" and job.run == 1
+    assert job.error is not None and "lapsed" in job.error.message
+
+
+async def test_a_finished_job_keeps_only_its_completed_output(world: World) -> None:
+    job_id = await world.new_job()
+    world.blobs.put(attempt_prefix("v1", job_id, 1) + "half-uploaded.m4s")  # a worker that died mid-upload
+    await world.jobs.start_attempt(job_id, "delivery-of-a-dead-worker")
+    world.repo.advance(2 * LEASE + 1)
+    await world.jobs.requeue_lapsed()
+    await world.run_next()
+    job = await world.repo.get(job_id)
+    assert job is not None and job.state == "COMPLETED" and job.attempt == 2
+    assert world.blobs.keys_under(attempt_prefix("v1", job_id, 1)) == []
+    assert world.blobs.keys_under(job.output_prefix)

@@ -19,7 +19,7 @@ from typing import TypeVar
 from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from videoforge.media_model import attempt_prefix
 from videoforge.queue.port import ClaimedJob, JobQueue
-from videoforge.storage.port import BlobStore
+from videoforge.storage.port import BlobNotFound, BlobStore, BlobStoreError
 from videoforge.storage.s3 import guess_content_type
 from videoforge.transcoder.domain.ports import Attempt, JobReporter, ProducedAsset, Transcoder, TranscodeResult
 
@@ -123,7 +123,7 @@ class TranscodeWorker:
     async def _work(self, attempt: Attempt, work_dir: Path, progress: _ProgressState) -> tuple[TranscodeResult, str]:
         source = work_dir / "source"
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
-        await self._blobs.download_file(attempt.input_source, source)
+        await _storing(lambda: self._blobs.download_file(attempt.input_source, source))
         progress.update("PROCESSING", 0.05)
         result = await self._transcoder.transcode(
             source,
@@ -133,7 +133,7 @@ class TranscodeWorker:
         )
         progress.update("UPLOADING", 0.96)
         prefix = attempt_prefix(attempt.video_id, attempt.job_id, attempt.number)
-        await self._blobs.upload_dir(result.output_dir, prefix)
+        await _storing(lambda: self._blobs.upload_dir(result.output_dir, prefix))
         return result, prefix
 
     async def _heartbeat(
@@ -258,6 +258,21 @@ class _ProgressState:
     @property
     def percent(self) -> int:
         return int(self.fraction * 100)
+
+
+async def _storing(transfer: Callable[[], Awaitable[T]]) -> T:
+    """A transfer to or from the object store, tried again while the store is restarting: the delivery's lease
+    is renewed by the heartbeat meanwhile, so a store outage does not use up the job's attempts. Keys are the
+    same on every try, so a repeated upload only writes the same objects again."""
+    for delay in REPORT_RETRY_SECONDS:
+        try:
+            return await transfer()
+        except BlobNotFound:
+            raise  # the store answered: the object is not there; waiting will not bring it
+        except BlobStoreError as error:
+            log.warning("the object store failed (%s); trying again in %.0f s", error, delay)
+            await asyncio.sleep(delay)
+    return await transfer()
 
 
 def _transient_message(error: Exception, *, retried: bool) -> str:

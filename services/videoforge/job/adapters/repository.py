@@ -286,6 +286,15 @@ class PostgresJobRepository(JobRepository):
         )
         return await self._requeue(restart)
 
+    async def rerun_unless_final(self, job_id: str, run: int) -> Job | None:
+        rerun = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.run == run, self._not_final())
+            .values(state=PENDING, progress=0, run=run + 1, lease_expires_at=None, update_time=_now())
+        )
+        requeued = await self._requeue(rerun)
+        return requeued[0] if requeued else None
+
     async def requeue_lapsed(self, grace_seconds: float) -> list[Job]:
         lapsed = (
             update(jobs)

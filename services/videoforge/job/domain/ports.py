@@ -65,6 +65,11 @@ class JobRepository(ABC):
         """Every FAILED job back to PENDING in a new run with a fresh queue message, in one transaction."""
 
     @abstractmethod
+    async def rerun_unless_final(self, job_id: str, run: int) -> Job | None:
+        """Run `run` of an unfinished job gives way to run+1, PENDING with a fresh queue message; None when the
+        job finished or is already past that run."""
+
+    @abstractmethod
     async def requeue_lapsed(self, grace_seconds: float) -> list[Job]:
         """Jobs whose deadline (a working attempt's lease, or a retry's latest start) passed more than
         `grace_seconds` ago go back to PENDING with a queue message: nothing stays stuck when a worker died

@@ -48,7 +48,7 @@ from videoforge.media_model import (
     video_of_key,
     video_outputs_prefix,
 )
-from videoforge.queue.port import JobQueue
+from videoforge.queue.port import LEASES_EXHAUSTED, JobQueue
 from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore
 
@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 WATCH_POLL_SECONDS = 2.0
 MAX_EVENTS_PER_CALL = 500
 MAX_EVENT_WAIT_SECONDS = 20.0
+# Runs a job gets when every delivery of a run lost its worker, before it counts as failed.
+LAPSED_RUNS = 1
 
 
 @dataclass(frozen=True)
@@ -223,9 +225,11 @@ class Jobs:
         cancelled = await self._repo.finish_unless_final(job.id, {"state": CANCELLED, "end_time": datetime.now(UTC)})
         if cancelled is None:
             raise FailedPrecondition("The job finished while cancelling.", "JOB_FINISHED")
-        # The worker learns of it from its next progress report (within about a second) and stops FFmpeg.
+        # The worker learns of it from its next progress report (within about a second) and stops FFmpeg; it
+        # discards what it uploaded, and whatever came before goes now.
         await self._queue.cancel(job.id)
         self.changes.notify(job.id)
+        await self._sweep_attempts(cancelled)
         return cancelled
 
     async def list_assets(self, name: str) -> list[Asset]:
@@ -348,6 +352,7 @@ class Jobs:
                 return settled  # a concurrent repeat got there first
             raise FailedPrecondition("The job was cancelled; its outputs are not kept.", "JOB_CANCELLED")
         self.changes.notify(job.id)
+        await self._sweep_attempts(job)
         return job
 
     async def fail_attempt(self, job_id: str, attempt: int, error: JobError, will_retry: bool) -> Job:
@@ -359,6 +364,8 @@ class Jobs:
         job = await self._repo.report(job_id, attempt, values, lease_seconds=self._retry_seconds if will_retry else 0)
         if job is not None:
             self.changes.notify(job.id)
+            if job.is_final:
+                await self._sweep_attempts(job)
             return job
         settled = await self._settled(job_id, attempt)
         if settled is None:
@@ -378,20 +385,27 @@ class Jobs:
         return await self._media.delete_prefix(attempt_prefix(video_id, job_id, attempt))
 
     async def fail_dead_letters(self) -> int:
-        """Jobs whose every delivery was lost (workers died) end FAILED instead of staying in flight."""
+        """Jobs whose every delivery was lost (workers died) end FAILED instead of staying in flight; those whose
+        workers kept dying get one more run first, since a crash of the machines is likelier than of the file."""
         failed = 0
         letters = await self._queue.dead_letters()
         for letter in letters:
+            run = int(letter.payload.get("run", 0))
+            if letter.error == LEASES_EXHAUSTED and run < LAPSED_RUNS:
+                rerun = await self._repo.rerun_unless_final(letter.job_id, run)
+                if rerun is not None:
+                    log.info("job %s lost every worker that held it; run %d starts", rerun.id, rerun.run)
+                    self.changes.notify(rerun.id)
+                    continue
             error = JobError("UNAVAILABLE", f"The transcode was given up: {letter.error}", "DEAD_LETTER")
             # Only the run the letter belongs to: a restarted job is a new run.
             job = await self._repo.finish_unless_final(
-                letter.job_id,
-                {"state": FAILED, "error": error, "end_time": datetime.now(UTC)},
-                run=int(letter.payload.get("run", 0)),
+                letter.job_id, {"state": FAILED, "error": error, "end_time": datetime.now(UTC)}, run=run
             )
             if job is not None:
                 failed += 1
                 self.changes.notify(job.id)
+                await self._sweep_attempts(job)
         if letters:
             # Handled: the job's own state now tells the story, so the sweep never reads them again.
             await self._queue.discard_dead_letters(sorted({letter.job_id for letter in letters}))
@@ -432,6 +446,17 @@ class Jobs:
         if job is not None and job.attempt != attempt:
             raise Aborted(f"Attempt {attempt} is stale; attempt {job.attempt} holds the job.", "STALE_ATTEMPT")
         return job
+
+    async def _sweep_attempts(self, job: Job) -> None:
+        """A finished job keeps only its completed output: the folders of every other attempt (a worker that died
+        mid-upload, a superseded or refused attempt) go. Best effort: `admin reconcile` finds what a failure here
+        leaves."""
+        try:
+            stored = await self._blobs.list(job_outputs_prefix(job.video_id, job.id))
+            for folder in sorted({output_folder(info.key) for info in stored} - {job.output_prefix}):
+                await self._media.delete_prefix(folder)
+        except Exception:
+            log.warning("could not sweep the attempts of finished job %s", job.id, exc_info=True)
 
     async def _references(self, prefix: str) -> list[str]:
         video_id = video_of_key(prefix)
