@@ -16,6 +16,7 @@ import httpx
 Progress = Callable[[int], None]
 UPLOAD_CHUNK = 1024 * 1024
 FINAL_JOB_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+CONFIRM_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
 
 
 @dataclass
@@ -111,6 +112,15 @@ class EdgeClient:
         body: dict[str, Any] = {"s3Key": key, "title": title, "description": description, "visibility": visibility}
         if formats:
             body["formats"] = formats
+        # Confirming a key twice answers the video the first confirm made, so a busy or restarting platform
+        # (503, 504) is simply asked again.
+        for delay in CONFIRM_RETRY_SECONDS:
+            try:
+                return self.request("POST", "/api/upload/confirm", json=body)
+            except ApiError as error:
+                if error.status not in (503, 504):
+                    raise
+            time.sleep(delay)
         return self.request("POST", "/api/upload/confirm", json=body)
 
     def _send_whole(self, path: Path, grant: dict[str, Any], on_progress: Progress | None) -> None:
