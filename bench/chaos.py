@@ -550,13 +550,20 @@ def count_duplicates(
         match = ATTEMPT_KEY.match(prefix)
         if match and is_complete_output_set(s3, bucket, prefix, keys):
             complete_sets[match.group(2)] += 1
-    duplicated_jobs = sum(1 for count in complete_sets.values() if count > 1)
-    switched_videos = sum(1 for u in uploads if len(watcher.published.get(u.video_id, ())) > 1)
-    return duplicated_jobs + switched_videos
+    duplicated_jobs = [job for job, count in complete_sets.items() if count > 1]
+    switched_videos = [u.video_id for u in uploads if len(watcher.published.get(u.video_id, ())) > 1]
+    for job in duplicated_jobs:
+        log.warning("job %s has %d complete output sets", job, complete_sets[job])
+    for video in switched_videos:
+        log.warning("video %s switched its published output: %s", video, watcher.published[video])
+    return len(duplicated_jobs) + len(switched_videos)
 
 
 def count_orphans(objects: dict[str, set[str]], published: dict[str, str]) -> int:
-    return sum(1 for prefix in objects if prefix not in set(published.values()))
+    orphans = [prefix for prefix in objects if prefix not in set(published.values())]
+    for prefix in orphans:
+        log.warning("orphaned output folder %s (%d objects)", prefix, len(objects[prefix]))
+    return len(orphans)
 
 
 def is_playable(client: EdgeClient, http: httpx.Client, video_id: str) -> bool:

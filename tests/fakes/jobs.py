@@ -149,6 +149,9 @@ class InMemoryJobRepository(JobRepository):
         ]
         return [self._requeue(job, {"state": PENDING, "progress": 0, "lease_expires_at": None}) for job in lapsed]
 
+    async def finished_between(self, start: datetime, end: datetime) -> list[Job]:
+        return [copy.deepcopy(j) for j in self.jobs.values() if j.end_time is not None and start <= j.end_time < end]
+
     async def old_finished(self, days: int) -> list[Job]:
         cutoff = self.now - timedelta(days=days)
         published = set(self.publications.values())

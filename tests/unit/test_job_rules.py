@@ -4,6 +4,8 @@ deliveries never run twice, and job state reaches the gallery one way as ordered
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -237,3 +239,16 @@ async def test_a_finished_job_keeps_only_its_completed_output(world: World) -> N
     assert job is not None and job.state == "COMPLETED" and job.attempt == 2
     assert world.blobs.keys_under(attempt_prefix("v1", job_id, 1)) == []
     assert world.blobs.keys_under(job.output_prefix)
+
+
+async def test_what_a_fenced_worker_wrote_after_the_finish_is_swept_a_little_later(world: World) -> None:
+    job_id = await world.new_job()
+    await world.run_next()
+    late = attempt_prefix("v1", job_id, 7) + "late.m4s"
+    world.blobs.put(late)  # a fenced-off worker's upload thread finished after the sweep at the finish
+    assert await world.jobs.sweep_recently_finished() == 0, "too soon: the finish itself was just swept"
+    job = world.repo.jobs[job_id]
+    world.repo.jobs[job_id] = replace(job, end_time=datetime.now(UTC) - timedelta(seconds=35))
+    assert await world.jobs.sweep_recently_finished() == 1
+    assert late not in world.blobs.objects
+    assert world.blobs.keys_under(job.output_prefix), "the published output stays"

@@ -29,6 +29,7 @@ async def sweep(jobs: Jobs, stop: asyncio.Event) -> None:
         try:
             await jobs.fail_dead_letters()
             await jobs.requeue_lapsed()
+            await jobs.sweep_recently_finished()
         except Exception:
             log.warning("sweep failed; retrying", exc_info=True)
         with contextlib.suppress(TimeoutError):
@@ -44,7 +45,9 @@ async def build(settings: Settings) -> Service:
         blob_store_from_settings(settings),
         media_signer(settings),
         url_seconds=settings.signed_url_seconds,
-        lease_seconds=settings.queue_lease_seconds,
+        # Twice the queue's lease: a job service that restarts (and so hears no progress for a few seconds) must
+        # not hand a running job to a duplicate delivery.
+        lease_seconds=2 * settings.queue_lease_seconds,
     )
     stop = asyncio.Event()
     background = [asyncio.create_task(sweep(jobs, stop))]

@@ -317,6 +317,11 @@ class PostgresJobRepository(JobRepository):
                 await self._enqueuer.enqueue_in(conn, job.id, job.queue_payload())
         return requeued
 
+    async def finished_between(self, start: datetime, end: datetime) -> list[Job]:
+        query = select(jobs).where(jobs.c.end_time >= start, jobs.c.end_time < end)
+        async with self._engine.connect() as conn:
+            return [_job(r) for r in (await conn.execute(query)).mappings().all()]
+
     async def old_finished(self, days: int) -> list[Job]:
         cutoff = _now() - timedelta(days=days)
         published_ids = select(publications.c.job_id)

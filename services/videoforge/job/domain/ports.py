@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from videoforge.job.domain.jobs import Asset, Job, JobEvent
@@ -74,6 +75,10 @@ class JobRepository(ABC):
         """Jobs whose deadline (a working attempt's lease, or a retry's latest start) passed more than
         `grace_seconds` ago go back to PENDING with a queue message: nothing stays stuck when a worker died
         and its message was lost."""
+
+    @abstractmethod
+    async def finished_between(self, start: datetime, end: datetime) -> list[Job]:
+        """Jobs that ended within [start, end)."""
 
     @abstractmethod
     async def old_finished(self, days: int) -> list[Job]:

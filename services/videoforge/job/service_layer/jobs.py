@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from videoforge.job.domain.jobs import (
@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 WATCH_POLL_SECONDS = 2.0
 MAX_EVENTS_PER_CALL = 500
 MAX_EVENT_WAIT_SECONDS = 20.0
+# A finished job's attempts are swept again while it is between these ages (the sweep runs every few seconds).
+RESWEEP_AFTER, RESWEEP_UNTIL = timedelta(seconds=30), timedelta(seconds=45)
 # Runs a job gets when every delivery of a run lost its worker, before it counts as failed.
 LAPSED_RUNS = 1
 
@@ -418,6 +420,15 @@ class Jobs:
             log.info("job %s attempt %d lost its worker; queued again", job.id, job.attempt)
             self.changes.notify(job.id)
         return len(requeued)
+
+    async def sweep_recently_finished(self) -> int:
+        """Sweeps once more the attempts of jobs that finished a little while ago: a worker that was fenced off
+        while its upload was still in flight may have written after the sweep at the finish."""
+        now = datetime.now(UTC)
+        finished = await self._repo.finished_between(now - RESWEEP_UNTIL, now - RESWEEP_AFTER)
+        for job in finished:
+            await self._sweep_attempts(job)
+        return len(finished)
 
     async def published_output(self, video_id: str) -> tuple[Job, list[Asset]]:
         published = await self._repo.published(video_id)
