@@ -43,8 +43,10 @@ DEFAULT_DESCRIPTOR = Path(__file__).resolve().parent / "videoforge.binpb"
 PUBLIC_SERVICES: dict[str, str] = {
     "videoforge.identity.v1.IdentityService": "identity",
     "videoforge.gallery.v1.GalleryService": "gallery",
+    "videoforge.gallery.v1.GalleryApiService": "gallery",
     "videoforge.job.v1.JobService": "job",
     "videoforge.job.v1.JobAdminService": "job",
+    "videoforge.job.v1.JobApiService": "job",
     "videoforge.streaming.v1.StreamingService": "streaming",
 }
 
@@ -94,10 +96,13 @@ ANONYMOUS_METHODS = frozenset(
         "/videoforge.identity.v1.IdentityService/GetJwks",
         "/videoforge.gallery.v1.GalleryService/ListVideos",
         "/videoforge.gallery.v1.GalleryService/GetVideo",
+        "/videoforge.gallery.v1.GalleryApiService/ListVideos",
+        "/videoforge.gallery.v1.GalleryApiService/GetVideo",
         "/videoforge.streaming.v1.StreamingService/ListQualities",
         "/videoforge.streaming.v1.StreamingService/GetStream",
         "/videoforge.streaming.v1.StreamingService/GetPlayback",
         "/videoforge.streaming.v1.StreamingService/GetThumbnail",
+        "/videoforge.streaming.v1.StreamingService/GetVideoStream",
         "/videoforge.streaming.v1.StreamingService/GetManifest",
     }
 )

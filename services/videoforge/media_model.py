@@ -85,6 +85,12 @@ def _typed(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
 # The ladder's format names, biggest first, and the words clients may use for them.
 FORMAT_NAMES = ("4K", "1080p", "720p", "480p", "360p")
 FORMAT_ALIASES: dict[str, str] = {"high": "1080p", "medium": "720p", "low": "480p", "mobile": "360p"}
+_FORMAT_WORDS = {name: word for word, name in FORMAT_ALIASES.items()}
+
+
+def quality_word(name: str) -> str:
+    """The word the original API uses for a format (`1080p` → `high`); a name without one as it is."""
+    return _FORMAT_WORDS.get(name, name)
 
 
 class UnknownFormat(InvalidArgument):

@@ -97,8 +97,10 @@ class LocalJobScheduler(JobScheduler):
     def __init__(self, jobs: Jobs) -> None:
         self.jobs = jobs
 
-    async def start_job(self, video: Video, formats: list[str], request_id: str) -> JobTicket:
-        new = NewJob(video.id, video.owner_id, video.source_key, video.media, formats, request_id)
+    async def start_job(
+        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+    ) -> JobTicket:
+        new = NewJob(video.id, video.owner_id, video.source_key, video.media, formats, request_id, reuse_covering)
         job = await self.jobs.create_job(new)
         return JobTicket(JobSnapshot(job.id, str(job.state), job.progress), answer=job)
 

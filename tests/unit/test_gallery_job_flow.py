@@ -17,7 +17,7 @@ from videoforge.gallery.domain.ports import MediaProber
 from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import apply_job_events
-from videoforge.kit.errors import Unavailable
+from videoforge.kit.errors import InvalidArgument, Unavailable
 from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.media_model import MediaSummary, attempt_prefix
 from videoforge.storage.port import OpenUpload
@@ -102,11 +102,35 @@ async def test_a_new_transcode_keeps_the_playing_output_until_it_completes(platf
     video_id = await platform.upload()
     await platform.run_next()
     await platform.sync()
-    ticket = await platform.gallery.create_video_job(video_id, "", ["360p"])
+    _, ticket = await platform.gallery.create_video_job(video_id, "", ["360p"])
     await platform.sync()
     video = await platform.videos.get(video_id)
     assert video is not None and video.state == "ready" and video.latest_job.job_id == ticket.snapshot.job_id
     assert video.playing is not None and video.playing.poster_key, "the poster of what plays stays"
+
+
+async def test_a_request_covered_by_a_running_or_completed_job_answers_that_job(platform: Platform) -> None:
+    video_id = await platform.upload()
+    started = (await platform.videos.get(video_id)).latest_job.job_id  # type: ignore[union-attr]
+    _, running = await platform.gallery.create_video_job(video_id, "", ["mobile"], reuse_covering=True)
+    assert (running.snapshot.job_id, running.reused) == (started, True)
+    await platform.run_next()
+    _, done = await platform.gallery.create_video_job(video_id, "", ["360p"], reuse_covering=True)
+    assert (done.snapshot.job_id, done.reused) == (started, True)
+    _, bigger = await platform.gallery.create_video_job(video_id, "", ["720p"], reuse_covering=True)
+    assert bigger.snapshot.job_id != started and not bigger.reused, "720p was never made"
+    _, again = await platform.gallery.create_video_job(video_id, "", ["360p"])
+    assert again.snapshot.job_id not in (started, bigger.snapshot.job_id), "without reuse a new job starts"
+
+
+async def test_importing_from_a_url_is_refused_as_not_available_yet(platform: Platform) -> None:
+    with pytest.raises(InvalidArgument, match="URL"):
+        await platform.gallery.create_video_job("", "https://example.com/clip.mp4", [])
+
+
+async def test_an_upload_url_without_a_size_is_one_put(platform: Platform) -> None:
+    grant = await platform.gallery.create_upload_url("clip.mp4", "video/mp4", 0)
+    assert grant.upload_url and not grant.upload_id
 
 
 async def test_a_confirm_retried_after_its_job_could_not_be_created_creates_it_once(platform: Platform) -> None:
@@ -114,7 +138,7 @@ async def test_a_confirm_retried_after_its_job_could_not_be_created_creates_it_o
     platform.blobs.put(grant.key, b"source bytes")
     real_start = platform.scheduler.start_job
 
-    async def unreachable(*args: Any) -> Any:
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise Unavailable("the job service did not answer", "DEPENDENCY_UNAVAILABLE")
 
     platform.scheduler.start_job = unreachable  # type: ignore[method-assign]
@@ -177,7 +201,7 @@ async def test_reconcile_of_outputs_keeps_what_plays_and_what_runs(platform: Pla
     video_id = await platform.upload()
     await platform.run_next()
     finished = (await platform.jobs.published_output(video_id))[0]
-    running = await platform.gallery.create_video_job(video_id, "", ["360p"])
+    _, running = await platform.gallery.create_video_job(video_id, "", ["360p"])
     await platform.jobs.start_attempt(running.snapshot.job_id, "delivery-x")
     platform.blobs.put(attempt_prefix(video_id, running.snapshot.job_id, 1) + "seg.m4s")
     platform.blobs.put(attempt_prefix(video_id, finished.id, 7) + "seg.m4s")

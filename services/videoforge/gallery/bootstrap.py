@@ -7,10 +7,11 @@ from pathlib import Path
 
 from videoforge.gallery.adapters.mesh_clients import GrpcJobEventFeed, GrpcJobScheduler, GrpcMediaProber
 from videoforge.gallery.adapters.repository import PostgresVideoRepository
+from videoforge.gallery.entrypoints.api_servicer import GalleryApiServicer
 from videoforge.gallery.entrypoints.grpc_servicer import GalleryInternalServicer, GalleryServicer, VideoPresenter
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import follow_job_events
-from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
+from videoforge.gallery.v1 import gallery_api_pb2, gallery_api_pb2_grpc, gallery_pb2, gallery_pb2_grpc
 from videoforge.kit.clients import open_channel
 from videoforge.kit.runtime import Service, database, media_signer
 from videoforge.kit.server import ServiceBinding
@@ -41,6 +42,7 @@ async def build(settings: Settings) -> Service:
     )
     presenter = VideoPresenter(media_signer(settings), settings.signed_url_seconds)
     public, internal = GalleryServicer(gallery, presenter), GalleryInternalServicer(gallery, presenter)
+    original = GalleryApiServicer(gallery, presenter)
     services = gallery_pb2.DESCRIPTOR.services_by_name
     bindings = [
         ServiceBinding(
@@ -50,6 +52,10 @@ async def build(settings: Settings) -> Service:
         ServiceBinding(
             lambda s: gallery_pb2_grpc.add_GalleryInternalServiceServicer_to_server(internal, s),
             [services["GalleryInternalService"].full_name],
+        ),
+        ServiceBinding(
+            lambda s: gallery_api_pb2_grpc.add_GalleryApiServiceServicer_to_server(original, s),
+            [gallery_api_pb2.DESCRIPTOR.services_by_name["GalleryApiService"].full_name],
         ),
     ]
     stop = asyncio.Event()

@@ -8,9 +8,10 @@ import logging
 from pathlib import Path
 
 from videoforge.job.adapters.repository import PostgresJobRepository
+from videoforge.job.entrypoints.api_servicer import JobApiServicer
 from videoforge.job.entrypoints.grpc_servicer import JobAdminServicer, JobInternalServicer, JobServicer
 from videoforge.job.service_layer.jobs import Jobs
-from videoforge.job.v1 import job_pb2, job_pb2_grpc
+from videoforge.job.v1 import job_api_pb2, job_api_pb2_grpc, job_pb2, job_pb2_grpc
 from videoforge.kit.db import migrate
 from videoforge.kit.runtime import Service, database, media_signer
 from videoforge.kit.server import ServiceBinding
@@ -59,6 +60,7 @@ async def build(settings: Settings) -> Service:
 
     services = job_pb2.DESCRIPTOR.services_by_name
     public, admin, internal = JobServicer(jobs), JobAdminServicer(jobs), JobInternalServicer(jobs)
+    original = JobApiServicer(jobs)
     bindings = [
         ServiceBinding(
             lambda s: job_pb2_grpc.add_JobServiceServicer_to_server(public, s), [services["JobService"].full_name]
@@ -70,6 +72,10 @@ async def build(settings: Settings) -> Service:
         ServiceBinding(
             lambda s: job_pb2_grpc.add_JobInternalServiceServicer_to_server(internal, s),
             [services["JobInternalService"].full_name],
+        ),
+        ServiceBinding(
+            lambda s: job_api_pb2_grpc.add_JobApiServiceServicer_to_server(original, s),
+            [job_api_pb2.DESCRIPTOR.services_by_name["JobApiService"].full_name],
         ),
     ]
     return Service(bindings, [engine.dispose, stop_background])

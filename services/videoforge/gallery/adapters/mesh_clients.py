@@ -33,7 +33,9 @@ class GrpcJobScheduler(JobScheduler):
         self._stub = job_pb2_grpc.JobInternalServiceStub(channel)
         self._timeout = timeout
 
-    async def start_job(self, video: Video, formats: list[str], request_id: str) -> JobTicket:
+    async def start_job(
+        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+    ) -> JobTicket:
         request = job_pb2.CreateJobRequest(
             video_id=video.id,
             owner_id=video.owner_id,
@@ -41,6 +43,7 @@ class GrpcJobScheduler(JobScheduler):
             media=summary_proto(video.media),
             output_formats=formats,
             request_id=request_id,
+            reuse_covering_job=reuse_covering,
         )
         with translate_rpc_error():
             job = await self._stub.CreateJob(request, timeout=self._timeout)

@@ -102,9 +102,12 @@ class MediaProber(ABC):
 
 class JobScheduler(ABC):
     @abstractmethod
-    async def start_job(self, video: Video, formats: list[str], request_id: str) -> JobTicket:
+    async def start_job(
+        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+    ) -> JobTicket:
         """Creates a transcode from what the gallery knows of the video; a repeated request id answers the job
-        the first request created."""
+        the first request created. With `reuse_covering`, so does a running or completed job of the video that
+        makes every requested format."""
 
     @abstractmethod
     async def purge_video_jobs(self, video_id: str) -> int:

@@ -51,6 +51,8 @@ class JobTicket:
 
     snapshot: JobSnapshot
     answer: Any = None
+    # The job the video already showed answered: nothing new was started.
+    reused: bool = False
 
 
 # While a job runs the video shows `processing`, unless an earlier output already plays.

@@ -71,7 +71,7 @@ class VideoPresenter:
         )
 
 
-def _paging(request: pb.ListVideosRequest | pb.ListMyVideosRequest) -> Paging:
+def paging_of(request: pb.ListVideosRequest | pb.ListMyVideosRequest) -> Paging:
     return Paging(
         page_size=request.page_size,
         page_token=request.page_token,
@@ -81,6 +81,14 @@ def _paging(request: pb.ListVideosRequest | pb.ListMyVideosRequest) -> Paging:
         order_by=request.order_by,
         search=request.search,
     )
+
+
+def changes_of(request: pb.UpdateVideoRequest) -> dict[str, str]:
+    return {
+        "title": request.video.title,
+        "description": request.video.description,
+        "visibility": request.video.visibility,
+    }
 
 
 class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
@@ -123,7 +131,7 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
         return self._present.video(video)
 
     async def CreateVideoJob(self, request: pb.CreateVideoJobRequest, context: ServicerContext) -> job_pb2.Job:
-        ticket = await self._gallery.create_video_job(
+        _, ticket = await self._gallery.create_video_job(
             request.video_id, request.input_source, list(request.output_formats)
         )
         return ticket.answer
@@ -141,21 +149,18 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
         )
 
     async def ListVideos(self, request: pb.ListVideosRequest, context: ServicerContext) -> pb.ListVideosResponse:
-        return self._present.page(*await self._gallery.list_videos(current_principal(), _paging(request)))
+        return self._present.page(*await self._gallery.list_videos(current_principal(), paging_of(request)))
 
     async def ListMyVideos(self, request: pb.ListMyVideosRequest, context: ServicerContext) -> pb.ListVideosResponse:
-        return self._present.page(*await self._gallery.list_my_videos(_paging(request)))
+        return self._present.page(*await self._gallery.list_my_videos(paging_of(request)))
 
     async def GetVideo(self, request: pb.GetVideoRequest, context: ServicerContext) -> pb.Video:
         return self._present.video(await self._gallery.get_video(current_principal(), request.name))
 
     async def UpdateVideo(self, request: pb.UpdateVideoRequest, context: ServicerContext) -> pb.Video:
-        changes = {
-            "title": request.video.title,
-            "description": request.video.description,
-            "visibility": request.video.visibility,
-        }
-        video = await self._gallery.update_video(request.video.name, changes, list(request.update_mask.paths))
+        video = await self._gallery.update_video(
+            request.video.name, changes_of(request), list(request.update_mask.paths)
+        )
         return self._present.video(video)
 
     async def DeleteVideo(self, request: pb.DeleteVideoRequest, context: ServicerContext) -> empty_pb2.Empty:
@@ -169,4 +174,7 @@ class GalleryInternalServicer(gallery_pb2_grpc.GalleryInternalServiceServicer):
 
     async def LookupVideo(self, request: pb.LookupVideoRequest, context: ServicerContext) -> pb.Video:
         video = await self._gallery.lookup_video(current_principal(), request.name, request.source_key)
-        return self._present.video(video)
+        message = self._present.video(video)
+        # Playback streams a never-transcoded video from its source, whoever may watch it.
+        message.source_key = video.source_key
+        return message

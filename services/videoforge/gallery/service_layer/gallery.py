@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -105,7 +105,7 @@ class Gallery:
             raise InvalidArgument.for_field(
                 "content_type", f"must be a video/* type, not {content_type or 'empty'!r}", "UNSUPPORTED_TYPE"
             )
-        if size <= 0:
+        if size < 0:
             raise InvalidArgument.for_field("size", "must be the file's size in bytes", "BAD_SIZE")
         if size > self._limits.max_bytes:
             raise InvalidArgument.for_field(
@@ -122,9 +122,10 @@ class Gallery:
                 for number in range(1, parts + 1)
             ]
         else:
-            # The signature pins type and length: a client cannot store more than it declared.
+            # The signature pins type and length: a client cannot store more than it declared. A client that
+            # gave no size gets a PUT of any length; the confirm refuses and deletes a file over the maximum.
             grant.upload_url, grant.headers = await self._blobs.presign_put(
-                key, content_type, expires=self._limits.url_seconds, content_length=size
+                key, content_type, expires=self._limits.url_seconds, content_length=size or None
             )
         await self._videos.add_upload(
             Upload(key, principal.user_id, filename, content_type, size, grant.upload_id, None, datetime.now(UTC))
@@ -212,19 +213,31 @@ class Gallery:
         await self._start_job(video, formats, f"confirm-{video.id}")
         return await self._get(video.id)
 
-    async def _start_job(self, video: Video, formats: list[str], request_id: str) -> JobTicket:
-        ticket = await self._jobs.start_job(video, formats, request_id)
+    async def _start_job(
+        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+    ) -> JobTicket:
+        ticket = await self._jobs.start_job(video, formats, request_id, reuse_covering=reuse_covering)
         await self._videos.note_new_job(video.id, ticket.snapshot)
         return ticket
 
-    async def create_video_job(self, video_id: str, input_source: str, formats: list[str]) -> JobTicket:
-        """A transcode the owner asked for: by video id, or by the key they uploaded it under."""
+    async def create_video_job(
+        self, video_id: str, input_source: str, formats: list[str], *, reuse_covering: bool = False
+    ) -> tuple[Video, JobTicket]:
+        """A transcode the owner asked for: by video id, or by the key they uploaded it under. With
+        `reuse_covering`, a running or completed job that makes every requested format answers instead."""
         principal = require_user()
         if not video_id.strip() and not input_source.strip():
             raise InvalidArgument.for_field("video_id", "give a video id or an uploaded input_source", "MISSING_FIELD")
+        if input_source.strip().lower().startswith(("http://", "https://")):
+            raise InvalidArgument.for_field(
+                "input_source",
+                "importing from a URL is not available yet; upload the file and give the s3Key you confirmed",
+                "URL_IMPORT_UNAVAILABLE",
+            )
         video = await self.lookup_video(principal, video_id, input_source)
         video = ensure_manageable(video, video.id, principal)
-        return await self._start_job(video, formats, new_id())
+        ticket = await self._start_job(video, formats, new_id(), reuse_covering=reuse_covering)
+        return video, replace(ticket, reused=ticket.snapshot.job_id == video.latest_job.job_id)
 
     async def reconcile_uploads(self, apply: bool) -> UploadsReport:
         """Uploads never confirmed within a day, source objects nothing records, and multipart uploads left open

@@ -177,7 +177,9 @@ class CreateUploadUrlRequest(_message.Message):
     content_type: _builtins.str
     """Required. A `video/*` type; the PUT must send exactly this Content-Type."""
     size: _builtins.int
-    """Required. Bytes; bounded by the server's maximum upload size."""
+    """Bytes; bounded by the server's maximum upload size. Without it the upload is one PUT, and the confirm
+    refuses a file over the maximum.
+    """
     def __init__(
         self,
         *,

@@ -100,6 +100,7 @@ class GalleryServiceServicer:
 
     def CreateUploadUrl(self, request, context):
         """Starts an upload: a presigned PUT for small files, presigned parts for large ones. The key is the server's.
+        `/api/upload/generate-url` is the original API's name for it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -121,6 +122,7 @@ class GalleryServiceServicer:
 
     def ConfirmUpload(self, request, context):
         """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
+        GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,13 +36,17 @@ class GalleryServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> GalleryServiceAsyncStub: ...
     CreateUploadUrl: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.CreateUploadUrlRequest, _gallery_pb2.CreateUploadUrlResponse]
-    """Starts an upload: a presigned PUT for small files, presigned parts for large ones. The key is the server's."""
+    """Starts an upload: a presigned PUT for small files, presigned parts for large ones. The key is the server's.
+    `/api/upload/generate-url` is the original API's name for it.
+    """
     CompleteUpload: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.CompleteUploadRequest, _gallery_pb2.CompleteUploadResponse]
     """Completes a multipart upload after every part was sent."""
     AbortUpload: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.AbortUploadRequest, _empty_pb2.Empty]
     """Abandons a multipart upload and frees its parts."""
     ConfirmUpload: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ConfirmUploadRequest, _gallery_pb2.Video]
-    """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode."""
+    """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
+    GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
+    """
     CreateVideoJob: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _job_pb2.Job]
     """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
     the job service everything the job needs, so jobs never call back into the gallery.
@@ -68,13 +72,17 @@ class GalleryServiceAsyncStub(GalleryServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateUploadUrl: _aio.UnaryUnaryMultiCallable[_gallery_pb2.CreateUploadUrlRequest, _gallery_pb2.CreateUploadUrlResponse]  # type: ignore[assignment]
-    """Starts an upload: a presigned PUT for small files, presigned parts for large ones. The key is the server's."""
+    """Starts an upload: a presigned PUT for small files, presigned parts for large ones. The key is the server's.
+    `/api/upload/generate-url` is the original API's name for it.
+    """
     CompleteUpload: _aio.UnaryUnaryMultiCallable[_gallery_pb2.CompleteUploadRequest, _gallery_pb2.CompleteUploadResponse]  # type: ignore[assignment]
     """Completes a multipart upload after every part was sent."""
     AbortUpload: _aio.UnaryUnaryMultiCallable[_gallery_pb2.AbortUploadRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Abandons a multipart upload and frees its parts."""
     ConfirmUpload: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ConfirmUploadRequest, _gallery_pb2.Video]  # type: ignore[assignment]
-    """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode."""
+    """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
+    GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
+    """
     CreateVideoJob: _aio.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
     the job service everything the job needs, so jobs never call back into the gallery.
@@ -103,7 +111,9 @@ class GalleryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gallery_pb2.CreateUploadUrlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gallery_pb2.CreateUploadUrlResponse, _abc.Awaitable[_gallery_pb2.CreateUploadUrlResponse]]:
-        """Starts an upload: a presigned PUT for small files, presigned parts for large ones. The key is the server's."""
+        """Starts an upload: a presigned PUT for small files, presigned parts for large ones. The key is the server's.
+        `/api/upload/generate-url` is the original API's name for it.
+        """
 
     @_abc_1.abstractmethod
     def CompleteUpload(
@@ -127,7 +137,9 @@ class GalleryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gallery_pb2.ConfirmUploadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gallery_pb2.Video, _abc.Awaitable[_gallery_pb2.Video]]:
-        """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode."""
+        """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
+        GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
+        """
 
     @_abc_1.abstractmethod
     def CreateVideoJob(

@@ -119,6 +119,18 @@ class JobEvent:
     publication: Publication | None = None
 
 
+def covering_job(jobs: list[Job], formats: list[str]) -> Job | None:
+    """The newest job that runs or completed and makes every one of `formats` (canonical names). A job that asked
+    for no formats makes every rung that fits its source; asking for none is covered only by such a job."""
+    covering = [
+        job
+        for job in jobs
+        if job.state not in (FAILED, CANCELLED)
+        and (not job.output_formats or (formats and set(formats) <= set(job.output_formats)))
+    ]
+    return max(covering, key=lambda job: job.create_time, default=None)
+
+
 def job_not_found(job_id: str) -> NotFound:
     return NotFound(f"No job {job_id!r}.", "JOB_NOT_FOUND")
 

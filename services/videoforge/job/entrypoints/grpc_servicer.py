@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from google.rpc import status_pb2
 from grpc.aio import ServicerContext
 
-from videoforge.job.domain.jobs import Asset, Job, JobError, JobEvent
+from videoforge.job.domain.jobs import COMPLETED, FAILED, PENDING, WORKING_STATES, Asset, Job, JobError, JobEvent
+from videoforge.job.entrypoints.api_shapes import gigabytes
 from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.job.v1 import job_pb2 as pb
 from videoforge.job.v1 import job_pb2_grpc
 from videoforge.kit.errors import InvalidArgument
 from videoforge.kit.grpc_errors import code_name, code_number
+from videoforge.kit.paging import PageInfo
 from videoforge.kit.proto_time import timestamp
 from videoforge.transcoder.entrypoints.media_proto import rendition_from_proto, renditions_proto, summary_from_proto
 
@@ -68,10 +70,10 @@ def asset_from_proto(message: pb.Asset) -> Asset:
     )
 
 
-async def _list_jobs(
+async def find_jobs(
     jobs: Jobs, request: pb.ListJobsRequest | pb.ListAllJobsRequest, *, all_users: bool
-) -> pb.ListJobsResponse:
-    found, info = await jobs.list_jobs(
+) -> tuple[list[Job], PageInfo]:
+    return await jobs.list_jobs(
         page_size=request.page_size,
         page_token=request.page_token,
         page=request.page,
@@ -79,6 +81,12 @@ async def _list_jobs(
         filter_text=request.filter,
         all_users=all_users,
     )
+
+
+async def _list_jobs(
+    jobs: Jobs, request: pb.ListJobsRequest | pb.ListAllJobsRequest, *, all_users: bool
+) -> pb.ListJobsResponse:
+    found, info = await find_jobs(jobs, request, all_users=all_users)
     return pb.ListJobsResponse(
         jobs=[job_proto(j) for j in found], next_page_token=info.next_page_token, total_size=info.total
     )
@@ -126,18 +134,30 @@ class JobAdminServicer(job_pb2_grpc.JobAdminServiceServicer):
             average_processing_seconds=stats.average_processing_seconds,
             storage_bytes=stats.storage_bytes,
             queue_depth=stats.queue_depth,
+            pending=stats.by_state[PENDING],
+            processing=sum(stats.by_state[state] for state in WORKING_STATES),
+            completed=stats.by_state[COMPLETED],
+            failed=stats.by_state[FAILED],
+            avg_processing_time=stats.average_processing_seconds,
+            total_storage_used=gigabytes(stats.storage_bytes),
         )
 
     async def RestartFailedJobs(
         self, request: pb.RestartFailedJobsRequest, context: ServicerContext
     ) -> pb.RestartFailedJobsResponse:
-        return pb.RestartFailedJobsResponse(job_ids=await self._jobs.restart_failed())
+        restarted = await self._jobs.restart_failed()
+        return pb.RestartFailedJobsResponse(job_ids=restarted, message=f"{len(restarted)} failed jobs restarted")
 
     async def CleanupOldJobs(
         self, request: pb.CleanupOldJobsRequest, context: ServicerContext
     ) -> pb.CleanupOldJobsResponse:
         deleted, freed = await self._jobs.cleanup_old(request.days)
-        return pb.CleanupOldJobsResponse(deleted_jobs=deleted, freed_bytes=freed)
+        return pb.CleanupOldJobsResponse(
+            deleted_jobs=deleted,
+            freed_bytes=freed,
+            message=f"{deleted} old jobs deleted",
+            freed_space=gigabytes(freed),
+        )
 
     async def ReconcileOutputs(
         self, request: pb.ReconcileOutputsRequest, context: ServicerContext
@@ -160,6 +180,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             media=summary_from_proto(request.media),
             output_formats=list(request.output_formats),
             request_id=request.request_id,
+            reuse_covering=request.reuse_covering_job,
         )
         return job_proto(await self._jobs.create_job(new))
 

@@ -28,6 +28,7 @@ from videoforge.job.domain.jobs import (
     Job,
     JobError,
     JobEvent,
+    covering_job,
     ensure_visible,
     job_not_found,
 )
@@ -97,6 +98,8 @@ class NewJob:
     media: MediaSummary
     output_formats: list[str]
     request_id: str
+    # Answer with a running or completed job of the video that makes every requested format, if there is one.
+    reuse_covering: bool = False
 
 
 class JobChanges:
@@ -156,13 +159,16 @@ class Jobs:
         request_id = require(new.request_id, "request_id")
         if len(request_id) > 64:
             raise InvalidArgument.for_field("request_id", "must be at most 64 characters", "BAD_REQUEST_ID")
+        formats = parse_formats(new.output_formats)
+        if new.reuse_covering and (covering := covering_job(await self._repo.for_video(video_id), formats)):
+            return covering
         now = datetime.now(UTC)
         job = Job(
             id=new_id(),
             video_id=video_id,
             owner_id=require(new.owner_id, "owner_id"),
             input_source=require(new.input_source, "input_source"),
-            output_formats=parse_formats(new.output_formats),
+            output_formats=formats,
             state=PENDING,
             progress=0,
             attempt=0,

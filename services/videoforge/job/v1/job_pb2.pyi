@@ -214,6 +214,7 @@ class CreateJobRequest(_message.Message):
     MEDIA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMATS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REUSE_COVERING_JOB_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """Required. The video to transcode."""
     owner_id: _builtins.str
@@ -222,6 +223,10 @@ class CreateJobRequest(_message.Message):
     """Required. The source's object key."""
     request_id: _builtins.str
     """Required. The caller's idempotency key: a repeat answers the job it created."""
+    reuse_covering_job: _builtins.bool
+    """When set, the video's newest running or completed job that makes every requested format answers instead
+    of a new one.
+    """
     @_builtins.property
     def media(self) -> _transcoder_pb2.MediaInfo:
         """What the probe found."""
@@ -239,10 +244,11 @@ class CreateJobRequest(_message.Message):
         media: _transcoder_pb2.MediaInfo | None = ...,
         output_formats: _abc.Iterable[_builtins.str] | None = ...,
         request_id: _builtins.str = ...,
+        reuse_covering_job: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "media", b"media", "output_formats", b"output_formats", "owner_id", b"owner_id", "request_id", b"request_id", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "media", b"media", "output_formats", b"output_formats", "owner_id", b"owner_id", "request_id", b"request_id", "reuse_covering_job", b"reuse_covering_job", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -506,7 +512,7 @@ Global___GetJobStatsRequest: _TypeAlias = GetJobStatsRequest  # noqa: Y015
 
 @_typing.final
 class JobStats(_message.Message):
-    """Figures for operators."""
+    """Figures for operators. Fields 6 to 11 are the original API's names and units."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -535,10 +541,25 @@ class JobStats(_message.Message):
     AVERAGE_PROCESSING_SECONDS_FIELD_NUMBER: _builtins.int
     STORAGE_BYTES_FIELD_NUMBER: _builtins.int
     QUEUE_DEPTH_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    PROCESSING_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    AVG_PROCESSING_TIME_FIELD_NUMBER: _builtins.int
+    TOTAL_STORAGE_USED_FIELD_NUMBER: _builtins.int
     total_jobs: _builtins.int
     average_processing_seconds: _builtins.float
     storage_bytes: _builtins.int
     queue_depth: _builtins.int
+    pending: _builtins.int
+    processing: _builtins.int
+    """Jobs downloading, processing or uploading."""
+    completed: _builtins.int
+    failed: _builtins.int
+    avg_processing_time: _builtins.float
+    """Seconds."""
+    total_storage_used: _builtins.float
+    """Gigabytes (GiB)."""
     @_builtins.property
     def jobs_by_state(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
     def __init__(
@@ -549,10 +570,16 @@ class JobStats(_message.Message):
         average_processing_seconds: _builtins.float = ...,
         storage_bytes: _builtins.int = ...,
         queue_depth: _builtins.int = ...,
+        pending: _builtins.int = ...,
+        processing: _builtins.int = ...,
+        completed: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        avg_processing_time: _builtins.float = ...,
+        total_storage_used: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_processing_seconds", b"average_processing_seconds", "jobs_by_state", b"jobs_by_state", "queue_depth", b"queue_depth", "storage_bytes", b"storage_bytes", "total_jobs", b"total_jobs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_processing_seconds", b"average_processing_seconds", "avg_processing_time", b"avg_processing_time", "completed", b"completed", "failed", b"failed", "jobs_by_state", b"jobs_by_state", "pending", b"pending", "processing", b"processing", "queue_depth", b"queue_depth", "storage_bytes", b"storage_bytes", "total_jobs", b"total_jobs", "total_storage_used", b"total_storage_used"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -578,16 +605,20 @@ class RestartFailedJobsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     JOB_IDS_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    message: _builtins.str
+    """`{n} failed jobs restarted`."""
     @_builtins.property
     def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_ids", b"job_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_ids", b"job_ids", "message", b"message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -619,17 +650,25 @@ class CleanupOldJobsResponse(_message.Message):
 
     DELETED_JOBS_FIELD_NUMBER: _builtins.int
     FREED_BYTES_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    FREED_SPACE_FIELD_NUMBER: _builtins.int
     deleted_jobs: _builtins.int
     freed_bytes: _builtins.int
+    message: _builtins.str
+    """`{n} old jobs deleted`."""
+    freed_space: _builtins.float
+    """Gigabytes (GiB), the original API's unit."""
     def __init__(
         self,
         *,
         deleted_jobs: _builtins.int = ...,
         freed_bytes: _builtins.int = ...,
+        message: _builtins.str = ...,
+        freed_space: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_jobs", b"deleted_jobs", "freed_bytes", b"freed_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_jobs", b"deleted_jobs", "freed_bytes", b"freed_bytes", "freed_space", b"freed_space", "message", b"message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -13,6 +13,8 @@ class VisibleVideo:
     id: str
     # `uploaded`, `processing`, `ready` or `failed`: says why nothing plays yet.
     status: str
+    # The uploaded file, which plays before any transcode does.
+    source_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,10 @@ class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
             duration_seconds=urls.duration_seconds,
         )
 
+    async def GetVideoStream(self, request: pb.GetVideoStreamRequest, context: ServicerContext) -> pb.VideoStream:
+        stream = await self._playback.video_stream(request.video_id)
+        return pb.VideoStream(stream_url=stream.url, expires_in=self._playback.seconds, kind=stream.kind)
+
     async def GetThumbnail(self, request: pb.GetThumbnailRequest, context: ServicerContext) -> pb.Thumbnail:
         url = await self._playback.thumbnail(request.video_id)
         return pb.Thumbnail(url=url, expires_in=self._playback.seconds)

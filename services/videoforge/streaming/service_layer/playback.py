@@ -13,7 +13,7 @@ from videoforge.kit.principal import current_principal
 from videoforge.media_model import Rendition, parse_formats, video_prefix
 from videoforge.storage.port import BlobNotFound, BlobStore
 from videoforge.streaming.domain.manifests import content_type, is_manifest, rewrite_dash, rewrite_hls
-from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog
+from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog, VisibleVideo
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _NOT_READY = {
@@ -28,6 +28,13 @@ class StreamUrls:
     rendition: Rendition
     url: str
     mp4_url: str
+
+
+@dataclass(frozen=True)
+class VideoStreamUrl:
+    url: str
+    # `hls` or `source`.
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,14 @@ class Playback:
         self._signer, self._verifier = signer, verifier
         self._api_base, self.seconds = api_base_url.rstrip("/"), seconds
 
-    async def _output(self, video_id: str) -> PlayableOutput:
+    async def _visible(self, video_id: str) -> VisibleVideo:
         video_id = require(video_id, "video_id")
         principal = current_principal()
         # The gallery decides who may see the video; a private one answers NOT_FOUND to others.
-        video = await self._videos.visible_video(video_id, principal.token if principal else "")
+        return await self._videos.visible_video(video_id, principal.token if principal else "")
+
+    async def _output(self, video_id: str) -> PlayableOutput:
+        video = await self._visible(video_id)
         try:
             return await self._outputs.published(video.id)
         except NotFound as exc:
@@ -77,6 +87,21 @@ class Playback:
         token = base64.urlsafe_b64encode(grant.query_string.encode()).decode().rstrip("=")
         relative = key.removeprefix(video_prefix(video_id))
         return f"{self._api_base}/api/stream/{video_id}/manifest/{quote(relative)}?token={token}"
+
+    async def video_stream(self, video_id: str) -> VideoStreamUrl:
+        """What any player opens: the adaptive HLS master once the video plays from a transcode, its source
+        before that (never transcoded, or its first transcode still running)."""
+        video = await self._visible(video_id)
+        try:
+            output = await self._outputs.published(video.id)
+        except NotFound:
+            if not video.source_key:
+                raise FailedPrecondition("The video has no source to stream.", "NOT_READY") from None
+            return VideoStreamUrl(self._signer.sign_key(video.source_key, self.seconds), "source")
+        master = output.asset("HLS_MASTER")
+        if master is None:
+            raise FailedPrecondition("The video's output has no HLS master playlist.", "NOT_READY")
+        return VideoStreamUrl(self._manifest_url(video.id, master.key, self._grant(video.id)), "hls")
 
     async def qualities(self, video_id: str) -> list[Rendition]:
         return list((await self._output(video_id)).renditions)

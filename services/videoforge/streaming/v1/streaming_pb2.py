@@ -28,7 +28,7 @@ from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from videoforge.transcoder.v1 import transcoder_pb2 as videoforge_dot_transcoder_dot_v1_dot_transcoder__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'videoforge/streaming/v1/streaming.proto\x12\x17videoforge.streaming.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a)videoforge/transcoder/v1/transcoder.proto\".\n\x14ListQualitiesRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"O\n\x15ListQualitiesResponse\x12\x36\n\tqualities\x18\x01 \x03(\x0b\x32#.videoforge.transcoder.v1.Rendition\";\n\x10GetStreamRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07quality\x18\x02 \x01(\t\"\x83\x01\n\x06Stream\x12\x0f\n\x07quality\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0f\n\x07mp4_url\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\x12\x36\n\trendition\x18\x05 \x01(\x0b\x32#.videoforge.transcoder.v1.Rendition\",\n\x12GetPlaybackRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xd7\x01\n\x08Playback\x12\x0f\n\x07hls_url\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61sh_url\x18\x02 \x01(\t\x12\x15\n\rthumbnail_url\x18\x03 \x01(\t\x12\x13\n\x0bpreview_url\x18\x04 \x01(\t\x12\x16\n\x0estoryboard_url\x18\x05 \x01(\t\x12\x12\n\nexpires_in\x18\x06 \x01(\x05\x12\x36\n\tqualities\x18\x07 \x03(\x0b\x32#.videoforge.transcoder.v1.Rendition\x12\x18\n\x10\x64uration_seconds\x18\x08 \x01(\x01\"-\n\x13GetThumbnailRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\",\n\tThumbnail\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x12\n\nexpires_in\x18\x02 \x01(\x05\"O\n\x12GetManifestRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04path\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05token\x18\x03 \x01(\t2\xc2\x05\n\x10StreamingService\x12\x98\x01\n\rListQualities\x12-.videoforge.streaming.v1.ListQualitiesRequest\x1a..videoforge.streaming.v1.ListQualitiesResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /api/stream/{video_id}/qualities\x12w\n\tGetStream\x12).videoforge.streaming.v1.GetStreamRequest\x1a\x1f.videoforge.streaming.v1.Stream\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/stream/{video_id}\x12\x86\x01\n\x0bGetPlayback\x12+.videoforge.streaming.v1.GetPlaybackRequest\x1a!.videoforge.streaming.v1.Playback\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/stream/{video_id}/playback\x12\x8a\x01\n\x0cGetThumbnail\x12,.videoforge.streaming.v1.GetThumbnailRequest\x1a\".videoforge.streaming.v1.Thumbnail\"(\x82\xd3\xe4\x93\x02\"\x12 /api/stream/{video_id}/thumbnail\x12\x83\x01\n\x0bGetManifest\x12+.videoforge.streaming.v1.GetManifestRequest\x1a\x14.google.api.HttpBody\"1\x82\xd3\xe4\x93\x02+\x12)/api/stream/{video_id}/manifest/{path=**}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'videoforge/streaming/v1/streaming.proto\x12\x17videoforge.streaming.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a)videoforge/transcoder/v1/transcoder.proto\".\n\x14ListQualitiesRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"O\n\x15ListQualitiesResponse\x12\x36\n\tqualities\x18\x01 \x03(\x0b\x32#.videoforge.transcoder.v1.Rendition\";\n\x10GetStreamRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07quality\x18\x02 \x01(\t\"\x83\x01\n\x06Stream\x12\x0f\n\x07quality\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0f\n\x07mp4_url\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\x12\x36\n\trendition\x18\x05 \x01(\x0b\x32#.videoforge.transcoder.v1.Rendition\",\n\x12GetPlaybackRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xd7\x01\n\x08Playback\x12\x0f\n\x07hls_url\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61sh_url\x18\x02 \x01(\t\x12\x15\n\rthumbnail_url\x18\x03 \x01(\t\x12\x13\n\x0bpreview_url\x18\x04 \x01(\t\x12\x16\n\x0estoryboard_url\x18\x05 \x01(\t\x12\x12\n\nexpires_in\x18\x06 \x01(\x05\x12\x36\n\tqualities\x18\x07 \x03(\x0b\x32#.videoforge.transcoder.v1.Rendition\x12\x18\n\x10\x64uration_seconds\x18\x08 \x01(\x01\"/\n\x15GetVideoStreamRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"C\n\x0bVideoStream\x12\x12\n\nstream_url\x18\x01 \x01(\t\x12\x12\n\nexpires_in\x18\x02 \x01(\x05\x12\x0c\n\x04kind\x18\x03 \x01(\t\"-\n\x13GetThumbnailRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\",\n\tThumbnail\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x12\n\nexpires_in\x18\x02 \x01(\x05\"O\n\x12GetManifestRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04path\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05token\x18\x03 \x01(\t2\xda\x06\n\x10StreamingService\x12\x98\x01\n\rListQualities\x12-.videoforge.streaming.v1.ListQualitiesRequest\x1a..videoforge.streaming.v1.ListQualitiesResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /api/stream/{video_id}/qualities\x12w\n\tGetStream\x12).videoforge.streaming.v1.GetStreamRequest\x1a\x1f.videoforge.streaming.v1.Stream\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/stream/{video_id}\x12\x86\x01\n\x0bGetPlayback\x12+.videoforge.streaming.v1.GetPlaybackRequest\x1a!.videoforge.streaming.v1.Playback\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/stream/{video_id}/playback\x12\x95\x01\n\x0eGetVideoStream\x12..videoforge.streaming.v1.GetVideoStreamRequest\x1a$.videoforge.streaming.v1.VideoStream\"-\x82\xd3\xe4\x93\x02\'\x12%/api/gallery/videos/{video_id}/stream\x12\x8a\x01\n\x0cGetThumbnail\x12,.videoforge.streaming.v1.GetThumbnailRequest\x1a\".videoforge.streaming.v1.Thumbnail\"(\x82\xd3\xe4\x93\x02\"\x12 /api/stream/{video_id}/thumbnail\x12\x83\x01\n\x0bGetManifest\x12+.videoforge.streaming.v1.GetManifestRequest\x1a\x14.google.api.HttpBody\"1\x82\xd3\xe4\x93\x02+\x12)/api/stream/{video_id}/manifest/{path=**}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTREAMREQUEST'].fields_by_name['video_id']._serialized_options = b'\342A\001\002'
   _globals['_GETPLAYBACKREQUEST'].fields_by_name['video_id']._loaded_options = None
   _globals['_GETPLAYBACKREQUEST'].fields_by_name['video_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETVIDEOSTREAMREQUEST'].fields_by_name['video_id']._loaded_options = None
+  _globals['_GETVIDEOSTREAMREQUEST'].fields_by_name['video_id']._serialized_options = b'\342A\001\002'
   _globals['_GETTHUMBNAILREQUEST'].fields_by_name['video_id']._loaded_options = None
   _globals['_GETTHUMBNAILREQUEST'].fields_by_name['video_id']._serialized_options = b'\342A\001\002'
   _globals['_GETMANIFESTREQUEST'].fields_by_name['video_id']._loaded_options = None
@@ -53,6 +55,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMINGSERVICE'].methods_by_name['GetStream']._serialized_options = b'\202\323\344\223\002\030\022\026/api/stream/{video_id}'
   _globals['_STREAMINGSERVICE'].methods_by_name['GetPlayback']._loaded_options = None
   _globals['_STREAMINGSERVICE'].methods_by_name['GetPlayback']._serialized_options = b'\202\323\344\223\002!\022\037/api/stream/{video_id}/playback'
+  _globals['_STREAMINGSERVICE'].methods_by_name['GetVideoStream']._loaded_options = None
+  _globals['_STREAMINGSERVICE'].methods_by_name['GetVideoStream']._serialized_options = b'\202\323\344\223\002\'\022%/api/gallery/videos/{video_id}/stream'
   _globals['_STREAMINGSERVICE'].methods_by_name['GetThumbnail']._loaded_options = None
   _globals['_STREAMINGSERVICE'].methods_by_name['GetThumbnail']._serialized_options = b'\202\323\344\223\002\"\022 /api/stream/{video_id}/thumbnail'
   _globals['_STREAMINGSERVICE'].methods_by_name['GetManifest']._loaded_options = None
@@ -69,12 +73,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPLAYBACKREQUEST']._serialized_end=569
   _globals['_PLAYBACK']._serialized_start=572
   _globals['_PLAYBACK']._serialized_end=787
-  _globals['_GETTHUMBNAILREQUEST']._serialized_start=789
-  _globals['_GETTHUMBNAILREQUEST']._serialized_end=834
-  _globals['_THUMBNAIL']._serialized_start=836
-  _globals['_THUMBNAIL']._serialized_end=880
-  _globals['_GETMANIFESTREQUEST']._serialized_start=882
-  _globals['_GETMANIFESTREQUEST']._serialized_end=961
-  _globals['_STREAMINGSERVICE']._serialized_start=964
-  _globals['_STREAMINGSERVICE']._serialized_end=1670
+  _globals['_GETVIDEOSTREAMREQUEST']._serialized_start=789
+  _globals['_GETVIDEOSTREAMREQUEST']._serialized_end=836
+  _globals['_VIDEOSTREAM']._serialized_start=838
+  _globals['_VIDEOSTREAM']._serialized_end=905
+  _globals['_GETTHUMBNAILREQUEST']._serialized_start=907
+  _globals['_GETTHUMBNAILREQUEST']._serialized_end=952
+  _globals['_THUMBNAIL']._serialized_start=954
+  _globals['_THUMBNAIL']._serialized_end=998
+  _globals['_GETMANIFESTREQUEST']._serialized_start=1000
+  _globals['_GETMANIFESTREQUEST']._serialized_end=1079
+  _globals['_STREAMINGSERVICE']._serialized_start=1082
+  _globals['_STREAMINGSERVICE']._serialized_end=1940
 # @@protoc_insertion_point(module_scope)

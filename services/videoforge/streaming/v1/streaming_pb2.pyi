@@ -184,6 +184,54 @@ class Playback(_message.Message):
 Global___Playback: _TypeAlias = Playback  # noqa: Y015
 
 @_typing.final
+class GetVideoStreamRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    video_id: _builtins.str
+    """Required."""
+    def __init__(
+        self,
+        *,
+        video_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVideoStreamRequest: _TypeAlias = GetVideoStreamRequest  # noqa: Y015
+
+@_typing.final
+class VideoStream(_message.Message):
+    """Where to stream a video from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_URL_FIELD_NUMBER: _builtins.int
+    EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    stream_url: _builtins.str
+    expires_in: _builtins.int
+    kind: _builtins.str
+    """`hls` (the adaptive master) or `source` (the uploaded file, before a transcode)."""
+    def __init__(
+        self,
+        *,
+        stream_url: _builtins.str = ...,
+        expires_in: _builtins.int = ...,
+        kind: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_in", b"expires_in", "kind", b"kind", "stream_url", b"stream_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VideoStream: _TypeAlias = VideoStream  # noqa: Y015
+
+@_typing.final
 class GetThumbnailRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

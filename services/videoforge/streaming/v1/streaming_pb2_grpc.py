@@ -51,6 +51,11 @@ class StreamingServiceStub:
                 request_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetPlaybackRequest.SerializeToString,
                 response_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.Playback.FromString,
                 _registered_method=True)
+        self.GetVideoStream = channel.unary_unary(
+                '/videoforge.streaming.v1.StreamingService/GetVideoStream',
+                request_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetVideoStreamRequest.SerializeToString,
+                response_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.VideoStream.FromString,
+                _registered_method=True)
         self.GetThumbnail = channel.unary_unary(
                 '/videoforge.streaming.v1.StreamingService/GetThumbnail',
                 request_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetThumbnailRequest.SerializeToString,
@@ -88,6 +93,14 @@ class StreamingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVideoStream(self, request, context):
+        """A signed URL any player opens: the adaptive HLS master once the video plays from a transcode, the source
+        itself before that. The original API's route.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetThumbnail(self, request, context):
         """A signed poster URL.
         """
@@ -119,6 +132,11 @@ def add_StreamingServiceServicer_to_server(servicer, server):
                     servicer.GetPlayback,
                     request_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetPlaybackRequest.FromString,
                     response_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.Playback.SerializeToString,
+            ),
+            'GetVideoStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVideoStream,
+                    request_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetVideoStreamRequest.FromString,
+                    response_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.VideoStream.SerializeToString,
             ),
             'GetThumbnail': grpc.unary_unary_rpc_method_handler(
                     servicer.GetThumbnail,
@@ -213,6 +231,33 @@ class StreamingService:
             '/videoforge.streaming.v1.StreamingService/GetPlayback',
             videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetPlaybackRequest.SerializeToString,
             videoforge_dot_streaming_dot_v1_dot_streaming__pb2.Playback.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVideoStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.streaming.v1.StreamingService/GetVideoStream',
+            videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetVideoStreamRequest.SerializeToString,
+            videoforge_dot_streaming_dot_v1_dot_streaming__pb2.VideoStream.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,10 @@ class StreamingServiceStub:
     """A signed URL for one rendition's playlist and its MP4."""
     GetPlayback: _grpc.UnaryUnaryMultiCallable[_streaming_pb2.GetPlaybackRequest, _streaming_pb2.Playback]
     """Signed HLS and DASH URLs for adaptive playback."""
+    GetVideoStream: _grpc.UnaryUnaryMultiCallable[_streaming_pb2.GetVideoStreamRequest, _streaming_pb2.VideoStream]
+    """A signed URL any player opens: the adaptive HLS master once the video plays from a transcode, the source
+    itself before that. The original API's route.
+    """
     GetThumbnail: _grpc.UnaryUnaryMultiCallable[_streaming_pb2.GetThumbnailRequest, _streaming_pb2.Thumbnail]
     """A signed poster URL."""
     GetManifest: _grpc.UnaryUnaryMultiCallable[_streaming_pb2.GetManifestRequest, _httpbody_pb2.HttpBody]
@@ -56,6 +60,10 @@ class StreamingServiceAsyncStub(StreamingServiceStub):
     """A signed URL for one rendition's playlist and its MP4."""
     GetPlayback: _aio.UnaryUnaryMultiCallable[_streaming_pb2.GetPlaybackRequest, _streaming_pb2.Playback]  # type: ignore[assignment]
     """Signed HLS and DASH URLs for adaptive playback."""
+    GetVideoStream: _aio.UnaryUnaryMultiCallable[_streaming_pb2.GetVideoStreamRequest, _streaming_pb2.VideoStream]  # type: ignore[assignment]
+    """A signed URL any player opens: the adaptive HLS master once the video plays from a transcode, the source
+    itself before that. The original API's route.
+    """
     GetThumbnail: _aio.UnaryUnaryMultiCallable[_streaming_pb2.GetThumbnailRequest, _streaming_pb2.Thumbnail]  # type: ignore[assignment]
     """A signed poster URL."""
     GetManifest: _aio.UnaryUnaryMultiCallable[_streaming_pb2.GetManifestRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
@@ -87,6 +95,16 @@ class StreamingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_streaming_pb2.Playback, _abc.Awaitable[_streaming_pb2.Playback]]:
         """Signed HLS and DASH URLs for adaptive playback."""
+
+    @_abc_1.abstractmethod
+    def GetVideoStream(
+        self,
+        request: _streaming_pb2.GetVideoStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_streaming_pb2.VideoStream, _abc.Awaitable[_streaming_pb2.VideoStream]]:
+        """A signed URL any player opens: the adaptive HLS master once the video plays from a transcode, the source
+        itself before that. The original API's route.
+        """
 
     @_abc_1.abstractmethod
     def GetThumbnail(
