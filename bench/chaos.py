@@ -12,7 +12,7 @@ serving (a transcoder worker, the job, gallery or streaming service, or SeaweedF
 final, or after `--chaos-seconds`; then every job gets `--settle-seconds` to become final, and the run is
 measured from outside, through the edge and the bucket (read with the data directory's S3 credentials):
 
-- lost: uploads whose video is gone or has no job, or whose job is gone (GET /api/jobs/{id} is 404).
+- lost: uploads whose video is gone or has no job, or whose job is gone (GET /v1/jobs/{id} is 404).
 - duplicate publishes: jobs with more than one complete output set in the bucket, plus videos whose
   published output changed once it was first seen. An output set is an attempt prefix
   (`videos/{video}/jobs/{job}/attempt-{n}/`); it is complete when it holds an HLS master playlist and
@@ -20,7 +20,7 @@ measured from outside, through the edge and the bucket (read with the data direc
   the attempt named by the signed HLS URL of GET /api/stream/{video}/playback, sampled every poll once
   the job is COMPLETED and again at the end.
 - orphans: attempt prefixes holding objects, once every job is final, that are not the output of their
-  job's COMPLETED attempt (the prefix of the keys GET /api/jobs/{id}/assets names). Every attempt prefix
+  job's COMPLETED attempt (the prefix of the keys GET /v1/jobs/{id}/assets names). Every attempt prefix
   of a job that did not complete is an orphan.
 - stuck: jobs not COMPLETED, FAILED or CANCELLED when the settle time ran out.
 - playable: videos whose signed HLS master answers, and whose first and last media segment of every
@@ -300,7 +300,7 @@ class ServingProbe:
             if component == "gallery":
                 return self._http.get("/api/gallery/videos", params={"limit": 1}).status_code == 200
             if component == "job":
-                reply = self._http.get(f"/api/jobs/{self._upload.job_id}", headers=self._headers)
+                reply = self._http.get(f"/v1/jobs/{self._upload.job_id}", headers=self._headers)
                 return reply.status_code == 200
             if component == "streaming":
                 # A path that is no manifest: the streaming service refuses it before calling anyone.
@@ -404,7 +404,7 @@ class JobWatcher(threading.Thread):
         for upload in self._uploads:
             with contextlib.suppress(ApiError, httpx.HTTPError):
                 if self.states.get(upload.job_id) not in FINAL_JOB_STATES:
-                    self.states[upload.job_id] = self._client.request("GET", f"/api/jobs/{upload.job_id}")["status"]
+                    self.states[upload.job_id] = self._client.request("GET", f"/v1/jobs/{upload.job_id}")["status"]
                 if self.states.get(upload.job_id) == "COMPLETED":
                     self.observe_published(self._client, upload)
         if all(self.states.get(u.job_id) in FINAL_JOB_STATES for u in self._uploads):
@@ -468,8 +468,8 @@ def count_lost(client: EdgeClient, uploads: list[Upload]) -> int:
     lost = 0
     for upload in uploads:
         try:
-            video = settled_get(client, f"/api/gallery/videos/{upload.video_id}")
-            settled_get(client, f"/api/jobs/{upload.job_id}")
+            video = settled_get(client, f"/v1/videos/{upload.video_id}")
+            settled_get(client, f"/v1/jobs/{upload.job_id}")
         except ApiError as error:
             if error.status != 404:
                 raise
@@ -484,7 +484,7 @@ def final_jobs(client: EdgeClient, uploads: list[Upload]) -> dict[str, dict[str,
     jobs = {}
     for upload in uploads:
         with contextlib.suppress(ApiError):
-            jobs[upload.job_id] = settled_get(client, f"/api/jobs/{upload.job_id}")
+            jobs[upload.job_id] = settled_get(client, f"/v1/jobs/{upload.job_id}")
     return jobs
 
 
@@ -494,7 +494,7 @@ def published_prefixes(client: EdgeClient, jobs: dict[str, dict[str, Any]]) -> d
     for job_id, job in jobs.items():
         if job.get("status") != "COMPLETED":
             continue
-        assets = settled_get(client, f"/api/jobs/{job_id}/assets").get("assets", [])
+        assets = settled_get(client, f"/v1/jobs/{job_id}/assets").get("assets", [])
         for asset in assets:
             match = ATTEMPT_KEY.match(asset.get("key", ""))
             if match:

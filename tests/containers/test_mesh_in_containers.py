@@ -65,7 +65,7 @@ async def test_a_worker_container_killed_mid_job_loses_nothing(
     video = client.upload(await media_factory.long_360p(minutes=1), title="survives a killed container")
     job_id = video["latestJob"]["jobId"]
     wait_until(
-        lambda: (j := client.request("GET", f"/api/jobs/{job_id}"))["status"] == "PROCESSING" and j["progress"] >= 5,
+        lambda: (j := client.request("GET", f"/v1/jobs/{job_id}"))["status"] == "PROCESSING" and j["progress"] >= 5,
         timeout=120,
     )
     encoding = wait_until(

@@ -99,7 +99,7 @@ def final_job(client: EdgeClient, job_id: str, timeout: float) -> dict[str, Any]
 
     def read() -> dict[str, Any] | None:
         try:
-            job = client.request("GET", f"/api/jobs/{job_id}")
+            job = client.request("GET", f"/v1/jobs/{job_id}")
         except (ApiError, httpx.HTTPError):
             return None
         return job if job["status"] in FINAL_JOB_STATES else None
@@ -164,7 +164,7 @@ async def test_a_full_scratch_disk_fails_the_attempt_as_retryable_and_publishes_
             job_id = video["latestJob"]["jobId"]
             failed = wait_until(
                 lambda: (
-                    (j := client.request("GET", f"/api/jobs/{job_id}"))["attempt"] >= 1
+                    (j := client.request("GET", f"/v1/jobs/{job_id}"))["attempt"] >= 1
                     and j["status"] in ("PENDING", "FAILED")
                     and j
                 ),
@@ -198,7 +198,7 @@ async def test_restart_failed_after_a_dead_letter_runs_the_job_again_to_completi
     platform_worker.suspend()  # the source goes missing before any worker reads it
     try:
         video = client.upload(clip, title="dead letter, then restarted")
-        source_key = client.request("GET", f"/api/gallery/videos/{video['id']}")["sourceKey"]
+        source_key = client.request("GET", f"/api/gallery/videos/{video['id']}")["s3Key"]
         await bucket.delete(source_key)
     finally:
         platform_worker.resume()
@@ -211,5 +211,5 @@ async def test_restart_failed_after_a_dead_letter_runs_the_job_again_to_completi
     final = client.wait_for_job(job_id, timeout=120)
     assert final["status"] == "COMPLETED" and final["attempt"] == 3, final
     time.sleep(6)  # a sweep of the dead letters has run since
-    assert client.request("GET", f"/api/jobs/{job_id}")["status"] == "COMPLETED"
+    assert client.request("GET", f"/v1/jobs/{job_id}")["status"] == "COMPLETED"
     assert first_and_last_segments_play(client, video["id"])

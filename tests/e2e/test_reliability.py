@@ -53,7 +53,7 @@ async def test_cancel_stops_ffmpeg_within_seconds(
     assert client.request("POST", f"/api/jobs/{job_id}/cancel", json={})["status"] == "CANCELLED"
     wait_until(lambda: not ffmpeg_processes(platform), timeout=5)
     assert time.monotonic() - cancelled_at < 5
-    assert client.request("GET", f"/api/jobs/{job_id}")["status"] == "CANCELLED"
+    assert client.request("GET", f"/v1/jobs/{job_id}")["status"] == "CANCELLED"
     assert client.request("GET", f"/api/gallery/videos/{video['id']}")["status"] == "uploaded"
 
 
@@ -110,7 +110,7 @@ async def test_a_video_hears_of_its_finished_job_after_the_gallery_was_unreachab
     gallery.suspend()
     try:
         final = wait_until(
-            lambda: (j := client.request("GET", f"/api/jobs/{job_id}"))["status"] in ("COMPLETED", "FAILED") and j,
+            lambda: (j := client.request("GET", f"/v1/jobs/{job_id}"))["status"] in ("COMPLETED", "FAILED") and j,
             timeout=180,
             step=1,
         )

@@ -105,7 +105,7 @@ def test_manifest_links_refuse_a_tampered_or_foreign_token(client: EdgeClient, h
 
 
 def test_job_assets_list_every_kind(client: EdgeClient, hd: dict[str, Any]) -> None:
-    assets = client.request("GET", f"/api/jobs/{hd['video']['latestJob']['jobId']}/assets")["assets"]
+    assets = client.request("GET", f"/v1/jobs/{hd['video']['latestJob']['jobId']}/assets")["assets"]
     kinds = {a["kind"] for a in assets}
     assert {"KIND_HLS_MASTER", "KIND_DASH_MANIFEST", "KIND_MP4", "KIND_POSTER", "KIND_PREVIEW",
             "KIND_STORYBOARD", "KIND_STORYBOARD_INDEX"} <= kinds  # fmt: skip
@@ -245,7 +245,7 @@ def test_ffmpeg_decodes_the_whole_signed_hls_stream_through_the_edge(client: Edg
 
 def test_an_asset_downloads_through_its_signed_url(client: EdgeClient, hd: dict[str, Any]) -> None:
     job_id = hd["video"]["latestJob"]["jobId"]
-    assets = client.request("GET", f"/api/jobs/{job_id}/assets")["assets"]
+    assets = client.request("GET", f"/v1/jobs/{job_id}/assets")["assets"]
     mp4 = next(a for a in assets if a["kind"] == "KIND_MP4" and a["quality"] == "360p")
     download = client.request("GET", f"/api/jobs/{job_id}/assets/{mp4['id']}/download")
     reply = httpx.get(download["url"])
@@ -274,7 +274,7 @@ async def test_a_cancelled_retranscode_leaves_the_playing_version_intact(
     video, job = upload_and_wait(client, await media_factory.long_360p(minutes=1))
     assert job["status"] == "COMPLETED", job
     before = client.request("GET", f"/api/stream/{video['id']}/playback")["hlsUrl"]
-    again = client.request("POST", "/api/jobs", json={"videoId": video["id"], "outputFormats": ["mobile"]})
+    again = client.request("POST", "/v1/jobs", json={"videoId": video["id"], "outputFormats": ["mobile"]})
     for state in client.watch_job(again["id"], timeout=120):
         if state["status"] == "PROCESSING":
             break

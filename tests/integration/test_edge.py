@@ -102,9 +102,10 @@ class Gallery(gallery_pb2_grpc.GalleryServiceServicer):
 
     async def GetVideo(self, request: gallery_pb2.GetVideoRequest, context: Any) -> gallery_pb2.Video:
         self.calls.record("GetVideo", request)
-        if request.name in CANNED_ERRORS:
-            await context.abort(CANNED_ERRORS[request.name], f"{request.name}: canned error")
-        return gallery_pb2.Video(name=f"videos/{request.name}", title="A video")
+        video_id = request.name.removeprefix("videos/")
+        if video_id in CANNED_ERRORS:
+            await context.abort(CANNED_ERRORS[video_id], f"{video_id}: canned error")
+        return gallery_pb2.Video(name=f"videos/{video_id}", title="A video")
 
 
 class GalleryInternal(gallery_pb2_grpc.GalleryInternalServiceServicer):
@@ -288,7 +289,7 @@ def test_streaming_methods_have_no_timeout_and_every_service_route_has_one() -> 
     watch = routes["videoforge.job.v1.JobService/WatchJob"]["route"]
     assert (watch["timeout"], watch["idle_timeout"]) == ("0s", "0s")
     services = [route for name, route in routes.items() if name.endswith("Service")]
-    assert len(services) == 5
+    assert len(services) == 7
     assert all(route["route"]["timeout"] == "15s" for route in services)
     assert not [name for name in routes if "Internal" in name or "Transcoder" in name]
 
@@ -358,7 +359,7 @@ async def test_login_json_reaches_the_servicer_and_answers_in_camel_case(
 async def test_query_parameters_fill_the_request_and_unknown_ones_are_ignored(
     edge: httpx.AsyncClient, upstreams: Upstreams
 ) -> None:
-    response = await edge.get("/api/gallery/videos?search=two+words&page=2&limit=5&utm_source=mail")
+    response = await edge.get("/v1/videos?search=two+words&page=2&limit=5&utm_source=mail")
 
     assert response.status_code == 200
     assert response.json()["pagination"] == {
@@ -373,11 +374,11 @@ async def test_query_parameters_fill_the_request_and_unknown_ones_are_ignored(
 
 
 async def test_a_path_variable_fills_its_field(edge: httpx.AsyncClient, upstreams: Upstreams) -> None:
-    response = await edge.get("/api/gallery/videos/v42")
+    response = await edge.get("/v1/videos/v42")
 
     assert response.status_code == 200
     assert response.json()["name"] == "videos/v42"
-    assert upstreams.calls.last("GetVideo").name == "v42"
+    assert upstreams.calls.last("GetVideo").name == "videos/v42"
 
 
 @pytest.mark.parametrize(
@@ -387,7 +388,7 @@ async def test_a_path_variable_fills_its_field(edge: httpx.AsyncClient, upstream
 async def test_service_errors_become_http_statuses_with_a_json_message(
     edge: httpx.AsyncClient, video: str, status: int
 ) -> None:
-    response = await edge.get(f"/api/gallery/videos/{video}")
+    response = await edge.get(f"/v1/videos/{video}")
 
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
@@ -471,7 +472,7 @@ async def test_cors_preflight_allows_any_origin_and_the_grpc_web_headers(edge: h
 
 
 async def test_cross_origin_answers_expose_the_grpc_status_headers(edge: httpx.AsyncClient) -> None:
-    response = await edge.get("/api/gallery/videos/v1", headers={"origin": "https://app.example.com"})
+    response = await edge.get("/v1/videos/v1", headers={"origin": "https://app.example.com"})
 
     assert response.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "grpc-status" in response.headers["access-control-expose-headers"]

@@ -61,7 +61,7 @@ MEDIA_LIMIT = 5
 ORIGIN = "https://app.example.com"
 REFUSED = "The access token was refused ("
 MY_VIDEOS = "/api/gallery/my-videos"  # ListMyVideos: needs a token
-PUBLIC_VIDEOS = "/api/gallery/videos"  # ListVideos: a public read
+PUBLIC_VIDEOS = "/v1/videos"  # ListVideos: a public read
 LOGIN = {"email": "ann@example.com", "password": "correct-horse-9"}
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED.value[0]
 
@@ -271,7 +271,7 @@ def test_only_the_listed_methods_are_anonymous_and_every_public_service_needs_a_
     anonymous = {rule["match"]["path"] for rule in rules if "requires_any" in rule["requires"]}
     required = [rule["match"]["prefix"] for rule in rules if "provider_name" in rule["requires"]]
     assert anonymous == ANONYMOUS_METHODS
-    assert "/videoforge.gallery.v1.GalleryService/" in required and len(required) == 5
+    assert "/videoforge.gallery.v1.GalleryService/" in required and len(required) == 7
     # Exact anonymous paths come first; a prefix rule would otherwise shadow them.
     assert all("path" in rule["match"] for rule in rules[: len(anonymous)])
 

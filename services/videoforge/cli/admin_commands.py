@@ -57,7 +57,7 @@ def jobs(
     params: dict[str, Any] = {"page": page, "limit": limit}
     if terms:
         params["filter"] = " AND ".join(terms)
-    reply = _call(server, "GET", "/api/jobs/admin/all", params=params)
+    reply = _call(server, "GET", "/v1/admin/jobs", params=params)
     rows = [
         (j["id"], j.get("ownerId", ""), j.get("videoId", ""), j["status"], f"{j.get('progress', 0)}%")
         for j in reply.get("jobs", [])

@@ -108,7 +108,7 @@ def videos_list(
     Example: [bold]videoforge videos list --search holiday[/bold]
     """
     client = client_for(server)
-    path = "/api/gallery/my-videos" if mine else "/api/gallery/videos"
+    path = "/api/gallery/my-videos" if mine else "/v1/videos"
     with friendly_errors(client.base_url), client:
         reply = client.request("GET", path, params={"search": search, "page": page, "limit": limit})
     emit(reply, as_json=as_json, render=_render_videos)
@@ -122,7 +122,7 @@ def videos_show(video_id: VideoId, server: Server = None, as_json: Json = False)
     """
     client = client_for(server)
     with friendly_errors(client.base_url), client:
-        video = client.request("GET", f"/api/gallery/videos/{video_id}")
+        video = client.request("GET", f"/v1/videos/{video_id}")
     emit(video, as_json=as_json, render=_render_video)
 
 
@@ -146,7 +146,7 @@ def videos_update(
     client = client_for(server)
     with friendly_errors(client.base_url), client:
         video = client.request(
-            "PUT", f"/api/gallery/videos/{video_id}", params={"updateMask": ",".join(changes)}, json=changes
+            "PATCH", f"/v1/videos/{video_id}", params={"updateMask": ",".join(changes)}, json=changes
         )
     emit(video, as_json=as_json, render=_render_video)
 
@@ -165,7 +165,7 @@ def videos_delete(
         typer.confirm(f"Delete video {video_id} and all its files?", abort=True)
     client = client_for(server)
     with friendly_errors(client.base_url), client:
-        client.request("DELETE", f"/api/gallery/videos/{video_id}")
+        client.request("DELETE", f"/v1/videos/{video_id}")
     out.print(f"Deleted video {video_id}.")
 
 
@@ -194,7 +194,7 @@ def jobs_show(job_id: JobId, server: Server = None, as_json: Json = False) -> No
     """
     client = client_for(server)
     with friendly_errors(client.base_url), client:
-        job = client.request("GET", f"/api/jobs/{job_id}")
+        job = client.request("GET", f"/v1/jobs/{job_id}")
     emit(job, as_json=as_json, render=lambda j: _render_jobs({"jobs": [j]}))
 
 

@@ -116,12 +116,12 @@ class EdgeClient:
         # (503, 504) is simply asked again.
         for delay in CONFIRM_RETRY_SECONDS:
             try:
-                return self.request("POST", "/api/upload/confirm", json=body)
+                return self.request("POST", "/v1/videos", json=body)
             except ApiError as error:
                 if error.status not in (503, 504):
                     raise
             time.sleep(delay)
-        return self.request("POST", "/api/upload/confirm", json=body)
+        return self.request("POST", "/v1/videos", json=body)
 
     def _send_whole(self, path: Path, grant: dict[str, Any], on_progress: Progress | None) -> None:
         def chunks() -> Iterator[bytes]:
@@ -186,7 +186,7 @@ class EdgeClient:
         itself changes."""
         deadline = time.monotonic() + timeout
         while True:
-            video = self.request("GET", f"/api/gallery/videos/{video_id}")
+            video = self.request("GET", f"/v1/videos/{video_id}")
             job = video.get("latestJob") or {}
             if job.get("jobId") == job_id and job.get("state") in FINAL_JOB_STATES:
                 return video

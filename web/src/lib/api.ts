@@ -112,5 +112,5 @@ export async function request<T>(method: string, path: string, body?: unknown, s
 export const get = <T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> =>
   request<T>("GET", withQuery(path, query), undefined, signal);
 export const post = <T>(path: string, body: unknown = {}): Promise<T> => request<T>("POST", path, body);
-export const put = <T>(path: string, body: unknown): Promise<T> => request<T>("PUT", path, body);
+export const patch = <T>(path: string, body: unknown): Promise<T> => request<T>("PATCH", path, body);
 export const del = <T>(path: string, query?: Query): Promise<T> => request<T>("DELETE", withQuery(path, query));

@@ -75,7 +75,7 @@ function parseLine(line: string): Job {
 
 /** Starts a new job for the same video, with the same formats. */
 export function retryJob(job: Pick<Job, "videoId" | "outputFormats">): Promise<Job> {
-  return post<Job>("/api/jobs", { videoId: job.videoId, outputFormats: job.outputFormats ?? [] });
+  return post<Job>("/v1/jobs", { videoId: job.videoId, outputFormats: job.outputFormats ?? [] });
 }
 
 export function cancelJob(jobId: string): Promise<Job> {

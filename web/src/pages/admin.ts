@@ -18,11 +18,7 @@ export async function adminView({ query, signal }: ViewContext): Promise<ViewRes
   const state = STATES.includes(query.get("state") ?? "") ? (query.get("state") ?? "") : "";
   const [stats, jobs] = await Promise.all([
     get<JobStats>("/api/jobs/admin/stats", undefined, signal),
-    get<JobList>(
-      "/api/jobs/admin/all",
-      { page, limit: PAGE_SIZE, filter: state ? `state=${state}` : undefined },
-      signal,
-    ),
+    get<JobList>("/v1/admin/jobs", { page, limit: PAGE_SIZE, filter: state ? `state=${state}` : undefined }, signal),
   ]);
   const messages = messageArea();
   const hrefFor = (target: number, filter = state): string => {

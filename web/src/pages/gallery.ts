@@ -12,7 +12,7 @@ const PAGE_SIZE = 12;
 export async function galleryView({ query, signal }: ViewContext): Promise<ViewResult> {
   const search = query.get("q")?.trim() ?? "";
   const page = Math.max(1, Number(query.get("page")) || 1);
-  const list = await get<VideoList>("/api/gallery/videos", { search, page, limit: PAGE_SIZE }, signal);
+  const list = await get<VideoList>("/v1/videos", { search, page, limit: PAGE_SIZE }, signal);
   const videos = list.videos ?? [];
   const totalPages = list.pagination?.totalPages ?? 1;
 

@@ -12,7 +12,7 @@ import { jobBadge } from "../ui/status";
 export async function jobView({ params, signal, state }: ViewContext): Promise<ViewResult> {
   const jobId = params.id ?? "";
   const title = (state as { title?: string } | null)?.title;
-  let job = await get<Job>(`/api/jobs/${encodeURIComponent(jobId)}`, undefined, signal);
+  let job = await get<Job>(`/v1/jobs/${encodeURIComponent(jobId)}`, undefined, signal);
 
   const statusLine = h("p", { class: "job-status", role: "status" });
   const percent = h("span", { id: "job-progress-label", class: "progress-label" });

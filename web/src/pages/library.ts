@@ -1,6 +1,6 @@
 // My videos: every video of the signed-in person, with edit, visibility, delete and job follow-up.
 
-import { del, describeError, get, put } from "../lib/api";
+import { del, describeError, get, patch } from "../lib/api";
 import { announce, h, uid } from "../lib/dom";
 import { formatAge, formatCount, formatDuration, sentence } from "../lib/format";
 import { retryJob } from "../lib/jobs";
@@ -108,7 +108,7 @@ function libraryRow(initial: Video): HTMLElement {
     messages.clear();
     try {
       const body = { title: video.title, description: video.description, visibility: video.visibility, ...changes };
-      video = { ...video, ...(await put<Video>(`/api/gallery/videos/${encodeURIComponent(video.id)}`, body)) };
+      video = { ...video, ...(await patch<Video>(`/v1/videos/${encodeURIComponent(video.id)}`, body)) };
       paint();
       return true;
     } catch (error) {
@@ -183,7 +183,7 @@ function libraryRow(initial: Video): HTMLElement {
     confirm.addEventListener("click", () =>
       whileBusy(confirm, async () => {
         try {
-          await del(`/api/gallery/videos/${encodeURIComponent(video.id)}`);
+          await del(`/v1/videos/${encodeURIComponent(video.id)}`);
           const list = row.parentElement;
           const next = (row.nextElementSibling ?? row.previousElementSibling)?.querySelector<HTMLElement>("a, button");
           row.remove();
@@ -213,7 +213,7 @@ function jobSummary(video: Video, messages: ReturnType<typeof messageArea>): (No
     whileBusy(retry, async () => {
       try {
         // Same formats as the job that failed: the snapshot does not carry them, the job does.
-        const failed = await get<Job>(`/api/jobs/${encodeURIComponent(job.jobId)}`);
+        const failed = await get<Job>(`/v1/jobs/${encodeURIComponent(job.jobId)}`);
         const next = await retryJob(failed);
         navigate(`/jobs/${next.id}`, { state: { title: video.title } });
       } catch (error) {

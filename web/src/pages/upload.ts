@@ -68,7 +68,7 @@ async function startUpload(request: UploadRequest): Promise<void> {
       visibility: request.visibility,
     };
     if (request.formats.length) body.formats = request.formats;
-    upload.video = await post<Video>("/api/upload/confirm", body);
+    upload.video = await post<Video>("/v1/videos", body);
     upload.stage = "done";
     announce("Upload complete.");
   } catch (error) {

@@ -14,7 +14,7 @@ const PREFERRED_DOWNLOAD = "720p";
 
 export async function watchView({ params, signal }: ViewContext): Promise<ViewResult> {
   const id = encodeURIComponent(params.id ?? "");
-  const video = await get<Video>(`/api/gallery/videos/${id}`, undefined, signal);
+  const video = await get<Video>(`/v1/videos/${id}`, undefined, signal);
   if (video.status !== "ready") return { title: video.title, content: notReady(video) };
   const playback = await get<Playback>(`/api/stream/${id}/playback`, undefined, signal);
 
