@@ -154,8 +154,11 @@ def test_use_case_2_transcode_then_fetch_assets(clip: Path, story: dict[str, Any
     videos = {a["quality"]: a for a in assets if a["assetType"] == "video"}
     assert {"high", "medium", "low"} <= set(videos)
 
-    download = user.request("GET", f"/api/jobs/{job['id']}/assets/{videos['high']['id']}/download")
-    fetched = httpx.get(download["url"], follow_redirects=True)
+    # `curl -L -o high-quality.mp4`: a redirect to the signed file.
+    download = f"{user.base_url}/api/jobs/{job['id']}/assets/{videos['high']['id']}/download"
+    auth = {"Authorization": f"Bearer {user.token}"}
+    assert httpx.get(download, headers=auth).status_code == 302
+    fetched = httpx.get(download, headers=auth, follow_redirects=True)
     assert fetched.status_code == 200 and len(fetched.content) == videos["high"]["fileSize"]
     story.update(job=done)
 

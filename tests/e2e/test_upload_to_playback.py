@@ -247,7 +247,7 @@ def test_an_asset_downloads_through_its_signed_url(client: EdgeClient, hd: dict[
     job_id = hd["video"]["latestJob"]["jobId"]
     assets = client.request("GET", f"/v1/jobs/{job_id}/assets")["assets"]
     mp4 = next(a for a in assets if a["kind"] == "KIND_MP4" and a["quality"] == "360p")
-    download = client.request("GET", f"/api/jobs/{job_id}/assets/{mp4['id']}/download")
+    download = client.request("GET", f"/v1/jobs/{job_id}/assets/{mp4['id']}:download")
     reply = httpx.get(download["url"])
     assert reply.status_code == 200 and len(reply.content) == int(mp4["sizeBytes"])
     assert download["filename"] == "360p.mp4"

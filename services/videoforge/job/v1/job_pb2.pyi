@@ -419,7 +419,7 @@ class GetAssetDownloadRequest(_message.Message):
     JOB_FIELD_NUMBER: _builtins.int
     ASSET_FIELD_NUMBER: _builtins.int
     job: _builtins.str
-    """Required. The job id."""
+    """Required. The job id, or `jobs/{job}`."""
     asset: _builtins.str
     """Required. The asset id."""
     def __init__(

@@ -107,7 +107,8 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetAssetDownload(self, request, context):
-        """A signed, short-lived URL that downloads one asset.
+        """A signed, short-lived URL that downloads one asset. On the original API's route the edge answers with a
+        redirect to it instead, as that API did.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

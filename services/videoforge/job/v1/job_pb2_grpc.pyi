@@ -44,7 +44,9 @@ class JobServiceStub:
     ListJobAssets: _grpc.UnaryUnaryMultiCallable[_job_pb2.ListJobAssetsRequest, _job_pb2.ListJobAssetsResponse]
     """What a job produced."""
     GetAssetDownload: _grpc.UnaryUnaryMultiCallable[_job_pb2.GetAssetDownloadRequest, _job_pb2.AssetDownload]
-    """A signed, short-lived URL that downloads one asset."""
+    """A signed, short-lived URL that downloads one asset. On the original API's route the edge answers with a
+    redirect to it instead, as that API did.
+    """
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -62,7 +64,9 @@ class JobServiceAsyncStub(JobServiceStub):
     ListJobAssets: _aio.UnaryUnaryMultiCallable[_job_pb2.ListJobAssetsRequest, _job_pb2.ListJobAssetsResponse]  # type: ignore[assignment]
     """What a job produced."""
     GetAssetDownload: _aio.UnaryUnaryMultiCallable[_job_pb2.GetAssetDownloadRequest, _job_pb2.AssetDownload]  # type: ignore[assignment]
-    """A signed, short-lived URL that downloads one asset."""
+    """A signed, short-lived URL that downloads one asset. On the original API's route the edge answers with a
+    redirect to it instead, as that API did.
+    """
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     """Transcode jobs and the assets they produce."""
@@ -113,7 +117,9 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_pb2.GetAssetDownloadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_pb2.AssetDownload, _abc.Awaitable[_job_pb2.AssetDownload]]:
-        """A signed, short-lived URL that downloads one asset."""
+        """A signed, short-lived URL that downloads one asset. On the original API's route the edge answers with a
+        redirect to it instead, as that API did.
+        """
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
