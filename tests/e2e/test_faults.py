@@ -185,14 +185,7 @@ async def test_restart_failed_after_a_dead_letter_runs_the_job_again_to_completi
     platform: RunningPlatform, client: EdgeClient, media_factory: MediaFactory, tmp_path: Path
 ) -> None:
     clip = await media_factory.tiny()
-    admin_email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-    subprocess.run(
-        [sys.executable, "-m", "videoforge", "users", "create", "--email", admin_email, "--password", PASSWORD,
-         "--admin", "--data-dir", str(platform.data_dir)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    admin = EdgeClient(platform.url)
-    admin.login(admin_email, PASSWORD)
+    admin = platform.admin_client(PASSWORD)
     bucket = platform.blob_store()
     (platform_worker,) = platform.children_running("worker")
     platform_worker.suspend()  # the source goes missing before any worker reads it

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -47,15 +45,7 @@ def bob(platform: RunningPlatform) -> EdgeClient:
 
 @pytest.fixture(scope="module")
 def admin(platform: RunningPlatform) -> EdgeClient:
-    email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-    subprocess.run(
-        [sys.executable, "-m", "videoforge", "users", "create", "--email", email, "--password", PASSWORD, "--admin",
-         "--data-dir", str(platform.data_dir)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    client = EdgeClient(platform.url)
-    client.login(email, PASSWORD)
-    return client
+    return platform.admin_client(PASSWORD)
 
 
 @pytest.fixture(scope="module")

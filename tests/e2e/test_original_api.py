@@ -8,8 +8,6 @@ second and browsed in the third), so they share one story and run in order.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,17 +27,10 @@ NUMBER = (int, float)
 
 
 def new_user(platform: RunningPlatform, *, admin: bool = False) -> EdgeClient:
-    email = f"original-{uuid.uuid4().hex[:8]}@example.com"
+    if admin:
+        return platform.admin_client(PASSWORD)
     client = EdgeClient(platform.url)
-    if not admin:
-        client.register(email, PASSWORD)
-        return client
-    subprocess.run(
-        [sys.executable, "-m", "videoforge", "users", "create", "--email", email, "--password", PASSWORD, "--admin",
-         "--data-dir", str(platform.data_dir)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    client.login(email, PASSWORD)
+    client.register(f"original-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
     return client
 
 
