@@ -46,7 +46,6 @@ import os
 import random
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -67,7 +66,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.fixtures.platform import RunningPlatform, start_platform, stop_platform
-from tests.fixtures.sqs import _wait_until_listening
+from tests.fixtures.sqs import moto_sqs_server
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import FINAL_JOB_STATES, ApiError, EdgeClient
 from videoforge.platform.keys import ensure_local_secrets
@@ -163,17 +162,7 @@ def patched_environ(updates: dict[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def sqs_queues(scratch: Path) -> Iterator[dict[str, str]]:
     """A moto SQS server with a job queue and its dead-letter queue; yields the platform's settings for it."""
-    port = free_port()
-    log = scratch / "moto_server.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_listening(process, port, log)
-        endpoint = f"http://127.0.0.1:{port}"
+    with moto_sqs_server(scratch) as endpoint:
         credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         client = boto3.client(
             "sqs",
@@ -192,13 +181,6 @@ def sqs_queues(scratch: Path) -> Iterator[dict[str, str]]:
             "SQS_REGION": "us-east-1",
             **credentials,
         }
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.contextmanager
