@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-_API = "type.googleapis.com/envoy.extensions"
+from videoforge.gateway.lua import lua_filter
+
 # Runs on the JSON the transcoder wrote. Protobuf's JSON may escape characters of the URL as \uXXXX; a signed
 # URL holds only ASCII, so each escape is one character.
 LUA_SOURCE = r"""
@@ -41,10 +42,4 @@ end
 
 
 def download_redirect_filter() -> dict[str, Any]:
-    return {
-        "name": "envoy.filters.http.lua",
-        "typed_config": {
-            "@type": f"{_API}.filters.http.lua.v3.Lua",
-            "default_source_code": {"inline_string": LUA_SOURCE},
-        },
-    }
+    return lua_filter(LUA_SOURCE)

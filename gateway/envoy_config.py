@@ -32,6 +32,7 @@ from google.protobuf import descriptor_pb2
 
 from videoforge.gateway.connections import client_address_detection, connection_protections
 from videoforge.gateway.download_redirect import download_redirect_filter
+from videoforge.gateway.error_bodies import error_body_filter
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
 from videoforge.gateway.web_static import web_app_filters
 from videoforge.kit.settings import Settings
@@ -239,8 +240,9 @@ def http_filters(settings: Settings, descriptor: Path, clusters: list[str]) -> l
         health_check_filter(clusters),
         cors_filter(),
         grpc_web_filter(),
-        # Before the transcoder, so that on the way back it sees the JSON the transcoder wrote.
+        # Before the transcoder, so that on the way back they see the JSON the transcoder wrote.
         download_redirect_filter(),
+        error_body_filter(),
         json_transcoder_filter(descriptor),
         # First after the transcoder (gRPC paths), and before any signature check: a flood costs a bucket lookup.
         *local_ratelimit_filters(settings),

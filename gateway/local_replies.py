@@ -2,7 +2,7 @@
 large, upstream down).
 
 Clients of the JSON API always get the shape an upstream error has after transcoding,
-`{"code": <google.rpc.Code>, "message": "..."}`, whoever answered. gRPC and gRPC-Web callers get plain
+`{"code": <google.rpc.Code>, "message": "...", "error": "..."}`, whoever answered. gRPC and gRPC-Web callers get plain
 text instead, which Envoy turns into their `grpc-message` next to a `grpc-status` of its own.
 """
 
@@ -172,7 +172,8 @@ def _request_header_is(name: str, match: dict[str, Any]) -> dict[str, Any]:
 
 def _json_body(code: int, message: str) -> dict[str, Any]:
     return {
-        "json_format": {"code": code, "message": message},
+        # `error` is the original API's name for the message (see error_bodies).
+        "json_format": {"code": code, "message": message, "error": message},
         "content_type": "application/json",
         "formatters": _FORMATTERS,
     }

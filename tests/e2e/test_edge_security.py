@@ -106,7 +106,7 @@ def test_hammering_login_from_one_client_gets_a_json_429(platform: RunningPlatfo
     # The whole burst gets through to the service, and hardly more: the bucket refills one token at a time.
     assert limit <= statuses.count(401) < limit + 20
     limited = next(reply for reply in replies if reply.status_code == 429)
-    assert limited.json() == {"code": 8, "message": RATE_LIMITED_MESSAGE}
+    assert limited.json() == {"code": 8, "message": RATE_LIMITED_MESSAGE, "error": RATE_LIMITED_MESSAGE}
     assert int(limited.headers["retry-after"]) >= 1
     # Another client, here the address every other test calls from, signs in as usual.
     assert neighbour.status_code == 200, neighbour.text

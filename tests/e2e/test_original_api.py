@@ -85,8 +85,8 @@ def test_use_case_1_upload_and_stream(platform: RunningPlatform, clip: Path, sto
     grant, video = upload_as_documented(user, clip, title=TITLE, description=DESCRIPTION, visibility="public")
     assert isinstance(video["id"], str) and video["id"]
     assert (video["title"], video["s3Key"], video["visibility"]) == (TITLE, grant["s3Key"], "public")
-    # The platform starts a transcode on confirm by default, so the video may already be processing.
-    assert video["status"] in ("uploaded", "processing")
+    # Confirm queues a transcode by default; until a worker takes it the video is, as documented, uploaded.
+    assert video["status"] == "uploaded"
 
     listed = user.request("GET", "/api/gallery/videos")["videos"]
     assert video["id"] in [v["id"] for v in listed]
@@ -257,3 +257,29 @@ def test_use_case_5_administer_jobs(platform: RunningPlatform, story: dict[str, 
     assert isinstance(cleaned["freedSpace"], NUMBER) and cleaned["freedSpace"] >= 0
     # Nothing here is 90 days old: the story's job stays.
     assert admin.request("GET", f"/api/jobs/{job['id']}").get("job", {}).get("id") == job["id"]
+
+
+# The document's error handling: every error answer carries `error`, the message a person reads.
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected_status"),
+    [
+        ("GET", "/api/gallery/videos/no-such-video", None, 404),  # a service's NOT_FOUND
+        ("POST", "/api/upload/generate-url", {"contentType": "video/mp4"}, 400),  # Filename is required
+        ("GET", "/api/gallery/videos?orderBy=views", None, 400),  # a message with quotes in it
+        ("GET", "/api/jobs", None, 401),  # the edge's own reply: no token
+        ("GET", "/api/no/such/route", None, 404),  # the edge's own reply: no route
+    ],
+)
+def test_errors_carry_the_documented_error_field(
+    platform: RunningPlatform, method: str, path: str, body: dict[str, Any] | None, expected_status: int
+) -> None:
+    headers = {} if expected_status == 401 else {"Authorization": f"Bearer {new_user(platform).token}"}
+    reply = httpx.request(method, f"{platform.url}{path}", json=body, headers=headers)
+    assert reply.status_code == expected_status, reply.text
+    answer = reply.json()
+    assert isinstance(answer["error"], str) and answer["error"]
+    # Added beside the resource-oriented fields, never in their place.
+    assert answer["error"] == answer["message"]
+    assert isinstance(answer["code"], int)

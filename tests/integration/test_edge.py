@@ -330,7 +330,11 @@ async def test_healthz_is_503_while_a_service_is_not_serving_and_200_once_all_ar
     try:
         response = await wait_for_status(edge, "/healthz", 503)
         assert response.status_code == 503
-        assert response.json() == {"code": 14, "message": "Not every service is serving"}
+        assert response.json() == {
+            "code": 14,
+            "message": "Not every service is serving",
+            "error": "Not every service is serving",
+        }
     finally:
         await transcoder.set("", health_pb2.HealthCheckResponse.SERVING)
 
@@ -436,7 +440,7 @@ async def test_an_unknown_path_is_a_json_404_that_does_not_echo_the_query(edge: 
 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"code": 5, "message": "No route for GET /x/y"}
+    assert response.json() == {"code": 5, "message": "No route for GET /x/y", "error": "No route for GET /x/y"}
 
 
 async def test_watching_a_job_streams_each_change_as_it_happens(edge: httpx.AsyncClient, upstreams: Upstreams) -> None:

@@ -310,7 +310,7 @@ async def test_without_a_token_a_protected_method_is_a_json_401_that_never_reach
 
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"code": 16, "message": TOKEN_MISSING_MESSAGE}
+    assert response.json() == {"code": 16, "message": TOKEN_MISSING_MESSAGE, "error": TOKEN_MISSING_MESSAGE}
     assert response.headers["www-authenticate"] == 'Bearer realm="videoforge"'
     # A browser app may read the 401 and send its user to sign in.
     assert response.headers["access-control-allow-origin"] == ORIGIN
@@ -448,7 +448,7 @@ async def test_sign_in_beyond_its_limit_is_a_json_429_while_other_calls_and_clie
     assert [response.status_code for response in allowed] == [200] * LOGIN_LIMIT
     assert limited.status_code == 429
     assert limited.headers["content-type"] == "application/json"
-    assert limited.json() == {"code": 8, "message": RATE_LIMITED_MESSAGE}
+    assert limited.json() == {"code": 8, "message": RATE_LIMITED_MESSAGE, "error": RATE_LIMITED_MESSAGE}
     assert int(limited.headers["retry-after"]) == 60 // LOGIN_LIMIT  # one token back, at this limit
     # gRPC-Web reads its status off the HTTP 429 (UNAVAILABLE); native gRPC callers get RESOURCE_EXHAUSTED.
     assert (grpc_web.headers["grpc-status"], grpc_web.headers["grpc-message"]) == ("14", RATE_LIMITED_MESSAGE)
@@ -476,7 +476,7 @@ async def test_media_reads_spend_their_own_bucket_not_the_api_one(envoy: EnvoyPr
         api = await client.get(PUBLIC_VIDEOS)
 
     assert [response.status_code for response in media] == [403] * MEDIA_LIMIT + [429]
-    assert media[-1].json() == {"code": 8, "message": RATE_LIMITED_MESSAGE}
+    assert media[-1].json() == {"code": 8, "message": RATE_LIMITED_MESSAGE, "error": RATE_LIMITED_MESSAGE}
     assert api.status_code == 200
 
 

@@ -185,10 +185,8 @@ def assert_refused(response: httpx.Response, reason: str) -> None:
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
-    assert response.json() == {
-        "code": 7,
-        "message": f"The media link is not valid ({reason}); ask for a new playback URL.",
-    }
+    message = f"The media link is not valid ({reason}); ask for a new playback URL."
+    assert response.json() == {"code": 7, "message": message, "error": message}
 
 
 async def test_a_signed_url_serves_the_object(edge: httpx.AsyncClient, signer: MediaSigner) -> None:
@@ -349,4 +347,8 @@ async def test_media_is_unavailable_not_open_while_the_check_cannot_run(
         response = await client.get(signed_path(signer, SEGMENT))
 
     assert response.status_code == 503
-    assert response.json() == {"code": 14, "message": "Media links cannot be checked right now; try again shortly."}
+    assert response.json() == {
+        "code": 14,
+        "message": "Media links cannot be checked right now; try again shortly.",
+        "error": "Media links cannot be checked right now; try again shortly.",
+    }

@@ -18,6 +18,13 @@ JOB_REUSED = "A job of this video already covers these formats"
 VIDEO_DELETED = "Video deleted successfully"
 
 
+def api_status(video: pb.Video) -> str:
+    """The document's status words: a video whose job waits in the queue is still just `uploaded`."""
+    if video.status == "processing" and video.latest_job.state == "PENDING":
+        return "uploaded"
+    return video.status
+
+
 def api_video(video: pb.Video) -> api.ApiVideo:
     media = video.media
     return api.ApiVideo(
@@ -26,7 +33,7 @@ def api_video(video: pb.Video) -> api.ApiVideo:
         title=video.title,
         description=video.description,
         visibility=video.visibility,
-        status=video.status,
+        status=api_status(video),
         duration=media.duration_seconds,
         resolution=resolution(media.width, media.height),
         views=video.view_count,
