@@ -32,6 +32,7 @@ from google.protobuf import descriptor_pb2
 
 from videoforge.gateway.connections import client_address_detection, connection_protections
 from videoforge.gateway.download_redirect import download_redirect_filter
+from videoforge.gateway.edge_tls import downstream_tls_socket, https_redirect_manager
 from videoforge.gateway.error_bodies import error_body_filter
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
 from videoforge.gateway.web_static import web_app_filters
@@ -142,7 +143,10 @@ def render_envoy_config(
     return {
         "admin": {"address": _socket_address("127.0.0.1", settings.edge_admin_port)},
         "static_resources": {
-            "listeners": [edge_listener(settings, descriptor, web_root, list(clusters))],
+            "listeners": [
+                edge_listener(settings, descriptor, web_root, list(clusters)),
+                *redirect_listeners(settings),
+            ],
             "clusters": [*(service_cluster(name, address) for name, address in clusters.items()), *media, *jwks],
         },
         "overload_manager": connection_limit(),
@@ -223,13 +227,25 @@ def edge_listener(settings: Settings, descriptor: Path, web_root: Path | None, c
         "http_filters": http_filters(settings, descriptor, clusters),
         "local_reply_config": local_reply_config(),
     }
-    return {
-        "name": "edge",
-        "address": _socket_address(settings.edge_host, settings.edge_port),
-        "filter_chains": [
-            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
-        ],
+    return _listener("edge", settings.edge_host, settings.edge_port, manager, downstream_tls_socket(settings))
+
+
+def redirect_listeners(settings: Settings) -> list[dict[str, Any]]:
+    if not settings.edge_http_redirect_port:
+        return []
+    manager = https_redirect_manager(settings)
+    return [_listener("http_redirect", settings.edge_host, settings.edge_http_redirect_port, manager)]
+
+
+def _listener(
+    name: str, host: str, port: int, manager: dict[str, Any], transport_socket: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    chain: dict[str, Any] = {
+        "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]
     }
+    if transport_socket is not None:
+        chain["transport_socket"] = transport_socket
+    return {"name": name, "address": _socket_address(host, port), "filter_chains": [chain]}
 
 
 # HTTP filters, in the order a request meets them.

@@ -54,14 +54,31 @@ def up(
     data_dir: DataDir = None,
     port: Annotated[int, typer.Option(help="Port of the edge (HTTP JSON, gRPC-Web and gRPC).")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Transcoder workers to run.")] = 1,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="PEM certificate chain: the edge then serves HTTPS (and HTTP/2)."
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM private key of --tls-cert.")
+    ] = None,
+    http_port: Annotated[
+        int, typer.Option(min=0, help="With TLS: a plain-HTTP port that redirects every request to HTTPS.")
+    ] = 0,
 ) -> None:
     """Start the whole platform on this machine and wait; Ctrl-C stops everything.
 
     Example: [bold]videoforge up --port 8080[/bold], then open http://127.0.0.1:8080/
+
+    With TLS: [bold]videoforge up --port 8443 --tls-cert edge.pem --tls-key edge.key --http-port 8080[/bold]
     """
     from videoforge.platform.supervisor import run_platform
 
-    settings = _settings(data_dir, edge_port=port)
+    if (tls_cert is None) != (tls_key is None) or (http_port and tls_cert is None):
+        raise typer.BadParameter("give --tls-cert and --tls-key together (--http-port needs them too)")
+    tls = {"edge_tls_cert_file": tls_cert, "edge_tls_key_file": tls_key} if tls_cert else {}
+    settings = _settings(data_dir, edge_port=port, edge_http_redirect_port=http_port, **tls)
     raise typer.Exit(run_platform(settings, data_dir=settings.data_dir, edge_port=port, workers=workers))
 
 

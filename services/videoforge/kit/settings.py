@@ -70,7 +70,13 @@ class Settings(BaseSettings):
     # X-Forwarded-For is then honoured only on connections from those networks; a client that reaches the edge
     # directly cannot name another address. Replaces EDGE_TRUSTED_PROXY_HOPS; set one or the other.
     edge_trusted_proxy_cidrs: list[str] = Field(default_factory=list)
-    public_url: str = ""  # empty: http://{edge_host}:{edge_port}
+    public_url: str = ""  # empty: http(s)://{edge_host}:{edge_port}
+    # TLS at the edge, as a load balancer would terminate it: PEM files of the certificate chain and its key.
+    # The edge then speaks HTTPS (HTTP/2 by ALPN) on edge_port, and, if edge_http_redirect_port is set, sends
+    # plain HTTP there to the same path over HTTPS.
+    edge_tls_cert_file: Path | None = None
+    edge_tls_key_file: Path | None = None
+    edge_http_redirect_port: int = Field(default=0, ge=0)
     # Per-client rate limits at the edge: requests a minute per client address, with a minute's worth as burst.
     # API calls: 50 a second sustained is far above what a person's app sends and far below what it takes one
     # client to crowd out the rest; the burst also covers the API benchmark's ~2,500 calls from one address.
@@ -127,9 +133,22 @@ class Settings(BaseSettings):
             raise ValueError("set EDGE_TRUSTED_PROXY_CIDRS or EDGE_TRUSTED_PROXY_HOPS, not both")
         return self
 
+    @model_validator(mode="after")
+    def _whole_edge_tls(self) -> Settings:
+        if (self.edge_tls_cert_file is None) != (self.edge_tls_key_file is None):
+            raise ValueError("set both EDGE_TLS_CERT_FILE and EDGE_TLS_KEY_FILE, or neither")
+        if self.edge_http_redirect_port and not self.edge_tls:
+            raise ValueError("EDGE_HTTP_REDIRECT_PORT redirects to HTTPS: set EDGE_TLS_CERT_FILE and EDGE_TLS_KEY_FILE")
+        return self
+
+    @property
+    def edge_tls(self) -> bool:
+        return self.edge_tls_cert_file is not None
+
     @cached_property
     def edge_url(self) -> str:
-        return self.public_url or f"http://{self.edge_host}:{self.edge_port}"
+        scheme = "https" if self.edge_tls else "http"
+        return self.public_url or f"{scheme}://{self.edge_host}:{self.edge_port}"
 
     @cached_property
     def media_base_url(self) -> str:

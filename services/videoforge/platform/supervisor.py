@@ -315,10 +315,11 @@ class _Platform:
     def _wait_until_healthy(self, settings: Settings, timeout: float) -> bool:
         """True once /healthz answers 200; False if asked to stop first; raises if a child dies or time runs out."""
         host = "127.0.0.1" if settings.edge_host in ("", "0.0.0.0", "::") else settings.edge_host
-        url = f"http://{host}:{settings.edge_port}/healthz"
+        url = f"{'https' if settings.edge_tls else 'http'}://{host}:{settings.edge_port}/healthz"
         deadline = time.monotonic() + timeout
-        # trust_env=False: a proxy from the environment must not stand between us and loopback.
-        with httpx.Client(timeout=1.0, trust_env=False) as client:
+        # trust_env=False: a proxy from the environment must not stand between us and loopback. The certificate
+        # names the public host, not loopback, and only our own edge's readiness is read: it is not verified.
+        with httpx.Client(timeout=1.0, trust_env=False, verify=not settings.edge_tls) as client:
             while not self._stop.requested:
                 for entry in self._supervised:
                     code = entry.process.poll()
