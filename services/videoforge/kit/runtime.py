@@ -11,13 +11,15 @@ from pathlib import Path
 
 from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.db import create_engine_for, migrate
+from videoforge.kit.observability import start_observability
 from videoforge.kit.server import ServiceBinding, create_server, serve_until_signalled
 from videoforge.kit.settings import Settings
 from videoforge.kit.tokens import TokenVerifier, jwks_document, load_private_key
+from videoforge.kit.tracing import TraceIdLogFilter
 
 
 class JsonLogFormatter(logging.Formatter):
-    _FIELDS = ("request_id", "code", "method")
+    _FIELDS = ("request_id", "code", "method", "trace_id", "span_id")
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -35,6 +37,7 @@ class JsonLogFormatter(logging.Formatter):
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter())
+    handler.addFilter(TraceIdLogFilter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # Per-request chatter of libraries would drown the access log.
     for noisy in ("httpx", "httpcore", "botocore", "boto3", "s3transfer", "pgserver", "alembic.runtime.migration"):
@@ -73,9 +76,12 @@ def database(settings: Settings, schema: str, migrations: Path):  # type: ignore
 
 async def run_service(settings: Settings, address: str, build: Callable[[Settings], Awaitable[Service]]) -> None:
     configure_logging(settings.log_level)
+    # The bootstrap's package names the process: videoforge.gallery.bootstrap -> gallery.
+    flush_traces = start_observability(settings, build.__module__.split(".")[1])
     service = await build(settings)
     running = await create_server(address, service.bindings, verifier=token_verifier(settings))
     await serve_until_signalled(running, on_stop=service.close)
+    flush_traces()
 
 
 def media_signer(settings: Settings) -> MediaSigner | None:

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from videoforge.kit.interceptors import ServiceInterceptor
+from videoforge.kit.observability import server_observers
 from videoforge.kit.tokens import TokenVerifier
 
 log = logging.getLogger("videoforge.server")
@@ -46,7 +47,7 @@ async def create_server(
     address: str, bindings: Iterable[ServiceBinding], *, verifier: TokenVerifier | None
 ) -> RunningServer:
     """Starts a server on `address` (`"[::]:0"` picks a port) with every binding SERVING."""
-    server = grpc.aio.server(interceptors=[ServiceInterceptor(verifier)], options=SERVER_OPTIONS)
+    server = grpc.aio.server(interceptors=[*server_observers(), ServiceInterceptor(verifier)], options=SERVER_OPTIONS)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names: list[str] = []

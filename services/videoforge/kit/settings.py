@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     media_memory_bytes: int = Field(default=16 * 1024**3, gt=0)
     encoder_preset: str = "veryfast"
 
+    # Observability. Each process serves Prometheus metrics at http://METRICS_HOST:METRICS_PORT/metrics (0: none;
+    # `videoforge up` gives each of its processes a port of its own). Traces go over OTLP when
+    # OTEL_EXPORTER_OTLP_ENDPOINT is set, and as JSON lines to traces_file when it is set.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    traces_file: Path | None = None
+
     log_level: str = "INFO"
 
     @field_validator("edge_trusted_proxy_cidrs")
