@@ -89,6 +89,9 @@ class InMemoryJobQueue(JobQueue):
     async def depth(self) -> int:
         return sum(1 for m in self.messages if not m.settled)
 
+    async def oldest_waiting_age(self) -> float | None:
+        return None  # no clock here
+
     def _message(self, claim: ClaimedJob) -> _Message:
         return next(m for m in self.messages if str(m.id) == claim.receipt)
 

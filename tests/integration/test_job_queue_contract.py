@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videoforge.kit.db import create_engine_for, migrate
+from videoforge.kit.tracing import trace_context_of
 from videoforge.queue.outbox import Outbox, OutboxRelay
 from videoforge.queue.port import LEASES_EXHAUSTED, ClaimedJob, DeadLetter, JobQueue
 from videoforge.queue.postgres import PostgresJobQueue
@@ -279,12 +282,38 @@ async def test_cancel_that_withdraws_a_leased_job_makes_its_holder_stop(queue: J
     assert await queue.renew(claim, LEASE) is not withdrawn
 
 
+async def test_a_message_carries_the_trace_of_the_request_that_enqueued_it(queue: JobQueue) -> None:
+    with TracerProvider().get_tracer("test").start_as_current_span("create job") as span:
+        await queue.enqueue("job-1", {"source": "a.mp4"})
+    await queue.enqueue("job-2", {"source": "b.mp4"})  # outside any trace
+
+    first, second = await queue.claim("worker-a", LEASE), await queue.claim("worker-a", LEASE)
+
+    assert first is not None and second is not None
+    carried = trace.get_current_span(trace_context_of(first.payload)).get_span_context()
+    assert (carried.trace_id, carried.span_id) == (span.get_span_context().trace_id, span.get_span_context().span_id)
+    assert second.payload == {"source": "b.mp4"}
+    assert not trace.get_current_span(trace_context_of(second.payload)).get_span_context().is_valid
+
+
 # PostgreSQL only
 
 
 @pytest.fixture
 def postgres_queue(new_engine: Callable[[], AsyncEngine]) -> PostgresJobQueue:
     return PostgresJobQueue(new_engine(), **RETRY)
+
+
+async def test_postgres_tells_how_long_the_oldest_waiting_message_has_waited(postgres_queue: PostgresJobQueue) -> None:
+    assert await postgres_queue.oldest_waiting_age() == 0
+    await postgres_queue.enqueue("job-1", {})
+    await asyncio.sleep(0.3)
+    await postgres_queue.enqueue("job-2", {})
+
+    assert 0.3 <= (await postgres_queue.oldest_waiting_age() or 0) < 5
+    claim = await postgres_queue.claim("worker-a", LEASE)
+    assert claim is not None and claim.job_id == "job-1"
+    assert (await postgres_queue.oldest_waiting_age() or 0) < 0.3, "a leased message is not waiting"
 
 
 async def test_postgres_cancel_withdraws_waiting_and_leased_jobs(postgres_queue: PostgresJobQueue) -> None:
@@ -400,3 +429,19 @@ async def test_a_running_outbox_relay_sends_new_rows_until_stopped(
     assert claim is not None
     assert claim.job_id == "job-1"
     await asyncio.wait_for(relay, timeout=1.0)
+
+
+async def test_a_relayed_outbox_row_keeps_the_trace_of_the_transaction_that_wrote_it(
+    new_engine: Callable[[], AsyncEngine], sqs_target: SqsJobQueue
+) -> None:
+    engine = new_engine()
+    with TracerProvider().get_tracer("test").start_as_current_span("create job") as span:
+        async with engine.begin() as connection:
+            await Outbox().enqueue_in(connection, "job-1", {})
+
+    assert await OutboxRelay(engine, sqs_target).relay_once() == 1
+    claim = await sqs_target.claim("worker-a", LEASE)
+
+    assert claim is not None
+    carried = trace.get_current_span(trace_context_of(claim.payload)).get_span_context()
+    assert carried.trace_id == span.get_span_context().trace_id

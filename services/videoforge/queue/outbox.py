@@ -19,6 +19,7 @@ from sqlalchemy import Row, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from videoforge.kit.tracing import with_trace_context
 from videoforge.queue.port import JobQueue
 
 logger = logging.getLogger(__name__)
@@ -53,9 +54,10 @@ class Outbox:
         *,
         delay_seconds: float = 0,
     ) -> None:
-        """Records the message in the caller's open transaction; the delay counts from the relay's send."""
+        """Records the message in the caller's open transaction; the delay counts from the relay's send. The row
+        carries the current trace: the relay sends it later, outside the request that made the job."""
         await connection.execute(
-            _ADD, {"job_id": job_id, "payload": dict(payload), "delay_seconds": float(delay_seconds)}
+            _ADD, {"job_id": job_id, "payload": with_trace_context(payload), "delay_seconds": float(delay_seconds)}
         )
 
 

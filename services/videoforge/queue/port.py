@@ -109,3 +109,8 @@ class JobQueue(abc.ABC):
     async def depth(self) -> int:
         """Messages visible or leased (including those waiting out a retry backoff): what to scale
         workers on. Messages still inside their enqueue delay are not counted."""
+
+    @abc.abstractmethod
+    async def oldest_waiting_age(self) -> float | None:
+        """Seconds since the longest-waiting message not held by a worker was enqueued (0 when none waits);
+        None where the backend does not say."""

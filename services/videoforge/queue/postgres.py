@@ -17,6 +17,7 @@ from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from videoforge.kit.tracing import with_trace_context
 from videoforge.queue.port import LEASES_EXHAUSTED, ClaimedJob, DeadLetter, JobQueue, RetryPolicy
 
 # The claim's delivery still holds a live lease.
@@ -91,6 +92,14 @@ _DEAD_LETTERS = text("SELECT job_id, payload, attempts, error FROM queue.dead_le
 
 _DISCARD_DEAD_LETTERS = text("DELETE FROM queue.dead_letters WHERE job_id = ANY(:job_ids)")
 
+# Waiting: never leased, between retries, or its lease lapsed. Retries keep their first enqueue time.
+_OLDEST_WAITING_AGE = text(
+    """
+    SELECT coalesce(extract(epoch FROM now() - min(enqueued_at)), 0) FROM queue.messages
+    WHERE leased_by IS NULL OR visible_at <= now()
+    """
+)
+
 _DEPTH = text("SELECT count(*) FROM queue.messages WHERE visible_at <= now() OR attempts > 0")
 
 
@@ -137,8 +146,10 @@ class PostgresJobQueue(JobQueue):
         *,
         delay_seconds: float = 0,
     ) -> None:
-        """Enqueues inside the caller's open transaction; a job already queued is left as it is."""
-        await connection.execute(_ENQUEUE, {"job_id": job_id, "payload": dict(payload), "delay": float(delay_seconds)})
+        """Enqueues inside the caller's open transaction; a job already queued is left as it is. The message
+        carries the current trace, which the worker continues."""
+        values = {"job_id": job_id, "payload": with_trace_context(payload), "delay": float(delay_seconds)}
+        await connection.execute(_ENQUEUE, values)
 
     async def claim(self, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
         async with self._engine.begin() as connection:
@@ -194,6 +205,10 @@ class PostgresJobQueue(JobQueue):
     async def depth(self) -> int:
         async with self._engine.connect() as connection:
             return (await connection.execute(_DEPTH)).scalar_one()
+
+    async def oldest_waiting_age(self) -> float | None:
+        async with self._engine.connect() as connection:
+            return float((await connection.execute(_OLDEST_WAITING_AGE)).scalar_one())
 
     async def _execute_if_held(self, statement: TextClause, claim: ClaimedJob, **params: Any) -> bool:
         """Runs a statement guarded by ``_HELD``; True when it matched the claim's live delivery."""

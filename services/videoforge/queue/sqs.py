@@ -30,6 +30,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from videoforge.kit.tracing import with_trace_context
 from videoforge.queue.port import LEASES_EXHAUSTED, ClaimedJob, DeadLetter, JobQueue, RetryPolicy
 
 MAX_VISIBILITY_SECONDS = 43_200  # SQS limit on a visibility timeout (12 hours)
@@ -97,7 +98,7 @@ class SqsJobQueue(JobQueue):
         await asyncio.to_thread(
             self._client.send_message,
             QueueUrl=self._queue_url,
-            MessageBody=json.dumps({"job_id": job_id, "payload": dict(payload)}),
+            MessageBody=json.dumps({"job_id": job_id, "payload": with_trace_context(payload)}),
             DelaySeconds=math.ceil(delay_seconds),
         )
 
@@ -214,6 +215,11 @@ class SqsJobQueue(JobQueue):
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )
         return sum(int(count) for count in response["Attributes"].values())
+
+    async def oldest_waiting_age(self) -> float | None:
+        # SQS publishes ApproximateAgeOfOldestMessage to CloudWatch only, not as a queue attribute: read it (and
+        # scale on it) there.
+        return None
 
     async def _dead_letter(self, claim: ClaimedJob, error: str) -> bool:
         # Hold the lease first so it cannot lapse between the send to the DLQ and the delete; if the
