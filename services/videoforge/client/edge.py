@@ -17,6 +17,8 @@ Progress = Callable[[int], None]
 UPLOAD_CHUNK = 1024 * 1024
 FINAL_JOB_STATES = ("COMPLETED", "FAILED", "CANCELLED")
 CONFIRM_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
+# A watch stream that ended before sending anything is opened again after this pause, not at once.
+WATCH_RESUME_PAUSE_SECONDS = 1.0
 
 
 @dataclass
@@ -162,7 +164,21 @@ class EdgeClient:
     # Jobs
 
     def watch_job(self, job_id: str, *, timeout: float = 600.0) -> Iterator[dict[str, Any]]:
-        """Each state of the job as the server streams it (one JSON object per line), until a final one."""
+        """Each state of the job as the server streams it (one JSON object per line), until a final one. The
+        server ends each stream after a while; the watch then resumes with a new one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job: dict[str, Any] = {}
+            for job in self._watch_stream(job_id, max(deadline - time.monotonic(), 1.0)):
+                yield job
+                if job.get("status") in FINAL_JOB_STATES:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} did not end within {timeout} s")
+            if not job:
+                time.sleep(WATCH_RESUME_PAUSE_SECONDS)
+
+    def _watch_stream(self, job_id: str, timeout: float) -> Iterator[dict[str, Any]]:
         with self._http.stream(
             "GET", f"/api/jobs/{job_id}/watch", headers=self._headers(), timeout=httpx.Timeout(timeout, connect=10)
         ) as reply:

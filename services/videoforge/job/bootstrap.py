@@ -7,9 +7,11 @@ import contextlib
 import logging
 from pathlib import Path
 
+from videoforge.job.adapters.change_notices import listen_for_changes
 from videoforge.job.adapters.repository import PostgresJobRepository
 from videoforge.job.entrypoints.api_servicer import JobApiServicer
 from videoforge.job.entrypoints.grpc_servicer import JobAdminServicer, JobInternalServicer, JobServicer
+from videoforge.job.service_layer.job_watch import WatchLimits
 from videoforge.job.service_layer.jobs import Jobs
 from videoforge.job.v1 import job_api_pb2, job_api_pb2_grpc, job_pb2, job_pb2_grpc
 from videoforge.kit.db import migrate
@@ -49,9 +51,16 @@ async def build(settings: Settings) -> Service:
         # Twice the queue's lease: a job service that restarts (and so hears no progress for a few seconds) must
         # not hand a running job to a duplicate delivery.
         lease_seconds=2 * settings.queue_lease_seconds,
+        watch_limits=WatchLimits(settings.watch_streams_per_user, settings.watch_stream_max_seconds),
     )
     stop = asyncio.Event()
     background = [asyncio.create_task(sweep(jobs, stop))]
+    # One listener for the whole process: other replicas' changes reach this one's watchers and event readers.
+    background.append(
+        asyncio.create_task(
+            listen_for_changes(settings.database_url, jobs.changes.notify, jobs.changes.notify_all, stop)
+        )
+    )
     background += [asyncio.create_task(loop(stop)) for loop in queue_parts.background]
 
     async def stop_background() -> None:

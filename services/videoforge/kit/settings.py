@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     traces_file: Path | None = None
 
+    # Live job watches (WatchJob): streams one user may hold open at once, and how long one lasts before it ends
+    # cleanly and the client resumes (so no stream pins a replica or a connection forever).
+    watch_streams_per_user: int = Field(default=10, gt=0)
+    watch_stream_max_seconds: float = Field(default=600.0, gt=0)
+
     log_level: str = "INFO"
 
     @field_validator("edge_trusted_proxy_cidrs")

@@ -17,6 +17,7 @@ export async function watchJob(jobId: string, handlers: WatchHandlers, signal: A
   let delay = RECONNECT_FIRST_MS;
   let last: Job | null = null;
   while (!signal.aborted) {
+    let delivered = false;
     try {
       const response = await authorizedFetch(`/api/jobs/${encodeURIComponent(jobId)}/watch`, { signal });
       if (!response.ok) throw await errorFrom(response);
@@ -24,17 +25,22 @@ export async function watchJob(jobId: string, handlers: WatchHandlers, signal: A
       handlers.onConnection?.(null);
       for await (const job of jobsIn(response.body, signal)) {
         last = job;
+        delivered = true;
         delay = RECONNECT_FIRST_MS;
         handlers.onJob(job);
         if (FINAL_JOB_STATUSES.includes(job.status)) return job;
       }
     } catch (error) {
       if (signal.aborted) return last;
-      // A refused watch (no such job, not yours, signed out) will not get better by asking again.
-      if (error instanceof ApiError && error.status >= 400 && error.status < 500) throw error;
+      // A refused watch (no such job, not yours, signed out) will not get better by asking again; too many
+      // watches open at once (429) will, once another tab closes one.
+      if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429) throw error;
+      delivered = false;
       handlers.onConnection?.("The live connection dropped; reconnecting…");
     }
-    // The stream ended without a final state (a restart on the way, an idle proxy): open it again.
+    // The stream ended without a final state. The server ends every stream after a while: resume at once. Else
+    // (a restart on the way, an idle proxy, too many watches) back off before opening it again.
+    if (delivered) continue;
     await sleep(delay, signal);
     delay = Math.min(delay * 2, RECONNECT_MAX_MS);
   }

@@ -12,6 +12,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from videoforge.job.adapters.change_notices import announce_change
 from videoforge.job.adapters.tables import assets, events, jobs, publications, video_versions
 from videoforge.job.domain.jobs import (
     COMPLETED,
@@ -111,6 +112,7 @@ async def _emit(conn: AsyncConnection, job: Job) -> None:
         "publication": asdict(publication) if publication else None,
     }
     await conn.execute(insert(events).values(video_id=job.video_id, version=version, payload=payload))
+    await announce_change(conn, job.id)
 
 
 async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values: dict[str, Any]) -> Job | None:
@@ -125,6 +127,8 @@ async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values:
     job = _job(row)
     if job.state != before:
         await _emit(conn, job)
+    else:
+        await announce_change(conn, job.id)
     return job
 
 

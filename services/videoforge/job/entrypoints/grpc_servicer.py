@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 from google.rpc import status_pb2
@@ -103,8 +104,10 @@ class JobServicer(job_pb2_grpc.JobServiceServicer):
         return job_proto(await self._jobs.get_job(request.name))
 
     async def WatchJob(self, request: pb.WatchJobRequest, context: ServicerContext) -> AsyncIterator[pb.Job]:
-        async for job in self._jobs.watch_job(request.name):
-            yield job_proto(job)
+        # Closed with this stream, however it ends, so the caller's watch slot is given back at once.
+        async with contextlib.aclosing(self._jobs.watch_job(request.name)) as changes:
+            async for job in changes:
+                yield job_proto(job)
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: ServicerContext) -> pb.Job:
         return job_proto(await self._jobs.cancel_job(request.name))

@@ -9,7 +9,6 @@ video plays from or a completed job produced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from videoforge.job.domain.jobs import (
     job_not_found,
 )
 from videoforge.job.domain.ports import JobRepository
+from videoforge.job.service_layer.job_watch import JobChanges, WatchLimits
 from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, require
 from videoforge.kit.ids import new_id
@@ -55,8 +55,6 @@ from videoforge.storage.port import BlobStore
 
 log = logging.getLogger(__name__)
 
-# How often a watcher re-reads the job when no in-process change woke it (another replica's change).
-WATCH_POLL_SECONDS = 2.0
 MAX_EVENTS_PER_CALL = 500
 MAX_EVENT_WAIT_SECONDS = 20.0
 # A finished job's attempts are swept again while it is between these ages (the sweep runs every few seconds).
@@ -102,36 +100,6 @@ class NewJob:
     reuse_covering: bool = False
 
 
-class JobChanges:
-    """Wakes watchers of a job, and readers of the event log, when this process changes a job."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, set[asyncio.Event]] = defaultdict(set)
-        self._any = asyncio.Event()
-
-    def notify(self, job_id: str) -> None:
-        for event in self._events.get(job_id, ()):
-            event.set()
-        self._any.set()
-        self._any = asyncio.Event()
-
-    async def wait_any(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._any.wait(), timeout)
-
-    async def wait(self, job_id: str, timeout: float) -> None:
-        event = asyncio.Event()
-        self._events[job_id].add(event)
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            self._events[job_id].discard(event)
-            if not self._events[job_id]:
-                del self._events[job_id]
-
-
 class Jobs:
     def __init__(
         self,
@@ -143,6 +111,7 @@ class Jobs:
         url_seconds: int,
         lease_seconds: float,
         retry_seconds: float = 330.0,
+        watch_limits: WatchLimits | None = None,
     ) -> None:
         self._repo, self._queue, self._blobs = repository, queue, blobs
         self._media = GuardedMedia(blobs, self._references)
@@ -150,7 +119,7 @@ class Jobs:
         # A job waiting for a retry must be started again within `retry_seconds` (the queue's longest backoff
         # plus a lease), or the sweep queues it again: its message may have been dropped as a duplicate.
         self._lease_seconds, self._retry_seconds = lease_seconds, retry_seconds
-        self.changes = JobChanges()
+        self.changes = JobChanges(self._repo.get, watch_limits)
 
     # The gallery
 
@@ -180,8 +149,7 @@ class Jobs:
         return await self._repo.create(job)
 
     async def job_events(self, limit: int, wait_seconds: float = 0) -> list[JobEvent]:
-        """The oldest unacknowledged events; with none, waits up to `wait_seconds` for a change here (a change
-        made by another replica is seen when the wait ends)."""
+        """The oldest unacknowledged events; with none, waits up to `wait_seconds` for a change of any job."""
         limit = max(1, min(limit or 100, MAX_EVENTS_PER_CALL))
         found = await self._repo.events(limit)
         if found or wait_seconds <= 0:
@@ -215,16 +183,28 @@ class Jobs:
         return found, page_info(request, len(found), total)
 
     async def watch_job(self, name: str) -> AsyncIterator[Job]:
-        job = await self.get_job(name)
-        yield job
-        while not job.is_final:
-            await self.changes.wait(job.id, WATCH_POLL_SECONDS)
-            latest = await self._repo.get(job.id)
-            if latest is None:
-                return
-            if (latest.state, latest.progress, latest.attempt) != (job.state, job.progress, job.attempt):
-                yield latest
-            job = latest
+        """The job, then each change of it, until it ends, is deleted, or the stream's lifetime is up (clients
+        then resume). Every watcher of a job shares one read per change."""
+        principal, job_id = require_user(), _bare(name)
+        async with self.changes.stream_slot(principal.user_id), self.changes.follow(job_id) as feed:
+            seen = feed.generation
+            if feed.job is None:
+                read = await self._repo.get(job_id)
+                if feed.generation == seen:
+                    feed.publish(read)
+            job = ensure_visible(feed.job, job_id, principal)
+            seen = feed.generation
+            yield job
+            clock = asyncio.get_running_loop()
+            deadline = clock.time() + self.changes.limits.stream_seconds()
+            while not job.is_final:
+                remaining = deadline - clock.time()
+                if remaining <= 0 or not await feed.changed_since(seen, remaining) or feed.job is None:
+                    return
+                seen, latest = feed.generation, feed.job
+                if (latest.state, latest.progress, latest.attempt) != (job.state, job.progress, job.attempt):
+                    yield latest
+                job = latest
 
     async def cancel_job(self, name: str) -> Job:
         job = await self.get_job(name)
