@@ -129,6 +129,7 @@ async def run(platform: RunningPlatform, database_url: str, args: argparse.Names
     (worker,) = platform.children_running("worker")
     worker.suspend()  # the job stays PENDING: nothing but the watchers touches it
     try:
+        (data_dir / "clips").mkdir()
         clip = await MediaFactory(data_dir / "clips").tiny()
         job_id = client.upload(clip, title="watched")["latestJob"]["jobId"]
         await asyncio.sleep(3)  # the upload's own work settles
