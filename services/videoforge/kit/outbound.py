@@ -14,7 +14,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -102,6 +102,22 @@ class OutboundClient:
         except AddressRefused as error:
             raise OutboundRefused(str(error)) from error
 
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], limits: FetchLimits) -> int:
+        """POSTs `body` and returns the answer's status; redirects are not followed (a webhook's endpoint is the
+        URL it was registered with). Refusals of the URL or its addresses raise OutboundRefused."""
+        try:
+            async with asyncio.timeout(limits.total_seconds):
+                target = self._policy.target(url.strip())
+                async with self._answer(
+                    target, limits, None, method="POST", body=body, extra_headers=headers
+                ) as answer:
+                    await _read_at_most(answer, limits.max_bytes)
+                    return int(answer.status)
+        except TimeoutError as error:
+            raise OutboundUnavailable(f"no answer within {limits.total_seconds:.0f} s") from error
+        except AddressRefused as error:
+            raise OutboundRefused(str(error)) from error
+
     async def _download(
         self, url: str, destination: Path, limits: FetchLimits, head_check: HeadCheck | None, head_bytes: int
     ) -> Fetched:
@@ -130,12 +146,22 @@ class OutboundClient:
         raise OutboundRefused(f"more than {limits.max_redirects} redirects")
 
     @contextlib.asynccontextmanager
-    async def _answer(self, target: Target, limits: FetchLimits, credentials: bytes | None) -> AsyncIterator[Any]:
+    async def _answer(
+        self,
+        target: Target,
+        limits: FetchLimits,
+        credentials: bytes | None,
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Any]:
         addresses = await self._addresses(target)
         headers = [
             (b"Host", target.host_header.encode()),
             (b"User-Agent", USER_AGENT),
             (b"Accept-Encoding", b"identity"),
+            *((name.encode(), value.encode()) for name, value in (extra_headers or {}).items()),
         ]
         if credentials:
             headers.append((b"Authorization", credentials))
@@ -150,7 +176,8 @@ class OutboundClient:
             ssl_context=self._ssl, network_backend=PinnedBackend(addresses), max_connections=1, retries=0
         )
         try:
-            async with pool, pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as response:
+            request = pool.stream(method, url, headers=headers, content=body or None, extensions={"timeout": timeouts})
+            async with pool, request as response:
                 yield response
         except httpcore.TimeoutException as error:
             raise OutboundUnavailable(f"{target.host} did not answer in time") from error
@@ -246,6 +273,15 @@ async def _store_body(
 def _check_head(head_check: HeadCheck | None, head: bytes) -> None:
     if head_check is not None and (reason := head_check(head)):
         raise ContentRefused(reason)
+
+
+async def _read_at_most(response: Any, max_bytes: int) -> None:
+    # The answer's body means nothing to us; reading a little of it lets the connection close cleanly.
+    read = 0
+    async for chunk in response.aiter_stream():
+        read += len(chunk)
+        if read >= max_bytes:
+            return
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
