@@ -35,6 +35,7 @@ from videoforge.gateway.download_redirect import download_redirect_filter
 from videoforge.gateway.edge_tls import downstream_tls_socket, https_redirect_manager
 from videoforge.gateway.error_bodies import error_body_filter
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
+from videoforge.gateway.metadata_headers import metadata_headers_filter
 from videoforge.gateway.web_static import web_app_filters
 from videoforge.kit.settings import Settings
 from videoforge.kit.tokens import jwks_document, load_private_key
@@ -256,6 +257,7 @@ def http_filters(settings: Settings, descriptor: Path, clusters: list[str]) -> l
         health_check_filter(clusters),
         cors_filter(),
         grpc_web_filter(),
+        metadata_headers_filter(),
         # Before the transcoder, so that on the way back they see the JSON the transcoder wrote.
         download_redirect_filter(),
         error_body_filter(),

@@ -40,6 +40,14 @@ def signed_in(platform: RunningPlatform) -> EdgeClient:
         ("GET", "/api/gallery/videos?pageToken=%00", None, "page_token"),
         ("GET", "/api/gallery/videos?page=-1", None, "page"),
         ("POST", "/api/auth/refresh", {"refreshToken": "\u0000"}, "refresh_token"),
+        # Longer than their columns, shorter than the general string bound.
+        ("POST", "/api/upload/url", {"filename": "a.mp4", "contentType": "video/" + "x" * 200}, "content_type"),
+        (
+            "POST",
+            "/api/auth/register",
+            {"email": "d@x.io", "password": "pass-word-1", "displayName": "d" * 300},
+            "display_name",
+        ),
     ],
 )
 def test_hostile_values_are_refused_naming_the_field(
@@ -50,6 +58,31 @@ def test_hostile_values_are_refused_naming_the_field(
     assert reply.status_code == 400, reply.text
     assert reply.json()["message"].startswith(f"{field}: "), reply.text
     assert not [word for word in INTERNALS if word in reply.text], reply.text
+
+
+def test_a_cleanup_cutoff_before_any_date_is_refused_naming_the_field(platform: RunningPlatform) -> None:
+    with platform.admin_client(PASSWORD) as admin, pytest.raises(ApiError) as refusal:
+        admin.request("DELETE", f"/api/jobs/admin/cleanup-old?days={2**31 - 2}")
+
+    assert (refusal.value.status, refusal.value.reason) == (400, "BAD_DAYS")
+    assert str(refusal.value).startswith("days: ")
+
+
+def test_an_email_too_long_for_a_display_name_registers_with_the_name_cut(platform: RunningPlatform) -> None:
+    local = "n" * 240
+    with EdgeClient(platform.url) as client:
+        session = client.register(f"{local}@x.io", PASSWORD)
+
+    assert session["user"]["displayName"] == local[:200]
+
+
+def test_header_names_grpc_cannot_carry_are_dropped_by_the_edge(signed_in: EdgeClient) -> None:
+    # Valid HTTP header names that are no gRPC metadata keys; a service's server would refuse the whole call.
+    reply = signed_in._http.get(
+        "/api/gallery/my-videos", headers={**signed_in._headers(), "#odd+name": "1", "x~tilde": "2"}
+    )
+
+    assert reply.status_code == 200, reply.text
 
 
 def test_hostile_values_in_signed_in_calls_are_refused(signed_in: EdgeClient) -> None:

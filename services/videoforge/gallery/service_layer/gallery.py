@@ -36,6 +36,8 @@ UNRECORDED_GRACE = timedelta(hours=1)
 # Lists count matches exactly up to these; beyond, the total is flagged as a lower bound ("1,000+ results").
 LIST_COUNT_CAP, SEARCH_COUNT_CAP = 10_000, 1_000
 ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
+# The uploads table's column; real types (`video/x-matroska; codecs="..."`) are far shorter.
+MAX_CONTENT_TYPE = 100
 UPDATABLE_FIELDS = ("title", "description", "visibility")
 
 
@@ -101,6 +103,10 @@ class Gallery:
         principal = require_user()
         filename = require(filename, "filename")[:300]
         content_type = (content_type.strip() or mimetypes.guess_type(filename)[0] or "").lower()
+        if len(content_type) > MAX_CONTENT_TYPE:
+            raise InvalidArgument.for_field(
+                "content_type", f"must be at most {MAX_CONTENT_TYPE} characters", "CONTENT_TYPE_TOO_LONG"
+            )
         if not content_type.startswith(ALLOWED_CONTENT_TYPES):
             raise InvalidArgument.for_field(
                 "content_type", f"must be a video/* type, not {content_type or 'empty'!r}", "UNSUPPORTED_TYPE"

@@ -10,6 +10,7 @@ from videoforge.kit.errors import InvalidArgument
 
 ROLES = ("user", "admin")
 MIN_PASSWORD_LENGTH = 8
+MAX_DISPLAY_NAME = 200  # the users table's column
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -30,6 +31,16 @@ def normalise_email(email: str) -> str:
     if len(cleaned) > 254 or not _EMAIL.match(cleaned):
         raise InvalidArgument.for_field("email", f"'{email}' is not an email address", "INVALID_EMAIL")
     return cleaned
+
+
+def display_name_for(display_name: str, email: str) -> str:
+    """The name as given, or the email's local part (cut to fit) when none is."""
+    cleaned = display_name.strip()
+    if len(cleaned) > MAX_DISPLAY_NAME:
+        raise InvalidArgument.for_field(
+            "display_name", f"must be at most {MAX_DISPLAY_NAME} characters", "DISPLAY_NAME_TOO_LONG"
+        )
+    return cleaned or email.split("@")[0][:MAX_DISPLAY_NAME]
 
 
 def check_password_strength(password: str, field_name: str = "password") -> None:

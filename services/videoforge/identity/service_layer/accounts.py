@@ -11,6 +11,7 @@ from videoforge.identity.domain.accounts import (
     User,
     check_password_strength,
     check_role,
+    display_name_for,
     normalise_email,
 )
 from videoforge.identity.domain.ports import PasswordHasher, TokenIssuer, UserRepository
@@ -41,7 +42,7 @@ async def create_user(
     user = User(
         id=new_id(),
         email=email,
-        display_name=display_name.strip() or email.split("@")[0],
+        display_name=display_name_for(display_name, email),
         role=check_role(role),
         password_hash=await hasher.hash(password),
         create_time=datetime.now(UTC),

@@ -61,6 +61,8 @@ MAX_EVENT_WAIT_SECONDS = 20.0
 RESWEEP_AFTER, RESWEEP_UNTIL = timedelta(seconds=30), timedelta(seconds=45)
 # Runs a job gets when every delivery of a run lost its worker, before it counts as failed.
 LAPSED_RUNS = 1
+# A century: any job is younger, and the cutoff date stays far from the calendar's end.
+MAX_CLEANUP_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -260,8 +262,8 @@ class Jobs:
 
     async def cleanup_old(self, days: int) -> tuple[int, int]:
         require_admin()
-        if days < 1:
-            raise InvalidArgument.for_field("days", "must be at least 1", "BAD_DAYS")
+        if not 1 <= days <= MAX_CLEANUP_DAYS:
+            raise InvalidArgument.for_field("days", f"must be from 1 to {MAX_CLEANUP_DAYS}", "BAD_DAYS")
         old = await self._repo.old_finished(days)
         if not old:
             return 0, 0
