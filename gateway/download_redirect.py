@@ -11,6 +11,9 @@ from typing import Any
 
 from videoforge.gateway.lua import lua_filter
 
+# The route, as the OpenAPI document spells it; DOWNLOAD in the Lua source matches its requests.
+REDIRECTED_ROUTE = "/api/jobs/{job}/assets/{asset}/download"
+
 # Runs on the JSON the transcoder wrote. Protobuf's JSON may escape characters of the URL as \uXXXX; a signed
 # URL holds only ASCII, so each escape is one character.
 LUA_SOURCE = r"""

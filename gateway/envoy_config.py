@@ -36,6 +36,7 @@ from videoforge.gateway.edge_tls import downstream_tls_socket, https_redirect_ma
 from videoforge.gateway.error_bodies import error_body_filter
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
 from videoforge.gateway.metadata_headers import metadata_headers_filter
+from videoforge.gateway.openapi_route import MAX_DOCUMENT_BYTES, openapi_route
 from videoforge.gateway.web_static import web_app_filters
 from videoforge.kit.settings import Settings
 from videoforge.kit.tokens import jwks_document, load_private_key
@@ -522,6 +523,7 @@ def route_config(settings: Settings, descriptor: Path, web_root: Path | None) ->
         *grpc_routes(descriptor),
         *media_routes(settings),
         *web_app_routes(web_root),
+        openapi_route(),
         json_api_route(),
         no_route(),
     ]
@@ -532,7 +534,12 @@ def route_config(settings: Settings, descriptor: Path, web_root: Path | None) ->
         "typed_per_filter_config": {CORS: cors_policy()},
     }
     # json_api_route names a cluster that does not exist, on purpose; every other name is a real cluster.
-    return {"name": "edge", "virtual_hosts": [virtual_host], "validate_clusters": False}
+    return {
+        "name": "edge",
+        "virtual_hosts": [virtual_host],
+        "validate_clusters": False,
+        "max_direct_response_body_size_bytes": MAX_DOCUMENT_BYTES,
+    }
 
 
 def grpc_routes(descriptor: Path) -> list[dict[str, Any]]:

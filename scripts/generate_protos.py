@@ -1,5 +1,6 @@
-"""Regenerates the Python stubs (with .pyi) and the Envoy descriptor set from proto/, and the stubs of the
-vendored Envoy API subset in third_party/envoy/ (stubs only: the edge's descriptor set never describes it).
+"""Regenerates the Python stubs (with .pyi) and the Envoy descriptor set from proto/, the stubs of the
+vendored Envoy API subset in third_party/envoy/ (stubs only: the edge's descriptor set never describes it), and
+the JSON API's OpenAPI document from the descriptor set.
 
     python scripts/generate_protos.py          # write
     python scripts/generate_protos.py --check  # exit 1 when the committed output is stale
@@ -17,12 +18,15 @@ from pathlib import Path
 
 from grpc_tools import protoc
 
+from videoforge.gateway.openapi import openapi_text
+
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 # Laid out as videoforge/..., so its stubs land inside our package next to the services that use them.
 ENVOY_API = ROOT / "third_party" / "envoy"
 STUBS = ROOT / "services"
 DESCRIPTOR = ROOT / "gateway" / "videoforge.binpb"
+OPENAPI = ROOT / "gateway" / "openapi.json"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 
@@ -83,6 +87,8 @@ def check() -> int:
         ]
         if not DESCRIPTOR.exists() or DESCRIPTOR.read_bytes() != fresh_descriptor.read_bytes():
             stale.append(str(DESCRIPTOR.relative_to(ROOT)))
+        if not OPENAPI.exists() or OPENAPI.read_text() != openapi_text(fresh_descriptor):
+            stale.append(str(OPENAPI.relative_to(ROOT)))
     for name in stale:
         print(f"stale: {name}", file=sys.stderr)
     if stale:
@@ -98,6 +104,7 @@ def main() -> int:
     for stale in generated_files(STUBS).values():
         stale.unlink()
     generate(STUBS, DESCRIPTOR)
+    OPENAPI.write_text(openapi_text(DESCRIPTOR))
     return 0
 
 

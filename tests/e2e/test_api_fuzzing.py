@@ -1,0 +1,105 @@
+"""Every route of the published OpenAPI document, fuzzed through the edge of a running platform.
+
+Schemathesis reads the document the edge serves and sends valid and invalid requests to each operation, each one
+three times: without a token, as a registered user and as an administrator. No answer may be a server error, and
+none may carry what belongs in the log (a stack, SQL, a driver's name, a file path, an exception's class name).
+The platform is this module's own, so that the accounts, uploads and deletions it makes touch no other test.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from tests.fixtures.platform import RunningPlatform, start_platform, stop_platform
+from videoforge.client.edge import EdgeClient
+from videoforge.gateway.openapi_route import DEFAULT_DOCUMENT, DOCUMENT_PATH
+from videoforge.platform.ports import free_port
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "fuzzing-horse-9"
+# Per operation; with three callers each, the run stays within about two minutes on a busy two-core machine.
+MAX_EXAMPLES = 25
+# What only a log may hold. The services' messages are written for people; none names these.
+INTERNALS = re.compile(
+    r"Traceback \(most recent call last\)"
+    r"|File \"[^\"]+\", line \d+"
+    r"|sqlalchemy|psycopg|asyncpg|botocore|boto3|grpc\._|_pb2\b"
+    r"|\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s.+\sSET|DELETE\s+FROM)\b"
+    r"|(/usr|/opt|/home|/root|/tmp|/work|/var)/\S+|site-packages"
+    r"|\b[A-Z][A-Za-z]*(Error|Exception)\b",
+    re.IGNORECASE,
+)
+# Sign-in and every other call come from 127.0.0.1 here, far faster than any person.
+UNLIMITED = {
+    "EDGE_RATE_LIMIT_PER_MINUTE": "1000000",
+    "EDGE_LOGIN_RATE_LIMIT_PER_MINUTE": "1000000",
+    "EDGE_MEDIA_RATE_LIMIT_PER_MINUTE": "1000000",
+}
+
+
+@pytest.fixture(scope="module")
+def fuzzed_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    running = start_platform(tmp_path_factory.mktemp("vf-fuzz"), free_port(), environment=UNLIMITED)
+    try:
+        yield running
+    finally:
+        stop_platform(running.process)
+
+
+@pytest.fixture(scope="module")
+def callers(fuzzed_platform: RunningPlatform) -> dict[str, dict[str, str]]:
+    """The headers of each kind of caller."""
+    with EdgeClient(fuzzed_platform.url) as user, fuzzed_platform.admin_client(PASSWORD) as admin:
+        user.register(f"fuzz-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
+        tokens = {"user": user.token, "admin": admin.token}
+    return {"anonymous": {}, **{caller: {"Authorization": f"Bearer {token}"} for caller, token in tokens.items()}}
+
+
+@schemathesis.check
+def no_internals_in_the_answer(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> None:
+    if case.operation.path == DOCUMENT_PATH:
+        return  # the document itself, describing the API in prose
+    leak = INTERNALS.search(response.text)
+    assert leak is None, f"the answer shows {leak.group(0)!r}: {response.text[:500]}"
+
+
+# The committed document: the last test checks that the edge serves exactly this one.
+schema = schemathesis.openapi.from_path(
+    DEFAULT_DOCUMENT,
+    config=schemathesis.Config.from_dict(
+        {"request-timeout": 30, "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"}}
+    ),
+)
+
+
+@schema.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_route_answers_a_server_error_or_shows_internals(
+    case: schemathesis.Case, fuzzed_platform: RunningPlatform, callers: dict[str, dict[str, str]]
+) -> None:
+    for caller, headers in callers.items():
+        response = case.call(base_url=fuzzed_platform.url, headers=headers)
+        try:
+            case.validate_response(response, checks=[not_a_server_error, no_internals_in_the_answer], headers=headers)
+        except AssertionError as failure:
+            failure.add_note(f"caller: {caller}")
+            raise
+
+
+def test_the_edge_serves_the_committed_openapi_document(fuzzed_platform: RunningPlatform) -> None:
+    reply = httpx.get(f"{fuzzed_platform.url}{DOCUMENT_PATH}")
+
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.text == DEFAULT_DOCUMENT.read_text()
+    assert reply.json()["paths"]["/api/gallery/videos"]["get"]["operationId"] == "GalleryApiService_ListVideos"
