@@ -31,6 +31,7 @@ TITLE = "VideoForge API"
 VERSION = "1"
 SECURITY_SCHEME = "bearerAuth"
 ERROR_SCHEMA = "ErrorBody"
+EDGE_TAG = "Edge"
 
 FieldType = descriptor_pb2.FieldDescriptorProto
 HTTP_BODY = "google.api.HttpBody"
@@ -211,8 +212,11 @@ class _DocumentBuilder:
             },
             "security": [{SECURITY_SCHEME: []}],
             "tags": [
-                {"name": name.rsplit(".", 1)[1], "description": self.descriptors.comments.get(name, "")}
-                for name in PUBLIC_SERVICES
+                *(
+                    {"name": name.rsplit(".", 1)[1], "description": self.descriptors.comments.get(name, "")}
+                    for name in PUBLIC_SERVICES
+                ),
+                {"name": EDGE_TAG, "description": "Answered by the edge itself."},
             ],
             "paths": dict(sorted(paths.items())),
             "components": {
@@ -480,7 +484,7 @@ def _redirect_responses() -> dict[str, Any]:
 
 def _document_operation() -> dict[str, Any]:
     return {
-        "tags": ["Edge"],
+        "tags": [EDGE_TAG],
         "operationId": "Edge_GetOpenApiDocument",
         "summary": "This document.",
         "description": "This document, generated from the protos the edge transcodes with.",
@@ -524,7 +528,7 @@ def _lower_camel(name: str) -> str:
 
 
 def _camel_prefix(prefix: str) -> str:
-    """`video.media.` -> `video.media.` with each part in lowerCamelCase."""
+    """A dotted field path's prefix in JSON names: `source_info.` -> `sourceInfo.`."""
     return "".join(f"{_lower_camel(part)}." for part in prefix.split(".") if part)
 
 
