@@ -33,8 +33,10 @@ class InMemoryBlobStore(BlobStore):
     async def create_multipart(self, key: str, content_type: str) -> str:
         return f"upload-{key}"
 
-    async def presign_part(self, key: str, upload_id: str, part_number: int, *, expires: int) -> str:
-        return f"memory://{key}?part={part_number}"
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int, content_length: int
+    ) -> str:
+        return f"memory://{key}?part={part_number}&length={content_length}"
 
     async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[UploadedPart]) -> ObjectInfo:
         self.objects.setdefault(key, b"x")
@@ -51,6 +53,9 @@ class InMemoryBlobStore(BlobStore):
         return None if data is None else ObjectInfo(key, len(data), "etag")
 
     async def presign_get(self, key: str, *, expires: int, filename: str | None = None) -> str:
+        return f"memory://{key}"
+
+    async def presign_internal_get(self, key: str, *, expires: int) -> str:
         return f"memory://{key}"
 
     async def upload_file(self, path: Path, key: str, content_type: str) -> None:

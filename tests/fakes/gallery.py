@@ -28,7 +28,7 @@ class InMemoryVideoRepository(VideoRepository):
         upload = self.uploads[upload_key]
         if upload.video_id:
             return copy.deepcopy(self.videos[upload.video_id])
-        self.uploads[upload_key] = replace(upload, video_id=video.id)
+        self.uploads[upload_key] = replace(upload, video_id=video.id, size=video.media.size_bytes or upload.size)
         self.videos[video.id] = copy.deepcopy(video)
         return video
 
@@ -88,6 +88,9 @@ class InMemoryVideoRepository(VideoRepository):
     async def delete_upload(self, key: str) -> None:
         if key in self.uploads and self.uploads[key].video_id is None:
             del self.uploads[key]
+
+    async def storage_used(self, owner_id: str) -> int:
+        return sum(u.size for u in self.uploads.values() if u.owner_id == owner_id)
 
     async def referenced_sources(self, prefix: str) -> list[str]:
         return [v.source_key for v in self.videos.values() if v.source_key.startswith(prefix)]

@@ -69,7 +69,7 @@ async def test_multipart_upload_through_presigned_part_urls_assembles_the_whole_
 
     parts = []
     for number, chunk in enumerate(chunks, start=1):
-        url = await blob_store.presign_part(key, upload_id, number, expires=60)
+        url = await blob_store.presign_part(key, upload_id, number, expires=60, content_length=len(chunk))
         response = await http.put(url, content=chunk)
         assert response.status_code == 200
         parts.append(UploadedPart(number, response.headers["ETag"]))
@@ -82,10 +82,35 @@ async def test_multipart_upload_through_presigned_part_urls_assembles_the_whole_
     assert await blob_store.read_bytes(key) == body
 
 
+async def test_a_part_url_refuses_a_body_of_another_length_than_it_was_signed_for(
+    blob_store: S3BlobStore, http: httpx.AsyncClient
+) -> None:
+    key = "sources/u1/parts.mp4"
+    upload_id = await blob_store.create_multipart(key, "video/mp4")
+    url = await blob_store.presign_part(key, upload_id, 1, expires=60, content_length=5 * MIB)
+
+    longer = await http.put(url, content=b"\x00" * (6 * MIB))
+    shorter = await http.put(url, content=b"\x00" * (4 * MIB))
+    exact = await http.put(url, content=b"\x00" * (5 * MIB))
+
+    assert (longer.status_code, shorter.status_code, exact.status_code) == (403, 403, 200)
+
+
+async def test_an_internal_read_url_serves_ranged_reads(blob_store: S3BlobStore, http: httpx.AsyncClient) -> None:
+    body = bytes(range(256)) * 64
+    upload = await blob_store.presign_put("sources/u1/ranged.mp4", "video/mp4", expires=60)
+    assert (await http.put(upload.url, content=body, headers=upload.headers)).status_code == 200
+    url = await blob_store.presign_internal_get("sources/u1/ranged.mp4", expires=60)
+
+    tail = await http.get(url, headers={"Range": "bytes=16000-"})
+
+    assert (tail.status_code, tail.content) == (206, body[16000:])
+
+
 async def test_aborted_multipart_upload_leaves_no_object(blob_store: S3BlobStore, http: httpx.AsyncClient) -> None:
     key = "sources/u1/abandoned.mp4"
     upload_id = await blob_store.create_multipart(key, "video/mp4")
-    url = await blob_store.presign_part(key, upload_id, 1, expires=60)
+    url = await blob_store.presign_part(key, upload_id, 1, expires=60, content_length=5 * MIB)
     part = await http.put(url, content=os.urandom(5 * MIB))
 
     await blob_store.abort_multipart(key, upload_id)

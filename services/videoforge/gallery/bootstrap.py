@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from videoforge.gallery.adapters.mesh_clients import GrpcJobEventFeed, GrpcJobScheduler, GrpcMediaProber
@@ -11,6 +12,7 @@ from videoforge.gallery.entrypoints.api_servicer import GalleryApiServicer
 from videoforge.gallery.entrypoints.grpc_servicer import GalleryInternalServicer, GalleryServicer, VideoPresenter
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import follow_job_events
+from videoforge.gallery.service_layer.upload_sweep import sweep_uploads_every
 from videoforge.gallery.v1 import gallery_api_pb2, gallery_api_pb2_grpc, gallery_pb2, gallery_pb2_grpc
 from videoforge.kit.clients import open_channel
 from videoforge.kit.runtime import Service, database, media_signer
@@ -36,6 +38,8 @@ async def build(settings: Settings) -> Service:
             multipart_threshold=settings.multipart_threshold_bytes,
             part_bytes=settings.multipart_part_bytes,
             url_seconds=settings.upload_url_seconds,
+            quota_bytes=settings.user_storage_quota_bytes,
+            abandoned_after=timedelta(seconds=settings.upload_abandon_seconds),
         ),
         default_formats=settings.default_formats,
         auto_transcode=settings.auto_transcode,
@@ -62,10 +66,20 @@ async def build(settings: Settings) -> Service:
     events = asyncio.create_task(
         follow_job_events(videos, GrpcJobEventFeed(jobs, timeout=settings.rpc_timeout_seconds), stop)
     )
+    sweeping = (
+        [asyncio.create_task(sweep_uploads_every(gallery, settings.upload_sweep_seconds, stop))]
+        if settings.upload_sweep_seconds
+        else []
+    )
+
+    async def stop_sweeping() -> None:
+        for task in sweeping:
+            task.cancel()  # every step of a sweep is idempotent: the next one finishes what this one began
+        await asyncio.gather(*sweeping, return_exceptions=True)
 
     async def stop_events() -> None:
         stop.set()
         events.cancel()  # it may be inside a long poll; nothing is lost, unacknowledged events come again
         await asyncio.gather(events, return_exceptions=True)
 
-    return Service(bindings, [stop_events, engine.dispose, transcoder.close, jobs.close])
+    return Service(bindings, [stop_events, stop_sweeping, engine.dispose, transcoder.close, jobs.close])

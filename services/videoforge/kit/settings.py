@@ -107,9 +107,21 @@ class Settings(BaseSettings):
 
     # Uploads and media limits.
     max_upload_bytes: int = 10 * 1024**3
-    multipart_threshold_bytes: int = 64 * 1024**2
-    multipart_part_bytes: int = 16 * 1024**2
-    upload_url_seconds: int = 3600
+    # Up to here an upload is one PUT unless the client asks for parts: S3's own single-PUT limit.
+    multipart_threshold_bytes: int = Field(default=5 * 1024**3, gt=0, le=5 * 1024**3)
+    multipart_part_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2)
+    # Upload URLs are short-lived: a leaked one is useless within minutes.
+    upload_url_seconds: int = Field(default=900, gt=0, le=900)
+    # Bytes of uploaded originals one user may keep (confirmed or still pending).
+    user_storage_quota_bytes: int = Field(default=100 * 1024**3, gt=0)
+    # Uploads not confirmed this long after their URL was given, and multipart uploads open this long, are
+    # removed by the gallery's sweep, which runs every upload_sweep_seconds (0: never; `admin reconcile` still does).
+    upload_abandon_seconds: float = Field(default=24 * 3600, gt=0)
+    upload_sweep_seconds: float = Field(default=3600, ge=0)
+    # Probes at once per transcoder replica; a confirm that waits longer than probe_queue_seconds for a slot is
+    # answered UNAVAILABLE and tried again by the client.
+    probe_concurrency: int = Field(default=4, gt=0)
+    probe_queue_seconds: float = Field(default=1.0, ge=0)
     default_formats: list[str] = Field(default_factory=list)
     auto_transcode: bool = True
     max_duration_seconds: float = 4 * 3600

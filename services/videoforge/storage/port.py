@@ -92,8 +92,11 @@ class BlobStore(abc.ABC):
         """Start a multipart upload and return its upload id."""
 
     @abc.abstractmethod
-    async def presign_part(self, key: str, upload_id: str, part_number: int, *, expires: int) -> str:
-        """A URL for one PUT of part `part_number` (1-based); every part but the last is at least 5 MiB."""
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int, content_length: int
+    ) -> str:
+        """A URL for one PUT of part `part_number` (1-based) of exactly `content_length` bytes (signed: another
+        length is refused); every part but the last is at least 5 MiB."""
 
     @abc.abstractmethod
     async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[UploadedPart]) -> ObjectInfo:
@@ -114,6 +117,10 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     async def presign_get(self, key: str, *, expires: int, filename: str | None = None) -> str:
         """A URL for one GET, valid `expires` seconds; with `filename`, browsers save it under that name."""
+
+    @abc.abstractmethod
+    async def presign_internal_get(self, key: str, *, expires: int) -> str:
+        """A URL for GETs (ranged reads included) at the store's own endpoint, for the platform's own tools."""
 
     @abc.abstractmethod
     async def upload_file(self, path: Path, key: str, content_type: str) -> None:

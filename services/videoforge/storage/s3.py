@@ -173,8 +173,17 @@ class S3BlobStore(BlobStore):
         )
         return str(response["UploadId"])
 
-    async def presign_part(self, key: str, upload_id: str, part_number: int, *, expires: int) -> str:
-        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int, content_length: int
+    ) -> str:
+        # A signed Content-Length: a part of any other size fails the signature (403).
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+            "ContentLength": content_length,
+        }
         return await self._run(self._presigner.generate_presigned_url, "upload_part", Params=params, ExpiresIn=expires)
 
     async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[UploadedPart]) -> ObjectInfo:
@@ -228,6 +237,10 @@ class S3BlobStore(BlobStore):
         if filename:
             params["ResponseContentDisposition"] = attachment_disposition(filename)
         return await self._run(self._presigner.generate_presigned_url, "get_object", Params=params, ExpiresIn=expires)
+
+    async def presign_internal_get(self, key: str, *, expires: int) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        return await self._run(self._client.generate_presigned_url, "get_object", Params=params, ExpiresIn=expires)
 
     async def upload_file(self, path: Path, key: str, content_type: str) -> None:
         await self._run(

@@ -8,7 +8,7 @@ from videoforge.kit.settings import Settings
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.media import MediaLimits
-from videoforge.transcoder.entrypoints.grpc_servicer import TranscoderServicer
+from videoforge.transcoder.entrypoints.grpc_servicer import ProbeBounds, TranscoderServicer
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 
 
@@ -31,7 +31,7 @@ async def build(settings: Settings) -> Service:
         blob_store_from_settings(settings),
         media_encoder(settings),
         media_limits(settings),
-        settings.data_dir / "scratch",
+        ProbeBounds(concurrency=settings.probe_concurrency, queue_seconds=settings.probe_queue_seconds),
     )
     name = transcoder_pb2.DESCRIPTOR.services_by_name["TranscoderService"].full_name
     binding = ServiceBinding(lambda s: transcoder_pb2_grpc.add_TranscoderServiceServicer_to_server(servicer, s), [name])

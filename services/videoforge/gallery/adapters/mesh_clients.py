@@ -17,8 +17,8 @@ from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 class GrpcMediaProber(MediaProber):
     def __init__(self, channel: grpc.aio.Channel, *, timeout: float) -> None:
         self._stub = transcoder_pb2_grpc.TranscoderServiceStub(channel)
-        # Probing downloads the object first; give it longer than an ordinary call.
-        self._timeout = timeout * 12
+        # Probing reads only the bytes it needs, in ranges, within the transcoder's own bound (8 s).
+        self._timeout = max(timeout, 10.0)
 
     async def probe(self, source_key: str) -> MediaSummary:
         with translate_rpc_error():

@@ -86,7 +86,8 @@ class PostgresVideoRepository(VideoRepository):
             claimed = await conn.execute(
                 update(uploads)
                 .where(uploads.c.key == upload_key, uploads.c.video_id.is_(None))
-                .values(video_id=video.id)
+                # The stored size replaces the declared one in the owner's storage use.
+                .values(video_id=video.id, size=video.media.size_bytes or uploads.c.size)
                 .returning(uploads.c.key)
             )
             if claimed.first() is None:
@@ -253,6 +254,11 @@ class PostgresVideoRepository(VideoRepository):
     async def delete_upload(self, key: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(delete(uploads).where(uploads.c.key == key, uploads.c.video_id.is_(None)))
+
+    async def storage_used(self, owner_id: str) -> int:
+        query = select(func.coalesce(func.sum(uploads.c.size), 0)).where(uploads.c.owner_id == owner_id)
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def referenced_sources(self, prefix: str) -> list[str]:
         query = select(videos.c.source_key).where(videos.c.source_key.startswith(prefix, autoescape=True))

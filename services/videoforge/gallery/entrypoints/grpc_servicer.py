@@ -98,7 +98,9 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
     async def CreateUploadUrl(
         self, request: pb.CreateUploadUrlRequest, context: ServicerContext
     ) -> pb.CreateUploadUrlResponse:
-        grant = await self._gallery.create_upload_url(request.filename, request.content_type, request.size)
+        grant = await self._gallery.create_upload_url(
+            request.filename, request.content_type, request.size, multipart=request.multipart
+        )
         reply = pb.CreateUploadUrlResponse(
             upload_url=grant.upload_url, s3_key=grant.key, expires_in=grant.expires_in, headers=grant.headers
         )

@@ -21,7 +21,7 @@ from videoforge.gallery.domain.videos import (
     ensure_viewable,
     video_not_found,
 )
-from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, require
+from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import Principal, require_admin, require_user
@@ -29,10 +29,11 @@ from videoforge.media_model import UPLOADS_ROOT, upload_folder, upload_key, uplo
 from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore, UploadedPart
 
-# An upload not confirmed within this long is abandoned; an object younger than the shortest wait may still
-# be getting its upload row (rows are written before URLs are handed out, so an hour is generous).
-ABANDONED_AFTER = timedelta(hours=24)
+# An object younger than this may still be getting its upload row (rows are written before URLs are handed
+# out, so an hour is generous).
 UNRECORDED_GRACE = timedelta(hours=1)
+# S3 numbers parts 1 to 10,000; larger files get larger parts.
+MAX_PARTS = 10_000
 # Lists count matches exactly up to these; beyond, the total is flagged as a lower bound ("1,000+ results").
 LIST_COUNT_CAP, SEARCH_COUNT_CAP = 10_000, 1_000
 ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
@@ -44,9 +45,12 @@ UPDATABLE_FIELDS = ("title", "description", "visibility")
 @dataclass(frozen=True)
 class UploadLimits:
     max_bytes: int
-    multipart_threshold: int
+    multipart_threshold: int  # the largest single PUT (S3 allows 5 GiB)
     part_bytes: int
     url_seconds: int
+    quota_bytes: int = 100 * 1024**3  # per user, of uploaded originals
+    # Uploads never confirmed and multipart uploads left open this long are abandoned.
+    abandoned_after: timedelta = timedelta(hours=24)
 
 
 @dataclass
@@ -99,7 +103,9 @@ class Gallery:
 
     # Uploads
 
-    async def create_upload_url(self, filename: str, content_type: str, size: int) -> UploadGrant:
+    async def create_upload_url(
+        self, filename: str, content_type: str, size: int, *, multipart: bool = False
+    ) -> UploadGrant:
         principal = require_user()
         filename = require(filename, "filename")[:300]
         content_type = (content_type.strip() or mimetypes.guess_type(filename)[0] or "").lower()
@@ -117,19 +123,24 @@ class Gallery:
             raise InvalidArgument.for_field(
                 "size", f"{size} bytes is over the {self._limits.max_bytes}-byte upload limit", "FILE_TOO_LARGE"
             )
+        if multipart and not size:
+            raise InvalidArgument.for_field("size", "a multipart upload needs the file's size", "MISSING_FIELD")
+        await self._check_quota(principal.user_id, size)
         key = upload_key(principal.user_id, new_id())
         grant = UploadGrant(key=key, expires_in=self._limits.url_seconds)
-        if size > self._limits.multipart_threshold:
+        if multipart or size > self._limits.multipart_threshold:
             grant.upload_id = await self._blobs.create_multipart(key, content_type)
-            grant.part_size = self._limits.part_bytes
-            parts = -(-size // self._limits.part_bytes)
+            grant.part_size = max(self._limits.part_bytes, -(-size // MAX_PARTS))
             grant.part_urls = [
-                await self._blobs.presign_part(key, grant.upload_id, number, expires=self._limits.url_seconds)
-                for number in range(1, parts + 1)
+                await self._blobs.presign_part(
+                    key, grant.upload_id, number, expires=self._limits.url_seconds, content_length=length
+                )
+                for number, length in enumerate(_part_lengths(size, grant.part_size), start=1)
             ]
         else:
             # The signature pins type and length: a client cannot store more than it declared. A client that
-            # gave no size gets a PUT of any length; the confirm refuses and deletes a file over the maximum.
+            # gave no size gets a PUT of any length, which the store caps at its single-PUT limit (5 GiB); the
+            # confirm refuses and deletes a file over the maximum or the quota.
             grant.upload_url, grant.headers = await self._blobs.presign_put(
                 key, content_type, expires=self._limits.url_seconds, content_length=size or None
             )
@@ -137,6 +148,16 @@ class Gallery:
             Upload(key, principal.user_id, filename, content_type, size, grant.upload_id, None, datetime.now(UTC))
         )
         return grant
+
+    async def _check_quota(self, owner_id: str, adding: int, *, replacing: int = 0) -> None:
+        used = await self._videos.storage_used(owner_id) - replacing
+        quota = self._limits.quota_bytes
+        if used + adding > quota:
+            raise ResourceExhausted(
+                f"This upload needs {adding} bytes but your storage quota has {max(quota - used, 0)} of "
+                f"{quota} left; delete videos you no longer need, then try again.",
+                "STORAGE_QUOTA_EXCEEDED",
+            )
 
     async def _own_upload(self, key: str) -> Upload:
         principal = require_user()
@@ -187,6 +208,11 @@ class Gallery:
         if info.size > self._limits.max_bytes:
             await self._media.delete(key)
             raise InvalidArgument(f"The file is over the {self._limits.max_bytes}-byte limit.", "FILE_TOO_LARGE")
+        try:
+            await self._check_quota(principal.user_id, info.size, replacing=upload.size)
+        except ResourceExhausted:
+            await self._media.delete(key)  # not kept: it would hold space past the quota
+            raise
         try:
             media = await self._prober.probe(key)
         except InvalidArgument:
@@ -246,18 +272,24 @@ class Gallery:
         return video, replace(ticket, reused=ticket.snapshot.job_id == video.latest_job.job_id)
 
     async def reconcile_uploads(self, apply: bool) -> UploadsReport:
-        """Uploads never confirmed within a day, source objects nothing records, and multipart uploads left open
-        for a day; with `apply`, deleted. A video's source is never touched (the guard checks)."""
+        """Uploads never confirmed in time, source objects nothing records, and multipart uploads left open as
+        long; with `apply`, deleted. A video's source is never touched (the guard checks)."""
         require_admin()
+        return await self._reconcile(apply)
+
+    async def sweep_uploads(self) -> UploadsReport:
+        """The platform's own periodic cleanup: what `reconcile_uploads` finds, deleted."""
+        return await self._reconcile(apply=True)
+
+    async def _reconcile(self, apply: bool) -> UploadsReport:
         now = datetime.now(UTC)
-        stale = await self._videos.unconfirmed_uploads(now - ABANDONED_AFTER)
+        abandoned = now - self._limits.abandoned_after
+        stale = await self._videos.unconfirmed_uploads(abandoned)
         objects = await self._blobs.list(UPLOADS_ROOT)
         known = await self._videos.known_upload_keys()
         unrecorded = [o for o in objects if o.key not in known and _older(o.last_modified, now - UNRECORDED_GRACE)]
         open_uploads = [
-            u
-            for u in await self._blobs.open_multipart_uploads(UPLOADS_ROOT)
-            if _older(u.initiated, now - ABANDONED_AFTER)
+            u for u in await self._blobs.open_multipart_uploads(UPLOADS_ROOT) if _older(u.initiated, abandoned)
         ]
         sizes = {o.key: o.size for o in objects}
         freed = sum(sizes.get(u.key, 0) for u in stale) + sum(o.size for o in unrecorded)
@@ -371,6 +403,11 @@ class Gallery:
         await self._jobs.purge_video_jobs(video.id)
         await self._videos.delete(video.id)
         await self._media.delete_prefix(upload_folder(video.source_key))
+
+
+def _part_lengths(size: int, part_size: int) -> list[int]:
+    """Each part's exact length: full parts, then what is left."""
+    return [min(part_size, size - start) for start in range(0, size, part_size)]
 
 
 def _older(moment: datetime | None, cutoff: datetime) -> bool:

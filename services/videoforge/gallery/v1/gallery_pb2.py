@@ -31,7 +31,7 @@ from videoforge.job.v1 import job_pb2 as videoforge_dot_job_dot_v1_dot_job__pb2
 from videoforge.transcoder.v1 import transcoder_pb2 as videoforge_dot_transcoder_dot_v1_dot_transcoder__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#videoforge/gallery/v1/gallery.proto\x12\x15videoforge.gallery.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvideoforge/job/v1/job.proto\x1a)videoforge/transcoder/v1/transcoder.proto\"\x85\x05\n\x05Video\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x02id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08owner_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x12\n\nvisibility\x18\x06 \x01(\t\x12\x37\n\x05state\x18\x07 \x01(\x0e\x32\".videoforge.gallery.v1.Video.StateB\x04\xe2\x41\x01\x03\x12\x14\n\x06status\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\x05media\x18\t \x01(\x0b\x32#.videoforge.transcoder.v1.MediaInfoB\x04\xe2\x41\x01\x03\x12\x18\n\nview_count\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rthumbnail_url\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0bpreview_url\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12<\n\nlatest_job\x18\r \x01(\x0b\x32\".videoforge.gallery.v1.JobSnapshotB\x04\xe2\x41\x01\x03\x12\x18\n\nsource_key\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"k\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTATE_UPLOADED\x10\x01\x12\x14\n\x10STATE_PROCESSING\x10\x02\x12\x0f\n\x0bSTATE_READY\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\"U\n\x0bJobSnapshot\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x10\n\x08progress\x18\x03 \x01(\x05\x12\x15\n\rerror_message\x18\x04 \x01(\t\"Z\n\x16\x43reateUploadUrlRequest\x12\x16\n\x08\x66ilename\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x63ontent_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04size\x18\x03 \x01(\x03\"\x8a\x02\n\x17\x43reateUploadUrlResponse\x12\x12\n\nupload_url\x18\x01 \x01(\t\x12\x0e\n\x06s3_key\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12L\n\x07headers\x18\x04 \x03(\x0b\x32;.videoforge.gallery.v1.CreateUploadUrlResponse.HeadersEntry\x12\x39\n\tmultipart\x18\x05 \x01(\x0b\x32&.videoforge.gallery.v1.MultipartUpload\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"i\n\x0fMultipartUpload\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x11\n\tpart_size\x18\x02 \x01(\x03\x12\x30\n\x05parts\x18\x03 \x03(\x0b\x32!.videoforge.gallery.v1.UploadPart\"5\n\nUploadPart\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x12\n\nupload_url\x18\x02 \x01(\t\"2\n\rCompletedPart\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x81\x01\n\x15\x43ompleteUploadRequest\x12\x14\n\x06s3_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tupload_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x05parts\x18\x03 \x03(\x0b\x32$.videoforge.gallery.v1.CompletedPartB\x04\xe2\x41\x01\x02\"(\n\x16\x43ompleteUploadResponse\x12\x0e\n\x06s3_key\x18\x01 \x01(\t\"C\n\x12\x41\x62ortUploadRequest\x12\x14\n\x06s3_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tupload_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"{\n\x14\x43onfirmUploadRequest\x12\x14\n\x06s3_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05title\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\nvisibility\x18\x04 \x01(\t\x12\x0f\n\x07\x66ormats\x18\x05 \x03(\t\"W\n\x15\x43reateVideoJobRequest\x12\x10\n\x08video_id\x18\x01 \x01(\t\x12\x14\n\x0cinput_source\x18\x02 \x01(\t\x12\x16\n\x0eoutput_formats\x18\x03 \x03(\t\"(\n\x17ReconcileUploadsRequest\x12\r\n\x05\x61pply\x18\x01 \x01(\x08\"\x91\x01\n\x18ReconcileUploadsResponse\x12\x17\n\x0fnever_confirmed\x18\x01 \x03(\t\x12\x18\n\x10orphaned_objects\x18\x02 \x03(\t\x12\x1c\n\x14incomplete_multipart\x18\x03 \x03(\t\x12\x13\n\x0b\x66reed_bytes\x18\x04 \x01(\x03\x12\x0f\n\x07\x61pplied\x18\x05 \x01(\x08\"\x89\x01\n\x11ListVideosRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12\x0e\n\x06search\x18\x05 \x01(\t\x12\x0c\n\x04page\x18\x06 \x01(\x05\x12\r\n\x05limit\x18\x07 \x01(\x05\"\x8b\x01\n\x13ListMyVideosRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12\x0e\n\x06search\x18\x05 \x01(\t\x12\x0c\n\x04page\x18\x06 \x01(\x05\x12\r\n\x05limit\x18\x07 \x01(\x05\"\xa6\x01\n\x12ListVideosResponse\x12,\n\x06videos\x18\x01 \x03(\x0b\x32\x1c.videoforge.gallery.v1.Video\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12\x35\n\npagination\x18\x04 \x01(\x0b\x32!.videoforge.gallery.v1.Pagination\"c\n\nPagination\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x12\x13\n\x0btotal_pages\x18\x04 \x01(\x05\x12\x14\n\x0ctotal_capped\x18\x05 \x01(\x08\"%\n\x0fGetVideoRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"x\n\x12UpdateVideoRequest\x12\x31\n\x05video\x18\x01 \x01(\x0b\x32\x1c.videoforge.gallery.v1.VideoB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"(\n\x12\x44\x65leteVideoRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"6\n\x12LookupVideoRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsource_key\x18\x02 \x01(\t2\xb0\x0b\n\x0eGalleryService\x12\xbd\x01\n\x0f\x43reateUploadUrl\x12-.videoforge.gallery.v1.CreateUploadUrlRequest\x1a..videoforge.gallery.v1.CreateUploadUrlResponse\"K\x82\xd3\xe4\x93\x02\x45\"\x0f/api/upload/url:\x01*Z\x1d\"\x18/api/upload/generate-url:\x01*Z\x10\"\x0b/v1/uploads:\x01*\x12\x8e\x01\n\x0e\x43ompleteUpload\x12,.videoforge.gallery.v1.CompleteUploadRequest\x1a-.videoforge.gallery.v1.CompleteUploadResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/upload/complete:\x01*\x12n\n\x0b\x41\x62ortUpload\x12).videoforge.gallery.v1.AbortUploadRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/upload/abort:\x01*\x12q\n\rConfirmUpload\x12+.videoforge.gallery.v1.ConfirmUploadRequest\x1a\x1c.videoforge.gallery.v1.Video\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/videos:\x01*\x12k\n\x0e\x43reateVideoJob\x12,.videoforge.gallery.v1.CreateVideoJobRequest\x1a\x16.videoforge.job.v1.Job\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/jobs:\x01*\x12\x9c\x01\n\x10ReconcileUploads\x12..videoforge.gallery.v1.ReconcileUploadsRequest\x1a/.videoforge.gallery.v1.ReconcileUploadsResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/api/gallery/admin/reconcile:\x01*\x12u\n\nListVideos\x12(.videoforge.gallery.v1.ListVideosRequest\x1a).videoforge.gallery.v1.ListVideosResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/videos\x12\x85\x01\n\x0cListMyVideos\x12*.videoforge.gallery.v1.ListMyVideosRequest\x1a).videoforge.gallery.v1.ListVideosResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/gallery/my-videos\x12m\n\x08GetVideo\x12&.videoforge.gallery.v1.GetVideoRequest\x1a\x1c.videoforge.gallery.v1.Video\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=videos/*}\x12\x80\x01\n\x0bUpdateVideo\x12).videoforge.gallery.v1.UpdateVideoRequest\x1a\x1c.videoforge.gallery.v1.Video\"(\x82\xd3\xe4\x93\x02\"2\x19/v1/{video.name=videos/*}:\x05video\x12m\n\x0b\x44\x65leteVideo\x12).videoforge.gallery.v1.DeleteVideoRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=videos/*}2p\n\x16GalleryInternalService\x12V\n\x0bLookupVideo\x12).videoforge.gallery.v1.LookupVideoRequest\x1a\x1c.videoforge.gallery.v1.Videob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#videoforge/gallery/v1/gallery.proto\x12\x15videoforge.gallery.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bvideoforge/job/v1/job.proto\x1a)videoforge/transcoder/v1/transcoder.proto\"\x85\x05\n\x05Video\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x02id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08owner_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x12\n\nvisibility\x18\x06 \x01(\t\x12\x37\n\x05state\x18\x07 \x01(\x0e\x32\".videoforge.gallery.v1.Video.StateB\x04\xe2\x41\x01\x03\x12\x14\n\x06status\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\x05media\x18\t \x01(\x0b\x32#.videoforge.transcoder.v1.MediaInfoB\x04\xe2\x41\x01\x03\x12\x18\n\nview_count\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rthumbnail_url\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0bpreview_url\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12<\n\nlatest_job\x18\r \x01(\x0b\x32\".videoforge.gallery.v1.JobSnapshotB\x04\xe2\x41\x01\x03\x12\x18\n\nsource_key\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"k\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTATE_UPLOADED\x10\x01\x12\x14\n\x10STATE_PROCESSING\x10\x02\x12\x0f\n\x0bSTATE_READY\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\"U\n\x0bJobSnapshot\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x10\n\x08progress\x18\x03 \x01(\x05\x12\x15\n\rerror_message\x18\x04 \x01(\t\"m\n\x16\x43reateUploadUrlRequest\x12\x16\n\x08\x66ilename\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x63ontent_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x11\n\tmultipart\x18\x04 \x01(\x08\"\x8a\x02\n\x17\x43reateUploadUrlResponse\x12\x12\n\nupload_url\x18\x01 \x01(\t\x12\x0e\n\x06s3_key\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12L\n\x07headers\x18\x04 \x03(\x0b\x32;.videoforge.gallery.v1.CreateUploadUrlResponse.HeadersEntry\x12\x39\n\tmultipart\x18\x05 \x01(\x0b\x32&.videoforge.gallery.v1.MultipartUpload\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"i\n\x0fMultipartUpload\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x11\n\tpart_size\x18\x02 \x01(\x03\x12\x30\n\x05parts\x18\x03 \x03(\x0b\x32!.videoforge.gallery.v1.UploadPart\"5\n\nUploadPart\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x12\n\nupload_url\x18\x02 \x01(\t\"2\n\rCompletedPart\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x81\x01\n\x15\x43ompleteUploadRequest\x12\x14\n\x06s3_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tupload_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x05parts\x18\x03 \x03(\x0b\x32$.videoforge.gallery.v1.CompletedPartB\x04\xe2\x41\x01\x02\"(\n\x16\x43ompleteUploadResponse\x12\x0e\n\x06s3_key\x18\x01 \x01(\t\"C\n\x12\x41\x62ortUploadRequest\x12\x14\n\x06s3_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tupload_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"{\n\x14\x43onfirmUploadRequest\x12\x14\n\x06s3_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05title\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\nvisibility\x18\x04 \x01(\t\x12\x0f\n\x07\x66ormats\x18\x05 \x03(\t\"v\n\x12ImportVideoRequest\x12\x11\n\x03url\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05title\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\nvisibility\x18\x04 \x01(\t\x12\x0f\n\x07\x66ormats\x18\x05 \x03(\t\"W\n\x15\x43reateVideoJobRequest\x12\x10\n\x08video_id\x18\x01 \x01(\t\x12\x14\n\x0cinput_source\x18\x02 \x01(\t\x12\x16\n\x0eoutput_formats\x18\x03 \x03(\t\"(\n\x17ReconcileUploadsRequest\x12\r\n\x05\x61pply\x18\x01 \x01(\x08\"\x91\x01\n\x18ReconcileUploadsResponse\x12\x17\n\x0fnever_confirmed\x18\x01 \x03(\t\x12\x18\n\x10orphaned_objects\x18\x02 \x03(\t\x12\x1c\n\x14incomplete_multipart\x18\x03 \x03(\t\x12\x13\n\x0b\x66reed_bytes\x18\x04 \x01(\x03\x12\x0f\n\x07\x61pplied\x18\x05 \x01(\x08\"\x89\x01\n\x11ListVideosRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12\x0e\n\x06search\x18\x05 \x01(\t\x12\x0c\n\x04page\x18\x06 \x01(\x05\x12\r\n\x05limit\x18\x07 \x01(\x05\"\x8b\x01\n\x13ListMyVideosRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12\x0e\n\x06search\x18\x05 \x01(\t\x12\x0c\n\x04page\x18\x06 \x01(\x05\x12\r\n\x05limit\x18\x07 \x01(\x05\"\xa6\x01\n\x12ListVideosResponse\x12,\n\x06videos\x18\x01 \x03(\x0b\x32\x1c.videoforge.gallery.v1.Video\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12\x35\n\npagination\x18\x04 \x01(\x0b\x32!.videoforge.gallery.v1.Pagination\"c\n\nPagination\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x12\x13\n\x0btotal_pages\x18\x04 \x01(\x05\x12\x14\n\x0ctotal_capped\x18\x05 \x01(\x08\"%\n\x0fGetVideoRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"x\n\x12UpdateVideoRequest\x12\x31\n\x05video\x18\x01 \x01(\x0b\x32\x1c.videoforge.gallery.v1.VideoB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"(\n\x12\x44\x65leteVideoRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"6\n\x12LookupVideoRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsource_key\x18\x02 \x01(\t2\xa6\x0c\n\x0eGalleryService\x12\xbd\x01\n\x0f\x43reateUploadUrl\x12-.videoforge.gallery.v1.CreateUploadUrlRequest\x1a..videoforge.gallery.v1.CreateUploadUrlResponse\"K\x82\xd3\xe4\x93\x02\x45\"\x0f/api/upload/url:\x01*Z\x1d\"\x18/api/upload/generate-url:\x01*Z\x10\"\x0b/v1/uploads:\x01*\x12\x8e\x01\n\x0e\x43ompleteUpload\x12,.videoforge.gallery.v1.CompleteUploadRequest\x1a-.videoforge.gallery.v1.CompleteUploadResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/upload/complete:\x01*\x12n\n\x0b\x41\x62ortUpload\x12).videoforge.gallery.v1.AbortUploadRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/upload/abort:\x01*\x12q\n\rConfirmUpload\x12+.videoforge.gallery.v1.ConfirmUploadRequest\x1a\x1c.videoforge.gallery.v1.Video\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/videos:\x01*\x12t\n\x0bImportVideo\x12).videoforge.gallery.v1.ImportVideoRequest\x1a\x1c.videoforge.gallery.v1.Video\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/videos:import:\x01*\x12k\n\x0e\x43reateVideoJob\x12,.videoforge.gallery.v1.CreateVideoJobRequest\x1a\x16.videoforge.job.v1.Job\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/jobs:\x01*\x12\x9c\x01\n\x10ReconcileUploads\x12..videoforge.gallery.v1.ReconcileUploadsRequest\x1a/.videoforge.gallery.v1.ReconcileUploadsResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/api/gallery/admin/reconcile:\x01*\x12u\n\nListVideos\x12(.videoforge.gallery.v1.ListVideosRequest\x1a).videoforge.gallery.v1.ListVideosResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/videos\x12\x85\x01\n\x0cListMyVideos\x12*.videoforge.gallery.v1.ListMyVideosRequest\x1a).videoforge.gallery.v1.ListVideosResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/gallery/my-videos\x12m\n\x08GetVideo\x12&.videoforge.gallery.v1.GetVideoRequest\x1a\x1c.videoforge.gallery.v1.Video\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=videos/*}\x12\x80\x01\n\x0bUpdateVideo\x12).videoforge.gallery.v1.UpdateVideoRequest\x1a\x1c.videoforge.gallery.v1.Video\"(\x82\xd3\xe4\x93\x02\"2\x19/v1/{video.name=videos/*}:\x05video\x12m\n\x0b\x44\x65leteVideo\x12).videoforge.gallery.v1.DeleteVideoRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=videos/*}2p\n\x16GalleryInternalService\x12V\n\x0bLookupVideo\x12).videoforge.gallery.v1.LookupVideoRequest\x1a\x1c.videoforge.gallery.v1.Videob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -82,6 +82,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONFIRMUPLOADREQUEST'].fields_by_name['s3_key']._serialized_options = b'\342A\001\002'
   _globals['_CONFIRMUPLOADREQUEST'].fields_by_name['title']._loaded_options = None
   _globals['_CONFIRMUPLOADREQUEST'].fields_by_name['title']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTVIDEOREQUEST'].fields_by_name['url']._loaded_options = None
+  _globals['_IMPORTVIDEOREQUEST'].fields_by_name['url']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTVIDEOREQUEST'].fields_by_name['title']._loaded_options = None
+  _globals['_IMPORTVIDEOREQUEST'].fields_by_name['title']._serialized_options = b'\342A\001\002'
   _globals['_GETVIDEOREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_GETVIDEOREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
   _globals['_UPDATEVIDEOREQUEST'].fields_by_name['video']._loaded_options = None
@@ -96,6 +100,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GALLERYSERVICE'].methods_by_name['AbortUpload']._serialized_options = b'\202\323\344\223\002\026\"\021/api/upload/abort:\001*'
   _globals['_GALLERYSERVICE'].methods_by_name['ConfirmUpload']._loaded_options = None
   _globals['_GALLERYSERVICE'].methods_by_name['ConfirmUpload']._serialized_options = b'\202\323\344\223\002\017\"\n/v1/videos:\001*'
+  _globals['_GALLERYSERVICE'].methods_by_name['ImportVideo']._loaded_options = None
+  _globals['_GALLERYSERVICE'].methods_by_name['ImportVideo']._serialized_options = b'\202\323\344\223\002\026\"\021/v1/videos:import:\001*'
   _globals['_GALLERYSERVICE'].methods_by_name['CreateVideoJob']._loaded_options = None
   _globals['_GALLERYSERVICE'].methods_by_name['CreateVideoJob']._serialized_options = b'\202\323\344\223\002\r\"\010/v1/jobs:\001*'
   _globals['_GALLERYSERVICE'].methods_by_name['ReconcileUploads']._loaded_options = None
@@ -117,49 +123,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSNAPSHOT']._serialized_start=941
   _globals['_JOBSNAPSHOT']._serialized_end=1026
   _globals['_CREATEUPLOADURLREQUEST']._serialized_start=1028
-  _globals['_CREATEUPLOADURLREQUEST']._serialized_end=1118
-  _globals['_CREATEUPLOADURLRESPONSE']._serialized_start=1121
-  _globals['_CREATEUPLOADURLRESPONSE']._serialized_end=1387
-  _globals['_CREATEUPLOADURLRESPONSE_HEADERSENTRY']._serialized_start=1341
-  _globals['_CREATEUPLOADURLRESPONSE_HEADERSENTRY']._serialized_end=1387
-  _globals['_MULTIPARTUPLOAD']._serialized_start=1389
-  _globals['_MULTIPARTUPLOAD']._serialized_end=1494
-  _globals['_UPLOADPART']._serialized_start=1496
-  _globals['_UPLOADPART']._serialized_end=1549
-  _globals['_COMPLETEDPART']._serialized_start=1551
-  _globals['_COMPLETEDPART']._serialized_end=1601
-  _globals['_COMPLETEUPLOADREQUEST']._serialized_start=1604
-  _globals['_COMPLETEUPLOADREQUEST']._serialized_end=1733
-  _globals['_COMPLETEUPLOADRESPONSE']._serialized_start=1735
-  _globals['_COMPLETEUPLOADRESPONSE']._serialized_end=1775
-  _globals['_ABORTUPLOADREQUEST']._serialized_start=1777
-  _globals['_ABORTUPLOADREQUEST']._serialized_end=1844
-  _globals['_CONFIRMUPLOADREQUEST']._serialized_start=1846
-  _globals['_CONFIRMUPLOADREQUEST']._serialized_end=1969
-  _globals['_CREATEVIDEOJOBREQUEST']._serialized_start=1971
-  _globals['_CREATEVIDEOJOBREQUEST']._serialized_end=2058
-  _globals['_RECONCILEUPLOADSREQUEST']._serialized_start=2060
-  _globals['_RECONCILEUPLOADSREQUEST']._serialized_end=2100
-  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_start=2103
-  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_end=2248
-  _globals['_LISTVIDEOSREQUEST']._serialized_start=2251
-  _globals['_LISTVIDEOSREQUEST']._serialized_end=2388
-  _globals['_LISTMYVIDEOSREQUEST']._serialized_start=2391
-  _globals['_LISTMYVIDEOSREQUEST']._serialized_end=2530
-  _globals['_LISTVIDEOSRESPONSE']._serialized_start=2533
-  _globals['_LISTVIDEOSRESPONSE']._serialized_end=2699
-  _globals['_PAGINATION']._serialized_start=2701
-  _globals['_PAGINATION']._serialized_end=2800
-  _globals['_GETVIDEOREQUEST']._serialized_start=2802
-  _globals['_GETVIDEOREQUEST']._serialized_end=2839
-  _globals['_UPDATEVIDEOREQUEST']._serialized_start=2841
-  _globals['_UPDATEVIDEOREQUEST']._serialized_end=2961
-  _globals['_DELETEVIDEOREQUEST']._serialized_start=2963
-  _globals['_DELETEVIDEOREQUEST']._serialized_end=3003
-  _globals['_LOOKUPVIDEOREQUEST']._serialized_start=3005
-  _globals['_LOOKUPVIDEOREQUEST']._serialized_end=3059
-  _globals['_GALLERYSERVICE']._serialized_start=3062
-  _globals['_GALLERYSERVICE']._serialized_end=4518
-  _globals['_GALLERYINTERNALSERVICE']._serialized_start=4520
-  _globals['_GALLERYINTERNALSERVICE']._serialized_end=4632
+  _globals['_CREATEUPLOADURLREQUEST']._serialized_end=1137
+  _globals['_CREATEUPLOADURLRESPONSE']._serialized_start=1140
+  _globals['_CREATEUPLOADURLRESPONSE']._serialized_end=1406
+  _globals['_CREATEUPLOADURLRESPONSE_HEADERSENTRY']._serialized_start=1360
+  _globals['_CREATEUPLOADURLRESPONSE_HEADERSENTRY']._serialized_end=1406
+  _globals['_MULTIPARTUPLOAD']._serialized_start=1408
+  _globals['_MULTIPARTUPLOAD']._serialized_end=1513
+  _globals['_UPLOADPART']._serialized_start=1515
+  _globals['_UPLOADPART']._serialized_end=1568
+  _globals['_COMPLETEDPART']._serialized_start=1570
+  _globals['_COMPLETEDPART']._serialized_end=1620
+  _globals['_COMPLETEUPLOADREQUEST']._serialized_start=1623
+  _globals['_COMPLETEUPLOADREQUEST']._serialized_end=1752
+  _globals['_COMPLETEUPLOADRESPONSE']._serialized_start=1754
+  _globals['_COMPLETEUPLOADRESPONSE']._serialized_end=1794
+  _globals['_ABORTUPLOADREQUEST']._serialized_start=1796
+  _globals['_ABORTUPLOADREQUEST']._serialized_end=1863
+  _globals['_CONFIRMUPLOADREQUEST']._serialized_start=1865
+  _globals['_CONFIRMUPLOADREQUEST']._serialized_end=1988
+  _globals['_IMPORTVIDEOREQUEST']._serialized_start=1990
+  _globals['_IMPORTVIDEOREQUEST']._serialized_end=2108
+  _globals['_CREATEVIDEOJOBREQUEST']._serialized_start=2110
+  _globals['_CREATEVIDEOJOBREQUEST']._serialized_end=2197
+  _globals['_RECONCILEUPLOADSREQUEST']._serialized_start=2199
+  _globals['_RECONCILEUPLOADSREQUEST']._serialized_end=2239
+  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_start=2242
+  _globals['_RECONCILEUPLOADSRESPONSE']._serialized_end=2387
+  _globals['_LISTVIDEOSREQUEST']._serialized_start=2390
+  _globals['_LISTVIDEOSREQUEST']._serialized_end=2527
+  _globals['_LISTMYVIDEOSREQUEST']._serialized_start=2530
+  _globals['_LISTMYVIDEOSREQUEST']._serialized_end=2669
+  _globals['_LISTVIDEOSRESPONSE']._serialized_start=2672
+  _globals['_LISTVIDEOSRESPONSE']._serialized_end=2838
+  _globals['_PAGINATION']._serialized_start=2840
+  _globals['_PAGINATION']._serialized_end=2939
+  _globals['_GETVIDEOREQUEST']._serialized_start=2941
+  _globals['_GETVIDEOREQUEST']._serialized_end=2978
+  _globals['_UPDATEVIDEOREQUEST']._serialized_start=2980
+  _globals['_UPDATEVIDEOREQUEST']._serialized_end=3100
+  _globals['_DELETEVIDEOREQUEST']._serialized_start=3102
+  _globals['_DELETEVIDEOREQUEST']._serialized_end=3142
+  _globals['_LOOKUPVIDEOREQUEST']._serialized_start=3144
+  _globals['_LOOKUPVIDEOREQUEST']._serialized_end=3198
+  _globals['_GALLERYSERVICE']._serialized_start=3201
+  _globals['_GALLERYSERVICE']._serialized_end=4775
+  _globals['_GALLERYINTERNALSERVICE']._serialized_start=4777
+  _globals['_GALLERYINTERNALSERVICE']._serialized_end=4889
 # @@protoc_insertion_point(module_scope)

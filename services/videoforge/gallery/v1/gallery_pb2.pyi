@@ -172,24 +172,30 @@ class CreateUploadUrlRequest(_message.Message):
     FILENAME_FIELD_NUMBER: _builtins.int
     CONTENT_TYPE_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    MULTIPART_FIELD_NUMBER: _builtins.int
     filename: _builtins.str
     """Required. The user's file name; metadata only, never part of the key."""
     content_type: _builtins.str
     """Required. A `video/*` type; the PUT must send exactly this Content-Type."""
     size: _builtins.int
-    """Bytes; bounded by the server's maximum upload size. Without it the upload is one PUT, and the confirm
-    refuses a file over the maximum.
+    """Bytes; bounded by the server's maximum upload size and the caller's storage quota. Up to 5 GiB the upload is
+    one PUT signed for exactly this length; above, or with `multipart`, it is in parts. Without it the upload is
+    one PUT of any length up to the store's 5 GiB single-PUT limit, and the confirm refuses a file over the
+    maximum or the quota.
     """
+    multipart: _builtins.bool
+    """Upload in parts (each URL signed for its part's exact length), then CompleteUpload. Needs `size`."""
     def __init__(
         self,
         *,
         filename: _builtins.str = ...,
         content_type: _builtins.str = ...,
         size: _builtins.int = ...,
+        multipart: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "filename", b"filename", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "filename", b"filename", "multipart", b"multipart", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -444,6 +450,45 @@ class ConfirmUploadRequest(_message.Message):
 Global___ConfirmUploadRequest: _TypeAlias = ConfirmUploadRequest  # noqa: Y015
 
 @_typing.final
+class ImportVideoRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URL_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
+    FORMATS_FIELD_NUMBER: _builtins.int
+    url: _builtins.str
+    """Required. Where the file is: an https URL on a public address."""
+    title: _builtins.str
+    """Required."""
+    description: _builtins.str
+    visibility: _builtins.str
+    """`public` (default), `unlisted` or `private`."""
+    @_builtins.property
+    def formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Formats to transcode to (`1080p`, `720p`, ... or `high`, `medium`, `low`, `mobile`); empty follows the
+        server's default.
+        """
+
+    def __init__(
+        self,
+        *,
+        url: _builtins.str = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        visibility: _builtins.str = ...,
+        formats: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "formats", b"formats", "title", b"title", "url", b"url", "visibility", b"visibility"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportVideoRequest: _TypeAlias = ImportVideoRequest  # noqa: Y015
+
+@_typing.final
 class CreateVideoJobRequest(_message.Message):
     """Page through videos: either `page`/`limit` (1-based) or `page_size`/`page_token`."""
 
@@ -455,7 +500,9 @@ class CreateVideoJobRequest(_message.Message):
     video_id: _builtins.str
     """The video to transcode. One of `video_id` or `input_source` is required."""
     input_source: _builtins.str
-    """An uploaded key of the caller's whose video should be transcoded."""
+    """An uploaded key of the caller's whose video should be transcoded, or an https URL to import a new private
+    video from (as ImportVideo does).
+    """
     @_builtins.property
     def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats or aliases; empty means every rung that fits the source."""

