@@ -77,6 +77,8 @@ class InMemoryVideoRepository(VideoRepository):
         video.published_job_id = playing.job_id if playing else ""
         video.job_version = update.version
         video.playing = playing
+        if update.media is not None:
+            video.media = update.media
         return True
 
     async def unconfirmed_uploads(self, before: datetime) -> list[Upload]:
@@ -103,7 +105,16 @@ class LocalJobScheduler(JobScheduler):
     async def start_job(
         self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
     ) -> JobTicket:
-        new = NewJob(video.id, video.owner_id, video.source_key, video.media, formats, request_id, reuse_covering)
+        new = NewJob(
+            video.id,
+            video.owner_id,
+            video.source_key,
+            video.media,
+            formats,
+            request_id,
+            reuse_covering,
+            source_url=video.source_url,
+        )
         job = await self.jobs.create_job(new)
         return JobTicket(JobSnapshot(job.id, str(job.state), job.progress), answer=job)
 
@@ -123,6 +134,7 @@ class LocalJobEventFeed(JobEventFeed):
                 version=e.version,
                 job=JobSnapshot(e.job_id, e.state, e.progress, e.error_message),
                 playing=PlayingOutput(**asdict(e.publication)) if e.publication else None,
+                media=e.media,
             )
             for e in await self.jobs.job_events(limit)
         ]

@@ -22,6 +22,7 @@ from videoforge.job.domain.jobs import (
     Publication,
 )
 from videoforge.job.domain.ports import JobRepository
+from videoforge.media_model import MediaSummary, attempt_prefix
 
 
 class InMemoryJobRepository(JobRepository):
@@ -129,6 +130,11 @@ class InMemoryJobRepository(JobRepository):
     async def average_processing_seconds(self) -> float:
         return 0.0
 
+    async def stored_bytes(self) -> dict[str, int]:
+        outputs = sum(asset.size_bytes for assets in self.assets.values() for asset in assets)
+        sources = {job.input_source: job.media.size_bytes for job in self.jobs.values()}
+        return {"outputs": outputs, "sources": sum(sources.values())}
+
     async def restart_failed(self) -> list[Job]:
         failed = [j for j in self.jobs.values() if j.state == FAILED]
         values = {"state": PENDING, "progress": 0, "error": None, "end_time": None, "lease_expires_at": None}
@@ -197,7 +203,7 @@ class InMemoryJobRepository(JobRepository):
 
     def _change(self, job: Job, values: dict[str, Any]) -> Job:
         changed = self._apply(job, values)
-        if changed.state != job.state:
+        if changed.state != job.state or "media" in values:
             self._emit(changed)
         return copy.deepcopy(changed)
 
@@ -230,5 +236,6 @@ class InMemoryJobRepository(JobRepository):
                 progress=job.progress,
                 error_message=job.error.message if job.error else "",
                 publication=publication,
+                media=job.media if job.media != MediaSummary() else None,
             )
         )

@@ -22,6 +22,7 @@ from videoforge.transcoder.domain.ports import (
     Transcoder,
     TranscodeResult,
 )
+from videoforge.transcoder.entrypoints.media_proto import media_proto, summary_from_proto
 
 RUNG = Rung(name="360p", width=640, height=360, video_kbps=800, maxrate_kbps=856, bufsize_kbps=1200, gop_frames=60)
 INFO = MediaInfo(
@@ -79,12 +80,18 @@ class LocalJobReporter(JobReporter):
     async def start(self, job_id: str, delivery_token: str, worker_id: str) -> Attempt:
         job = await self.jobs.start_attempt(job_id, delivery_token)
         self._reply("start")
-        return Attempt(job.id, job.video_id, job.attempt, job.input_source, list(job.output_formats))
+        return Attempt(job.id, job.video_id, job.attempt, job.input_source, list(job.output_formats), job.source_url)
 
     async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:
         cancelled = await self.jobs.report_progress(attempt.job_id, attempt.number, state, percent)
         self._reply("progress")
         return cancelled
+
+    async def record_source(self, attempt: Attempt, media: MediaInfo) -> None:
+        # Converted as the gRPC reporter and servicer convert it.
+        summary = summary_from_proto(media_proto(media))
+        await self.jobs.record_source(attempt.job_id, attempt.number, summary)
+        self._reply("record_source")
 
     async def complete(
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool

@@ -17,7 +17,7 @@ from videoforge.gallery.domain.ports import MediaProber
 from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import apply_job_events
-from videoforge.kit.errors import InvalidArgument, Unavailable
+from videoforge.kit.errors import Unavailable
 from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.media_model import MediaSummary, attempt_prefix
 from videoforge.storage.port import OpenUpload
@@ -121,11 +121,6 @@ async def test_a_request_covered_by_a_running_or_completed_job_answers_that_job(
     assert bigger.snapshot.job_id != started and not bigger.reused, "720p was never made"
     _, again = await platform.gallery.create_video_job(video_id, "", ["360p"])
     assert again.snapshot.job_id not in (started, bigger.snapshot.job_id), "without reuse a new job starts"
-
-
-async def test_importing_from_a_url_is_refused_as_not_available_yet(platform: Platform) -> None:
-    with pytest.raises(InvalidArgument, match="URL"):
-        await platform.gallery.create_video_job("", "https://example.com/clip.mp4", [])
 
 
 async def test_an_upload_url_without_a_size_is_one_put(platform: Platform) -> None:

@@ -66,12 +66,23 @@ def up(
     http_port: Annotated[
         int, typer.Option(min=0, help="With TLS: a plain-HTTP port that redirects every request to HTTPS.")
     ] = 0,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0, help="First of the loopback ports for the edge's stats and each process's Prometheus metrics."
+        ),
+    ] = 9460,
+    traces_file: Annotated[
+        bool, typer.Option("--traces-file", help="Write every process's trace spans to DATA_DIR/traces.jsonl.")
+    ] = False,
 ) -> None:
     """Start the whole platform on this machine and wait; Ctrl-C stops everything.
 
     Example: [bold]videoforge up --port 8080[/bold], then open http://127.0.0.1:8080/
 
     With TLS: [bold]videoforge up --port 8443 --tls-cert edge.pem --tls-key edge.key --http-port 8080[/bold]
+
+    Traces go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; --traces-file also writes them as JSON lines.
     """
     from videoforge.platform.supervisor import run_platform
 
@@ -79,7 +90,12 @@ def up(
         raise typer.BadParameter("give --tls-cert and --tls-key together (--http-port needs them too)")
     tls = {"edge_tls_cert_file": tls_cert, "edge_tls_key_file": tls_key} if tls_cert else {}
     settings = _settings(data_dir, edge_port=port, edge_http_redirect_port=http_port, **tls)
-    raise typer.Exit(run_platform(settings, data_dir=settings.data_dir, edge_port=port, workers=workers))
+    if traces_file:
+        traces = settings.data_dir.expanduser().resolve() / "traces.jsonl"
+        settings = settings.model_copy(update={"traces_file": traces})
+    raise typer.Exit(
+        run_platform(settings, data_dir=settings.data_dir, edge_port=port, workers=workers, metrics_port=metrics_port)
+    )
 
 
 @app.command()

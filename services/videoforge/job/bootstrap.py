@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from videoforge.job.adapters.change_notices import listen_for_changes
+from videoforge.job.adapters.platform_gauges import keep_gauges_fresh
 from videoforge.job.adapters.repository import PostgresJobRepository
 from videoforge.job.entrypoints.api_servicer import JobApiServicer
 from videoforge.job.entrypoints.grpc_servicer import JobAdminServicer, JobInternalServicer, JobServicer
@@ -42,8 +43,9 @@ async def sweep(jobs: Jobs, stop: asyncio.Event) -> None:
 async def build(settings: Settings) -> Service:
     engine = database(settings, "job", MIGRATIONS)
     queue_parts = job_queue_from_settings(settings, engine, migrate)
+    repository = PostgresJobRepository(engine, queue_parts.enqueuer)
     jobs = Jobs(
-        PostgresJobRepository(engine, queue_parts.enqueuer),
+        repository,
         queue_parts.queue,
         blob_store_from_settings(settings),
         media_signer(settings),
@@ -61,6 +63,7 @@ async def build(settings: Settings) -> Service:
             listen_for_changes(settings.database_url, jobs.changes.notify, jobs.changes.notify_all, stop)
         )
     )
+    background.append(asyncio.create_task(keep_gauges_fresh(repository, queue_parts.queue, stop)))
     background += [asyncio.create_task(loop(stop)) for loop in queue_parts.background]
 
     async def stop_background() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -21,3 +22,16 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def ports_from(first: int, host: str = "127.0.0.1") -> Iterator[int]:
+    """Free ports counting up from `first`, skipping taken ones (so a second platform moves up past the first's);
+    any free ports when `first` is 0."""
+    port = first
+    while True:
+        if not first:
+            yield free_port(host)
+            continue
+        if port_is_free(host, port):
+            yield port
+        port += 1

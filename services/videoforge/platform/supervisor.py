@@ -32,7 +32,7 @@ from videoforge.kit.settings import Settings
 from videoforge.platform.embedded_postgres import start_embedded_postgres
 from videoforge.platform.embedded_s3 import EmbeddedServerError, start_embedded_s3
 from videoforge.platform.keys import ensure_local_secrets
-from videoforge.platform.ports import free_port, port_is_free
+from videoforge.platform.ports import free_port, port_is_free, ports_from
 from videoforge.platform.processes import TERM_GRACE_SECONDS, ChildProcess, stop_leftover
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ RESTART_BACKOFF_MAX_SECONDS = 30.0
 # A child that ran this long before dying starts its backoff over: it was not crash-looping.
 STABLE_AFTER_SECONDS = 60.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# The first of the consecutive ports the edge's stats and each VideoForge process's metrics are served on.
+DEFAULT_METRICS_PORT = 9460
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,15 @@ def relocated_service_addresses(settings: Settings) -> dict[str, str]:
     return moved
 
 
+def observability_lines(settings: Settings, metrics: dict[str, str]) -> list[str]:
+    """Where `up` says each process's metrics, the edge's stats and the traces are: a line each."""
+    lines = [f"Metrics of {name}: {url}" for name, url in metrics.items()]
+    lines.append(f"Edge stats: http://127.0.0.1:{settings.edge_admin_port}/stats/prometheus")
+    if settings.traces_file is not None:
+        lines.append(f"Traces (JSON lines): {settings.traces_file}")
+    return lines
+
+
 def _env_name(field_name: str) -> str:
     alias = Settings.model_fields[field_name].validation_alias
     return alias if isinstance(alias, str) else field_name
@@ -133,10 +144,13 @@ def run_platform(
     workers: int = 1,
     children: ChildrenFactory | None = None,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    metrics_port: int = DEFAULT_METRICS_PORT,
 ) -> int:
     """Run the platform until a stop signal; return the exit status (0 after a clean stop).
 
-    `children` builds the list of children from the final settings (default: `platform_children`).
+    `children` builds the list of children from the final settings (default: `platform_children`). The edge's
+    admin (unless EDGE_ADMIN_PORT names one) and each VideoForge child get free ports counting up from
+    `metrics_port` (any free ports when 0) for their stats and metrics.
     Must run in the main thread: it handles the stop signals itself.
     """
     data_dir = data_dir.expanduser().resolve()
@@ -151,6 +165,7 @@ def run_platform(
                 edge_port=edge_port,
                 children=children or functools.partial(platform_children, workers=workers),
                 stop=stop,
+                metrics_port=metrics_port,
             )
             return platform.run(startup_timeout)
     except (PlatformError, EmbeddedServerError) as error:
@@ -249,6 +264,7 @@ class _Platform:
         edge_port: int,
         children: ChildrenFactory,
         stop: _StopRequest,
+        metrics_port: int = DEFAULT_METRICS_PORT,
     ) -> None:
         self._settings = settings
         self._data_dir = data_dir
@@ -259,6 +275,8 @@ class _Platform:
         self._registry = _Registry(data_dir / "run" / "children.json")
         self._supervised: list[_Supervised] = []  # everything restarted on exit, SeaweedFS included
         self._children: list[ChildProcess] = []  # services, workers and edge, in start order
+        self._metrics_ports = ports_from(metrics_port)
+        self._metrics: dict[str, str] = {}  # child name -> where its metrics are
 
     def run(self, startup_timeout: float) -> int:
         self._registry.stop_leftovers()
@@ -290,12 +308,15 @@ class _Platform:
                 updates["s3_secret_access_key"] = s3.credentials.secret_access_key
             if self._stop.requested:
                 return 0
+            if not settings.edge_admin_port:
+                updates["edge_admin_port"] = next(self._metrics_ports)
             final = settings_with(settings, **updates, **relocated_service_addresses(settings))
             stack.callback(self._stop_children)
             self._start_children(final)
             if not self._wait_until_healthy(final, startup_timeout):
                 return 0
             print(f"VideoForge is up at {final.edge_url} (data and logs in {self._data_dir})", flush=True)
+            print("\n".join(observability_lines(final, self._metrics)), flush=True)
             self._supervise()
             logger.info("stopping on %s", signal.Signals(self._stop.signal or signal.SIGTERM).name)
         return 0
@@ -307,10 +328,22 @@ class _Platform:
     def _start_children(self, settings: Settings) -> None:
         environment = child_environment(settings)
         for spec in self._children_factory(settings):
+            self._assign_metrics_port(spec, environment, settings)
             child = ChildProcess(spec.name, spec.argv, log_path=self._logs / f"{spec.name}.log", env=environment)
             self._children.append(child)
             child.start()
             self._supervise_process(child)
+
+    def _assign_metrics_port(self, spec: ChildSpec, environment: dict[str, str], settings: Settings) -> None:
+        """Sets METRICS_PORT in `environment` (each child copies it at start) to the next port for a VideoForge
+        process; removes it for others."""
+        environment.pop("METRICS_PORT", None)
+        if spec.argv[:3] != (sys.executable, "-m", "videoforge"):
+            return
+        port = next(self._metrics_ports)
+        environment["METRICS_PORT"] = str(port)
+        host = "127.0.0.1" if settings.metrics_host in ("", "0.0.0.0", "::") else settings.metrics_host
+        self._metrics[spec.name] = f"http://{host}:{port}/metrics"
 
     def _wait_until_healthy(self, settings: Settings, timeout: float) -> bool:
         """True once /healthz answers 200; False if asked to stop first; raises if a child dies or time runs out."""

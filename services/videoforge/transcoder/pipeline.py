@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from videoforge.packager.shaka import PackagedOutput, ShakaPackager
-from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits, validate
 from videoforge.transcoder.domain.ports import OutputFile, Transcoder, TranscodeResult
+from videoforge.transcoder.observed_stages import observed_stage, record_encode_speed
 
 # Share of the progress bar each step takes; encoding dominates the time.
 ENCODE_SHARE = (0.05, 0.85)
@@ -47,30 +49,41 @@ async def transcode(
     on_progress: Callable[[float], None],
 ) -> TranscodeResult:
     # Probe before decode: what is not a video, or is past the limits, never reaches the encoder.
-    info = await encoder.probe(source)
+    with observed_stage("probe"):
+        info = await encoder.probe(source)
     validate(info, limits)
     rungs = plan_ladder(info, formats or None)
     start, end = ENCODE_SHARE
-    ladder = await encoder.encode_ladder(
-        source,
-        rungs,
-        work_dir / "encoded",
-        has_audio=info.has_audio,
-        duration=info.duration_seconds,
-        on_progress=lambda done: on_progress(start + (end - start) * done),
-    )
+    with observed_stage("encode"):
+        encode_started = time.perf_counter()
+        ladder = await encoder.encode_ladder(
+            source,
+            rungs,
+            work_dir / "encoded",
+            has_audio=info.has_audio,
+            duration=info.duration_seconds,
+            on_progress=lambda done: on_progress(start + (end - start) * done),
+        )
+        record_encode_speed(info.duration_seconds, time.perf_counter() - encode_started)
     output = work_dir / "output"
-    package = await packager.package(ladder.renditions, ladder.audio, output)
+    with observed_stage("package"):
+        package = await packager.package(ladder.renditions, ladder.audio, output)
     on_progress(PACKAGE_DONE)
-    files = _package_files(package, output)
+    with observed_stage("extras"):
+        files = await _extras(encoder, ladder, info.duration_seconds, output)
+    on_progress(EXTRAS_DONE)
+    return TranscodeResult(info, rungs, output, _package_files(package, output) + files)
+
+
+async def _extras(encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float, output: Path) -> list[OutputFile]:
+    """The poster, preview, storyboard and MP4 downloads, made from the encoded renditions."""
     lowest_rung, lowest = ladder.lowest
-    duration = info.duration_seconds
     for folder in ("images", "storyboard", "downloads"):
         (output / folder).mkdir(exist_ok=True)
     poster = await encoder.make_poster(lowest, output / "images" / "poster.jpg", duration=duration)
     preview = await encoder.make_preview_gif(lowest, output / "images" / "preview.gif", duration=duration)
     storyboard = await encoder.make_storyboard(lowest, lowest_rung, output / "storyboard", duration=duration)
-    files += [
+    files = [
         OutputFile(_rel(poster, output), "POSTER"),
         OutputFile(_rel(preview, output), "PREVIEW"),
         OutputFile(_rel(storyboard.index, output), "STORYBOARD_INDEX"),
@@ -80,8 +93,7 @@ async def transcode(
         # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
         mp4 = await encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
         files.append(OutputFile(_rel(mp4, output), "MP4", rung.name))
-    on_progress(EXTRAS_DONE)
-    return TranscodeResult(info, rungs, output, files)
+    return files
 
 
 def _rel(path: Path, root: Path) -> str:

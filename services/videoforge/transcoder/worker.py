@@ -22,6 +22,7 @@ from videoforge.queue.port import ClaimedJob, JobQueue
 from videoforge.storage.port import BlobNotFound, BlobStore, BlobStoreError
 from videoforge.storage.s3 import guess_content_type
 from videoforge.transcoder.domain.ports import Attempt, JobReporter, ProducedAsset, Transcoder, TranscodeResult
+from videoforge.transcoder.observed_stages import delivery_span, observed_stage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +74,10 @@ class TranscodeWorker:
             await self.handle(claim)
 
     async def handle(self, claim: ClaimedJob) -> None:
+        with delivery_span(claim):
+            await self._handle(claim)
+
+    async def _handle(self, claim: ClaimedJob) -> None:
         log.info("claimed job %s (delivery %d)", claim.job_id, claim.attempt)
         try:
             attempt = await self._reporting(
@@ -123,7 +128,8 @@ class TranscodeWorker:
     async def _work(self, attempt: Attempt, work_dir: Path, progress: _ProgressState) -> tuple[TranscodeResult, str]:
         source = work_dir / "source"
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
-        await _storing(lambda: self._blobs.download_file(attempt.input_source, source))
+        with observed_stage("download"):
+            await _storing(lambda: self._blobs.download_file(attempt.input_source, source))
         progress.update("PROCESSING", 0.05)
         result = await self._transcoder.transcode(
             source,
@@ -133,7 +139,8 @@ class TranscodeWorker:
         )
         progress.update("UPLOADING", 0.96)
         prefix = attempt_prefix(attempt.video_id, attempt.job_id, attempt.number)
-        await _storing(lambda: self._blobs.upload_dir(result.output_dir, prefix))
+        with observed_stage("upload"):
+            await _storing(lambda: self._blobs.upload_dir(result.output_dir, prefix))
         return result, prefix
 
     async def _heartbeat(

@@ -9,6 +9,7 @@ import socket
 
 from videoforge.kit.clients import open_channel
 from videoforge.kit.db import create_engine_for, migrate
+from videoforge.kit.observability import start_observability
 from videoforge.kit.runtime import configure_logging
 from videoforge.kit.settings import Settings
 from videoforge.packager.shaka import ShakaPackager
@@ -35,6 +36,7 @@ def consumer_queue(settings: Settings) -> tuple[JobQueue, list[object]]:
 
 async def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level)
+    flush_traces = start_observability(settings, "worker")
     queue, resources = consumer_queue(settings)
     channel = open_channel(settings.job_address)
     worker = TranscodeWorker(
@@ -59,3 +61,4 @@ async def run_worker(settings: Settings) -> None:
     await channel.close()
     for engine in resources:
         await engine.dispose()  # type: ignore[attr-defined]
+    flush_traces()

@@ -44,6 +44,7 @@ class GrpcJobScheduler(JobScheduler):
             output_formats=formats,
             request_id=request_id,
             reuse_covering_job=reuse_covering,
+            source_url=video.source_url,
         )
         with translate_rpc_error():
             job = await self._stub.CreateJob(request, timeout=self._timeout)
@@ -94,4 +95,5 @@ def _update(event: job_pb2.JobEvent) -> JobUpdate:
         )
         if published
         else None,
+        media=summary_from_proto(event.media) if event.HasField("media") else None,
     )

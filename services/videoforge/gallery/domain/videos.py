@@ -43,6 +43,8 @@ class JobUpdate:
     version: int
     job: JobSnapshot
     playing: PlayingOutput | None = None
+    # What the job's probe found in the source, when it tells (an imported source is probed by its job).
+    media: MediaSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Video:
     playing: PlayingOutput | None = None
     # The newest job event applied; older and repeated ones are skipped.
     job_version: int = 0
+    # An imported video's URL: its jobs fetch the source from it while the source is not stored yet.
+    source_url: str = ""
 
 
 def video_not_found(video_id: str) -> NotFound:

@@ -59,6 +59,12 @@ class GalleryApiServicer(gallery_api_pb2_grpc.GalleryApiServiceServicer):
         )
         return api_video(self._present.video(video))
 
+    async def ImportVideo(self, request: pb.ImportVideoRequest, context: ServicerContext) -> api.ApiVideo:
+        video, _ = await self._gallery.import_video(
+            request.url, request.title, request.description, request.visibility, list(request.formats)
+        )
+        return api_video(self._present.video(video))
+
     async def CreateVideoJob(
         self, request: pb.CreateVideoJobRequest, context: ServicerContext
     ) -> api.CreateVideoJobResponse:

@@ -132,6 +132,12 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
         )
         return self._present.video(video)
 
+    async def ImportVideo(self, request: pb.ImportVideoRequest, context: ServicerContext) -> pb.Video:
+        video, _ = await self._gallery.import_video(
+            request.url, request.title, request.description, request.visibility, list(request.formats)
+        )
+        return self._present.video(video)
+
     async def CreateVideoJob(self, request: pb.CreateVideoJobRequest, context: ServicerContext) -> job_pb2.Job:
         _, ticket = await self._gallery.create_video_job(
             request.video_id, request.input_source, list(request.output_formats)

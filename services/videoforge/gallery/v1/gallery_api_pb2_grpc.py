@@ -43,6 +43,11 @@ class GalleryApiServiceStub:
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.SerializeToString,
                 response_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__api__pb2.ApiVideo.FromString,
                 _registered_method=True)
+        self.ImportVideo = channel.unary_unary(
+                '/videoforge.gallery.v1.GalleryApiService/ImportVideo',
+                request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ImportVideoRequest.SerializeToString,
+                response_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__api__pb2.ApiVideo.FromString,
+                _registered_method=True)
         self.CreateVideoJob = channel.unary_unary(
                 '/videoforge.gallery.v1.GalleryApiService/CreateVideoJob',
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.SerializeToString,
@@ -83,9 +88,17 @@ class GalleryApiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportVideo(self, request, context):
+        """Creates a video from a file at an https URL and starts its transcode, as GalleryService.ImportVideo does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateVideoJob(self, request, context):
         """`{job, message}`. A job of the video that is running or completed and covers the requested formats
-        answers instead of a new one: a video is never transcoded twice for the same formats.
+        answers instead of a new one: a video is never transcoded twice for the same formats. An https
+        `inputSource` imports a new private video from that URL instead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -125,6 +138,11 @@ def add_GalleryApiServiceServicer_to_server(servicer, server):
             'ConfirmUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmUpload,
                     request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.FromString,
+                    response_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__api__pb2.ApiVideo.SerializeToString,
+            ),
+            'ImportVideo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportVideo,
+                    request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ImportVideoRequest.FromString,
                     response_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__api__pb2.ApiVideo.SerializeToString,
             ),
             'CreateVideoJob': grpc.unary_unary_rpc_method_handler(
@@ -182,6 +200,33 @@ class GalleryApiService:
             target,
             '/videoforge.gallery.v1.GalleryApiService/ConfirmUpload',
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.SerializeToString,
+            videoforge_dot_gallery_dot_v1_dot_gallery__api__pb2.ApiVideo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.gallery.v1.GalleryApiService/ImportVideo',
+            videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ImportVideoRequest.SerializeToString,
             videoforge_dot_gallery_dot_v1_dot_gallery__api__pb2.ApiVideo.FromString,
             options,
             channel_credentials,

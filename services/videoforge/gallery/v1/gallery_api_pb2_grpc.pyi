@@ -39,9 +39,12 @@ class GalleryApiServiceStub:
     def __new__(cls, channel: _aio.Channel) -> GalleryApiServiceAsyncStub: ...
     ConfirmUpload: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ConfirmUploadRequest, _gallery_api_pb2.ApiVideo]
     """Verifies and probes an uploaded object and creates the video (and, by the server's default, its transcode)."""
+    ImportVideo: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ImportVideoRequest, _gallery_api_pb2.ApiVideo]
+    """Creates a video from a file at an https URL and starts its transcode, as GalleryService.ImportVideo does."""
     CreateVideoJob: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _gallery_api_pb2.CreateVideoJobResponse]
     """`{job, message}`. A job of the video that is running or completed and covers the requested formats
-    answers instead of a new one: a video is never transcoded twice for the same formats.
+    answers instead of a new one: a video is never transcoded twice for the same formats. An https
+    `inputSource` imports a new private video from that URL instead.
     """
     ListVideos: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ListVideosRequest, _gallery_api_pb2.ListApiVideosResponse]
     """`{videos, pagination}`: public videos plus the caller's own."""
@@ -62,9 +65,12 @@ class GalleryApiServiceAsyncStub(GalleryApiServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ConfirmUpload: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ConfirmUploadRequest, _gallery_api_pb2.ApiVideo]  # type: ignore[assignment]
     """Verifies and probes an uploaded object and creates the video (and, by the server's default, its transcode)."""
+    ImportVideo: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ImportVideoRequest, _gallery_api_pb2.ApiVideo]  # type: ignore[assignment]
+    """Creates a video from a file at an https URL and starts its transcode, as GalleryService.ImportVideo does."""
     CreateVideoJob: _aio.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _gallery_api_pb2.CreateVideoJobResponse]  # type: ignore[assignment]
     """`{job, message}`. A job of the video that is running or completed and covers the requested formats
-    answers instead of a new one: a video is never transcoded twice for the same formats.
+    answers instead of a new one: a video is never transcoded twice for the same formats. An https
+    `inputSource` imports a new private video from that URL instead.
     """
     ListVideos: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ListVideosRequest, _gallery_api_pb2.ListApiVideosResponse]  # type: ignore[assignment]
     """`{videos, pagination}`: public videos plus the caller's own."""
@@ -90,13 +96,22 @@ class GalleryApiServiceServicer(metaclass=_abc_1.ABCMeta):
         """Verifies and probes an uploaded object and creates the video (and, by the server's default, its transcode)."""
 
     @_abc_1.abstractmethod
+    def ImportVideo(
+        self,
+        request: _gallery_pb2.ImportVideoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gallery_api_pb2.ApiVideo, _abc.Awaitable[_gallery_api_pb2.ApiVideo]]:
+        """Creates a video from a file at an https URL and starts its transcode, as GalleryService.ImportVideo does."""
+
+    @_abc_1.abstractmethod
     def CreateVideoJob(
         self,
         request: _gallery_pb2.CreateVideoJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gallery_api_pb2.CreateVideoJobResponse, _abc.Awaitable[_gallery_api_pb2.CreateVideoJobResponse]]:
         """`{job, message}`. A job of the video that is running or completed and covers the requested formats
-        answers instead of a new one: a video is never transcoded twice for the same formats.
+        answers instead of a new one: a video is never transcoded twice for the same formats. An https
+        `inputSource` imports a new private video from that URL instead.
         """
 
     @_abc_1.abstractmethod

@@ -57,6 +57,11 @@ class GalleryServiceStub:
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.SerializeToString,
                 response_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
                 _registered_method=True)
+        self.ImportVideo = channel.unary_unary(
+                '/videoforge.gallery.v1.GalleryService/ImportVideo',
+                request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ImportVideoRequest.SerializeToString,
+                response_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
+                _registered_method=True)
         self.CreateVideoJob = channel.unary_unary(
                 '/videoforge.gallery.v1.GalleryService/CreateVideoJob',
                 request_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.CreateVideoJobRequest.SerializeToString,
@@ -123,6 +128,16 @@ class GalleryServiceServicer:
     def ConfirmUpload(self, request, context):
         """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
         GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportVideo(self, request, context):
+        """Creates a video from a file at an https URL and starts its transcode; answers at once. The job's worker
+        fetches the file (public addresses only, every redirect checked), checks and probes it as uploads are, and
+        stores it as the video's source; a refused or failed fetch fails the job with the reason.
+        GalleryApiService answers the original API's route for it, `/api/upload/import`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -200,6 +215,11 @@ def add_GalleryServiceServicer_to_server(servicer, server):
             'ConfirmUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmUpload,
                     request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.FromString,
+                    response_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.SerializeToString,
+            ),
+            'ImportVideo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportVideo,
+                    request_deserializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ImportVideoRequest.FromString,
                     response_serializer=videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.SerializeToString,
             ),
             'CreateVideoJob': grpc.unary_unary_rpc_method_handler(
@@ -346,6 +366,33 @@ class GalleryService:
             target,
             '/videoforge.gallery.v1.GalleryService/ConfirmUpload',
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ConfirmUploadRequest.SerializeToString,
+            videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.gallery.v1.GalleryService/ImportVideo',
+            videoforge_dot_gallery_dot_v1_dot_gallery__pb2.ImportVideoRequest.SerializeToString,
             videoforge_dot_gallery_dot_v1_dot_gallery__pb2.Video.FromString,
             options,
             channel_credentials,

@@ -47,6 +47,12 @@ class GalleryServiceStub:
     """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
     GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
     """
+    ImportVideo: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.ImportVideoRequest, _gallery_pb2.Video]
+    """Creates a video from a file at an https URL and starts its transcode; answers at once. The job's worker
+    fetches the file (public addresses only, every redirect checked), checks and probes it as uploads are, and
+    stores it as the video's source; a refused or failed fetch fails the job with the reason.
+    GalleryApiService answers the original API's route for it, `/api/upload/import`.
+    """
     CreateVideoJob: _grpc.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _job_pb2.Job]
     """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
     the job service everything the job needs, so jobs never call back into the gallery.
@@ -82,6 +88,12 @@ class GalleryServiceAsyncStub(GalleryServiceStub):
     ConfirmUpload: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ConfirmUploadRequest, _gallery_pb2.Video]  # type: ignore[assignment]
     """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
     GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
+    """
+    ImportVideo: _aio.UnaryUnaryMultiCallable[_gallery_pb2.ImportVideoRequest, _gallery_pb2.Video]  # type: ignore[assignment]
+    """Creates a video from a file at an https URL and starts its transcode; answers at once. The job's worker
+    fetches the file (public addresses only, every redirect checked), checks and probes it as uploads are, and
+    stores it as the video's source; a refused or failed fetch fails the job with the reason.
+    GalleryApiService answers the original API's route for it, `/api/upload/import`.
     """
     CreateVideoJob: _aio.UnaryUnaryMultiCallable[_gallery_pb2.CreateVideoJobRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Starts a transcode of one of the caller's videos, named by id or by its uploaded key. The gallery hands
@@ -139,6 +151,18 @@ class GalleryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_gallery_pb2.Video, _abc.Awaitable[_gallery_pb2.Video]]:
         """Verifies and probes an uploaded object, creates the video and, when asked, starts its transcode.
         GalleryApiService answers the original API's route for it, `/api/upload/confirm`.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportVideo(
+        self,
+        request: _gallery_pb2.ImportVideoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gallery_pb2.Video, _abc.Awaitable[_gallery_pb2.Video]]:
+        """Creates a video from a file at an https URL and starts its transcode; answers at once. The job's worker
+        fetches the file (public addresses only, every redirect checked), checks and probes it as uploads are, and
+        stores it as the video's source; a refused or failed fetch fails the job with the reason.
+        GalleryApiService answers the original API's route for it, `/api/upload/import`.
         """
 
     @_abc_1.abstractmethod

@@ -274,6 +274,14 @@ class PostgresJobRepository(JobRepository):
             ).scalar_one_or_none()
         return float(value or 0.0)
 
+    async def stored_bytes(self) -> dict[str, int]:
+        source_size = jobs.c.media["size_bytes"].as_integer()
+        sources = select(source_size.label("size")).distinct(jobs.c.input_source).subquery()
+        async with self._engine.connect() as conn:
+            outputs = (await conn.execute(select(func.coalesce(func.sum(assets.c.size_bytes), 0)))).scalar_one()
+            inputs = (await conn.execute(select(func.coalesce(func.sum(sources.c.size), 0)))).scalar_one()
+        return {"outputs": int(outputs), "sources": int(inputs)}
+
     async def restart_failed(self) -> list[Job]:
         restart = (
             update(jobs)

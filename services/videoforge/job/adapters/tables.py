@@ -1,6 +1,6 @@
 """The job schema's tables."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, String, Table, text
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(schema="job")
@@ -28,6 +28,7 @@ jobs = Table(
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     Column("run", Integer, nullable=False, server_default=text("0")),
     Column("request_id", String(64), nullable=False, server_default=""),
+    Column("source_url", Text, nullable=False, server_default=""),
     Index("jobs_owner_idx", "owner_id", "create_time"),
     Index("jobs_video_idx", "video_id"),
     Index("jobs_state_idx", "state", "end_time"),

@@ -62,6 +62,8 @@ class Job:
     run: int = 0
     # The creator's idempotency key.
     request_id: str = ""
+    # An imported video's URL: the worker fetches the source from it into `input_source` when not stored yet.
+    source_url: str = ""
 
     @property
     def is_final(self) -> bool:
@@ -117,6 +119,8 @@ class JobEvent:
     progress: int
     error_message: str = ""
     publication: Publication | None = None
+    # What the probe found in the source; None until known.
+    media: MediaSummary | None = None
 
 
 def covering_job(jobs: list[Job], formats: list[str]) -> Job | None:

@@ -62,6 +62,11 @@ class JobRepository(ABC):
     async def average_processing_seconds(self) -> float: ...
 
     @abstractmethod
+    async def stored_bytes(self) -> dict[str, int]:
+        """Bytes in the object store by kind, from the jobs' records: `outputs` (every asset of a job still kept)
+        and `sources` (each transcoded source once, at its probed size)."""
+
+    @abstractmethod
     async def restart_failed(self) -> list[Job]:
         """Every FAILED job back to PENDING in a new run with a fresh queue message, in one transaction."""
 

@@ -37,7 +37,7 @@ def api_job(job: job_pb2.Job, media: MediaSummary) -> api.ApiJob:
     return api.ApiJob(
         id=job.id,
         user_id=job.owner_id,
-        input_source=job.input_source,
+        input_source=job.source_url or job.input_source,
         status=job.status,
         progress=job.progress,
         duration=media.duration_seconds,

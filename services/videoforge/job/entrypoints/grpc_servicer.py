@@ -13,14 +13,22 @@ from videoforge.job.entrypoints.api_shapes import gigabytes
 from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.job.v1 import job_pb2 as pb
 from videoforge.job.v1 import job_pb2_grpc
+from videoforge.kit.address_policy import redact
 from videoforge.kit.errors import InvalidArgument
 from videoforge.kit.grpc_errors import code_name, code_number
 from videoforge.kit.paging import PageInfo
 from videoforge.kit.proto_time import timestamp
-from videoforge.transcoder.entrypoints.media_proto import rendition_from_proto, renditions_proto, summary_from_proto
+from videoforge.transcoder.entrypoints.media_proto import (
+    rendition_from_proto,
+    renditions_proto,
+    summary_from_proto,
+    summary_proto,
+)
 
 
-def job_proto(job: Job) -> pb.Job:
+def job_proto(job: Job, *, full_source_url: bool = False) -> pb.Job:
+    """The job as callers see it; `full_source_url` only for the worker that fetches it (a URL may carry a
+    token in its query or credentials)."""
     message = pb.Job(
         name=f"jobs/{job.id}",
         id=job.id,
@@ -37,6 +45,7 @@ def job_proto(job: Job) -> pb.Job:
         start_time=timestamp(job.start_time),
         end_time=timestamp(job.end_time),
         renditions=renditions_proto(job.renditions),
+        source_url=job.source_url if full_source_url else redact(job.source_url) if job.source_url else "",
     )
     if job.error:
         message.error.CopyFrom(status_pb2.Status(code=code_number(job.error.code), message=job.error.message))
@@ -184,11 +193,13 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             output_formats=list(request.output_formats),
             request_id=request.request_id,
             reuse_covering=request.reuse_covering_job,
+            source_url=request.source_url,
         )
         return job_proto(await self._jobs.create_job(new))
 
     async def StartAttempt(self, request: pb.StartAttemptRequest, context: ServicerContext) -> pb.Job:
-        return job_proto(await self._jobs.start_attempt(request.job_id, request.delivery_token))
+        job = await self._jobs.start_attempt(request.job_id, request.delivery_token)
+        return job_proto(job, full_source_url=True)
 
     async def ReportProgress(
         self, request: pb.ReportProgressRequest, context: ServicerContext
@@ -196,6 +207,18 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
         state = pb.Job.State.Name(request.state).removeprefix("STATE_")
         cancelled = await self._jobs.report_progress(request.job_id, request.attempt, state, request.progress)
         return pb.ReportProgressResponse(cancel_requested=cancelled)
+
+    async def RecordSource(self, request: pb.RecordSourceRequest, context: ServicerContext) -> pb.Job:
+        job = await self._jobs.record_source(request.job_id, request.attempt, summary_from_proto(request.media))
+        return job_proto(job)
+
+    async def RecordLiveOutput(self, request: pb.RecordLiveOutputRequest, context: ServicerContext) -> pb.Job:
+        manifests = [asset_from_proto(a) for a in request.assets]
+        renditions = [rendition_from_proto(r) for r in request.renditions]
+        job = await self._jobs.record_live_output(
+            request.job_id, request.attempt, request.output_prefix, manifests, renditions
+        )
+        return job_proto(job)
 
     async def CompleteAttempt(self, request: pb.CompleteAttemptRequest, context: ServicerContext) -> pb.Job:
         produced = [asset_from_proto(a) for a in request.assets]
@@ -258,4 +281,6 @@ def event_proto(event: JobEvent) -> pb.JobEvent:
     )
     if event.publication is not None:
         message.publication.CopyFrom(pb.Publication(**event.publication.__dict__))
+    if event.media is not None:
+        message.media.CopyFrom(summary_proto(event.media))
     return message

@@ -100,6 +100,8 @@ class NewJob:
     request_id: str
     # Answer with a running or completed job of the video that makes every requested format, if there is one.
     reuse_covering: bool = False
+    # An imported video's URL, fetched by the worker while `input_source` is not stored yet.
+    source_url: str = ""
 
 
 class Jobs:
@@ -147,6 +149,7 @@ class Jobs:
             update_time=now,
             media=new.media,
             request_id=request_id,
+            source_url=new.source_url,
         )
         return await self._repo.create(job)
 
@@ -320,6 +323,48 @@ class Jobs:
         current = await self._settled(job_id, attempt)
         # Gone or cancelled: stop. Completed by this very attempt: a late progress report, nothing to do.
         return current is None or current.state == CANCELLED
+
+    async def record_source(self, job_id: str, attempt: int, media: MediaSummary) -> Job:
+        """An imported source was fetched, checked and stored: the job, and through its event the video, show
+        what the probe found. A repeat answers the job as it stands."""
+        job_id = require(job_id, "job_id")
+        if media.duration_seconds <= 0 or media.width <= 0 or media.height <= 0:
+            raise InvalidArgument.for_field("media", "needs a duration and a size", "BAD_MEDIA")
+        job = await self._repo.report(job_id, attempt, {"media": media}, lease_seconds=self._lease_seconds)
+        if job is not None:
+            self.changes.notify(job.id)
+            return job
+        settled = await self._settled(job_id, attempt)
+        if settled is None:
+            raise job_not_found(job_id)
+        raise FailedPrecondition(f"The job is already {settled.state.lower()}.", "JOB_FINISHED")
+
+    async def record_live_output(
+        self, job_id: str, attempt: int, output_prefix: str, manifests: list[Asset], renditions: list[Rendition]
+    ) -> Job:
+        """A running attempt's output can be watched while it grows: the video plays from it until a completed
+        output is published. A repeat answers the job as it stands."""
+        job = await self._repo.get(require(job_id, "job_id"))
+        if job is None:
+            raise job_not_found(job_id)
+        if output_prefix != attempt_prefix(job.video_id, job.id, attempt):
+            raise InvalidArgument.for_field("output_prefix", "is not this attempt's prefix", "BAD_PREFIX")
+        kinds = {a.kind for a in manifests}
+        if any(not a.key.startswith(output_prefix) for a in manifests) or not {"HLS_MASTER", "DASH_MANIFEST"} <= kinds:
+            raise InvalidArgument.for_field(
+                "assets", "needs the HLS master and the MPD, under the output prefix", "BAD_ASSET"
+            )
+        manifests = [replace(a, video_id=job.video_id, job_id=job.id, id=a.id or new_id()) for a in manifests]
+        recorded = await self._repo.record_live(
+            job.id, attempt, {"renditions": renditions}, manifests, lease_seconds=self._lease_seconds
+        )
+        if recorded is not None:
+            self.changes.notify(recorded.id)
+            return recorded
+        settled = await self._settled(job.id, attempt)
+        if settled is None:
+            raise job_not_found(job_id)
+        raise FailedPrecondition(f"The job is already {settled.state.lower()}.", "JOB_FINISHED")
 
     async def complete_attempt(
         self, job_id: str, attempt: int, output_prefix: str, produced: list[Asset], renditions: list[Rendition]

@@ -44,7 +44,7 @@ class ApiJob(_message.Message):
     id: _builtins.str
     user_id: _builtins.str
     input_source: _builtins.str
-    """The source's object key."""
+    """The source's object key, or for an imported video the URL it came from (without credentials or query)."""
     status: _builtins.str
     """`PENDING`, `DOWNLOADING`, `PROCESSING`, `UPLOADING`, `COMPLETED`, `FAILED` or `CANCELLED`."""
     progress: _builtins.int

@@ -71,6 +71,7 @@ class Job(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     RENDITIONS_FIELD_NUMBER: _builtins.int
+    SOURCE_URL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. Format: `jobs/{job}`."""
     id: _builtins.str
@@ -87,6 +88,10 @@ class Job(_message.Message):
     """Output only. 0 to 100."""
     attempt: _builtins.int
     """Output only. Deliveries so far; reports name the attempt they belong to."""
+    source_url: _builtins.str
+    """Output only. For an imported video: the URL its source is fetched from (shown without credentials or
+    query, except to the worker that fetches it).
+    """
     @_builtins.property
     def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Requested formats, normalised (`1080p`, `720p`, ...)."""
@@ -126,10 +131,11 @@ class Job(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         renditions: _abc.Iterable[_transcoder_pb2.Rendition] | None = ...,
+        source_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "error", b"error", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "renditions", b"renditions", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "renditions", b"renditions", "source_url", b"source_url", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -215,6 +221,7 @@ class CreateJobRequest(_message.Message):
     OUTPUT_FORMATS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REUSE_COVERING_JOB_FIELD_NUMBER: _builtins.int
+    SOURCE_URL_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """Required. The video to transcode."""
     owner_id: _builtins.str
@@ -226,6 +233,10 @@ class CreateJobRequest(_message.Message):
     reuse_covering_job: _builtins.bool
     """When set, the video's newest running or completed job that makes every requested format answers instead
     of a new one.
+    """
+    source_url: _builtins.str
+    """For an imported video: the URL the worker fetches the source from into `input_source`, when it is not
+    stored yet.
     """
     @_builtins.property
     def media(self) -> _transcoder_pb2.MediaInfo:
@@ -245,10 +256,11 @@ class CreateJobRequest(_message.Message):
         output_formats: _abc.Iterable[_builtins.str] | None = ...,
         request_id: _builtins.str = ...,
         reuse_covering_job: _builtins.bool = ...,
+        source_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "media", b"media", "output_formats", b"output_formats", "owner_id", b"owner_id", "request_id", b"request_id", "reuse_covering_job", b"reuse_covering_job", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "media", b"media", "output_formats", b"output_formats", "owner_id", b"owner_id", "request_id", b"request_id", "reuse_covering_job", b"reuse_covering_job", "source_url", b"source_url", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -831,6 +843,34 @@ class CompleteAttemptRequest(_message.Message):
 Global___CompleteAttemptRequest: _TypeAlias = CompleteAttemptRequest  # noqa: Y015
 
 @_typing.final
+class RecordSourceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    attempt: _builtins.int
+    @_builtins.property
+    def media(self) -> _transcoder_pb2.MediaInfo:
+        """What the probe found in the stored source."""
+
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        media: _transcoder_pb2.MediaInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "job_id", b"job_id", "media", b"media"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordSourceRequest: _TypeAlias = RecordSourceRequest  # noqa: Y015
+
+@_typing.final
 class FailAttemptRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1098,6 +1138,7 @@ class JobEvent(_message.Message):
     PROGRESS_FIELD_NUMBER: _builtins.int
     ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
     PUBLICATION_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
     event_id: _builtins.int
     """Position in the job service's event log; acknowledge it once applied."""
     video_id: _builtins.str
@@ -1113,6 +1154,10 @@ class JobEvent(_message.Message):
     def publication(self) -> Global___Publication:
         """What the video plays from now; unset while nothing plays."""
 
+    @_builtins.property
+    def media(self) -> _transcoder_pb2.MediaInfo:
+        """What the probe found in the job's source; unset until known (an imported source is probed by the job)."""
+
     def __init__(
         self,
         *,
@@ -1124,10 +1169,11 @@ class JobEvent(_message.Message):
         progress: _builtins.int = ...,
         error_message: _builtins.str = ...,
         publication: Global___Publication | None = ...,
+        media: _transcoder_pb2.MediaInfo | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["publication", b"publication"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media", "publication", b"publication"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_message", b"error_message", "event_id", b"event_id", "job_id", b"job_id", "progress", b"progress", "publication", b"publication", "state", b"state", "version", b"version", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_message", b"error_message", "event_id", b"event_id", "job_id", b"job_id", "media", b"media", "progress", b"progress", "publication", b"publication", "state", b"state", "version", b"version", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

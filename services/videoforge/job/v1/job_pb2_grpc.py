@@ -602,6 +602,11 @@ class JobInternalServiceStub:
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReportProgressRequest.SerializeToString,
                 response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReportProgressResponse.FromString,
                 _registered_method=True)
+        self.RecordSource = channel.unary_unary(
+                '/videoforge.job.v1.JobInternalService/RecordSource',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.RecordSourceRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
+                _registered_method=True)
         self.CompleteAttempt = channel.unary_unary(
                 '/videoforge.job.v1.JobInternalService/CompleteAttempt',
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.CompleteAttemptRequest.SerializeToString,
@@ -664,6 +669,14 @@ class JobInternalServiceServicer:
     def ReportProgress(self, request, context):
         """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
         ABORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordSource(self, request, context):
+        """Records what the probe found in an imported source the attempt fetched and stored, so the job and its
+        video show it. Stale attempts get ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -736,6 +749,11 @@ def add_JobInternalServiceServicer_to_server(servicer, server):
                     servicer.ReportProgress,
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReportProgressRequest.FromString,
                     response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReportProgressResponse.SerializeToString,
+            ),
+            'RecordSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordSource,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.RecordSourceRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
             ),
             'CompleteAttempt': grpc.unary_unary_rpc_method_handler(
                     servicer.CompleteAttempt,
@@ -856,6 +874,33 @@ class JobInternalService:
             '/videoforge.job.v1.JobInternalService/ReportProgress',
             videoforge_dot_job_dot_v1_dot_job__pb2.ReportProgressRequest.SerializeToString,
             videoforge_dot_job_dot_v1_dot_job__pb2.ReportProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobInternalService/RecordSource',
+            videoforge_dot_job_dot_v1_dot_job__pb2.RecordSourceRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

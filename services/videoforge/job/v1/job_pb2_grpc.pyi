@@ -233,6 +233,10 @@ class JobInternalServiceStub:
     """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
     ABORTED.
     """
+    RecordSource: _grpc.UnaryUnaryMultiCallable[_job_pb2.RecordSourceRequest, _job_pb2.Job]
+    """Records what the probe found in an imported source the attempt fetched and stored, so the job and its
+    video show it. Stale attempts get ABORTED.
+    """
     CompleteAttempt: _grpc.UnaryUnaryMultiCallable[_job_pb2.CompleteAttemptRequest, _job_pb2.Job]
     """Records the outputs of a finished attempt and publishes them to the video."""
     FailAttempt: _grpc.UnaryUnaryMultiCallable[_job_pb2.FailAttemptRequest, _job_pb2.Job]
@@ -269,6 +273,10 @@ class JobInternalServiceAsyncStub(JobInternalServiceStub):
     ReportProgress: _aio.UnaryUnaryMultiCallable[_job_pb2.ReportProgressRequest, _job_pb2.ReportProgressResponse]  # type: ignore[assignment]
     """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
     ABORTED.
+    """
+    RecordSource: _aio.UnaryUnaryMultiCallable[_job_pb2.RecordSourceRequest, _job_pb2.Job]  # type: ignore[assignment]
+    """Records what the probe found in an imported source the attempt fetched and stored, so the job and its
+    video show it. Stale attempts get ABORTED.
     """
     CompleteAttempt: _aio.UnaryUnaryMultiCallable[_job_pb2.CompleteAttemptRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Records the outputs of a finished attempt and publishes them to the video."""
@@ -321,6 +329,16 @@ class JobInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_job_pb2.ReportProgressResponse, _abc.Awaitable[_job_pb2.ReportProgressResponse]]:
         """Progress of an attempt; renews its lease and answers whether the job was cancelled. Stale attempts get
         ABORTED.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordSource(
+        self,
+        request: _job_pb2.RecordSourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
+        """Records what the probe found in an imported source the attempt fetched and stored, so the job and its
+        video show it. Stale attempts get ABORTED.
         """
 
     @_abc_1.abstractmethod

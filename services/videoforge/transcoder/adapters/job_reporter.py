@@ -9,8 +9,9 @@ from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.grpc_client_errors import translate_rpc_error
 from videoforge.kit.grpc_errors import code_number
 from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.ports import Attempt, JobReporter, ProducedAsset
-from videoforge.transcoder.entrypoints.media_proto import rendition_proto
+from videoforge.transcoder.entrypoints.media_proto import media_proto, rendition_proto
 
 State = job_pb2.Job.State
 
@@ -30,6 +31,7 @@ class GrpcJobReporter(JobReporter):
             number=job.attempt,
             input_source=job.input_source,
             output_formats=list(job.output_formats),
+            source_url=job.source_url,
         )
 
     async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:
@@ -39,6 +41,24 @@ class GrpcJobReporter(JobReporter):
         with translate_rpc_error():
             reply = await self._stub.ReportProgress(request, timeout=self._timeout)
         return reply.cancel_requested
+
+    async def record_source(self, attempt: Attempt, media: MediaInfo) -> None:
+        request = job_pb2.RecordSourceRequest(job_id=attempt.job_id, attempt=attempt.number, media=media_proto(media))
+        with translate_rpc_error():
+            await self._stub.RecordSource(request, timeout=self._timeout)
+
+    async def record_live_output(
+        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+    ) -> None:
+        request = job_pb2.RecordLiveOutputRequest(
+            job_id=attempt.job_id,
+            attempt=attempt.number,
+            output_prefix=output_prefix,
+            assets=_assets_proto(assets),
+            renditions=[rendition_proto(rung, has_audio) for rung in renditions],
+        )
+        with translate_rpc_error():
+            await self._stub.RecordLiveOutput(request, timeout=self._timeout)
 
     async def complete(
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool

@@ -38,6 +38,8 @@ class Attempt:
     number: int
     input_source: str
     output_formats: list[str]
+    # An imported video's URL: fetched into `input_source` while that is not stored yet.
+    source_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,23 @@ class ProducedAsset:
 class Transcoder(ABC):
     @abstractmethod
     async def transcode(
-        self, source: Path, work_dir: Path, *, formats: list[str], on_progress: Callable[[float], None]
-    ) -> TranscodeResult: ...
+        self,
+        source: Path,
+        work_dir: Path,
+        *,
+        formats: list[str],
+        on_progress: Callable[[float], None],
+        sink: PresentationSink | None = None,
+    ) -> TranscodeResult:
+        """Writes the output set under work_dir; `sink` gets its presentation while it grows."""
+
+
+class SourceImporter(ABC):
+    @abstractmethod
+    async def fetch(self, url: str, destination: Path) -> MediaInfo:
+        """Fetches the file at `url` into `destination`, refuses what is not a video we take as an upload would
+        be refused, and returns what the probe found. Raises SourceRefused (or UnsupportedMedia) for what will
+        never work, SourceUnavailable for what may work later."""
 
 
 class JobReporter(ABC):
@@ -67,6 +84,16 @@ class JobReporter(ABC):
     @abstractmethod
     async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:
         """Reports progress and renews the attempt's lease; True when the job was cancelled."""
+
+    @abstractmethod
+    async def record_source(self, attempt: Attempt, media: MediaInfo) -> None:
+        """Tells the job service what the probe found in an imported source."""
+
+    @abstractmethod
+    async def record_live_output(
+        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+    ) -> None:
+        """Tells the job service the attempt's output plays while it grows: its manifests (`assets`) are stored."""
 
     @abstractmethod
     async def complete(
