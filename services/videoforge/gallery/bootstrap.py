@@ -14,6 +14,7 @@ from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import follow_job_events
 from videoforge.gallery.service_layer.upload_sweep import sweep_uploads_every
 from videoforge.gallery.v1 import gallery_api_pb2, gallery_api_pb2_grpc, gallery_pb2, gallery_pb2_grpc
+from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.clients import open_channel
 from videoforge.kit.runtime import Service, database, media_signer
 from videoforge.kit.server import ServiceBinding
@@ -43,6 +44,7 @@ async def build(settings: Settings) -> Service:
         ),
         default_formats=settings.default_formats,
         auto_transcode=settings.auto_transcode,
+        import_policy=AddressPolicy.from_setting(settings.outbound_allowed_hosts),
     )
     presenter = VideoPresenter(media_signer(settings), settings.signed_url_seconds)
     public, internal = GalleryServicer(gallery, presenter), GalleryInternalServicer(gallery, presenter)

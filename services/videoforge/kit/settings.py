@@ -7,13 +7,16 @@ directory and passes their paths on; in production they come from the environmen
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from videoforge.kit.address_policy import parse_host_port
 
 
 def default_data_dir() -> Path:
@@ -130,6 +133,11 @@ class Settings(BaseSettings):
     media_memory_bytes: int = Field(default=16 * 1024**3, gt=0)
     encoder_preset: str = "veryfast"
 
+    # Requests to user-given URLs (import from a URL) reach only public addresses over https. Hosts named here
+    # (`host:port`, comma-separated or a JSON list) are exempt, plain http included: a test server or a private
+    # deployment's media host.
+    outbound_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # Observability. Each process serves Prometheus metrics at http://METRICS_HOST:METRICS_PORT/metrics (0: none;
     # `videoforge up` gives each of its processes a port of its own). Traces go over OTLP when
     # OTEL_EXPORTER_OTLP_ENDPOINT is set, and as JSON lines to traces_file when it is set.
@@ -150,6 +158,17 @@ class Settings(BaseSettings):
         for cidr in cidrs:
             ipaddress.ip_network(cidr, strict=False)  # a ValueError names the bad entry
         return cidrs
+
+    @field_validator("outbound_allowed_hosts", mode="before")
+    @classmethod
+    def _host_ports(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [e.strip() for e in text.split(",") if e.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                parse_host_port(str(entry))  # a ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _one_way_to_trust_proxies(self) -> Settings:

@@ -21,7 +21,15 @@ from videoforge.media_model import attempt_prefix
 from videoforge.queue.port import ClaimedJob, JobQueue
 from videoforge.storage.port import BlobNotFound, BlobStore, BlobStoreError
 from videoforge.storage.s3 import guess_content_type
-from videoforge.transcoder.domain.ports import Attempt, JobReporter, ProducedAsset, Transcoder, TranscodeResult
+from videoforge.transcoder.domain.errors import SourceUnavailable
+from videoforge.transcoder.domain.ports import (
+    Attempt,
+    JobReporter,
+    ProducedAsset,
+    SourceImporter,
+    Transcoder,
+    TranscodeResult,
+)
 from videoforge.transcoder.observed_stages import delivery_span, observed_stage
 
 log = logging.getLogger(__name__)
@@ -55,10 +63,17 @@ def delivery_token(claim: ClaimedJob) -> str:
 
 class TranscodeWorker:
     def __init__(
-        self, queue: JobQueue, jobs: JobReporter, blobs: BlobStore, transcoder: Transcoder, config: WorkerConfig
+        self,
+        queue: JobQueue,
+        jobs: JobReporter,
+        blobs: BlobStore,
+        transcoder: Transcoder,
+        config: WorkerConfig,
+        *,
+        importer: SourceImporter | None = None,
     ) -> None:
         self._queue, self._jobs, self._blobs = queue, jobs, blobs
-        self._transcoder, self._config = transcoder, config
+        self._transcoder, self._config, self._importer = transcoder, config, importer
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -129,7 +144,10 @@ class TranscodeWorker:
         source = work_dir / "source"
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
         with observed_stage("download"):
-            await _storing(lambda: self._blobs.download_file(attempt.input_source, source))
+            if attempt.source_url and await _storing(lambda: self._blobs.head(attempt.input_source)) is None:
+                await self._import_source(attempt, source)
+            else:
+                await _storing(lambda: self._blobs.download_file(attempt.input_source, source))
         progress.update("PROCESSING", 0.05)
         result = await self._transcoder.transcode(
             source,
@@ -142,6 +160,17 @@ class TranscodeWorker:
         with observed_stage("upload"):
             await _storing(lambda: self._blobs.upload_dir(result.output_dir, prefix))
         return result, prefix
+
+    async def _import_source(self, attempt: Attempt, source: Path) -> None:
+        """An imported video's source, not stored yet: fetched through the outbound policy, checked and probed as
+        an upload is, its findings recorded, then stored, so later attempts and jobs read it like an upload's.
+        Recorded before it is stored: a stored source always had its findings recorded."""
+        if self._importer is None:
+            raise SourceUnavailable("this worker cannot fetch URLs")
+        info = await self._importer.fetch(attempt.source_url, source)
+        await self._jobs.record_source(attempt, info)
+        content_type = guess_content_type(source)
+        await _storing(lambda: self._blobs.upload_file(source, attempt.input_source, content_type))
 
     async def _heartbeat(
         self, claim: ClaimedJob, attempt: Attempt, progress: _ProgressState, work: asyncio.Task[object]
@@ -284,4 +313,6 @@ async def _storing(transfer: Callable[[], Awaitable[T]]) -> T:
 
 def _transient_message(error: Exception, *, retried: bool) -> str:
     then = "it will be retried" if retried else "no tries are left; an administrator can restart it"
+    if isinstance(error, SourceUnavailable):
+        return f"{error.message}; {then}."
     return f"The transcode hit a temporary problem ({type(error).__name__}); {then}."

@@ -7,9 +7,11 @@ import os
 import signal
 import socket
 
+from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.clients import open_channel
 from videoforge.kit.db import create_engine_for, migrate
 from videoforge.kit.observability import start_observability
+from videoforge.kit.outbound import OutboundClient
 from videoforge.kit.runtime import configure_logging
 from videoforge.kit.settings import Settings
 from videoforge.packager.shaka import ShakaPackager
@@ -18,6 +20,7 @@ from videoforge.queue.port import JobQueue
 from videoforge.queue.postgres import PostgresJobQueue
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.job_reporter import GrpcJobReporter
+from videoforge.transcoder.adapters.url_source import UrlSourceImporter
 from videoforge.transcoder.bootstrap import media_encoder, media_limits
 from videoforge.transcoder.pipeline import MediaPipeline
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
@@ -49,6 +52,11 @@ async def run_worker(settings: Settings) -> None:
             scratch=settings.data_dir / "scratch" / "worker",
             lease_seconds=settings.queue_lease_seconds,
             max_attempts=settings.queue_max_attempts,
+        ),
+        importer=UrlSourceImporter(
+            OutboundClient(AddressPolicy.from_setting(settings.outbound_allowed_hosts)),
+            media_encoder(settings),
+            media_limits(settings),
         ),
     )
     stop = asyncio.Event()

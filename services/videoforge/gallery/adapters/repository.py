@@ -37,6 +37,7 @@ def _video(row: Any) -> Video:
     values["media"] = MediaSummary.from_fields(values["media"])
     extra = values.pop("extra")
     values["filename"] = extra.get("filename", "")
+    values["source_url"] = extra.get("source_url", "")
     values["playing"] = _playing(values["published_job_id"], extra)
     return Video(**values)
 
@@ -52,17 +53,18 @@ def _playing(job_id: str, extra: dict[str, Any]) -> PlayingOutput | None:
     )
 
 
-def _extra(filename: str, playing: PlayingOutput | None) -> dict[str, Any]:
-    """The `extra` column: the file name, and the images of what plays."""
+def _extra(filename: str, playing: PlayingOutput | None, source_url: str = "") -> dict[str, Any]:
+    """The `extra` column: the file name, an imported video's URL, and the images of what plays."""
     images = {k: v for k, v in asdict(playing).items() if k != "job_id"} if playing else {}
-    return {"filename": filename, **images}
+    imported = {"source_url": source_url} if source_url else {}
+    return {"filename": filename, **imported, **images}
 
 
 def _columns(video: Video) -> dict[str, Any]:
     values = asdict(video)
     values["media"] = video.media.as_fields()
-    values.pop("filename"), values.pop("playing")
-    values["extra"] = _extra(video.filename, video.playing)
+    values.pop("filename"), values.pop("playing"), values.pop("source_url")
+    values["extra"] = _extra(video.filename, video.playing, video.source_url)
     return values
 
 
@@ -228,6 +230,8 @@ class PostgresVideoRepository(VideoRepository):
             "job_version": update_.version,
             "update_time": datetime.now(UTC),
         }
+        if update_.media is not None:
+            values["media"] = update_.media.as_fields()
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -238,7 +242,7 @@ class PostgresVideoRepository(VideoRepository):
             ).first()
             if row is None:
                 return False
-            extra = _extra(row.extra.get("filename", ""), playing)
+            extra = _extra(row.extra.get("filename", ""), playing, row.extra.get("source_url", ""))
             await conn.execute(update(videos).where(videos.c.id == update_.video_id).values(**values, extra=extra))
         return True
 

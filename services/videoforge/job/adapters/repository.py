@@ -110,6 +110,7 @@ async def _emit(conn: AsyncConnection, job: Job) -> None:
         "progress": job.progress,
         "error_message": job.error.message if job.error else "",
         "publication": asdict(publication) if publication else None,
+        "media": job.media.as_fields() if job.media != MediaSummary() else None,
     }
     await conn.execute(insert(events).values(video_id=job.video_id, version=version, payload=payload))
     await announce_change(conn, job.id)
@@ -125,7 +126,8 @@ async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values:
     if row is None:
         return None
     job = _job(row)
-    if job.state != before:
+    # A probe's findings reach the video as an event too: an imported source is probed while the job runs.
+    if job.state != before or "media" in values:
         await _emit(conn, job)
     else:
         await announce_change(conn, job.id)
@@ -381,10 +383,12 @@ class PostgresJobRepository(JobRepository):
 def _event(row: Mapping[str, Any]) -> JobEvent:
     payload = dict(row["payload"])
     published = payload.pop("publication", None)
+    media = payload.pop("media", None)
     return JobEvent(
         event_id=row["id"],
         video_id=row["video_id"],
         version=row["version"],
         publication=Publication(**published) if published else None,
+        media=MediaSummary.from_fields(media) if media else None,
         **payload,
     )
