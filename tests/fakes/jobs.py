@@ -22,7 +22,7 @@ from videoforge.job.domain.jobs import (
     Publication,
 )
 from videoforge.job.domain.ports import JobRepository
-from videoforge.media_model import MediaSummary, attempt_prefix
+from videoforge.media_model import MediaSummary
 
 
 class InMemoryJobRepository(JobRepository):

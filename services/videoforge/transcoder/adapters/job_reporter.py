@@ -47,19 +47,6 @@ class GrpcJobReporter(JobReporter):
         with translate_rpc_error():
             await self._stub.RecordSource(request, timeout=self._timeout)
 
-    async def record_live_output(
-        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
-    ) -> None:
-        request = job_pb2.RecordLiveOutputRequest(
-            job_id=attempt.job_id,
-            attempt=attempt.number,
-            output_prefix=output_prefix,
-            assets=_assets_proto(assets),
-            renditions=[rendition_proto(rung, has_audio) for rung in renditions],
-        )
-        with translate_rpc_error():
-            await self._stub.RecordLiveOutput(request, timeout=self._timeout)
-
     async def complete(
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
     ) -> None:
