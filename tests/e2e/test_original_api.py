@@ -50,7 +50,7 @@ def upload_as_documented(client: EdgeClient, clip: Path, **details: str) -> tupl
     )
     assert isinstance(grant["uploadUrl"], str) and grant["uploadUrl"].startswith("http")
     assert isinstance(grant["s3Key"], str) and grant["s3Key"]
-    assert grant["expiresIn"] == 3600
+    assert 0 < grant["expiresIn"] <= 900  # upload URLs are short-lived
     put = httpx.put(grant["uploadUrl"], content=clip.read_bytes(), headers={"Content-Type": "video/mp4"})
     assert put.status_code == 200, put.text
     video = client.request("POST", "/api/upload/confirm", json={"s3Key": grant["s3Key"], **details})
