@@ -22,7 +22,7 @@ from videoforge.job.domain.jobs import (
     Publication,
 )
 from videoforge.job.domain.ports import JobRepository
-from videoforge.media_model import MediaSummary
+from videoforge.media_model import MediaSummary, attempt_prefix
 
 
 class InMemoryJobRepository(JobRepository):
@@ -101,7 +101,7 @@ class InMemoryJobRepository(JobRepository):
         if job is None or job.attempt != attempt or job.is_final:
             return None
         changed = self._apply(job, {**values, "end_time": self.now})
-        self.assets.setdefault(job_id, []).extend(produced)
+        self.assets[job_id] = list(produced)
         self.publications[changed.video_id] = job_id
         self._emit(changed)
         return copy.deepcopy(changed)
@@ -120,6 +120,23 @@ class InMemoryJobRepository(JobRepository):
         if job_id is None:
             return None
         return copy.deepcopy(self.jobs[job_id]), list(self.assets.get(job_id, []))
+
+    async def record_live(
+        self, job_id: str, attempt: int, values: dict[str, Any], manifests: Sequence[Asset], *, lease_seconds: float
+    ) -> Job | None:
+        job = await self.report(job_id, attempt, values, lease_seconds=lease_seconds)
+        if job is not None:
+            self.assets[job_id] = list(manifests)
+        return job
+
+    async def live(self, video_id: str) -> tuple[Job, list[Asset]] | None:
+        running = [job for job in self.jobs.values() if job.video_id == video_id and job.is_working]
+        for job in sorted(running, key=lambda job: job.create_time, reverse=True):
+            prefix = attempt_prefix(job.video_id, job.id, job.attempt)
+            manifests = [a for a in self.assets.get(job.id, []) if a.key.startswith(prefix)]
+            if manifests:
+                return copy.deepcopy(job), manifests
+        return None
 
     async def state_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -22,6 +22,7 @@ from videoforge.transcoder.domain.ports import (
     Transcoder,
     TranscodeResult,
 )
+from videoforge.transcoder.domain.presentation import ManifestFile, PresentationSink, PresentationSnapshot
 from videoforge.transcoder.entrypoints.media_proto import media_proto, summary_from_proto
 
 RUNG = Rung(name="360p", width=640, height=360, video_kbps=800, maxrate_kbps=856, bufsize_kbps=1200, gop_frames=60)
@@ -36,26 +37,41 @@ INFO = MediaInfo(
 
 
 class FakeTranscoder(Transcoder):
-    """Writes a master playlist, a segment and a poster; `before_finish` runs just before it returns."""
+    """Writes a master playlist, an MPD, a segment and a poster, hands a sink the manifests and the segment as a
+    playable presentation while it grows; `before_finish` runs just before it returns."""
 
     def __init__(self, before_finish: Callable[[], Awaitable[object]] | None = None) -> None:
         self.before_finish = before_finish
         self.runs = 0
 
     async def transcode(
-        self, source: Path, work_dir: Path, *, formats: list[str], on_progress: Callable[[float], None]
+        self,
+        source: Path,
+        work_dir: Path,
+        *,
+        formats: list[str],
+        on_progress: Callable[[float], None],
+        sink: PresentationSink | None = None,
     ) -> TranscodeResult:
         self.runs += 1
         output = work_dir / "output"
         (output / "images").mkdir(parents=True, exist_ok=True)
         (output / "master.m3u8").write_text("#EXTM3U\n")
+        (output / "manifest.mpd").write_text("<MPD/>")
         (output / "360p_1.m4s").write_bytes(b"segment")
         (output / "images" / "poster.jpg").write_bytes(b"jpeg")
         on_progress(0.5)
+        manifests = [
+            (ManifestFile("master.m3u8", "HLS_MASTER"), b"#EXTM3U\n"),
+            (ManifestFile("manifest.mpd", "DASH_MANIFEST"), b"<MPD/>"),
+        ]
+        if sink is not None:
+            await sink.publish(PresentationSnapshot(output, ["360p_1.m4s"], manifests, playable=True, rungs=[RUNG]))
         if self.before_finish is not None:
             await self.before_finish()
         files = [
             OutputFile("master.m3u8", "HLS_MASTER"),
+            OutputFile("manifest.mpd", "DASH_MANIFEST"),
             OutputFile("360p_1.m4s"),
             OutputFile("images/poster.jpg", "POSTER"),
         ]
@@ -92,6 +108,14 @@ class LocalJobReporter(JobReporter):
         summary = summary_from_proto(media_proto(media))
         await self.jobs.record_source(attempt.job_id, attempt.number, summary)
         self._reply("record_source")
+
+    async def record_live_output(
+        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+    ) -> None:
+        manifests = [Asset("", "", "", a.kind, a.quality, a.key, a.content_type, a.size_bytes) for a in assets]
+        rungs = [Rendition("360p")]
+        await self.jobs.record_live_output(attempt.job_id, attempt.number, output_prefix, manifests, rungs)
+        self._reply("record_live_output")
 
     async def complete(
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool

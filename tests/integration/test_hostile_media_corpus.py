@@ -17,7 +17,6 @@ import pytest
 from tests.hostile_corpus import CASES, HostileCase
 from tests.media_factory import MediaFactory
 from videoforge.kit.server import ServiceBinding, create_server
-from videoforge.packager.shaka import ShakaPackager
 from videoforge.storage.s3 import S3BlobStore
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.media import MediaLimits
@@ -80,7 +79,7 @@ async def test_legitimate_oddities_transcode_from_a_file_of_their_own_name(
     media_factory: MediaFactory, tmp_path: Path, case: HostileCase
 ) -> None:
     source = await _made(case, media_factory)
-    pipeline = MediaPipeline(FfmpegEncoder(), ShakaPackager(), MediaLimits())
+    pipeline = MediaPipeline(FfmpegEncoder(), MediaLimits())
 
     result = await pipeline.transcode(source, tmp_path, formats=[], on_progress=lambda _: None)
 

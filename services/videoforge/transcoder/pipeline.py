@@ -1,16 +1,19 @@
-"""One transcode, start to finish on local disk: probe → ladder → package → images and downloads."""
+"""One transcode, start to finish on local disk: probe → ladder encoded into CMAF segments (handed to a sink
+as they complete) → images and downloads."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from videoforge.packager.shaka import PackagedOutput, ShakaPackager
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits, validate
 from videoforge.transcoder.domain.ports import OutputFile, Transcoder, TranscodeResult
+from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
+from videoforge.transcoder.live_presentation import encode_presentation, join_stream
 from videoforge.transcoder.observed_stages import observed_stage, record_encode_speed
 
 # Share of the progress bar each step takes; encoding dominates the time.
@@ -19,13 +22,19 @@ PACKAGE_DONE, EXTRAS_DONE = 0.90, 0.95
 
 
 class MediaPipeline(Transcoder):
-    """FFmpeg and Shaka Packager on local disk, within the media limits."""
+    """FFmpeg on local disk, within the media limits."""
 
-    def __init__(self, encoder: FfmpegEncoder, packager: ShakaPackager, limits: MediaLimits) -> None:
-        self._encoder, self._packager, self._limits = encoder, packager, limits
+    def __init__(self, encoder: FfmpegEncoder, limits: MediaLimits) -> None:
+        self._encoder, self._limits = encoder, limits
 
     async def transcode(
-        self, source: Path, work_dir: Path, *, formats: list[str], on_progress: Callable[[float], None]
+        self,
+        source: Path,
+        work_dir: Path,
+        *,
+        formats: list[str],
+        on_progress: Callable[[float], None],
+        sink: PresentationSink | None = None,
     ) -> TranscodeResult:
         return await transcode(
             source,
@@ -33,8 +42,8 @@ class MediaPipeline(Transcoder):
             formats=formats,
             limits=self._limits,
             encoder=self._encoder,
-            packager=self._packager,
             on_progress=on_progress,
+            sink=sink,
         )
 
 
@@ -45,8 +54,8 @@ async def transcode(
     formats: list[str],
     limits: MediaLimits,
     encoder: FfmpegEncoder,
-    packager: ShakaPackager,
     on_progress: Callable[[float], None],
+    sink: PresentationSink | None = None,
 ) -> TranscodeResult:
     # Probe before decode: what is not a video, or is past the limits, never reaches the encoder.
     with observed_stage("probe"):
@@ -54,25 +63,28 @@ async def transcode(
     validate(info, limits)
     rungs = plan_ladder(info, formats or None)
     start, end = ENCODE_SHARE
+    layout = PresentationLayout.for_ladder(rungs, info.has_audio)
+    output = work_dir / "output"
     with observed_stage("encode"):
         encode_started = time.perf_counter()
-        ladder = await encoder.encode_ladder(
+        presentation = await encode_presentation(
+            encoder,
             source,
             rungs,
-            work_dir / "encoded",
-            has_audio=info.has_audio,
+            layout,
+            output,
             duration=info.duration_seconds,
             on_progress=lambda done: on_progress(start + (end - start) * done),
+            sink=sink,
         )
         record_encode_speed(info.duration_seconds, time.perf_counter() - encode_started)
-    output = work_dir / "output"
     with observed_stage("package"):
-        package = await packager.package(ladder.renditions, ladder.audio, output)
+        ladder = await asyncio.to_thread(_joined_ladder, presentation, layout, work_dir / "joined")
     on_progress(PACKAGE_DONE)
     with observed_stage("extras"):
         files = await _extras(encoder, ladder, info.duration_seconds, output)
     on_progress(EXTRAS_DONE)
-    return TranscodeResult(info, rungs, output, _package_files(package, output) + files)
+    return TranscodeResult(info, rungs, output, _presentation_files(presentation) + files)
 
 
 async def _extras(encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float, output: Path) -> list[OutputFile]:
@@ -100,9 +112,19 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _package_files(package: PackagedOutput, root: Path) -> list[OutputFile]:
-    listed = {package.master_playlist: OutputFile(_rel(package.master_playlist, root), "HLS_MASTER")}
-    listed[package.dash_manifest] = OutputFile(_rel(package.dash_manifest, root), "DASH_MANIFEST")
-    for name, playlist in package.video_playlists.items():
-        listed[playlist] = OutputFile(_rel(playlist, root), "HLS_PLAYLIST", name)
-    return [listed.get(path, OutputFile(_rel(path, root))) for path in package.files()]
+def _joined_ladder(presentation: PresentationSnapshot, layout: PresentationLayout, folder: Path) -> EncodedLadder:
+    """Each rendition as one file, for the steps that read a whole one."""
+    renditions = [
+        (rung, join_stream(presentation, layout, i, folder / f"video-{rung.name}.mp4"))
+        for i, rung in enumerate(presentation.rungs)
+    ]
+    audio = None
+    if layout.has_audio:
+        audio = join_stream(presentation, layout, len(renditions), folder / "audio.mp4")
+    return EncodedLadder(renditions=renditions, audio=audio)
+
+
+def _presentation_files(presentation: PresentationSnapshot) -> list[OutputFile]:
+    """Segments, then manifests: uploaded in this order, no manifest names a file not there yet."""
+    manifests = [OutputFile(file.relative, file.kind, file.quality) for file, _ in presentation.manifests]
+    return [*(OutputFile(segment) for segment in presentation.segments), *manifests]

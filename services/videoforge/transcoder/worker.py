@@ -30,7 +30,9 @@ from videoforge.transcoder.domain.ports import (
     Transcoder,
     TranscodeResult,
 )
+from videoforge.transcoder.domain.presentation import PresentationSnapshot
 from videoforge.transcoder.observed_stages import delivery_span, observed_stage
+from videoforge.transcoder.presentation_upload import PresentationUpload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,17 +151,36 @@ class TranscodeWorker:
             else:
                 await _storing(lambda: self._blobs.download_file(attempt.input_source, source))
         progress.update("PROCESSING", 0.05)
+        prefix = attempt_prefix(attempt.video_id, attempt.job_id, attempt.number)
+        live = self._live_upload(attempt, prefix, work_dir / "published")
         result = await self._transcoder.transcode(
             source,
             work_dir,
             formats=attempt.output_formats,
             on_progress=lambda done: progress.update("PROCESSING", done),
+            sink=live,
         )
         progress.update("UPLOADING", 0.96)
-        prefix = attempt_prefix(attempt.video_id, attempt.job_id, attempt.number)
         with observed_stage("upload"):
-            await _storing(lambda: self._blobs.upload_dir(result.output_dir, prefix))
+            await live.upload_rest(result.output_dir)
         return result, prefix
+
+    def _live_upload(self, attempt: Attempt, prefix: str, staging: Path) -> PresentationUpload:
+        """Segments go up as each completes, into this attempt's folder only; once a player can start, the job
+        service is told, and the video plays from them until a completed output is published."""
+
+        async def upload(path: Path, relative: str) -> None:
+            await _storing(lambda: self._blobs.upload_file(path, prefix + relative, guess_content_type(path)))
+
+        async def announce(snapshot: PresentationSnapshot) -> None:
+            assets = [
+                ProducedAsset(m.kind, m.quality, prefix + m.relative, guess_content_type(Path(m.relative)), len(data))
+                for m, data in snapshot.manifests
+                if m.kind
+            ]
+            await self._jobs.record_live_output(attempt, prefix, assets, snapshot.rungs, snapshot.has_audio)
+
+        return PresentationUpload(upload, staging, announce)
 
     async def _import_source(self, attempt: Attempt, source: Path) -> None:
         """An imported video's source, not stored yet: fetched through the outbound policy, checked and probed as

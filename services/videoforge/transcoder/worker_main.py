@@ -14,7 +14,6 @@ from videoforge.kit.observability import start_observability
 from videoforge.kit.outbound import OutboundClient
 from videoforge.kit.runtime import configure_logging
 from videoforge.kit.settings import Settings
-from videoforge.packager.shaka import ShakaPackager
 from videoforge.queue.factory import sqs_queue_from_settings
 from videoforge.queue.port import JobQueue
 from videoforge.queue.postgres import PostgresJobQueue
@@ -46,7 +45,7 @@ async def run_worker(settings: Settings) -> None:
         queue,
         GrpcJobReporter(channel, timeout=settings.rpc_timeout_seconds),
         blob_store_from_settings(settings),
-        MediaPipeline(media_encoder(settings), ShakaPackager(), media_limits(settings)),
+        MediaPipeline(media_encoder(settings), media_limits(settings)),
         WorkerConfig(
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             scratch=settings.data_dir / "scratch" / "worker",

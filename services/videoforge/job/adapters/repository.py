@@ -28,7 +28,7 @@ from videoforge.job.domain.jobs import (
     Publication,
 )
 from videoforge.job.domain.ports import JobRepository
-from videoforge.media_model import MediaSummary, Rendition
+from videoforge.media_model import MediaSummary, Rendition, attempt_prefix
 from videoforge.queue.postgres import TransactionalEnqueuer
 
 
@@ -237,6 +237,8 @@ class PostgresJobRepository(JobRepository):
             if row is None:
                 return None
             job = _job(row)
+            # The growing output's manifests, if it had one, give way to the completed set's assets.
+            await conn.execute(delete(assets).where(assets.c.job_id == job_id))
             if produced:
                 await conn.execute(insert(assets), [asdict(a) for a in produced])
             await conn.execute(
@@ -262,6 +264,35 @@ class PostgresJobRepository(JobRepository):
                 return None
             produced = (await conn.execute(select(assets).where(assets.c.job_id == row["id"]))).mappings().all()
         return _job(row), [Asset(**r) for r in produced]
+
+    async def record_live(
+        self, job_id: str, attempt: int, values: dict[str, Any], manifests: Sequence[Asset], *, lease_seconds: float
+    ) -> Job | None:
+        values = {**values, "lease_expires_at": _lease_end(lease_seconds)}
+        async with self._engine.begin() as conn:
+            job = await _change_in(conn, job_id, self._holds(attempt), values)
+            if job is not None:
+                # A repeat replaces what the first report stored.
+                await conn.execute(delete(assets).where(assets.c.job_id == job_id))
+                await conn.execute(insert(assets), [asdict(a) for a in manifests])
+        return job
+
+    async def live(self, video_id: str) -> tuple[Job, list[Asset]] | None:
+        running = (
+            select(jobs)
+            .where(jobs.c.video_id == video_id, jobs.c.state.in_(WORKING_STATES))
+            .order_by(jobs.c.create_time.desc())
+        )
+        async with self._engine.connect() as conn:
+            for row in (await conn.execute(running)).mappings().all():
+                job = _job(row)
+                # Only the current attempt's: an earlier attempt's output is not growing any more.
+                current = assets.c.key.startswith(attempt_prefix(job.video_id, job.id, job.attempt), autoescape=True)
+                found = (await conn.execute(select(assets).where(assets.c.job_id == job.id, current))).mappings()
+                manifests = [Asset(**r) for r in found.all()]
+                if manifests:
+                    return job, manifests
+        return None
 
     async def state_counts(self) -> dict[str, int]:
         async with self._engine.connect() as conn:

@@ -56,6 +56,16 @@ class JobRepository(ABC):
         """The job a video plays from, and its assets."""
 
     @abstractmethod
+    async def record_live(
+        self, job_id: str, attempt: int, values: dict[str, Any], manifests: Sequence[Asset], *, lease_seconds: float
+    ) -> Job | None:
+        """Fenced like `report`: applies `values` and makes `manifests` the job's assets, atomically."""
+
+    @abstractmethod
+    async def live(self, video_id: str) -> tuple[Job, list[Asset]] | None:
+        """The video's newest running job whose current attempt recorded a growing output, and its manifests."""
+
+    @abstractmethod
     async def state_counts(self) -> dict[str, int]: ...
 
     @abstractmethod

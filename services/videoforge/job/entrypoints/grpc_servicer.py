@@ -241,7 +241,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
     async def GetPublishedOutput(
         self, request: pb.GetPublishedOutputRequest, context: ServicerContext
     ) -> pb.PublishedOutput:
-        job, produced = await self._jobs.published_output(request.video_id)
+        job, produced, live = await self._jobs.playable_output(request.video_id)
         return pb.PublishedOutput(
             video_id=job.video_id,
             job_id=job.id,
@@ -249,6 +249,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             assets=[asset_proto(a) for a in produced],
             renditions=renditions_proto(job.renditions),
             duration_seconds=job.duration_seconds,
+            live=live,
         )
 
     async def PurgeVideoJobs(

@@ -469,6 +469,19 @@ class Jobs:
             raise NotFound("The video has no playable output yet.", "NOT_READY")
         return published
 
+    async def playable_output(self, video_id: str) -> tuple[Job, list[Asset], bool]:
+        """What the video plays from: its published output, else the output of a running job while it grows
+        (True then). A re-transcode of a video that plays keeps the published one until it completes."""
+        published = await self._repo.published(video_id)
+        if published is not None:
+            return *published, False
+        live = await self._repo.live(video_id)
+        if live is None:
+            raise NotFound("The video has no playable output yet.", "NOT_READY")
+        job, manifests = live
+        # Shown with the folder it grows in, which becomes its output once it completes.
+        return replace(job, output_prefix=attempt_prefix(job.video_id, job.id, job.attempt)), manifests, True
+
     async def purge_video(self, video_id: str) -> int:
         video_id = require(video_id, "video_id")
         jobs = await self._repo.for_video(video_id)

@@ -598,6 +598,184 @@ class JobStats(_message.Message):
 Global___JobStats: _TypeAlias = JobStats  # noqa: Y015
 
 @_typing.final
+class GetJobInsightsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOURS_FIELD_NUMBER: _builtins.int
+    hours: _builtins.int
+    """How far back, in hours (default 24, at most 168)."""
+    def __init__(
+        self,
+        *,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJobInsightsRequest: _TypeAlias = GetJobInsightsRequest  # noqa: Y015
+
+@_typing.final
+class JobInsights(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOBS_PER_HOUR_FIELD_NUMBER: _builtins.int
+    STAGE_SECONDS_FIELD_NUMBER: _builtins.int
+    QUEUE_DEPTH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def jobs_per_hour(self) -> _containers.RepeatedCompositeFieldContainer[Global___HourOfJobs]:
+        """Jobs created in each hour, by their state now; hours without jobs are left out."""
+
+    @_builtins.property
+    def stage_seconds(self) -> _containers.RepeatedCompositeFieldContainer[Global___HourOfStages]:
+        """Average seconds finished jobs spent in each stage, by the hour they finished in."""
+
+    @_builtins.property
+    def queue_depth(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueSample]:
+        """The queue's depth, sampled about once a minute."""
+
+    def __init__(
+        self,
+        *,
+        jobs_per_hour: _abc.Iterable[Global___HourOfJobs] | None = ...,
+        stage_seconds: _abc.Iterable[Global___HourOfStages] | None = ...,
+        queue_depth: _abc.Iterable[Global___QueueSample] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jobs_per_hour", b"jobs_per_hour", "queue_depth", b"queue_depth", "stage_seconds", b"stage_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JobInsights: _TypeAlias = JobInsights  # noqa: Y015
+
+@_typing.final
+class HourOfJobs(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class JobsByStateEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    START_TIME_FIELD_NUMBER: _builtins.int
+    JOBS_BY_STATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def jobs_by_state(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """State (`COMPLETED`, `FAILED`, ...) -> jobs."""
+
+    def __init__(
+        self,
+        *,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        jobs_by_state: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jobs_by_state", b"jobs_by_state", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HourOfJobs: _TypeAlias = HourOfJobs  # noqa: Y015
+
+@_typing.final
+class HourOfStages(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AverageSecondsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    START_TIME_FIELD_NUMBER: _builtins.int
+    AVERAGE_SECONDS_FIELD_NUMBER: _builtins.int
+    JOBS_FIELD_NUMBER: _builtins.int
+    jobs: _builtins.int
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def average_seconds(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Stage (`PENDING`: waiting for a worker, `DOWNLOADING`, `PROCESSING`: encoding and packaging,
+        `UPLOADING`) -> average seconds.
+        """
+
+    def __init__(
+        self,
+        *,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        average_seconds: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        jobs: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_seconds", b"average_seconds", "jobs", b"jobs", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HourOfStages: _TypeAlias = HourOfStages  # noqa: Y015
+
+@_typing.final
+class QueueSample(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    OLDEST_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    depth: _builtins.int
+    oldest_wait_seconds: _builtins.float
+    """How long the oldest waiting job had waited; 0 when none waited."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        depth: _builtins.int = ...,
+        oldest_wait_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "oldest_wait_seconds", b"oldest_wait_seconds", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueSample: _TypeAlias = QueueSample  # noqa: Y015
+
+@_typing.final
 class RestartFailedJobsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -871,6 +1049,42 @@ class RecordSourceRequest(_message.Message):
 Global___RecordSourceRequest: _TypeAlias = RecordSourceRequest  # noqa: Y015
 
 @_typing.final
+class RecordLiveOutputRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    OUTPUT_PREFIX_FIELD_NUMBER: _builtins.int
+    ASSETS_FIELD_NUMBER: _builtins.int
+    RENDITIONS_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    attempt: _builtins.int
+    output_prefix: _builtins.str
+    """Key prefix of this attempt's output set."""
+    @_builtins.property
+    def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Asset]:
+        """The manifests stored so far: the HLS master and media playlists and the MPD."""
+
+    @_builtins.property
+    def renditions(self) -> _containers.RepeatedCompositeFieldContainer[_transcoder_pb2.Rendition]: ...
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        output_prefix: _builtins.str = ...,
+        assets: _abc.Iterable[Global___Asset] | None = ...,
+        renditions: _abc.Iterable[_transcoder_pb2.Rendition] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "attempt", b"attempt", "job_id", b"job_id", "output_prefix", b"output_prefix", "renditions", b"renditions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordLiveOutputRequest: _TypeAlias = RecordLiveOutputRequest  # noqa: Y015
+
+@_typing.final
 class FailAttemptRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -976,10 +1190,15 @@ class PublishedOutput(_message.Message):
     ASSETS_FIELD_NUMBER: _builtins.int
     RENDITIONS_FIELD_NUMBER: _builtins.int
     DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    LIVE_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     job_id: _builtins.str
     output_prefix: _builtins.str
     duration_seconds: _builtins.float
+    live: _builtins.bool
+    """True while the set still grows: its job is running and nothing completed plays yet. Its manifests change
+    until the job completes; then the same segments become the completed output.
+    """
     @_builtins.property
     def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Asset]: ...
     @_builtins.property
@@ -993,10 +1212,11 @@ class PublishedOutput(_message.Message):
         assets: _abc.Iterable[Global___Asset] | None = ...,
         renditions: _abc.Iterable[_transcoder_pb2.Rendition] | None = ...,
         duration_seconds: _builtins.float = ...,
+        live: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "duration_seconds", b"duration_seconds", "job_id", b"job_id", "output_prefix", b"output_prefix", "renditions", b"renditions", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "duration_seconds", b"duration_seconds", "job_id", b"job_id", "live", b"live", "output_prefix", b"output_prefix", "renditions", b"renditions", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

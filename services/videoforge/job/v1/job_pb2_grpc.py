@@ -357,6 +357,11 @@ class JobAdminServiceStub:
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsRequest.SerializeToString,
                 response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsResponse.FromString,
                 _registered_method=True)
+        self.GetJobInsights = channel.unary_unary(
+                '/videoforge.job.v1.JobAdminService/GetJobInsights',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.GetJobInsightsRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.JobInsights.FromString,
+                _registered_method=True)
 
 
 class JobAdminServiceServicer:
@@ -400,6 +405,14 @@ class JobAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetJobInsights(self, request, context):
+        """The platform's recent activity from its own records, hour by hour: jobs by state, how long jobs spent in
+        each stage, and the queue's depth over time. What the admin page draws.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -427,6 +440,11 @@ def add_JobAdminServiceServicer_to_server(servicer, server):
                     servicer.ReconcileOutputs,
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsRequest.FromString,
                     response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.ReconcileOutputsResponse.SerializeToString,
+            ),
+            'GetJobInsights': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobInsights,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.GetJobInsightsRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.JobInsights.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -575,6 +593,33 @@ class JobAdminService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def GetJobInsights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobAdminService/GetJobInsights',
+            videoforge_dot_job_dot_v1_dot_job__pb2.GetJobInsightsRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.JobInsights.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class JobInternalServiceStub:
     """Calls from transcoder workers and other services; the edge never routes these. Every report a worker
@@ -605,6 +650,11 @@ class JobInternalServiceStub:
         self.RecordSource = channel.unary_unary(
                 '/videoforge.job.v1.JobInternalService/RecordSource',
                 request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.RecordSourceRequest.SerializeToString,
+                response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
+                _registered_method=True)
+        self.RecordLiveOutput = channel.unary_unary(
+                '/videoforge.job.v1.JobInternalService/RecordLiveOutput',
+                request_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.RecordLiveOutputRequest.SerializeToString,
                 response_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
                 _registered_method=True)
         self.CompleteAttempt = channel.unary_unary(
@@ -682,6 +732,14 @@ class JobInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordLiveOutput(self, request, context):
+        """Records that a running attempt's output can be watched while it grows (HLS EVENT playlists, a dynamic MPD):
+        the video plays from it until it has a completed output. Stale attempts get ABORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CompleteAttempt(self, request, context):
         """Records the outputs of a finished attempt and publishes them to the video.
         """
@@ -753,6 +811,11 @@ def add_JobInternalServiceServicer_to_server(servicer, server):
             'RecordSource': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordSource,
                     request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.RecordSourceRequest.FromString,
+                    response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
+            ),
+            'RecordLiveOutput': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordLiveOutput,
+                    request_deserializer=videoforge_dot_job_dot_v1_dot_job__pb2.RecordLiveOutputRequest.FromString,
                     response_serializer=videoforge_dot_job_dot_v1_dot_job__pb2.Job.SerializeToString,
             ),
             'CompleteAttempt': grpc.unary_unary_rpc_method_handler(
@@ -900,6 +963,33 @@ class JobInternalService:
             target,
             '/videoforge.job.v1.JobInternalService/RecordSource',
             videoforge_dot_job_dot_v1_dot_job__pb2.RecordSourceRequest.SerializeToString,
+            videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLiveOutput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.job.v1.JobInternalService/RecordLiveOutput',
+            videoforge_dot_job_dot_v1_dot_job__pb2.RecordLiveOutputRequest.SerializeToString,
             videoforge_dot_job_dot_v1_dot_job__pb2.Job.FromString,
             options,
             channel_credentials,

@@ -143,6 +143,10 @@ class JobAdminServiceStub:
     deleting rows and objects, an attempt stopped mid-upload) and, with `apply`, deletes them. Never touches
     what a video plays from, a completed job's output or an unfinished job's current attempt.
     """
+    GetJobInsights: _grpc.UnaryUnaryMultiCallable[_job_pb2.GetJobInsightsRequest, _job_pb2.JobInsights]
+    """The platform's recent activity from its own records, hour by hour: jobs by state, how long jobs spent in
+    each stage, and the queue's depth over time. What the admin page draws.
+    """
 
 @_typing.type_check_only
 class JobAdminServiceAsyncStub(JobAdminServiceStub):
@@ -161,6 +165,10 @@ class JobAdminServiceAsyncStub(JobAdminServiceStub):
     """Compares the stored outputs with the jobs: lists attempt folders nothing references (a crash between
     deleting rows and objects, an attempt stopped mid-upload) and, with `apply`, deletes them. Never touches
     what a video plays from, a completed job's output or an unfinished job's current attempt.
+    """
+    GetJobInsights: _aio.UnaryUnaryMultiCallable[_job_pb2.GetJobInsightsRequest, _job_pb2.JobInsights]  # type: ignore[assignment]
+    """The platform's recent activity from its own records, hour by hour: jobs by state, how long jobs spent in
+    each stage, and the queue's depth over time. What the admin page draws.
     """
 
 class JobAdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -209,6 +217,16 @@ class JobAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         what a video plays from, a completed job's output or an unfinished job's current attempt.
         """
 
+    @_abc_1.abstractmethod
+    def GetJobInsights(
+        self,
+        request: _job_pb2.GetJobInsightsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.JobInsights, _abc.Awaitable[_job_pb2.JobInsights]]:
+        """The platform's recent activity from its own records, hour by hour: jobs by state, how long jobs spent in
+        each stage, and the queue's depth over time. What the admin page draws.
+        """
+
 def add_JobAdminServiceServicer_to_server(servicer: JobAdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class JobInternalServiceStub:
@@ -236,6 +254,10 @@ class JobInternalServiceStub:
     RecordSource: _grpc.UnaryUnaryMultiCallable[_job_pb2.RecordSourceRequest, _job_pb2.Job]
     """Records what the probe found in an imported source the attempt fetched and stored, so the job and its
     video show it. Stale attempts get ABORTED.
+    """
+    RecordLiveOutput: _grpc.UnaryUnaryMultiCallable[_job_pb2.RecordLiveOutputRequest, _job_pb2.Job]
+    """Records that a running attempt's output can be watched while it grows (HLS EVENT playlists, a dynamic MPD):
+    the video plays from it until it has a completed output. Stale attempts get ABORTED.
     """
     CompleteAttempt: _grpc.UnaryUnaryMultiCallable[_job_pb2.CompleteAttemptRequest, _job_pb2.Job]
     """Records the outputs of a finished attempt and publishes them to the video."""
@@ -277,6 +299,10 @@ class JobInternalServiceAsyncStub(JobInternalServiceStub):
     RecordSource: _aio.UnaryUnaryMultiCallable[_job_pb2.RecordSourceRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Records what the probe found in an imported source the attempt fetched and stored, so the job and its
     video show it. Stale attempts get ABORTED.
+    """
+    RecordLiveOutput: _aio.UnaryUnaryMultiCallable[_job_pb2.RecordLiveOutputRequest, _job_pb2.Job]  # type: ignore[assignment]
+    """Records that a running attempt's output can be watched while it grows (HLS EVENT playlists, a dynamic MPD):
+    the video plays from it until it has a completed output. Stale attempts get ABORTED.
     """
     CompleteAttempt: _aio.UnaryUnaryMultiCallable[_job_pb2.CompleteAttemptRequest, _job_pb2.Job]  # type: ignore[assignment]
     """Records the outputs of a finished attempt and publishes them to the video."""
@@ -339,6 +365,16 @@ class JobInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
         """Records what the probe found in an imported source the attempt fetched and stored, so the job and its
         video show it. Stale attempts get ABORTED.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordLiveOutput(
+        self,
+        request: _job_pb2.RecordLiveOutputRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_pb2.Job, _abc.Awaitable[_job_pb2.Job]]:
+        """Records that a running attempt's output can be watched while it grows (HLS EVENT playlists, a dynamic MPD):
+        the video plays from it until it has a completed output. Stale attempts get ABORTED.
         """
 
     @_abc_1.abstractmethod

@@ -38,4 +38,5 @@ class JobPublishedOutputs(PublishedOutputs):
             ],
             renditions=[rendition_from_proto(r) for r in output.renditions],
             duration_seconds=output.duration_seconds,
+            live=output.live,
         )

@@ -33,6 +33,8 @@ class PlayableOutput:
     assets: list[OutputAsset] = field(default_factory=list)
     renditions: list[Rendition] = field(default_factory=list)
     duration_seconds: float = 0.0
+    # Still growing: its job runs, and its manifests change until the job completes.
+    live: bool = False
 
     def asset(self, kind: str, quality: str = "") -> OutputAsset | None:
         return next((a for a in self.assets if a.kind == kind and (not quality or a.quality == quality)), None)

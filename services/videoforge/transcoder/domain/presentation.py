@@ -1,0 +1,131 @@
+"""The presentation a transcode writes: one set of CMAF segments, described by an HLS master playlist with a
+media playlist per stream and by a DASH MPD. Its file names live here, once.
+
+The set grows while the encode runs: the media playlists are HLS EVENT playlists and the MPD is dynamic, so
+players can start before the end. When the encode ends the same segments are described as on-demand
+(`EXT-X-ENDLIST`, a static MPD), and a player that started on the growing set plays on to the end.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import m3u8
+
+from videoforge.transcoder.domain.ladder import Rung
+
+DASH_MANIFEST = "manifest.mpd"
+MASTER_PLAYLIST = "master.m3u8"
+# Streams are numbered in the order they are mapped: the rungs largest first, then the audio.
+INIT_TEMPLATE = "$RepresentationID$/init.mp4"
+SEGMENT_TEMPLATE = "$RepresentationID$/$Number$.m4s"
+# A segment is written under this suffix and renamed once whole.
+PARTIAL_SUFFIX = ".tmp"
+_TARGET_DURATION = "#EXT-X-TARGETDURATION"
+_PLAYLIST_TYPE = "#EXT-X-PLAYLIST-TYPE"
+_ENDLIST = "#EXT-X-ENDLIST"
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """A manifest of the presentation: its path in the set, and the Asset kind and quality it is listed as."""
+
+    relative: str
+    kind: str = ""
+    quality: str = ""
+
+
+@dataclass(frozen=True)
+class PresentationLayout:
+    """Where each stream's segments and playlist go, for a ladder with or without audio."""
+
+    rung_names: tuple[str, ...]
+    has_audio: bool
+    master_playlist: str = MASTER_PLAYLIST
+    dash_manifest: str = DASH_MANIFEST
+    init_template: str = INIT_TEMPLATE
+    segment_template: str = SEGMENT_TEMPLATE
+
+    @classmethod
+    def for_ladder(cls, rungs: list[Rung], has_audio: bool) -> PresentationLayout:
+        return cls(tuple(rung.name for rung in rungs), has_audio)
+
+    @property
+    def stream_count(self) -> int:
+        return len(self.rung_names) + (1 if self.has_audio else 0)
+
+    def segment_folders(self) -> list[str]:
+        return [str(stream) for stream in range(self.stream_count)]
+
+    def media_playlist(self, stream: int) -> str:
+        return f"media_{stream}.m3u8"
+
+    def manifests(self) -> list[ManifestFile]:
+        """Every manifest, in the order they may be published: each one's children before it."""
+        playlists = [
+            ManifestFile(self.media_playlist(i), "HLS_PLAYLIST", name) for i, name in enumerate(self.rung_names)
+        ]
+        if self.has_audio:
+            playlists.append(ManifestFile(self.media_playlist(len(self.rung_names))))
+        return [
+            *playlists,
+            ManifestFile(self.master_playlist, "HLS_MASTER"),
+            ManifestFile(self.dash_manifest, "DASH_MANIFEST"),
+        ]
+
+    def is_segment(self, relative: str) -> bool:
+        """A whole segment or init segment of one of the streams (not one still being written)."""
+        folder, _, name = relative.partition("/")
+        return folder in self.segment_folders() and bool(name) and not name.endswith(PARTIAL_SUFFIX)
+
+
+def marked_playlist(text: str) -> str:
+    """A media playlist with its type said: EVENT while it grows, VOD once it has ended.
+
+    HLS players read an EVENT playlist from its start and keep reloading it; the muxer writes no type.
+    """
+    if _TARGET_DURATION not in text:
+        return text  # a master playlist has no type
+    ended = _ENDLIST in text
+    lines = [line for line in text.splitlines() if not line.startswith(_PLAYLIST_TYPE)]
+    at = next(i for i, line in enumerate(lines) if line.startswith(_TARGET_DURATION)) + 1
+    lines.insert(at, f"{_PLAYLIST_TYPE}:{'VOD' if ended else 'EVENT'}")
+    return "\n".join(lines) + "\n"
+
+
+def segment_count(playlist: str) -> int:
+    return len(m3u8.loads(playlist).segments)
+
+
+def stream_files(playlist: str) -> list[str]:
+    """The init segment and media segments a media playlist lists, in playing order."""
+    parsed = m3u8.loads(playlist)
+    init = [parsed.segment_map[0].uri] if parsed.segment_map else []
+    return [*init, *(segment.uri for segment in parsed.segments)]
+
+
+@dataclass(frozen=True)
+class PresentationSnapshot:
+    """What of a presentation is whole on disk at one moment: segments first, then manifests that list no
+    other segment than those."""
+
+    output_dir: Path
+    segments: list[str]
+    # (manifest, its bytes as published), in the order they may be published.
+    manifests: list[tuple[ManifestFile, bytes]] = field(default_factory=list)
+    # Every stream has a segment: a player can start.
+    playable: bool = False
+    # The encode has ended: the manifests are the on-demand ones.
+    final: bool = False
+    rungs: list[Rung] = field(default_factory=list)
+    has_audio: bool = False
+
+
+class PresentationSink(ABC):
+    """Where a transcode hands its presentation while it grows, to be published before the job completes."""
+
+    @abstractmethod
+    async def publish(self, snapshot: PresentationSnapshot) -> None:
+        """Publishes what `snapshot` adds; raising stops the transcode."""

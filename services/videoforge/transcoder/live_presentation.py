@@ -1,0 +1,112 @@
+"""The encode as it runs: its presentation read off the disk while FFmpeg writes it, and handed to a sink so
+its segments can be published as each one completes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.presentation import (
+    PresentationLayout,
+    PresentationSink,
+    PresentationSnapshot,
+    marked_playlist,
+    segment_count,
+    stream_files,
+)
+
+# How often the growing output is looked at: a fraction of a segment's length.
+POLL_SECONDS = 0.25
+
+
+async def encode_presentation(
+    encoder: FfmpegEncoder,
+    source: Path,
+    rungs: list[Rung],
+    layout: PresentationLayout,
+    out_dir: Path,
+    *,
+    duration: float,
+    on_progress: Callable[[float], None],
+    sink: PresentationSink | None,
+) -> PresentationSnapshot:
+    """Encodes the presentation into out_dir; while it runs, `sink` gets each new state of it, and the final
+    one once the encode ended. Returns that final state."""
+    encoding = asyncio.create_task(
+        encoder.encode_presentation(source, rungs, layout, out_dir, duration=duration, on_progress=on_progress)
+    )
+    try:
+        published: PresentationSnapshot | None = None
+        while sink is not None and not encoding.done():
+            await asyncio.wait({encoding}, timeout=POLL_SECONDS)
+            if encoding.done():
+                break
+            snapshot = await asyncio.to_thread(read_snapshot, layout, out_dir, rungs, final=False)
+            if published is None or _grew(published, snapshot):
+                await sink.publish(snapshot)
+                published = snapshot
+        await encoding
+    finally:
+        if not encoding.done():
+            encoding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await encoding
+    final = await asyncio.to_thread(read_snapshot, layout, out_dir, rungs, final=True)
+    # What stays on disk is what is published: the playlists with their type said.
+    for manifest, data in final.manifests:
+        await asyncio.to_thread((out_dir / manifest.relative).write_bytes, data)
+    if sink is not None:
+        await sink.publish(final)
+    return final
+
+
+def _grew(before: PresentationSnapshot, after: PresentationSnapshot) -> bool:
+    return (after.segments, after.manifests) != (before.segments, before.manifests)
+
+
+def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], *, final: bool) -> PresentationSnapshot:
+    """The manifests first, then the whole segments: every segment a manifest read here lists was renamed into
+    place before that manifest was written, so it is among the segments listed after."""
+    manifests = []
+    for manifest in layout.manifests():
+        try:
+            data = (out_dir / manifest.relative).read_bytes()
+        except FileNotFoundError:
+            manifests = []  # not all written yet: nothing to describe the segments with
+            break
+        if manifest.relative.endswith(".m3u8"):
+            data = marked_playlist(data.decode()).encode()
+        manifests.append((manifest, data))
+    segments = sorted(
+        relative
+        for folder in layout.segment_folders()
+        for path in (out_dir / folder).iterdir()
+        if layout.is_segment(relative := f"{folder}/{path.name}")
+    )
+    media = {layout.media_playlist(stream) for stream in range(layout.stream_count)}
+    playlists = [data.decode() for manifest, data in manifests if manifest.relative in media]
+    playable = len(playlists) == layout.stream_count and all(segment_count(text) > 0 for text in playlists)
+    return PresentationSnapshot(
+        output_dir=out_dir,
+        segments=segments,
+        manifests=manifests,
+        playable=playable,
+        final=final,
+        rungs=rungs,
+        has_audio=layout.has_audio,
+    )
+
+
+def join_stream(snapshot: PresentationSnapshot, layout: PresentationLayout, stream: int, out: Path) -> Path:
+    """One stream as a single fragmented MP4 (its init segment, then its segments in order), for the steps that
+    read a whole rendition: posters, previews, storyboards, downloads."""
+    text = next(data for manifest, data in snapshot.manifests if manifest.relative == layout.media_playlist(stream))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as joined:
+        for relative in stream_files(text.decode()):
+            joined.write((snapshot.output_dir / relative).read_bytes())
+    return out
