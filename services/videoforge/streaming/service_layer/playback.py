@@ -46,6 +46,8 @@ class PlaybackUrls:
     storyboard_url: str
     qualities: list[Rendition]
     duration_seconds: float
+    # The video is still being transcoded: the manifests grow until its job completes.
+    live: bool = False
 
 
 class Playback:
@@ -145,6 +147,7 @@ class Playback:
             storyboard_url=media("STORYBOARD_INDEX"),
             qualities=list(output.renditions),
             duration_seconds=output.duration_seconds,
+            live=output.live,
         )
 
     async def thumbnail(self, video_id: str) -> str:
