@@ -35,6 +35,7 @@ from videoforge.gateway.download_redirect import download_redirect_filter
 from videoforge.gateway.edge_tls import downstream_tls_socket, https_redirect_manager
 from videoforge.gateway.error_bodies import error_body_filter
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
+from videoforge.gateway.mesh_upstream import mesh_upstream_tls
 from videoforge.gateway.metadata_headers import metadata_headers_filter
 from videoforge.gateway.openapi_route import MAX_DOCUMENT_BYTES, openapi_route
 from videoforge.gateway.web_static import web_app_filters
@@ -142,6 +143,8 @@ def render_envoy_config(
     clusters = service_addresses(settings)
     media = [object_store_cluster(settings)] if edge_serves_media(settings) else []
     jwks = [jwks_cluster(settings.jwt_jwks_url)] if settings.jwt_jwks_url else []
+    tls = {name: mesh_upstream_tls(settings, name) for name in clusters}
+    services = [{**service_cluster(name, address), "transport_socket": tls[name]} for name, address in clusters.items()]
     return {
         "admin": {"address": _socket_address("127.0.0.1", settings.edge_admin_port)},
         "static_resources": {
@@ -149,7 +152,7 @@ def render_envoy_config(
                 edge_listener(settings, descriptor, web_root, list(clusters)),
                 *redirect_listeners(settings),
             ],
-            "clusters": [*(service_cluster(name, address) for name, address in clusters.items()), *media, *jwks],
+            "clusters": [*services, *media, *jwks],
         },
         "overload_manager": connection_limit(),
     }

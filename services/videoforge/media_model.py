@@ -6,6 +6,7 @@ Protos and JSONB are converted to and from these only in entrypoints and adapter
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
@@ -158,6 +159,27 @@ def job_outputs_prefix(video_id: str, job_id: str) -> str:
 def attempt_prefix(video_id: str, job_id: str, attempt: int) -> str:
     """One per attempt, and attempts only grow: a newer attempt or a restarted run never writes over an older one."""
     return f"{job_outputs_prefix(video_id, job_id)}attempt-{attempt}/"
+
+
+# A segment of a key the layout makes: never empty, `.` or `..` (which lead out of a folder once a path or URL is
+# resolved), and nothing a URL would read as a query, a fragment or an escape.
+_KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._~-]*")
+
+
+def is_key_under(key: str, prefix: str) -> bool:
+    """True for a key below `prefix` (which ends in `/`) made of plain segments only, so it stays there."""
+    return key.startswith(prefix) and all(_KEY_SEGMENT.fullmatch(part) for part in key.split("/"))
+
+
+def is_video_key(key: str, video_id: str) -> bool:
+    """True for a key of the video's own folder, `videos/{video}/...`: what one playback grant covers."""
+    return bool(video_id) and is_key_under(key, video_prefix(video_id))
+
+
+def is_upload_source_key(key: str) -> bool:
+    """True for a source key as the gallery makes them, `uploads/{user}/{upload}/source`."""
+    parts = key.split("/")
+    return len(parts) == 4 and parts[0] + "/" == UPLOADS_ROOT and parts[3] == "source" and is_key_under(key, "")
 
 
 def video_of_key(key: str) -> str:

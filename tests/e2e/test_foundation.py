@@ -111,7 +111,7 @@ def test_each_service_reports_serving_and_lists_itself_by_reflection(platform: R
         "transcoder": {"videoforge.transcoder.v1.TranscoderService"},
     }
     for name, services in expected.items():
-        with grpc.insecure_channel(platform.service_address(name)) as channel:
+        with platform.mesh_channel(name) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert health.status == health_pb2.HealthCheckResponse.SERVING
             replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(

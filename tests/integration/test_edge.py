@@ -25,10 +25,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tests.fixtures.envoy import EnvoyProcess, envoy_binary
+from tests.fixtures.mesh_pki import MeshPki
 from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
 from videoforge.gateway.envoy_config import UNROUTED_CLUSTER, render_envoy_config, write_envoy_config
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
+from videoforge.kit.mesh_tls import EDGE
 from videoforge.kit.settings import Settings
 from videoforge.platform.ports import free_port
 from videoforge.streaming.v1 import streaming_pb2_grpc
@@ -153,19 +155,20 @@ Registration = Callable[[grpc.aio.Server], None]
 @dataclass
 class Upstreams:
     calls: Calls
+    mesh_pki: MeshPki
     addresses: dict[str, str] = field(default_factory=dict)
     health: dict[str, health.aio.HealthServicer] = field(default_factory=dict)
     servers: list[grpc.aio.Server] = field(default_factory=list)
 
     async def start(self, name: str, registrations: list[Registration], service_names: list[str]) -> None:
-        """A server like the real ones: the servicers, gRPC health (SERVING) and reflection."""
+        """A server like the real ones: the servicers, gRPC health (SERVING) and reflection, over mutual TLS."""
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         for register in registrations:
             register(server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection([*service_names, health.SERVICE_NAME], server)
-        port = server.add_insecure_port("127.0.0.1:0")
+        port = server.add_secure_port("127.0.0.1:0", self.mesh_pki.server_credentials(name))
         await server.start()
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         self.servers.append(server)
@@ -174,9 +177,9 @@ class Upstreams:
 
 
 @pytest.fixture(scope="module")
-async def upstreams() -> AsyncIterator[Upstreams]:
+async def upstreams(mesh_pki: MeshPki) -> AsyncIterator[Upstreams]:
     calls = Calls()
-    running = Upstreams(calls)
+    running = Upstreams(calls, mesh_pki)
     identity = Identity(calls)
     gallery, gallery_internal = Gallery(calls), GalleryInternal(calls)
     jobs, job_internal = Jobs(calls), JobInternal(calls)
@@ -222,8 +225,9 @@ async def upstreams() -> AsyncIterator[Upstreams]:
 
 
 @pytest.fixture(scope="module")
-def edge_settings(upstreams: Upstreams) -> Settings:
+def edge_settings(upstreams: Upstreams, mesh_pki: MeshPki) -> Settings:
     return Settings(
+        **mesh_pki.settings(EDGE),
         identity_address=upstreams.addresses["identity"],
         gallery_address=upstreams.addresses["gallery"],
         job_address=upstreams.addresses["job"],
@@ -283,8 +287,8 @@ def rendered_routes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {route["name"]: route for route in manager["route_config"]["virtual_hosts"][0]["routes"]}
 
 
-def test_streaming_methods_have_no_timeout_and_every_service_route_has_one() -> None:
-    routes = rendered_routes(render_envoy_config(Settings()))
+def test_streaming_methods_have_no_timeout_and_every_service_route_has_one(mesh_pki: MeshPki) -> None:
+    routes = rendered_routes(render_envoy_config(Settings(**mesh_pki.settings(EDGE))))
 
     watch = routes["videoforge.job.v1.JobService/WatchJob"]["route"]
     assert (watch["timeout"], watch["idle_timeout"]) == ("0s", "0s")
@@ -294,17 +298,17 @@ def test_streaming_methods_have_no_timeout_and_every_service_route_has_one() -> 
     assert not [name for name in routes if "Internal" in name or "Transcoder" in name]
 
 
-def test_every_forwarding_route_names_a_defined_cluster() -> None:
-    config = render_envoy_config(Settings())
+def test_every_forwarding_route_names_a_defined_cluster(mesh_pki: MeshPki) -> None:
+    config = render_envoy_config(Settings(**mesh_pki.settings(EDGE)))
     clusters = {cluster["name"] for cluster in config["static_resources"]["clusters"]}
 
     forwarded_to = {route["route"]["cluster"] for route in rendered_routes(config).values() if "route" in route}
     assert forwarded_to - clusters == {UNROUTED_CLUSTER}
 
 
-def test_a_bootstrap_naming_services_by_dns_passes_envoy_validation(tmp_path: Path) -> None:
+def test_a_bootstrap_naming_services_by_dns_passes_envoy_validation(tmp_path: Path, mesh_pki: MeshPki) -> None:
     names = {f"{service}_address": f"{service}:5006{n}" for n, service in enumerate(SERVICE_CLUSTERS, start=1)}
-    config = write_envoy_config(Settings(**names), tmp_path / "envoy.json")
+    config = write_envoy_config(Settings(**names, **mesh_pki.settings(EDGE)), tmp_path / "envoy.json")
 
     validation = subprocess.run(
         [envoy_binary(), "--mode", "validate", "-c", str(config), "-l", "warning"],
@@ -315,6 +319,34 @@ def test_a_bootstrap_naming_services_by_dns_passes_envoy_validation(tmp_path: Pa
     assert validation.returncode == 0, validation.stdout + validation.stderr
     clusters = json.loads(config.read_text())["static_resources"]["clusters"]
     assert {cluster["type"] for cluster in clusters} == {"STRICT_DNS"}
+
+
+def test_every_service_cluster_presents_the_edge_certificate_and_checks_the_service_name(mesh_pki: MeshPki) -> None:
+    edge_files = mesh_pki.files[EDGE]
+    config = render_envoy_config(Settings(**mesh_pki.settings(EDGE)))
+    clusters = {cluster["name"]: cluster for cluster in config["static_resources"]["clusters"]}
+
+    # The streaming cluster is also the media check's (ext_authz): it gets the same mutual TLS.
+    assert set(SERVICE_CLUSTERS) <= set(clusters)
+    for name in SERVICE_CLUSTERS:
+        tls = clusters[name]["transport_socket"]["typed_config"]
+        context = tls["common_tls_context"]
+        assert tls["@type"].endswith("UpstreamTlsContext") and tls["sni"] == name
+        assert context["alpn_protocols"] == ["h2"]
+        assert context["tls_certificates"] == [
+            {
+                "certificate_chain": {"filename": str(edge_files.cert_file)},
+                "private_key": {"filename": str(edge_files.key_file)},
+            }
+        ]
+        validation = context["validation_context"]
+        assert validation["trusted_ca"] == {"filename": str(edge_files.ca_file)}
+        assert validation["match_typed_subject_alt_names"] == [{"san_type": "DNS", "matcher": {"exact": name}}]
+
+
+def test_an_edge_without_its_mesh_certificate_is_not_rendered() -> None:
+    with pytest.raises(ValueError, match="MESH_CA_FILE"):
+        render_envoy_config(Settings())
 
 
 # Health.

@@ -33,6 +33,7 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from tests.fixtures.envoy import EnvoyProcess, envoy_binary, running_envoy
+from tests.fixtures.mesh_pki import SERVICE_IDENTITIES, MeshPki
 from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
 from videoforge.gateway.envoy_config import (
     ANONYMOUS_METHODS,
@@ -47,6 +48,7 @@ from videoforge.identity.adapters.jwt_issuer import RsaTokenIssuer
 from videoforge.identity.domain.accounts import User
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.kit.cdn import GrantVerifier
+from videoforge.kit.mesh_tls import EDGE
 from videoforge.kit.settings import Settings
 from videoforge.kit.tokens import key_id
 from videoforge.platform.ports import free_port
@@ -118,7 +120,7 @@ def calls() -> Calls:
 
 
 @pytest.fixture(scope="module")
-async def upstream(calls: Calls) -> AsyncIterator[str]:
+async def upstream(calls: Calls, mesh_pki: MeshPki) -> AsyncIterator[str]:
     """One server for every cluster: identity, gallery, the media check, and gRPC health (SERVING)."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(Identity(calls), server)
@@ -129,7 +131,8 @@ async def upstream(calls: Calls) -> AsyncIterator[str]:
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(media_check, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    # One server stands in for every service, so its certificate names them all.
+    port = server.add_secure_port("127.0.0.1:0", mesh_pki.credentials_naming(*SERVICE_IDENTITIES).server_credentials())
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     try:
@@ -211,9 +214,12 @@ INVALID_TOKENS: dict[str, Callable[[RSAPrivateKey, RSAPrivateKey], str]] = {
 
 
 @pytest.fixture(scope="module")
-def edge_settings(upstream: str, signing_key: RSAPrivateKey, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def edge_settings(
+    upstream: str, signing_key: RSAPrivateKey, tmp_path_factory: pytest.TempPathFactory, mesh_pki: MeshPki
+) -> Settings:
     key_file = write_key(signing_key, tmp_path_factory.mktemp("keys") / "jwt.pem")
     return Settings(
+        **mesh_pki.settings(EDGE),
         **{f"{name}_address": upstream for name in ("identity", "gallery", "job", "streaming", "transcoder")},
         edge_host="127.0.0.1",
         edge_port=free_port(),
@@ -506,9 +512,11 @@ async def test_an_external_issuers_tokens_are_checked_against_its_jwks_url(
     assert local.json()["message"].startswith(REFUSED)
 
 
-def test_a_bootstrap_trusting_cognito_fetches_its_keys_over_tls_and_passes_envoy_validation(tmp_path: Path) -> None:
+def test_a_bootstrap_trusting_cognito_fetches_its_keys_over_tls_and_passes_envoy_validation(
+    tmp_path: Path, mesh_pki: MeshPki
+) -> None:
     url = f"{POOL}/.well-known/jwks.json"
-    settings = Settings(jwt_jwks_url=url, jwt_issuer=POOL, jwt_audience=CLIENT_ID)
+    settings = Settings(jwt_jwks_url=url, jwt_issuer=POOL, jwt_audience=CLIENT_ID, **mesh_pki.settings(EDGE))
     config = write_envoy_config(settings, tmp_path / "envoy.json")
 
     validation = subprocess.run(

@@ -17,9 +17,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from pydantic import ValidationError
 
 from tests.fixtures.envoy import EnvoyProcess
+from tests.fixtures.mesh_pki import SERVICE_IDENTITIES, MeshPki
 from videoforge.gateway.connections import MAX_REQUEST_HEADERS_KB
 from videoforge.gateway.envoy_config import write_envoy_config
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
+from videoforge.kit.mesh_tls import EDGE
 from videoforge.kit.settings import Settings
 from videoforge.platform.ports import free_port
 
@@ -35,12 +37,13 @@ class Identity(identity_pb2_grpc.IdentityServiceServicer):
 
 
 @pytest.fixture(scope="module")
-async def upstream() -> AsyncIterator[str]:
+async def upstream(mesh_pki: MeshPki) -> AsyncIterator[str]:
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(Identity(), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    # One server stands in for every service, so its certificate names them all.
+    port = server.add_secure_port("127.0.0.1:0", mesh_pki.credentials_naming(*SERVICE_IDENTITIES).server_credentials())
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     try:
@@ -50,8 +53,9 @@ async def upstream() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-def edge_settings(upstream: str) -> Settings:
+def edge_settings(upstream: str, mesh_pki: MeshPki) -> Settings:
     return Settings(
+        **mesh_pki.settings(EDGE),
         **{f"{name}_address": upstream for name in ("identity", "gallery", "job", "streaming", "transcoder")},
         edge_host="127.0.0.1",
         edge_port=free_port(),

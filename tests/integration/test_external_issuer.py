@@ -12,7 +12,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.fixtures.mesh_pki import MeshPki
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
+from videoforge.kit.mesh_tls import EDGE, IDENTITY
 from videoforge.kit.principal import require_user
 from videoforge.kit.runtime import token_verifier
 from videoforge.kit.server import ServiceBinding, create_server
@@ -38,16 +40,19 @@ def cognito_token(key: rsa.RSAPrivateKey, **claims: object) -> str:
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": key_id(key)})
 
 
-async def test_cognito_tokens_are_trusted_and_groups_become_roles(jwks_url: str, pool_key: rsa.RSAPrivateKey) -> None:
+async def test_cognito_tokens_are_trusted_and_groups_become_roles(
+    jwks_url: str, pool_key: rsa.RSAPrivateKey, mesh_pki: MeshPki
+) -> None:
     settings = Settings(jwt_jwks_url=jwks_url, jwt_issuer=POOL, jwt_audience=CLIENT_ID, jwt_role_claim="cognito:groups")
     servicer = WhoAmI()
     running = await create_server(
         "127.0.0.1:0",
         [ServiceBinding(lambda s: identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, s), [])],
         verifier=token_verifier(settings),
+        credentials=mesh_pki.credentials(IDENTITY),
     )
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        async with mesh_pki.aio_channel(f"127.0.0.1:{running.port}", server=IDENTITY, caller=EDGE) as channel:
             stub = identity_pb2_grpc.IdentityServiceStub(channel)
 
             async def me(token: str) -> identity_pb2.User:

@@ -14,8 +14,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from tests.fixtures.mesh_pki import MeshPki
 from tests.hostile_corpus import CASES, HostileCase
 from tests.media_factory import MediaFactory
+from videoforge.kit.mesh_tls import GALLERY, TRANSCODER
 from videoforge.kit.server import ServiceBinding, create_server
 from videoforge.storage.s3 import S3BlobStore
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
@@ -30,13 +32,13 @@ LEGITIMATE = [case for case in CASES if case.legitimate]
 
 @pytest.fixture
 async def transcoder(
-    blob_store: S3BlobStore, tmp_path: Path
+    blob_store: S3BlobStore, tmp_path: Path, mesh_pki: MeshPki
 ) -> AsyncIterator[transcoder_pb2_grpc.TranscoderServiceStub]:
     servicer = TranscoderServicer(blob_store, FfmpegEncoder(), MediaLimits())
     binding = ServiceBinding(lambda s: transcoder_pb2_grpc.add_TranscoderServiceServicer_to_server(servicer, s), [])
-    running = await create_server("127.0.0.1:0", [binding], verifier=None)
+    running = await create_server("127.0.0.1:0", [binding], verifier=None, credentials=mesh_pki.credentials(TRANSCODER))
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        async with mesh_pki.aio_channel(f"127.0.0.1:{running.port}", server=TRANSCODER, caller=GALLERY) as channel:
             yield transcoder_pb2_grpc.TranscoderServiceStub(channel)
     finally:
         await running.stop(0)

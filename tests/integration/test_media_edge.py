@@ -21,9 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from google.rpc import code_pb2
 
 from tests.fixtures.envoy import EnvoyProcess, running_envoy
+from tests.fixtures.mesh_pki import MeshPki
 from tests.fixtures.s3 import S3Server
 from videoforge.gateway.envoy_config import write_envoy_config
 from videoforge.kit.cdn import GrantRefused, MediaSigner
+from videoforge.kit.mesh_tls import EDGE, STREAMING
 from videoforge.kit.server import RunningServer, ServiceBinding, create_server
 from videoforge.kit.settings import Settings
 from videoforge.platform.ports import free_port
@@ -106,8 +108,9 @@ async def media_bucket(s3_server: S3Server, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def edge_settings(s3_server: S3Server, media_bucket: str) -> Settings:
+def edge_settings(s3_server: S3Server, media_bucket: str, mesh_pki: MeshPki) -> Settings:
     return Settings(
+        **mesh_pki.settings(EDGE),
         edge_host="127.0.0.1",
         edge_port=free_port(),
         edge_admin_port=0,
@@ -126,12 +129,12 @@ def signer(private_key: RSAPrivateKey, edge_settings: Settings) -> MediaSigner:
 
 
 @pytest.fixture(scope="module")
-async def media_check(signer: MediaSigner, edge_settings: Settings) -> AsyncIterator[RunningServer]:
+async def media_check(signer: MediaSigner, edge_settings: Settings, mesh_pki: MeshPki) -> AsyncIterator[RunningServer]:
     servicer = MediaAuthorizationServicer(signer.verifier(KEY_PAIR_ID), media_base_url=edge_settings.media_base_url)
     binding = ServiceBinding(
         lambda s: external_auth_pb2_grpc.add_AuthorizationServicer_to_server(servicer, s), [AUTHORIZATION_SERVICE]
     )
-    running = await create_server("127.0.0.1:0", [binding], verifier=None)
+    running = await create_server("127.0.0.1:0", [binding], verifier=None, credentials=mesh_pki.credentials(STREAMING))
     try:
         yield running
     finally:
@@ -144,7 +147,8 @@ def settings_with(settings: Settings, **updates: object) -> Settings:
 
 
 def with_services_at(settings: Settings, address: str) -> Settings:
-    """`settings` with every service at `address`; only the streaming one is asked anything here."""
+    """`settings` with every service at `address`; only the streaming one is asked anything here (the others
+    never pass the edge's check of their certificate's name, which no test here needs)."""
     return settings_with(
         settings, **{f"{name}_address": address for name in ("identity", "gallery", "job", "streaming", "transcoder")}
     )

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
+from tests.fixtures.mesh_pki import MeshPki
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
+from videoforge.kit.mesh_tls import EDGE, IDENTITY
 from videoforge.kit.server import ServiceBinding, create_server
 
 LEAK = "SELECT password_hash FROM identity.users WHERE email = 'a@x.io'"
@@ -24,12 +26,12 @@ class FailingIdentity(identity_pb2_grpc.IdentityServiceServicer):
 
 
 @pytest.fixture
-async def stub() -> AsyncIterator[identity_pb2_grpc.IdentityServiceStub]:
+async def stub(mesh_pki: MeshPki) -> AsyncIterator[identity_pb2_grpc.IdentityServiceStub]:
     servicer = FailingIdentity()
     binding = ServiceBinding(lambda s: identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, s), [])
-    running = await create_server("127.0.0.1:0", [binding], verifier=None)
+    running = await create_server("127.0.0.1:0", [binding], verifier=None, credentials=mesh_pki.credentials(IDENTITY))
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        async with mesh_pki.aio_channel(f"127.0.0.1:{running.port}", server=IDENTITY, caller=EDGE) as channel:
             yield identity_pb2_grpc.IdentityServiceStub(channel)
     finally:
         await running.stop(0)

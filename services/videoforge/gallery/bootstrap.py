@@ -16,7 +16,8 @@ from videoforge.gallery.service_layer.upload_sweep import sweep_uploads_every
 from videoforge.gallery.v1 import gallery_api_pb2, gallery_api_pb2_grpc, gallery_pb2, gallery_pb2_grpc
 from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.clients import open_channel
-from videoforge.kit.runtime import Service, database, media_signer
+from videoforge.kit.mesh_tls import JOB, TRANSCODER
+from videoforge.kit.runtime import Service, database, media_signer, mesh_credentials
 from videoforge.kit.server import ServiceBinding
 from videoforge.kit.settings import Settings
 from videoforge.storage.s3 import blob_store_from_settings
@@ -26,8 +27,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def build(settings: Settings) -> Service:
     engine = database(settings, "gallery", MIGRATIONS)
-    transcoder = open_channel(settings.transcoder_address)
-    jobs = open_channel(settings.job_address)
+    credentials = mesh_credentials(settings)
+    transcoder = open_channel(settings.transcoder_address, server=TRANSCODER, credentials=credentials)
+    jobs = open_channel(settings.job_address, server=JOB, credentials=credentials)
     videos = PostgresVideoRepository(engine)
     gallery = Gallery(
         videos,

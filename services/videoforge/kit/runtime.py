@@ -11,6 +11,7 @@ from pathlib import Path
 
 from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.db import create_engine_for, migrate
+from videoforge.kit.mesh_tls import MeshCredentials, MeshTlsNotConfigured
 from videoforge.kit.observability import start_observability
 from videoforge.kit.server import ServiceBinding, create_server, serve_until_signalled
 from videoforge.kit.settings import Settings
@@ -78,10 +79,19 @@ async def run_service(settings: Settings, address: str, build: Callable[[Setting
     configure_logging(settings.log_level)
     # The bootstrap's package names the process: videoforge.gallery.bootstrap -> gallery.
     flush_traces = start_observability(settings, build.__module__.split(".")[1])
+    credentials = mesh_credentials(settings)
     service = await build(settings)
-    running = await create_server(address, service.bindings, verifier=token_verifier(settings))
+    running = await create_server(address, service.bindings, verifier=token_verifier(settings), credentials=credentials)
     await serve_until_signalled(running, on_stop=service.close)
     flush_traces()
+
+
+def mesh_credentials(settings: Settings) -> MeshCredentials:
+    """This process's certificate in the mesh; a process without one does not start."""
+    try:
+        return MeshCredentials.from_settings(settings)
+    except MeshTlsNotConfigured as error:
+        raise SystemExit(str(error)) from None
 
 
 def media_signer(settings: Settings) -> MediaSigner | None:

@@ -12,7 +12,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from videoforge.kit.caller_access import CallerAccessInterceptor
 from videoforge.kit.interceptors import ServiceInterceptor
+from videoforge.kit.mesh_tls import MeshCredentials
 from videoforge.kit.observability import server_observers
 from videoforge.kit.tokens import TokenVerifier
 
@@ -44,10 +46,19 @@ class RunningServer:
 
 
 async def create_server(
-    address: str, bindings: Iterable[ServiceBinding], *, verifier: TokenVerifier | None
+    address: str,
+    bindings: Iterable[ServiceBinding],
+    *,
+    verifier: TokenVerifier | None,
+    credentials: MeshCredentials,
 ) -> RunningServer:
-    """Starts a server on `address` (`"[::]:0"` picks a port) with every binding SERVING."""
-    server = grpc.aio.server(interceptors=[*server_observers(), ServiceInterceptor(verifier)], options=SERVER_OPTIONS)
+    """Starts a server on `address` (`"[::]:0"` picks a port) with every binding SERVING.
+
+    Callers must present a certificate of the mesh (`credentials` name its CA), and only the identities the
+    allow-list names for a method reach it.
+    """
+    interceptors = [*server_observers(), CallerAccessInterceptor(), ServiceInterceptor(verifier)]
+    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names: list[str] = []
@@ -55,7 +66,7 @@ async def create_server(
         binding.register(server)
         names.extend(binding.service_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(address)
+    port = server.add_secure_port(address, credentials.server_credentials())
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     streaming_address: str = "127.0.0.1:50064"
     transcoder_address: str = "127.0.0.1:50065"
     rpc_timeout_seconds: float = 10.0
+    # Mutual TLS between services, workers and the edge (PEM files): the CA every party trusts, and this
+    # process's certificate, whose DNS name is its identity (`gallery`, `worker`, `edge`...), with its key. Every
+    # party needs all three; `videoforge up` makes a CA in the data directory and a certificate per identity.
+    mesh_ca_file: Path | None = None
+    mesh_cert_file: Path | None = None
+    mesh_key_file: Path | None = None
 
     # The edge.
     edge_host: str = "127.0.0.1"
@@ -182,6 +188,13 @@ class Settings(BaseSettings):
             raise ValueError("set both EDGE_TLS_CERT_FILE and EDGE_TLS_KEY_FILE, or neither")
         if self.edge_http_redirect_port and not self.edge_tls:
             raise ValueError("EDGE_HTTP_REDIRECT_PORT redirects to HTTPS: set EDGE_TLS_CERT_FILE and EDGE_TLS_KEY_FILE")
+        return self
+
+    @model_validator(mode="after")
+    def _whole_mesh_identity(self) -> Settings:
+        files = (self.mesh_ca_file, self.mesh_cert_file, self.mesh_key_file)
+        if any(files) and not all(files):
+            raise ValueError("set MESH_CA_FILE, MESH_CERT_FILE and MESH_KEY_FILE together")
         return self
 
     @property

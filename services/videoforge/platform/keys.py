@@ -42,13 +42,13 @@ def ensure_local_secrets(data_dir: Path) -> LocalSecrets:
     s3_file = directory / "s3-credentials.json"
     for key_file in (jwt_key, cdn_key):
         if not key_file.exists():
-            _write_private(key_file, _rsa_private_key_pem())
+            write_private(key_file, _rsa_private_key_pem())
     if not s3_file.exists():
         generated = {
             "access_key_id": "VF" + "".join(secrets.choice(_ACCESS_KEY_ALPHABET) for _ in range(18)),
             "secret_access_key": secrets.token_urlsafe(30),
         }
-        _write_private(s3_file, json.dumps(generated).encode())
+        write_private(s3_file, json.dumps(generated).encode())
     stored = json.loads(s3_file.read_text())
     return LocalSecrets(
         jwt_private_key_file=jwt_key,
@@ -64,7 +64,7 @@ def _rsa_private_key_pem() -> bytes:
     )
 
 
-def _write_private(path: Path, content: bytes) -> None:
+def write_private(path: Path, content: bytes) -> None:
     """Write a 0600 file atomically: a run killed half-way leaves no truncated key behind."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:

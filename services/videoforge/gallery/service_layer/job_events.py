@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 
 from videoforge.gallery.domain.ports import JobEventFeed, VideoRepository
+from videoforge.gallery.domain.videos import JobUpdate
+from videoforge.media_model import is_video_key
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +26,25 @@ async def apply_job_events(videos: VideoRepository, feed: JobEventFeed, *, limit
     """Applies one batch; returns how many events it read."""
     batch = await feed.next_batch(limit)
     for update in batch:
-        await videos.apply_job_update(update)
+        await videos.apply_job_update(with_own_keys_only(update))
     if batch:
         await feed.acknowledge([update.event_id for update in batch])
     return len(batch)
+
+
+def with_own_keys_only(update: JobUpdate) -> JobUpdate:
+    """The update without image keys outside its video's folder: the gallery signs what it records, and a
+    video's grant must never reach another's files."""
+    playing = update.playing
+    if playing is None:
+        return update
+    poster, preview = (
+        key if is_video_key(key, update.video_id) else "" for key in (playing.poster_key, playing.preview_key)
+    )
+    if (poster, preview) == (playing.poster_key, playing.preview_key):
+        return update
+    log.error("job %s named images outside video %s; they are left out", update.job.job_id, update.video_id)
+    return replace(update, playing=replace(playing, poster_key=poster, preview_key=preview))
 
 
 async def follow_job_events(videos: VideoRepository, feed: JobEventFeed, stop: asyncio.Event) -> None:

@@ -43,6 +43,7 @@ from videoforge.media_model import (
     MediaSummary,
     Rendition,
     attempt_prefix,
+    is_key_under,
     job_outputs_prefix,
     output_folder,
     parse_formats,
@@ -376,7 +377,7 @@ class Jobs:
             raise InvalidArgument.for_field("output_prefix", "is not this attempt's prefix", "BAD_PREFIX")
         if current.state == COMPLETED and current.attempt == attempt and current.output_prefix == output_prefix:
             return current  # the repeat of a completion that took effect
-        if any(not a.key.startswith(output_prefix) for a in produced):
+        if any(not is_key_under(a.key, output_prefix) for a in produced):
             raise InvalidArgument.for_field("assets", "every asset must lie under the output prefix", "BAD_ASSET")
         produced = [replace(a, video_id=current.video_id, job_id=job_id, id=a.id or new_id()) for a in produced]
         values = {"state": COMPLETED, "progress": 100, "output_prefix": output_prefix, "renditions": renditions}

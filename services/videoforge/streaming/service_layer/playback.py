@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, quote
 from videoforge.kit.cdn import GrantRefused, GrantVerifier, MediaSigner, SignedGrant
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
 from videoforge.kit.principal import current_principal
-from videoforge.media_model import Rendition, parse_formats, video_prefix
+from videoforge.media_model import Rendition, is_upload_source_key, is_video_key, parse_formats, video_prefix
 from videoforge.storage.port import BlobNotFound, BlobStore
 from videoforge.streaming.domain.manifests import content_type, is_manifest, rewrite_dash, rewrite_hls
 from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog, VisibleVideo
@@ -46,8 +46,6 @@ class PlaybackUrls:
     storyboard_url: str
     qualities: list[Rendition]
     duration_seconds: float
-    # The video is still being transcoded: the manifests grow until its job completes.
-    live: bool = False
 
 
 class Playback:
@@ -82,12 +80,12 @@ class Playback:
     def _grant(self, video_id: str) -> SignedGrant:
         return self._signer.grant(video_prefix(video_id).rstrip("/"), self.seconds)
 
-    def _media_url(self, key: str, grant: SignedGrant) -> str:
-        return self._signer.url(key, grant)
+    def _media_url(self, video_id: str, key: str, grant: SignedGrant) -> str:
+        return self._signer.url(_own_key(video_id, key), grant)
 
     def _manifest_url(self, video_id: str, key: str, grant: SignedGrant) -> str:
         token = base64.urlsafe_b64encode(grant.query_string.encode()).decode().rstrip("=")
-        relative = key.removeprefix(video_prefix(video_id))
+        relative = _own_key(video_id, key).removeprefix(video_prefix(video_id))
         return f"{self._api_base}/api/stream/{video_id}/manifest/{quote(relative)}?token={token}"
 
     async def video_stream(self, video_id: str) -> VideoStreamUrl:
@@ -99,6 +97,8 @@ class Playback:
         except NotFound:
             if not video.source_key:
                 raise FailedPrecondition("The video has no source to stream.", "NOT_READY") from None
+            if not is_upload_source_key(video.source_key):
+                raise FailedPrecondition("The video's source is not where uploads are kept.", "BAD_MEDIA_KEY") from None
             return VideoStreamUrl(self._signer.sign_key(video.source_key, self.seconds), "source")
         master = output.asset("HLS_MASTER")
         if master is None:
@@ -127,7 +127,7 @@ class Playback:
         return StreamUrls(
             rendition=chosen,
             url=self._manifest_url(video_id, playlist.key, grant) if playlist else "",
-            mp4_url=self._media_url(mp4.key, grant) if mp4 else "",
+            mp4_url=self._media_url(video_id, mp4.key, grant) if mp4 else "",
         )
 
     async def playback(self, video_id: str) -> PlaybackUrls:
@@ -136,7 +136,7 @@ class Playback:
 
         def media(kind: str) -> str:
             asset = output.asset(kind)
-            return self._media_url(asset.key, grant) if asset else ""
+            return self._media_url(video_id, asset.key, grant) if asset else ""
 
         master, mpd = output.asset("HLS_MASTER"), output.asset("DASH_MANIFEST")
         return PlaybackUrls(
@@ -147,7 +147,6 @@ class Playback:
             storyboard_url=media("STORYBOARD_INDEX"),
             qualities=list(output.renditions),
             duration_seconds=output.duration_seconds,
-            live=output.live,
         )
 
     async def thumbnail(self, video_id: str) -> str:
@@ -155,7 +154,7 @@ class Playback:
         poster = output.asset("POSTER")
         if poster is None:
             raise NotFound("The video has no poster.", "NO_POSTER")
-        return self._media_url(poster.key, self._grant(video_id))
+        return self._media_url(video_id, poster.key, self._grant(video_id))
 
     async def manifest(self, video_id: str, path: str, token: str) -> tuple[str, bytes]:
         """A stored manifest, rewritten with the same grant; the token is the grant the URL carries."""
@@ -174,7 +173,7 @@ class Playback:
             child_key = video_prefix(video_id) + child
             if is_manifest(child):
                 return self._manifest_url(video_id, child_key, grant)
-            return self._media_url(child_key, grant)
+            return self._media_url(video_id, child_key, grant)
 
         text = raw.decode()
         rewrite = rewrite_hls if key.endswith(".m3u8") else rewrite_dash
@@ -191,6 +190,14 @@ class Playback:
                 "BAD_PLAYBACK_GRANT",
             ) from exc
         return SignedGrant(query)
+
+
+def _own_key(video_id: str, key: str) -> str:
+    """`key`, if it lies in the video's own folder: whatever the job service or a stored manifest names, nothing
+    outside `videos/{video}/` is ever signed for a playback of that video."""
+    if not is_video_key(key, video_id):
+        raise FailedPrecondition("The video's output names a file outside the video.", "BAD_MEDIA_KEY")
+    return key
 
 
 def _quality_name(value: str) -> str:
