@@ -50,6 +50,7 @@ PUBLIC_SERVICES: dict[str, str] = {
     "videoforge.identity.v1.IdentityService": "identity",
     "videoforge.gallery.v1.GalleryService": "gallery",
     "videoforge.gallery.v1.GalleryApiService": "gallery",
+    "videoforge.gallery.v1.WebhookService": "gallery",
     "videoforge.job.v1.JobService": "job",
     "videoforge.job.v1.JobAdminService": "job",
     "videoforge.job.v1.JobApiService": "job",

@@ -357,6 +357,12 @@ async def test_an_admin_sees_every_job_and_runs_maintenance(
         await expect(nav(page, "Admin")).to_have_attribute("aria-current", "page")
         await expect(page.locator(f'tr[data-job-id="{uploaded["job_id"]}"]')).to_contain_text("Completed")
         await expect(page.locator(".stats")).to_contain_text("Jobs")
+        # The activity charts, drawn from the platform's own records (the uploaded video's job among them).
+        jobs_chart = page.get_by_role("img", name="Jobs per hour, by state")
+        await expect(jobs_chart.locator("rect").first).to_be_visible()
+        await expect(page.get_by_role("img", name="Average time per stage, by the hour jobs finished")).to_be_visible()
+        await expect(page.get_by_role("img", name="Jobs in the queue").locator("polyline")).to_have_count(1)
+        await expect(page.locator(".chart-legend").first).to_contain_text("Completed")
         await page.get_by_role("button", name="Restart failed jobs").click()
         await expect(page.get_by_role("status").filter(has_text=re.compile("Restarted|no failed jobs"))).to_be_visible()
         await page.get_by_label("Delete finished jobs older than (days)").fill("365")

@@ -8,10 +8,12 @@ import logging
 from pathlib import Path
 
 from videoforge.job.adapters.change_notices import listen_for_changes
+from videoforge.job.adapters.insights import PostgresActivityRecords
 from videoforge.job.adapters.platform_gauges import keep_gauges_fresh
 from videoforge.job.adapters.repository import PostgresJobRepository
 from videoforge.job.entrypoints.api_servicer import JobApiServicer
 from videoforge.job.entrypoints.grpc_servicer import JobAdminServicer, JobInternalServicer, JobServicer
+from videoforge.job.service_layer.insights import sample_queue
 from videoforge.job.service_layer.job_watch import WatchLimits
 from videoforge.job.service_layer.jobs import Jobs
 from videoforge.job.v1 import job_api_pb2, job_api_pb2_grpc, job_pb2, job_pb2_grpc
@@ -64,6 +66,10 @@ async def build(settings: Settings) -> Service:
         )
     )
     background.append(asyncio.create_task(keep_gauges_fresh(repository, queue_parts.queue, stop)))
+    activity = PostgresActivityRecords(engine)
+    background.append(
+        asyncio.create_task(sample_queue(queue_parts.queue, activity, stop, settings.queue_sample_seconds))
+    )
     background += [asyncio.create_task(loop(stop)) for loop in queue_parts.background]
 
     async def stop_background() -> None:
@@ -71,7 +77,7 @@ async def build(settings: Settings) -> Service:
         await asyncio.gather(*background, return_exceptions=True)
 
     services = job_pb2.DESCRIPTOR.services_by_name
-    public, admin, internal = JobServicer(jobs), JobAdminServicer(jobs), JobInternalServicer(jobs)
+    public, admin, internal = JobServicer(jobs), JobAdminServicer(jobs, activity), JobInternalServicer(jobs)
     original = JobApiServicer(jobs)
     bindings = [
         ServiceBinding(

@@ -143,6 +143,17 @@ class Settings(BaseSettings):
     # (`host:port`, comma-separated or a JSON list) are exempt, plain http included: a test server or a private
     # deployment's media host.
     outbound_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Webhook deliveries that fail are tried again after base * 2^(attempts - 1) seconds (at most an hour
+    # apart) until they are this many hours old.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    # How often the job service records the queue's depth for the admin page's chart.
+    queue_sample_seconds: float = Field(default=60.0, gt=0)
+
+    # Live job watches (WatchJob): streams one user may hold open at once, and how long one lasts before it ends
+    # cleanly and the client resumes (so no stream pins a replica or a connection forever).
+    watch_streams_per_user: int = Field(default=10, gt=0)
+    watch_stream_max_seconds: float = Field(default=600.0, gt=0)
 
     # Observability. Each process serves Prometheus metrics at http://METRICS_HOST:METRICS_PORT/metrics (0: none;
     # `videoforge up` gives each of its processes a port of its own). Traces go over OTLP when
@@ -150,11 +161,7 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
     traces_file: Path | None = None
-
-    # Live job watches (WatchJob): streams one user may hold open at once, and how long one lasts before it ends
-    # cleanly and the client resumes (so no stream pins a replica or a connection forever).
-    watch_streams_per_user: int = Field(default=10, gt=0)
-    watch_stream_max_seconds: float = Field(default=600.0, gt=0)
+    otel_exporter_otlp_endpoint: str = ""  # an OpenTelemetry Collector's OTLP/gRPC address, e.g. http://collector:4317
 
     log_level: str = "INFO"
 

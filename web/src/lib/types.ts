@@ -108,6 +108,12 @@ export interface JobStats {
   queueDepth: number;
 }
 
+export interface JobInsights {
+  jobsPerHour?: { startTime: string; jobsByState?: Record<string, number> }[];
+  stageSeconds?: { startTime: string; averageSeconds?: Record<string, number>; jobs: number }[];
+  queueDepth?: { time: string; depth: number; oldestWaitSeconds: number }[];
+}
+
 export interface UploadGrant {
   uploadUrl: string;
   s3Key: string;

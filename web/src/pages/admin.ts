@@ -4,7 +4,8 @@ import { del, describeError, get, post } from "../lib/api";
 import { h } from "../lib/dom";
 import { formatBytes, formatCount, formatDateTime, formatDuration } from "../lib/format";
 import { navigate, type ViewContext, type ViewResult } from "../lib/router";
-import type { JobList, JobStats } from "../lib/types";
+import type { JobInsights, JobList, JobStats } from "../lib/types";
+import { lineChart, stackedColumnChart } from "../ui/charts";
 import { field, messageArea, whileBusy } from "../ui/forms";
 import { pager } from "../ui/pager";
 import { jobBadge } from "../ui/status";
@@ -12,13 +13,31 @@ import { jobBadge } from "../ui/status";
 const PAGE_SIZE = 20;
 const STATES = ["PENDING", "DOWNLOADING", "PROCESSING", "UPLOADING", "COMPLETED", "FAILED", "CANCELLED"];
 const DEFAULT_CLEANUP_DAYS = 30;
+const INSIGHT_HOURS = 24;
+const STATE_COLORS: Record<string, string> = {
+  PENDING: "#8a8f98",
+  DOWNLOADING: "#4c8bf5",
+  PROCESSING: "#f5a524",
+  UPLOADING: "#7c5cff",
+  COMPLETED: "#2e9e5b",
+  FAILED: "#d64545",
+  CANCELLED: "#5f6670",
+};
+// The stages a job's time is split into, named as people say them.
+const STAGES: Record<string, string> = {
+  PENDING: "Waiting for a worker",
+  DOWNLOADING: "Download",
+  PROCESSING: "Encode and package",
+  UPLOADING: "Upload",
+};
 
 export async function adminView({ query, signal }: ViewContext): Promise<ViewResult> {
   const page = Math.max(1, Number(query.get("page")) || 1);
   const state = STATES.includes(query.get("state") ?? "") ? (query.get("state") ?? "") : "";
-  const [stats, jobs] = await Promise.all([
+  const [stats, jobs, insights] = await Promise.all([
     get<JobStats>("/api/jobs/admin/stats", undefined, signal),
     get<JobList>("/v1/admin/jobs", { page, limit: PAGE_SIZE, filter: state ? `state=${state}` : undefined }, signal),
+    get<JobInsights>("/v1/admin/insights", { hours: INSIGHT_HOURS }, signal),
   ]);
   const messages = messageArea();
   const hrefFor = (target: number, filter = state): string => {
@@ -34,6 +53,7 @@ export async function adminView({ query, signal }: ViewContext): Promise<ViewRes
       { class: "admin" },
       h("h1", null, "Administration"),
       statsPanel(stats),
+      activityPanel(insights),
       actionsPanel(messages),
       messages.element,
       jobsPanel(jobs, state, hrefFor),
@@ -60,6 +80,55 @@ function statsPanel(stats: JobStats): HTMLElement {
       ...STATES.filter((s) => byState[s]).map((s) =>
         figure(s.charAt(0) + s.slice(1).toLowerCase(), String(byState[s])),
       ),
+    ),
+  );
+}
+
+function clock(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function activityPanel(insights: JobInsights): HTMLElement {
+  const hours = insights.jobsPerHour ?? [];
+  const stageHours = insights.stageSeconds ?? [];
+  const samples = insights.queueDepth ?? [];
+  const stages = Object.keys(STAGES);
+  const none = (text: string): HTMLElement => h("p", { class: "empty" }, text);
+  return h(
+    "section",
+    { "aria-labelledby": "activity-heading" },
+    h("h2", { id: "activity-heading" }, `Activity (last ${INSIGHT_HOURS} hours)`),
+    h(
+      "div",
+      { class: "charts" },
+      hours.length
+        ? stackedColumnChart(
+            "Jobs per hour, by state",
+            STATES.map((s) => ({ name: s.charAt(0) + s.slice(1).toLowerCase(), color: STATE_COLORS[s] ?? "gray" })),
+            hours.map((hour) => ({
+              label: clock(hour.startTime),
+              values: STATES.map((s) => hour.jobsByState?.[s] ?? 0),
+            })),
+          )
+        : none("No jobs were created in this time."),
+      stageHours.length
+        ? stackedColumnChart(
+            "Average time per stage, by the hour jobs finished",
+            stages.map((s) => ({ name: STAGES[s] ?? s, color: STATE_COLORS[s] ?? "gray" })),
+            stageHours.map((hour) => ({
+              label: clock(hour.startTime),
+              values: stages.map((s) => hour.averageSeconds?.[s] ?? 0),
+            })),
+            " s",
+          )
+        : none("No job finished in this time."),
+      samples.length > 1
+        ? lineChart(
+            "Jobs in the queue",
+            samples.map((sample) => ({ label: clock(sample.time), value: sample.depth })),
+            STATE_COLORS.DOWNLOADING ?? "gray",
+          )
+        : none("The queue has not been sampled yet."),
     ),
   );
 }

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videoforge.job.adapters.change_notices import announce_change
+from videoforge.job.adapters.insights import record_stage_entry
 from videoforge.job.adapters.tables import assets, events, jobs, publications, video_versions
 from videoforge.job.domain.jobs import (
     COMPLETED,
@@ -126,6 +127,8 @@ async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values:
     if row is None:
         return None
     job = _job(row)
+    if job.state != before:
+        await record_stage_entry(conn, job.id, job.state)
     # A probe's findings reach the video as an event too: an imported source is probed while the job runs.
     if job.state != before or "media" in values:
         await _emit(conn, job)
@@ -151,6 +154,7 @@ class PostgresJobRepository(JobRepository):
                 existing = select(jobs).where(jobs.c.video_id == job.video_id, jobs.c.request_id == job.request_id)
                 return _job((await conn.execute(existing)).mappings().one())
             await _emit(conn, job)
+            await record_stage_entry(conn, job.id, job.state)
             await self._enqueuer.enqueue_in(conn, job.id, job.queue_payload())
         return job
 
@@ -248,6 +252,7 @@ class PostgresJobRepository(JobRepository):
             )
             # After the switch, so the event carries the new publication.
             await _emit(conn, job)
+            await record_stage_entry(conn, job.id, job.state)
         return job
 
     async def assets_of(self, job_id: str) -> list[Asset]:
@@ -359,6 +364,7 @@ class PostgresJobRepository(JobRepository):
             requeued = [_job(row) for row in rows]
             for job in requeued:
                 await _emit(conn, job)
+                await record_stage_entry(conn, job.id, job.state)
                 await self._enqueuer.enqueue_in(conn, job.id, job.queue_payload())
         return requeued
 

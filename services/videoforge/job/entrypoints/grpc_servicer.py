@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from google.rpc import status_pb2
 from grpc.aio import ServicerContext
 
+from videoforge.job.domain.insights import ActivityRecords
 from videoforge.job.domain.jobs import COMPLETED, FAILED, PENDING, WORKING_STATES, Asset, Job, JobError, JobEvent
 from videoforge.job.entrypoints.api_shapes import gigabytes
+from videoforge.job.service_layer.insights import recent_activity
 from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.job.v1 import job_pb2 as pb
 from videoforge.job.v1 import job_pb2_grpc
@@ -132,8 +134,25 @@ class JobServicer(job_pb2_grpc.JobServiceServicer):
 
 
 class JobAdminServicer(job_pb2_grpc.JobAdminServiceServicer):
-    def __init__(self, jobs: Jobs) -> None:
-        self._jobs = jobs
+    def __init__(self, jobs: Jobs, activity: ActivityRecords) -> None:
+        self._jobs, self._activity = jobs, activity
+
+    async def GetJobInsights(self, request: pb.GetJobInsightsRequest, context: ServicerContext) -> pb.JobInsights:
+        activity = await recent_activity(self._activity, request.hours)
+        return pb.JobInsights(
+            jobs_per_hour=[
+                pb.HourOfJobs(start_time=timestamp(h.start), jobs_by_state=h.jobs_by_state)
+                for h in activity.jobs_per_hour
+            ],
+            stage_seconds=[
+                pb.HourOfStages(start_time=timestamp(h.start), average_seconds=h.average_seconds, jobs=h.jobs)
+                for h in activity.stage_seconds
+            ],
+            queue_depth=[
+                pb.QueueSample(time=timestamp(q.time), depth=q.depth, oldest_wait_seconds=q.oldest_wait_seconds)
+                for q in activity.queue_depth
+            ],
+        )
 
     async def ListAllJobs(self, request: pb.ListAllJobsRequest, context: ServicerContext) -> pb.ListJobsResponse:
         return await _list_jobs(self._jobs, request, all_users=True)
