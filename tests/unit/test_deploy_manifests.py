@@ -251,6 +251,7 @@ KEDA_SCHEMAS: dict[str, dict[str, Any]] = {
                             "properties": {
                                 "type": {"type": "string"},
                                 "name": {"type": "string"},
+                                "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
                                 "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
                                 "authenticationRef": {
                                     "type": "object",
@@ -380,7 +381,7 @@ def test_each_service_listens_on_all_addresses_at_the_port_its_shared_address_na
     assert host == service.value, "services reach each other by the Service's DNS name"
     container = pod_spec(service.value)["containers"][0]
     assert env_value(container, setting) == f"[::]:{port}"
-    assert [p["containerPort"] for p in container["ports"]] == [int(port)]
+    assert [p["containerPort"] for p in container["ports"] if p["name"] == "grpc"] == [int(port)]
     assert [p["port"] for p in find("Service", service.value)["spec"]["ports"]] == [int(port)]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == int(port), probe

@@ -1,9 +1,9 @@
 """OpenTelemetry traces across the mesh: W3C `traceparent` in gRPC metadata and inside queue messages.
 
-Spans are recorded only when somewhere takes them: OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, JSON lines when TRACES_FILE is. Otherwise the API's no-op tracer
-stays in place: interceptors still pass an incoming trace context on (so log lines of a traced call carry its
-id), at the cost of a header parse per call.
+Spans are recorded only when somewhere takes them: OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the SDK's
+other OTEL_EXPORTER_OTLP_* variables, headers say, apply too), JSON lines when TRACES_FILE is. Otherwise the
+API's no-op tracer stays in place: interceptors still pass an incoming trace context on (so log lines of a
+traced call carry its id), at the cost of a header parse per call.
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ Shutdown = Callable[[], None]
 def configure_tracing(settings: Settings, process_name: str) -> Shutdown:
     """Installs a recording tracer provider when an exporter is configured; returns what flushes it at exit."""
     exporters: list[SpanExporter] = []
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    if settings.otel_exporter_otlp_endpoint:
+        # Imported only when used: it brings its own gRPC channel and protobuf types.
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        exporters.append(OTLPSpanExporter())
+        exporters.append(OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint))
     if settings.traces_file is not None:
         exporters.append(JsonLinesSpanExporter(settings.traces_file))
     if not exporters:
