@@ -47,6 +47,11 @@ def finished_job(user: EdgeClient, job_id: str) -> dict[str, Any]:
     return wait_until(final, timeout=180, step=0.5)
 
 
+def failed_video(user: EdgeClient, video_id: str) -> dict[str, Any] | None:
+    shown = user.request("GET", f"/v1/videos/{video_id}")
+    return shown if shown["status"] == "failed" else None
+
+
 async def stored_objects(platform: RunningPlatform, video: dict[str, Any]) -> list[str]:
     """Every object of the video: its source's folder and its outputs."""
     store, folder = platform.blob_store(), video["s3Key"].rsplit("/", 1)[0] + "/"
@@ -135,6 +140,7 @@ async def test_a_fetch_that_is_refused_fails_the_job_with_its_reason_and_stores_
     job = finished_job(user, video["latestJob"]["jobId"])
 
     assert job["status"] == "FAILED" and job["errorText"].startswith(error), job
-    shown = user.request("GET", f"/api/gallery/videos/{video['id']}")
-    assert shown["status"] == "failed" and shown["latestJob"]["errorMessage"] == job["errorText"]
-    assert await stored_objects(platform, shown) == []
+    # The job's events reach the video a moment later.
+    shown = wait_until(lambda: failed_video(user, video["id"]), timeout=30, step=0.5)
+    assert shown["latestJob"]["errorMessage"] == job["errorText"]
+    assert await stored_objects(platform, video) == []
