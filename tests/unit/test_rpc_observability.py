@@ -17,13 +17,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
+from tests.fixtures.mesh_pki import MeshPki
+from videoforge.kit import caller_access
 from videoforge.kit.clients import open_channel
 from videoforge.kit.errors import NotFound
 from videoforge.kit.grpc_client_errors import translate_rpc_error
+from videoforge.kit.mesh_tls import EDGE, GALLERY, JOB
 from videoforge.kit.server import RunningServer, ServiceBinding, create_server
 from videoforge.kit.tracing import JsonLinesSpanExporter, TraceIdLogFilter
 
 SERVICE = "test.v1.Relay"
+ANY_MESH = caller_access.ANY_MESH_IDENTITY
 
 
 def _binding(handlers: dict[str, grpc.RpcMethodHandler]) -> ServiceBinding:
@@ -49,8 +53,12 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
-async def relay() -> AsyncIterator[tuple[grpc.aio.Channel, RunningServer]]:
-    """Two servers: `Forward` on the front one calls `Echo` on the back one over an ordinary mesh channel."""
+async def relay(
+    mesh_pki: MeshPki, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[grpc.aio.Channel, RunningServer]]:
+    """Two servers: `Forward` on the front one (a gallery) calls `Echo` on the back one (a job service) over an
+    ordinary mesh channel; the test calls the front as the edge does."""
+    monkeypatch.setattr(caller_access, "ALLOWED_CALLERS", {**caller_access.ALLOWED_CALLERS, SERVICE: ANY_MESH})
 
     async def echo(request: StringValue, context: grpc.aio.ServicerContext) -> StringValue:
         if request.value == "missing":
@@ -58,8 +66,10 @@ async def relay() -> AsyncIterator[tuple[grpc.aio.Channel, RunningServer]]:
         logging.getLogger("test.echo").info("echoing")
         return request
 
-    back = await create_server("127.0.0.1:0", [_binding({"Echo": _unary(echo)})], verifier=None)
-    back_channel = open_channel(f"127.0.0.1:{back.port}")
+    back = await create_server(
+        "127.0.0.1:0", [_binding({"Echo": _unary(echo)})], verifier=None, credentials=mesh_pki.credentials(JOB)
+    )
+    back_channel = open_channel(f"127.0.0.1:{back.port}", server=JOB, credentials=mesh_pki.credentials(GALLERY))
     stub = back_channel.unary_unary(
         f"/{SERVICE}/Echo",
         request_serializer=StringValue.SerializeToString,
@@ -70,8 +80,13 @@ async def relay() -> AsyncIterator[tuple[grpc.aio.Channel, RunningServer]]:
         with translate_rpc_error():
             return await stub(request, timeout=5)
 
-    front = await create_server("127.0.0.1:0", [_binding({"Forward": _unary(forward)})], verifier=None)
-    channel = open_channel(f"127.0.0.1:{front.port}")
+    front = await create_server(
+        "127.0.0.1:0",
+        [_binding({"Forward": _unary(forward)})],
+        verifier=None,
+        credentials=mesh_pki.credentials(GALLERY),
+    )
+    channel = open_channel(f"127.0.0.1:{front.port}", server=GALLERY, credentials=mesh_pki.credentials(EDGE))
     try:
         yield channel, front
     finally:
