@@ -102,34 +102,40 @@ class CallerAccessInterceptor(grpc.aio.ServerInterceptor):
             return handler
         method = handler_call_details.method
         kinds = (
-            (handler.unary_unary, grpc.unary_unary_rpc_method_handler),
-            (handler.unary_stream, grpc.unary_stream_rpc_method_handler),
-            (handler.stream_unary, grpc.stream_unary_rpc_method_handler),
-            (handler.stream_stream, grpc.stream_stream_rpc_method_handler),
+            (handler.unary_unary, grpc.unary_unary_rpc_method_handler, False),
+            (handler.unary_stream, grpc.unary_stream_rpc_method_handler, True),
+            (handler.stream_unary, grpc.stream_unary_rpc_method_handler, False),
+            (handler.stream_stream, grpc.stream_stream_rpc_method_handler, True),
         )
-        for behaviour, make_handler in kinds:
+        for behaviour, make_handler, streams_answers in kinds:
             if behaviour is not None:
+                guarded = _guarded_stream(method, behaviour) if streams_answers else _guarded(method, behaviour)
                 return make_handler(
-                    _guarded(method, behaviour),
+                    guarded,
                     request_deserializer=handler.request_deserializer,
                     response_serializer=handler.response_serializer,
                 )
         return handler
 
 
-def _guarded(method: str, behaviour: Callable[..., Any]) -> Callable[..., Any]:
-    # An aio handler either yields its answers or awaits (writing them with context.write): keep its shape.
-    if inspect.isasyncgenfunction(behaviour):
-
-        async def streamed(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
-            await check_caller(method, context)
-            async for answer in behaviour(request, context):
-                yield answer
-
-        return streamed
-
-    async def awaited(request: Any, context: ServicerContext) -> Any:
+def _guarded(method: str, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def checked(request: Any, context: ServicerContext) -> Any:
         await check_caller(method, context)
         return await behaviour(request, context)
 
-    return awaited
+    return checked
+
+
+def _guarded_stream(method: str, behaviour: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+    # Always an async generator, which the interceptors around this one iterate; a handler that writes its
+    # answers itself (health's Watch: `await context.write`) runs inside it, which grpc.aio allows.
+    async def checked(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+        await check_caller(method, context)
+        answers = behaviour(request, context)
+        if inspect.isawaitable(answers):
+            await answers
+            return
+        async for answer in answers:
+            yield answer
+
+    return checked
