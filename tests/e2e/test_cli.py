@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.media_host import MediaHost, Page
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 
@@ -131,6 +132,20 @@ def test_an_unreachable_server_gets_a_hint_not_a_traceback(cli: Cli) -> None:
     result = cli("videos", "list", "--server", "http://127.0.0.1:9", ok=False)
     assert result.returncode == 1
     assert "videoforge up" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_upload_from_a_url_imports_and_waits_until_it_plays(
+    cli: Cli, media_factory: MediaFactory, media_host: MediaHost
+) -> None:
+    media_host.put("/cli/holiday.mp4", Page(body=(await media_factory.tiny()).read_bytes()))
+
+    imported = cli("upload", "--url", f"http://{media_host.address}/cli/holiday.mp4", "--wait")
+
+    assert "Importing: video" in imported.stdout and "HLS:" in imported.stdout
+    listed = cli.json("videos", "list", "--mine")
+    assert "holiday" in [video["title"] for video in listed["videos"]]
+    neither = cli("upload", ok=False)
+    assert neither.returncode == 2 and "--url" in neither.stderr
 
 
 def test_every_command_explains_itself_with_an_example() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import webbrowser
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -40,7 +41,12 @@ def login(
 
 
 def upload(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The video file.")],
+    file: Annotated[
+        Path | None, typer.Argument(exists=True, dir_okay=False, readable=True, help="The video file.")
+    ] = None,
+    url: Annotated[
+        str, typer.Option(help="Import from this https URL instead of a file: the platform fetches it.")
+    ] = "",
     title: Annotated[str | None, typer.Option(help="Title (default: the file name).")] = None,
     description: Annotated[str, typer.Option(help="Description.")] = "",
     visibility: Annotated[str, typer.Option(help="public, unlisted or private.")] = "public",
@@ -49,22 +55,34 @@ def upload(
     server: Server = None,
     as_json: Json = False,
 ) -> None:
-    """Upload a video (progress bar for the bytes) and start its transcode.
+    """Upload a video (progress bar for the bytes), or import one from a URL, and start its transcode.
 
     Example: [bold]videoforge upload holiday.mp4 --title "Holiday" --formats 1080p,480p --wait[/bold]
+    Example: [bold]videoforge upload --url https://media.example.com/holiday.mp4 --wait[/bold]
     """
+    if (file is None) == (not url):
+        err.print("Give either a file to upload or --url to import from.")
+        raise typer.Exit(2)
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
     client = client_for(server)
     with friendly_errors(client.base_url), client:
-        with _bytes_progress(file.stat().st_size, f"Uploading {file.name}") as advance:
-            video = client.upload(
-                file,
-                title=title or file.stem,
-                description=description,
-                visibility=visibility,
-                formats=[f.strip() for f in formats.split(",") if f.strip()],
-                on_progress=advance,
+        if file is None:
+            name = PurePosixPath(urlsplit(url).path).stem or "Imported video"
+            video = client.import_video(
+                url, title=title or name, description=description, visibility=visibility, formats=wanted
             )
-        out.print(f"Uploaded: video [bold]{video['id']}[/bold] ({video['status']}).")
+            out.print(f"Importing: video [bold]{video['id']}[/bold]; its job fetches the file.")
+        else:
+            with _bytes_progress(file.stat().st_size, f"Uploading {file.name}") as advance:
+                video = client.upload(
+                    file,
+                    title=title or file.stem,
+                    description=description,
+                    visibility=visibility,
+                    formats=wanted,
+                    on_progress=advance,
+                )
+            out.print(f"Uploaded: video [bold]{video['id']}[/bold] ({video['status']}).")
         job_id = video.get("latestJob", {}).get("jobId", "")
         if wait and job_id:
             job = _follow_job(client, job_id)

@@ -88,6 +88,21 @@ class EdgeClient:
         key = self.send_file(path, content_type=content_type, on_progress=on_progress)
         return self.confirm(key, title=title, description=description, visibility=visibility, formats=formats)
 
+    def import_video(
+        self,
+        url: str,
+        *,
+        title: str,
+        description: str = "",
+        visibility: str = "public",
+        formats: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A video from a file at an https URL: answered at once, with the job that fetches and transcodes it."""
+        body: dict[str, Any] = {"url": url, "title": title, "description": description, "visibility": visibility}
+        if formats:
+            body["formats"] = formats
+        return self.request("POST", "/v1/videos:import", json=body)
+
     def send_file(self, path: Path, *, content_type: str = "", on_progress: Progress | None = None) -> str:
         """Puts the file's bytes in the object store; returns the key to confirm."""
         content_type = content_type or mimetypes.guess_type(path.name)[0] or "video/mp4"
