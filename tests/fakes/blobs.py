@@ -14,6 +14,7 @@ class InMemoryBlobStore(BlobStore):
         self.objects: dict[str, bytes] = {}
         self.modified: dict[str, datetime] = {}
         self.open_uploads: list[OpenUpload] = []
+        self.kept: set[str] = set()
 
     def put(self, key: str, data: bytes = b"x", *, modified: datetime | None = None) -> None:
         self.objects[key] = data
@@ -54,6 +55,9 @@ class InMemoryBlobStore(BlobStore):
 
     async def presign_get(self, key: str, *, expires: int, filename: str | None = None) -> str:
         return f"memory://{key}"
+
+    async def mark_kept(self, key: str) -> None:
+        self.kept.add(key)
 
     async def presign_internal_get(self, key: str, *, expires: int) -> str:
         return f"memory://{key}"

@@ -269,3 +269,22 @@ async def test_deleting_an_object_removes_it_and_deleting_again_is_harmless(
     await blob_store.delete("sources/u1/x.bin")
 
     assert await blob_store.head("sources/u1/x.bin") is None
+
+
+async def test_an_object_made_of_parts_is_tagged_pending_until_it_is_kept(
+    blob_store: S3BlobStore, http: httpx.AsyncClient
+) -> None:
+    key = "uploads/u1/parts/source"
+    upload_id = await blob_store.create_multipart(key, "video/mp4")
+    url = await blob_store.presign_part(key, upload_id, 1, expires=60, content_length=1000)
+    part = await http.put(url, content=b"\x00" * 1000)
+    await blob_store.complete_multipart(key, upload_id, [UploadedPart(1, part.headers["ETag"])])
+
+    def tags() -> list[dict[str, str]]:
+        return blob_store._client.get_object_tagging(Bucket=blob_store.bucket, Key=key)["TagSet"]
+
+    pending = await asyncio.to_thread(tags)
+    await blob_store.mark_kept(key)
+
+    assert pending == [{"Key": "videoforge-upload", "Value": "pending"}]
+    assert await asyncio.to_thread(tags) == []

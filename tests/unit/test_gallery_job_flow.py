@@ -17,7 +17,7 @@ from videoforge.gallery.domain.ports import MediaProber
 from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import apply_job_events
-from videoforge.kit.errors import Unavailable
+from videoforge.kit.errors import ResourceExhausted, Unavailable
 from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.media_model import MediaSummary, attempt_prefix
 from videoforge.storage.port import OpenUpload
@@ -212,3 +212,38 @@ async def test_reconcile_of_outputs_keeps_what_plays_and_what_runs(platform: Pla
     assert platform.blobs.keys_under(finished.output_prefix), "what plays stays"
     assert platform.blobs.keys_under(attempt_prefix(video_id, running.snapshot.job_id, 1)), "what runs stays"
     assert not platform.blobs.keys_under(attempt_prefix(video_id, "gone", 1))
+
+
+async def test_a_source_made_of_parts_loses_its_pending_tag_when_confirmed_and_one_put_never_had_it(
+    platform: Platform,
+) -> None:
+    parts = await platform.gallery.create_upload_url("clip.mp4", "video/mp4", 12, multipart=True)
+    whole = await platform.gallery.create_upload_url("clip.mp4", "video/mp4", 12)
+    for grant in (parts, whole):
+        platform.blobs.put(grant.key, b"source bytes")
+        await platform.gallery.confirm_upload(grant.key, "Clip", "", "public", [])
+
+    assert parts.part_urls and not whole.part_urls
+    assert platform.blobs.kept == {parts.key}
+
+
+async def test_each_part_url_is_signed_for_its_own_length_and_the_quota_holds_at_confirm(platform: Platform) -> None:
+    limits = UploadLimits(max_bytes=100, multipart_threshold=50, part_bytes=10, url_seconds=60, quota_bytes=30)
+    gallery = Gallery(
+        platform.videos,
+        platform.blobs,
+        FixedProber(),
+        platform.scheduler,
+        limits,
+        default_formats=[],
+        auto_transcode=False,
+    )
+    parts = await gallery.create_upload_url("clip.mp4", "video/mp4", 25, multipart=True)
+    sizeless = await gallery.create_upload_url("clip.mp4", "video/mp4", 0)
+    platform.blobs.put(sizeless.key, b"x" * 6)  # 25 declared + 6 stored: one byte past the quota
+
+    with pytest.raises(ResourceExhausted, match="delete videos you no longer need"):
+        await gallery.confirm_upload(sizeless.key, "Clip", "", "public", [])
+
+    assert [url.rsplit("length=", 1)[1] for url in parts.part_urls] == ["10", "10", "5"]
+    assert await platform.blobs.head(sizeless.key) is None

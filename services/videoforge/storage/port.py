@@ -89,7 +89,12 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     async def create_multipart(self, key: str, content_type: str) -> str:
-        """Start a multipart upload and return its upload id."""
+        """Start a multipart upload and return its upload id. The object it makes is tagged pending (the bucket's
+        lifecycle rule expires pending objects) until `mark_kept`."""
+
+    @abc.abstractmethod
+    async def mark_kept(self, key: str) -> None:
+        """Clear the pending tag: the object is a video's source and no lifecycle rule may expire it."""
 
     @abc.abstractmethod
     async def presign_part(

@@ -33,6 +33,8 @@ from videoforge.storage.port import (
 T = TypeVar("T")
 
 UPLOAD_CONCURRENCY = 8
+# What the bucket's lifecycle rule expires under uploads/ (deploy/aws): objects never confirmed as a source.
+PENDING_TAG = "videoforge-upload=pending"
 # S3 caps a DeleteObjects request at 1000 keys.
 DELETE_BATCH = 1000
 
@@ -169,9 +171,16 @@ class S3BlobStore(BlobStore):
 
     async def create_multipart(self, key: str, content_type: str) -> str:
         response = await self._run(
-            self._client.create_multipart_upload, Bucket=self.bucket, Key=key, ContentType=content_type
+            self._client.create_multipart_upload,
+            Bucket=self.bucket,
+            Key=key,
+            ContentType=content_type,
+            Tagging=PENDING_TAG,
         )
         return str(response["UploadId"])
+
+    async def mark_kept(self, key: str) -> None:
+        await self._run(self._client.delete_object_tagging, Bucket=self.bucket, Key=key)
 
     async def presign_part(
         self, key: str, upload_id: str, part_number: int, *, expires: int, content_length: int

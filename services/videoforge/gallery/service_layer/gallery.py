@@ -234,6 +234,8 @@ class Gallery:
             # What is not a playable video is not kept.
             await self._media.delete(key)
             raise
+        if upload.multipart_upload_id:
+            await self._blobs.mark_kept(key)  # before the video exists: a source never carries the pending tag
         now = datetime.now(UTC)
         video = Video(
             id=new_id(),
