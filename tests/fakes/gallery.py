@@ -79,6 +79,10 @@ class InMemoryVideoRepository(VideoRepository):
         video.playing = playing
         if update.media is not None:
             video.media = update.media
+            self.uploads = {
+                key: replace(u, size=update.media.size_bytes) if u.video_id == video.id else u
+                for key, u in self.uploads.items()
+            }
         return True
 
     async def unconfirmed_uploads(self, before: datetime) -> list[Upload]:

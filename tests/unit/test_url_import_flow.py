@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_gallery_job_flow import Platform
+from tests.unit.test_gallery_job_flow import FixedProber, Platform
 from tests.unit.test_job_rules import LEASE
-from videoforge.kit.errors import InvalidArgument
+from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
+from videoforge.kit.errors import InvalidArgument, ResourceExhausted
 from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.media_model import upload_folder
 from videoforge.transcoder.domain.errors import SourceRefused, SourceUnavailable
@@ -53,6 +54,18 @@ class ScriptedImporter(SourceImporter):
 
 
 class ImportPlatform(Platform):
+    def with_quota(self, quota_bytes: int) -> None:
+        limits = UploadLimits(10**9, 10**8, 10**7, 60, quota_bytes=quota_bytes)
+        self.gallery = Gallery(
+            self.videos,
+            self.blobs,
+            FixedProber(),
+            self.scheduler,
+            limits,
+            default_formats=["360p"],
+            auto_transcode=True,
+        )
+
     def importing_worker(self, importer: SourceImporter) -> TranscodeWorker:
         config = WorkerConfig(worker_id="w1", scratch=self.tmp_path / "w1", lease_seconds=LEASE, max_attempts=3)
         return TranscodeWorker(self.queue, self.reporter, self.blobs, self.transcoder, config, importer=importer)
@@ -201,3 +214,15 @@ async def test_a_job_asked_for_with_a_url_imports_a_new_private_video(platform: 
 async def test_a_refused_url_names_the_field_the_job_request_used(platform: ImportPlatform) -> None:
     with pytest.raises(InvalidArgument, match=r"input_source: 127\.0\.0\.1 is a loopback address"):
         await platform.gallery.create_video_job("", "https://0177.0.0.1/clip.mp4", [])
+
+
+async def test_an_imported_source_counts_toward_the_quota_once_fetched(platform: ImportPlatform) -> None:
+    await platform.gallery.import_video(URL, "Holiday", "", "public", [])
+    assert await platform.videos.storage_used("u1") == 0, "nothing is known before the fetch"
+    await platform.run_with(ScriptedImporter(None))
+    await platform.sync()
+
+    assert await platform.videos.storage_used("u1") == PROBED.size_bytes
+    platform.with_quota(PROBED.size_bytes)
+    with pytest.raises(ResourceExhausted, match="storage quota is used up"):
+        await platform.gallery.import_video(URL, "Another", "", "public", [])

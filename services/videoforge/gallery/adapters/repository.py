@@ -244,6 +244,10 @@ class PostgresVideoRepository(VideoRepository):
                 return False
             extra = _extra(row.extra.get("filename", ""), playing, row.extra.get("source_url", ""))
             await conn.execute(update(videos).where(videos.c.id == update_.video_id).values(**values, extra=extra))
+            if update_.media is not None:
+                # An imported source counts toward its owner's storage once its job measured it.
+                sized = update(uploads).where(uploads.c.video_id == update_.video_id)
+                await conn.execute(sized.values(size=update_.media.size_bytes))
         return True
 
     async def unconfirmed_uploads(self, before: datetime) -> list[Upload]:

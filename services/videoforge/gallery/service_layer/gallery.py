@@ -267,6 +267,12 @@ class Gallery:
         visibility = check_visibility(visibility)
         url = self._check_import_url(url, url_field)
         parse_formats(formats)  # a bad format is refused before anything is stored
+        # The file's size is known only once its job fetched it; an import is refused once the quota is used up.
+        if await self._videos.storage_used(principal.user_id) >= self._limits.quota_bytes:
+            raise ResourceExhausted(
+                "Your storage quota is used up; delete videos you no longer need, then import again.",
+                "STORAGE_QUOTA_EXCEEDED",
+            )
         now = datetime.now(UTC)
         key = upload_key(principal.user_id, new_id())
         filename = _file_name(url)
