@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import posixpath
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
@@ -16,6 +17,8 @@ from videoforge.streaming.domain.manifests import content_type, is_manifest, rew
 from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog, VisibleVideo
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# The identifiers of a DASH SegmentTemplate (ISO/IEC 23009-1 5.3.9.4.4), with their optional width.
+_TEMPLATE_IDENTIFIER = re.compile(r"\$(?:RepresentationID|Number|Bandwidth|Time)(?:%0\d+d)?\$")
 _NOT_READY = {
     "uploaded": "The video has not been transcoded yet; start a job with POST /api/jobs.",
     "processing": "The video is still being transcoded; it plays once its job completes.",
@@ -194,8 +197,9 @@ class Playback:
 
 def _own_key(video_id: str, key: str) -> str:
     """`key`, if it lies in the video's own folder: whatever the job service or a stored manifest names, nothing
-    outside `videos/{video}/` is ever signed for a playback of that video."""
-    if not is_video_key(key, video_id):
+    outside `videos/{video}/` is ever signed for a playback of that video. A DASH segment template's identifiers
+    (`$Number$`...) stand for plain segments, which the player fills in."""
+    if not is_video_key(_TEMPLATE_IDENTIFIER.sub("0", key), video_id):
         raise FailedPrecondition("The video's output names a file outside the video.", "BAD_MEDIA_KEY")
     return key
 
