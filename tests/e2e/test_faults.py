@@ -25,10 +25,13 @@ import psutil
 import pytest
 
 from tests.fixtures.fault_proxy import FaultProxy
+from tests.fixtures.mesh_pki import MeshPki
 from tests.fixtures.platform import RunningPlatform, start_platform, stop_platform
 from tests.media_factory import MediaFactory
 from tests.waiting import wait_until
 from videoforge.client.edge import FINAL_JOB_STATES, ApiError, EdgeClient
+from videoforge.kit.mesh_tls import JOB, WORKER
+from videoforge.platform.mesh_certificates import mesh_directory
 from videoforge.platform.ports import free_port
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +77,8 @@ def own_worker(platform: RunningPlatform, *, data_dir: Path | None = None, **ove
 
 @contextlib.contextmanager
 def proxied_job_service(platform: RunningPlatform) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(platform.service_address("job")).start()
+    pki = MeshPki.made_in(mesh_directory(platform.data_dir))
+    proxy = FaultProxy(platform.service_address("job"), pki, server=JOB, caller=WORKER).start()
     try:
         yield proxy
     finally:

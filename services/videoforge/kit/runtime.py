@@ -81,7 +81,13 @@ async def run_service(settings: Settings, address: str, build: Callable[[Setting
     flush_traces = start_observability(settings, build.__module__.split(".")[1])
     credentials = mesh_credentials(settings)
     service = await build(settings)
-    running = await create_server(address, service.bindings, verifier=token_verifier(settings), credentials=credentials)
+    running = await create_server(
+        address,
+        service.bindings,
+        verifier=token_verifier(settings),
+        credentials=credentials,
+        health_port=settings.health_port,
+    )
     await serve_until_signalled(running, on_stop=service.close)
     flush_traces()
 

@@ -38,10 +38,13 @@ class RunningServer:
     port: int
     health: health.aio.HealthServicer
     service_names: list[str] = field(default_factory=list)
+    probes: grpc.aio.Server | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in [*self.service_names, ""]:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.probes is not None:
+            await self.probes.stop(grace)
         await self.server.stop(grace)
 
 
@@ -51,11 +54,13 @@ async def create_server(
     *,
     verifier: TokenVerifier | None,
     credentials: MeshCredentials,
+    health_port: int = 0,
 ) -> RunningServer:
     """Starts a server on `address` (`"[::]:0"` picks a port) with every binding SERVING.
 
     Callers must present a certificate of the mesh (`credentials` name its CA), and only the identities the
-    allow-list names for a method reach it.
+    allow-list names for a method reach it. With `health_port`, the same health answers also go out in
+    plaintext on that port of the same host, and nothing else does: Kubernetes' gRPC probes speak no TLS.
     """
     interceptors = [*server_observers(), CallerAccessInterceptor(), ServiceInterceptor(verifier)]
     server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
@@ -70,10 +75,21 @@ async def create_server(
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
+    probes = await _serve_health_only(address, health_port, health_servicer) if health_port else None
     for name in [*names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on port %d", ", ".join(names), port)
-    return RunningServer(server, port, health_servicer, names)
+    return RunningServer(server, port, health_servicer, names, probes)
+
+
+async def _serve_health_only(address: str, port: int, servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    probe_address = f"{address.rpartition(':')[0]}:{port}"
+    if server.add_insecure_port(probe_address) == 0:
+        raise OSError(f"cannot listen on {probe_address}")
+    await server.start()
+    return server
 
 
 async def serve_until_signalled(running: RunningServer, *, on_stop: Callable[[], object] | None = None) -> None:

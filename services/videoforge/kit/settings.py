@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     mesh_ca_file: Path | None = None
     mesh_cert_file: Path | None = None
     mesh_key_file: Path | None = None
+    # A second port on each service's host answering gRPC health checks, and nothing else, in plaintext: for
+    # Kubernetes' gRPC probes, which speak no TLS. 0 (the default, and what `up` uses): none.
+    health_port: int = Field(default=0, ge=0, le=65535)
 
     # The edge.
     edge_host: str = "127.0.0.1"
