@@ -330,7 +330,8 @@ class _DocumentBuilder:
     def _responses(self, method: descriptor_pb2.MethodDescriptorProto) -> dict[str, Any]:
         output = method.output_type.lstrip(".")
         if output == HTTP_BODY:
-            content: dict[str, Any] = {"*/*": {"schema": {"type": "string"}}}
+            # Any bytes, in the content type the method chose (JWKS is JSON, a manifest is text).
+            content: dict[str, Any] = {"*/*": {"schema": {}}}
             description = "The body as stored (its own content type)."
         else:
             content = {"application/json": {"schema": self._reference(output)}}
