@@ -32,6 +32,7 @@ from google.protobuf import descriptor_pb2
 
 from videoforge.gateway.connections import client_address_detection, connection_protections
 from videoforge.gateway.download_redirect import download_redirect_filter
+from videoforge.gateway.edge_stats import stats_clusters, stats_listeners
 from videoforge.gateway.edge_tls import downstream_tls_socket, https_redirect_manager
 from videoforge.gateway.error_bodies import error_body_filter
 from videoforge.gateway.local_replies import HEALTH_PATH, local_reply_config
@@ -152,8 +153,9 @@ def render_envoy_config(
             "listeners": [
                 edge_listener(settings, descriptor, web_root, list(clusters)),
                 *redirect_listeners(settings),
+                *stats_listeners(settings),
             ],
-            "clusters": [*services, *media, *jwks],
+            "clusters": [*services, *media, *jwks, *stats_clusters(settings)],
         },
         "overload_manager": connection_limit(),
     }

@@ -29,9 +29,11 @@ PROCESSES = ("identity", "gallery", "job", "streaming", "transcoder", "worker-1"
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPlatform, dict[str, str]]]:
     """A platform writing traces to its data dir, and the lines `up` printed about where its metrics are."""
-    running = start_platform(tmp_path_factory.mktemp("observed"), free_port(), "--traces-file")
+    stats_port = free_port()
+    environment = {"EDGE_STATS_PORT": str(stats_port)}
+    running = start_platform(tmp_path_factory.mktemp("observed"), free_port(), "--traces-file", environment=environment)
     try:
-        yield running, _printed_locations(running)
+        yield running, {**_printed_locations(running), "stats port": str(stats_port)}
     finally:
         stop_platform(running.process)
 
@@ -143,6 +145,20 @@ def test_the_edge_serves_its_own_stats_in_prometheus_format(
     text = httpx.get(printed["Edge stats"], timeout=5).text
     requests = re.findall(r'^envoy_cluster_upstream_rq_total\{envoy_cluster_name="gallery"\} (\d+)$', text, re.M)
     assert requests and int(requests[0]) > 0
+
+
+def test_the_edge_stats_port_passes_on_its_prometheus_stats_and_nothing_else_of_the_admin(
+    observed: tuple[RunningPlatform, dict[str, str]],
+) -> None:
+    running, printed = observed
+    stats = f"http://127.0.0.1:{printed['stats port']}"
+    answer = httpx.get(f"{stats}/stats/prometheus", timeout=5)
+    assert answer.status_code == 200 and "envoy_cluster_upstream_rq_total" in answer.text
+    for method, path in (("POST", "/quitquitquit"), ("GET", "/config_dump"), ("POST", "/stats/prometheus")):
+        assert httpx.request(method, f"{stats}{path}", timeout=5).status_code == 404, path
+    # The public port has no such route (the web app may answer the path with its page, never with stats).
+    assert "envoy_" not in httpx.get(f"{running.url}/stats/prometheus", timeout=5).text
+    assert httpx.get(f"{running.url}/healthz", timeout=5).status_code == 200
 
 
 def test_one_trace_spans_confirm_the_worker_and_the_completion_and_log_lines_carry_it(

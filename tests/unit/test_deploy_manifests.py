@@ -617,7 +617,7 @@ def test_the_edge_deployment_mounts_its_bootstrap_where_envoy_reads_it() -> None
     (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == script.CONFIG_DIR]
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     assert volume["configMap"]["name"] == EDGE_CONFIG_MAP == edge_config_map()["metadata"]["name"]
-    assert [p["containerPort"] for p in container["ports"]] == [int(config_data()["EDGE_PORT"])]
+    assert [p["containerPort"] for p in container["ports"] if p["name"] == "http"] == [int(config_data()["EDGE_PORT"])]
 
 
 def test_the_edge_bootstrap_routes_to_the_services_by_their_dns_names_and_names_only_pod_paths() -> None:

@@ -20,14 +20,21 @@ from referencing import Registry
 import videoforge.job.adapters.platform_gauges
 import videoforge.kit.metrics
 import videoforge.transcoder.observed_stages  # noqa: F401  (each module registers its metrics on import)
+from tests.fixtures.envoy import envoy_binary
+from tests.fixtures.mesh_pki import MeshPki
 from tests.unit.test_deploy_manifests import (
+    EDGE,
     KEDA_SCHEMAS,
+    KUBERNETES,
     WORKER,
     config_data,
     kubernetes_definitions,
     pod_spec,
+    render_script,
     videoforge_deployments,
 )
+from videoforge.gateway.envoy_config import render_envoy_config, write_envoy_config
+from videoforge.kit.mesh_tls import EDGE as EDGE_IDENTITY
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "videoforge-dashboard.json"
@@ -53,6 +60,30 @@ def test_every_videoforge_pod_serves_metrics_on_the_port_its_annotations_name() 
         annotations = template["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", deployment
         assert int(annotations["prometheus.io/port"]) == port, deployment
+
+
+def test_the_edge_pod_serves_only_its_prometheus_stats_to_the_cluster(mesh_pki: MeshPki, tmp_path: Path) -> None:
+    stats_port, admin_port = int(config_data()["EDGE_STATS_PORT"]), int(config_data()["EDGE_ADMIN_PORT"])
+    mesh = {name.upper(): str(value) for name, value in mesh_pki.settings(EDGE_IDENTITY).items()}
+    settings = render_script().settings_from(KUBERNETES / "config.yaml", mesh)
+    bootstrap = render_envoy_config(settings)
+    assert bootstrap["admin"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": admin_port}
+    (listener,) = [item for item in bootstrap["static_resources"]["listeners"] if item["name"] == "edge_stats"]
+    assert listener["address"]["socket_address"]["port_value"] == stats_port
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    (route,) = [route for host in manager["route_config"]["virtual_hosts"] for route in host["routes"]]
+    assert route["match"]["path"] == "/stats/prometheus"
+    (admin,) = [c for c in bootstrap["static_resources"]["clusters"] if c["name"] == route["route"]["cluster"]]
+    endpoint = admin["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+    assert endpoint == {"address": "127.0.0.1", "port_value": admin_port}
+    (container,) = pod_spec(EDGE)["containers"]
+    assert {"name": "metrics", "containerPort": stats_port} in container["ports"]
+    path = write_envoy_config(settings, tmp_path / "envoy.json")
+    checked = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "--config-path", str(path), "--disable-hot-restart"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
 
 
 @functools.cache

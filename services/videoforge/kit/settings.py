@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     edge_host: str = "127.0.0.1"
     edge_port: int = 8080
     edge_admin_port: int = 0
+    # The edge's Prometheus stats alone, passed on from the admin (loopback only) on this port; 0: none.
+    edge_stats_port: int = Field(default=0, ge=0)
     # Proxies in front of the edge (CloudFront + ALB = 2): the client is then read from X-Forwarded-For,
     # so per-client rate limits see people, not the load balancer.
     edge_trusted_proxy_hops: int = Field(default=0, ge=0)
