@@ -7,6 +7,7 @@ import ipaddress
 import re
 
 import pytest
+from pydantic import ValidationError
 
 from videoforge.kit.address_policy import (
     AddressPolicy,
@@ -16,6 +17,7 @@ from videoforge.kit.address_policy import (
     parse_ip_literal,
     redact,
 )
+from videoforge.kit.settings import Settings
 
 POLICY = AddressPolicy()
 
@@ -207,3 +209,27 @@ def test_an_allowed_host_without_a_port_is_a_configuration_error(entry: str) -> 
 )
 def test_urls_are_shown_without_credentials_or_query(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "hosts"),
+    [
+        ("", []),
+        ("127.0.0.1:8443", ["127.0.0.1:8443"]),
+        ("127.0.0.1:8443, media.internal:9000", ["127.0.0.1:8443", "media.internal:9000"]),
+        ('["[::1]:9000"]', ["[::1]:9000"]),
+    ],
+)
+def test_outbound_allowed_hosts_is_read_from_a_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, value: str, hosts: list[str]
+) -> None:
+    monkeypatch.setenv("OUTBOUND_ALLOWED_HOSTS", value)
+
+    assert Settings().outbound_allowed_hosts == hosts
+
+
+def test_an_allowed_host_without_a_port_stops_the_platform_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTBOUND_ALLOWED_HOSTS", "media.internal")
+
+    with pytest.raises(ValidationError, match=re.escape("'media.internal' must be host:port")):
+        Settings()
