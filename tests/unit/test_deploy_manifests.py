@@ -28,10 +28,14 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography import x509
 from referencing import Registry, Resource
 
 from tests.fixtures.envoy import envoy_binary
+from tests.fixtures.mesh_pki import MeshPki
+from tests.unit.test_caller_access import served_services
 from videoforge.cli.main import ServiceName
+from videoforge.kit.caller_access import allowed_callers
 from videoforge.kit.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +71,7 @@ def setting_env_names() -> dict[str, str]:
 
 # Production must set these: their defaults point at the embedded, one-machine platform. Prefixes catch a
 # setting added later, which then needs a value here or a reason in NOT_NEEDED_IN_PRODUCTION.
-REQUIRED_PREFIXES = ("SQS_", "JWT_", "CDN_", "QUEUE_BACKEND")
+REQUIRED_PREFIXES = ("SQS_", "JWT_", "CDN_", "QUEUE_BACKEND", "MESH_")
 REQUIRED_NAMES = {
     "DATABASE_URL",
     "S3_BUCKET",
@@ -383,8 +387,11 @@ def test_each_service_listens_on_all_addresses_at_the_port_its_shared_address_na
     assert env_value(container, setting) == f"[::]:{port}"
     assert [p["containerPort"] for p in container["ports"] if p["name"] == "grpc"] == [int(port)]
     assert [p["port"] for p in find("Service", service.value)["spec"]["ports"]] == [int(port)]
+    # Probes ask the plaintext port that answers health alone: the service port takes mutual TLS only.
+    probe_port = int(config_data()["HEALTH_PORT"])
+    assert [p["containerPort"] for p in container["ports"] if p["name"] == "probes"] == [probe_port]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"]["port"] == int(port), probe
+        assert container[probe]["grpc"]["port"] == probe_port, probe
 
 
 @pytest.mark.parametrize("deployment", [*(s.value for s in ServiceName), EDGE])
@@ -636,7 +643,7 @@ def test_the_edge_bootstrap_routes_to_the_services_by_their_dns_names_and_names_
     assert f"{script.CONFIG_DIR}/{script.DESCRIPTOR_KEY}" in text
 
 
-def test_envoy_accepts_the_rendered_edge_bootstrap(tmp_path: Path) -> None:
+def test_envoy_accepts_the_rendered_edge_bootstrap(tmp_path: Path, mesh_pki: MeshPki) -> None:
     script = render_script()
     manifest = edge_config_map()
     descriptor = tmp_path / script.DESCRIPTOR_KEY
@@ -645,6 +652,8 @@ def test_envoy_accepts_the_rendered_edge_bootstrap(tmp_path: Path) -> None:
     text = manifest["data"][script.BOOTSTRAP_KEY]
     text = text.replace(f"{script.CONFIG_DIR}/{script.DESCRIPTOR_KEY}", str(descriptor))
     text = text.replace(script.IMAGE_CA_BUNDLE, certifi.where())
+    for setting, path in mesh_pki.settings("edge").items():
+        text = text.replace(config_data()[setting.upper()], str(path))
     bootstrap = tmp_path / script.BOOTSTRAP_KEY
     bootstrap.write_text(text)
     result = subprocess.run(
@@ -655,3 +664,99 @@ def test_envoy_accepts_the_rendered_edge_bootstrap(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+# The mesh: each pod's certificate, and network policies for exactly the calls the allow-list names.
+
+MESH_DIR = "/etc/videoforge/mesh"
+MESH_SCRIPT = ROOT / "deploy" / "render_mesh_secrets.py"
+# The identity each Deployment's pods have in the mesh.
+IDENTITY_OF = {**{service.value: service.value for service in ServiceName}, WORKER: "worker", EDGE: "edge"}
+
+
+@functools.cache
+def mesh_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("render_mesh_secrets", MESH_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_mesh_settings_name_the_files_of_the_mounted_secret() -> None:
+    for setting, key in (("MESH_CA_FILE", "ca.crt"), ("MESH_CERT_FILE", "tls.crt"), ("MESH_KEY_FILE", "tls.key")):
+        assert config_data()[setting] == f"{MESH_DIR}/{key}"
+
+
+@pytest.mark.parametrize("deployment", list(IDENTITY_OF))
+def test_every_pod_mounts_the_certificate_of_its_own_identity_readable_by_its_group_alone(deployment: str) -> None:
+    pod = pod_spec(deployment)
+    (container,) = pod["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == MESH_DIR]
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == mesh_script().secret_name(IDENTITY_OF[deployment])
+    assert volume["secret"]["defaultMode"] == 0o440 and mount["readOnly"] is True
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+
+
+def test_the_rendered_mesh_secrets_validate_name_their_identity_and_never_hold_the_ca_key(tmp_path: Path) -> None:
+    script = mesh_script()
+    secrets = script.mesh_secrets(tmp_path / "pki", namespace="videoforge")
+    assert {secret["metadata"]["name"] for secret in secrets} == {script.secret_name(i) for i in IDENTITY_OF.values()}
+    ca_key = (tmp_path / "pki" / "ca.key").read_bytes()
+    for secret in secrets:
+        kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
+        data = {key: base64.b64decode(value) for key, value in secret["data"].items()}
+        assert data.keys() == {"tls.crt", "tls.key", "ca.crt"} and ca_key not in data.values()
+        names = x509.load_pem_x509_certificate(data["tls.crt"]).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+        (identity,) = names.value.get_values_for_type(x509.DNSName)
+        assert script.secret_name(identity) == secret["metadata"]["name"]
+    assert script.mesh_secrets(tmp_path / "pki", namespace="videoforge") == secrets, "a second run reuses them"
+
+
+def expected_ingress() -> dict[str, set[str]]:
+    """Deployment -> the Deployments whose pods the allow-list lets call it (people's tools have no pod)."""
+    deployment_of = {identity: deployment for deployment, identity in IDENTITY_OF.items()}
+    callers: dict[str, set[str]] = {service.value: set() for service in ServiceName}
+    for service in served_services():
+        if service.full_name.startswith("grpc."):
+            continue  # health and reflection: any identity, on every server
+        server = "streaming" if service.full_name.startswith("envoy.") else service.full_name.split(".")[1]
+        for method in service.methods:
+            allowed = allowed_callers(f"/{service.full_name}/{method.name}")
+            callers[server] |= {deployment_of[identity] for identity in allowed if identity in deployment_of}
+    return callers
+
+
+def network_policies() -> dict[str, Manifest]:
+    """Policies by the component their pods are, "" for the ones that select every pod."""
+    policies = [document for _, document in all_manifests() if document["kind"] == "NetworkPolicy"]
+    return {
+        p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component", p["metadata"]["name"]): p
+        for p in policies
+    }
+
+
+@pytest.mark.parametrize("service", list(ServiceName), ids=str)
+def test_network_policies_let_in_exactly_the_callers_the_allow_list_names(service: ServiceName) -> None:
+    (rule,) = network_policies()[service.value]["spec"]["ingress"]
+    sources = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]}
+    assert sources == expected_ingress()[service.value]
+    port = int(config_data()[f"{service.value.upper()}_ADDRESS"].rpartition(":")[2])
+    assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+
+
+def test_everything_else_is_denied_and_only_the_edge_takes_outside_traffic() -> None:
+    policies = network_policies()
+    assert policies["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    assert policies[EDGE]["spec"]["ingress"] == [
+        {"ports": [{"protocol": "TCP", "port": int(config_data()["EDGE_PORT"])}]}
+    ]
+    assert WORKER not in policies, "workers take no connections"
+    (metrics,) = policies["metrics"]["spec"]["ingress"]
+    assert {port["port"] for port in metrics["ports"]} == {
+        int(config_data()["METRICS_PORT"]),
+        int(config_data()["EDGE_STATS_PORT"]),
+    }
