@@ -7,7 +7,9 @@ from videoforge.kit.server import ServiceBinding
 from videoforge.kit.settings import Settings
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
 from videoforge.transcoder.domain.media import MediaLimits
+from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget
 from videoforge.transcoder.entrypoints.grpc_servicer import ProbeBounds, TranscoderServicer
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 
@@ -24,6 +26,16 @@ def media_encoder(settings: Settings) -> FfmpegEncoder:
     return FfmpegEncoder(
         preset=settings.encoder_preset, max_pixels=settings.max_pixels, memory_bytes=settings.media_memory_bytes
     )
+
+
+def per_title_planner(settings: Settings) -> PerTitlePlanner | None:
+    """The per-title ladder's analysis; None when PER_TITLE_LADDER is off, and every source gets the fixed ladder."""
+    if not settings.per_title_ladder:
+        return None
+    analyzer = FfmpegLadderAnalyzer(
+        preset=settings.encoder_preset, max_pixels=settings.max_pixels, memory_bytes=settings.media_memory_bytes
+    )
+    return PerTitlePlanner(analyzer, QualityTarget(ssim_db=settings.per_title_target_ssim_db))
 
 
 async def build(settings: Settings) -> Service:

@@ -11,6 +11,7 @@ from pathlib import Path
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits, validate
+from videoforge.transcoder.domain.per_title import PerTitlePlanner
 from videoforge.transcoder.domain.ports import OutputFile, Transcoder, TranscodeResult
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
 from videoforge.transcoder.live_presentation import encode_presentation, join_stream
@@ -24,8 +25,11 @@ PACKAGE_DONE, EXTRAS_DONE = 0.90, 0.95
 class MediaPipeline(Transcoder):
     """FFmpeg on local disk, within the media limits."""
 
-    def __init__(self, encoder: FfmpegEncoder, limits: MediaLimits) -> None:
+    def __init__(
+        self, encoder: FfmpegEncoder, limits: MediaLimits, *, per_title: PerTitlePlanner | None = None
+    ) -> None:
         self._encoder, self._limits = encoder, limits
+        self._per_title = per_title
 
     async def transcode(
         self,
@@ -43,6 +47,7 @@ class MediaPipeline(Transcoder):
             limits=self._limits,
             encoder=self._encoder,
             on_progress=on_progress,
+            per_title=self._per_title,
             sink=sink,
         )
 
@@ -53,6 +58,7 @@ async def transcode(
     *,
     formats: list[str],
     limits: MediaLimits,
+    per_title: PerTitlePlanner | None = None,
     encoder: FfmpegEncoder,
     on_progress: Callable[[float], None],
     sink: PresentationSink | None = None,
@@ -62,6 +68,8 @@ async def transcode(
         info = await encoder.probe(source)
     validate(info, limits)
     rungs = plan_ladder(info, formats or None)
+    if per_title is not None:
+        rungs = await per_title.plan(source, info, rungs, work_dir / "analysis")
     start, end = ENCODE_SHARE
     layout = PresentationLayout.for_ladder(rungs, info.has_audio)
     output = work_dir / "output"
@@ -126,5 +134,5 @@ def _joined_ladder(presentation: PresentationSnapshot, layout: PresentationLayou
 
 def _presentation_files(presentation: PresentationSnapshot) -> list[OutputFile]:
     """Segments, then manifests: uploaded in this order, no manifest names a file not there yet."""
-    manifests = [OutputFile(file.relative, file.kind, file.quality) for file, _ in presentation.manifests]
+    manifests = [OutputFile(manifest.relative, manifest.kind, manifest.quality) for manifest, _ in presentation.manifests]
     return [*(OutputFile(segment) for segment in presentation.segments), *manifests]

@@ -21,7 +21,7 @@ from videoforge.queue.postgres import PostgresJobQueue
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.job_reporter import GrpcJobReporter
 from videoforge.transcoder.adapters.url_source import UrlSourceImporter
-from videoforge.transcoder.bootstrap import media_encoder, media_limits
+from videoforge.transcoder.bootstrap import media_encoder, media_limits, per_title_planner
 from videoforge.transcoder.pipeline import MediaPipeline
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
 
@@ -46,7 +46,7 @@ async def run_worker(settings: Settings) -> None:
         queue,
         GrpcJobReporter(channel, timeout=settings.rpc_timeout_seconds),
         blob_store_from_settings(settings),
-        MediaPipeline(media_encoder(settings), media_limits(settings)),
+        MediaPipeline(media_encoder(settings), media_limits(settings), per_title=per_title_planner(settings)),
         WorkerConfig(
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             scratch=settings.data_dir / "scratch" / "worker",

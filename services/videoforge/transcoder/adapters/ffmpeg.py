@@ -297,6 +297,8 @@ class FfmpegEncoder:
             f"-c{v}", "libx264", f"-profile{v}", "high", f"-preset{v}", self._preset, f"-threads{v}", str(threads),
             f"-b{v}", f"{rung.video_kbps}k", f"-maxrate{v}", f"{rung.maxrate_kbps}k",
             f"-bufsize{v}", f"{rung.bufsize_kbps}k",
+            # A per-title rung: constant quality under its peak rate (-b still tells muxers what to expect).
+            *([f"-crf{v}", f"{rung.crf:.1f}"] if rung.crf is not None else []),
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
             f"-g{v}", str(rung.gop_frames), f"-keyint_min{v}", str(rung.gop_frames), f"-sc_threshold{v}", "0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from videoforge.media_model import parse_formats
@@ -51,6 +51,8 @@ class Rung:
     maxrate_kbps: int
     bufsize_kbps: int
     gop_frames: int
+    # Set by the per-title ladder: constant quality under the peak rate instead of an average bitrate.
+    crf: float | None = None
 
 
 def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None) -> list[Rung]:
@@ -84,6 +86,14 @@ def _rung(fmt: Format, info: MediaInfo, gop_frames: int) -> Rung:
     width, height = (short_px, long_px) if portrait else (long_px, short_px)
     fill = Fraction(width * height, fmt.width * fmt.height)
     return _with_rates(fmt.name, width, height, round(fmt.video_kbps * min(fill, Fraction(1))), gop_frames)
+
+
+def at_constant_quality(rung: Rung, crf: float, expected_kbps: int) -> Rung:
+    """The rung encoded at x264's constant quality `crf`, which is expected to take `expected_kbps`; its peak rate
+    is held to the rung's own bitrate, so it never takes more than the rung did, at any moment or on average."""
+    return replace(
+        rung, crf=crf, video_kbps=expected_kbps, maxrate_kbps=rung.video_kbps, bufsize_kbps=rung.video_kbps * 2
+    )
 
 
 def _own_size_rung(info: MediaInfo, gop_frames: int) -> Rung:

@@ -1,0 +1,218 @@
+"""The per-title ladder: each rung gets the bits this source needs to look good, never more than the fixed ladder.
+
+A short analysis measures, per rung, a few trial encodes of sampled seconds: their bitrate and their SSIM
+(in dB, `-10·log10(1 - SSIM)`), once at the rung's own size and once scaled up to the top rung's size, the
+size the viewer's screen shows every rung at. From those curves `choose_ladder` picks each rung's constant-quality
+setting (and so its bitrate) and drops the rungs a viewer would not see as better than the one below.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from videoforge.transcoder.domain.ladder import Rung, at_constant_quality
+from videoforge.transcoder.domain.media import MediaInfo
+
+logger = logging.getLogger(__name__)
+
+# SSIM 0.995 at the rung's own size: past it, more bits show no difference one can see at that size.
+DEFAULT_TARGET_SSIM_DB = 23.0
+# What a rung must add over the rung below, at screen size, to be worth its bits and a player's switch.
+DEFAULT_MIN_GAIN_DB = 0.15
+# The analysis encodes this many stretches of this many seconds, spread over the source: enough for a
+# curve that holds for the whole, a small fraction of the encode's work.
+SAMPLE_WINDOWS = 3
+SAMPLE_SECONDS = 0.25
+# SSIM 0.999999: as good as identical.
+MAX_SSIM_DB = 60.0
+# x264's constant-quality scale.
+MIN_CRF, MAX_CRF = 0.0, 51.0
+
+
+@dataclass(frozen=True, slots=True)
+class QualityTarget:
+    """What the per-title ladder aims for: `ssim_db` at each rung's own size, and the least gain per rung."""
+
+    ssim_db: float = DEFAULT_TARGET_SSIM_DB
+    min_gain_db: float = DEFAULT_MIN_GAIN_DB
+
+
+@dataclass(frozen=True, slots=True)
+class TrialPoint:
+    """One trial encode of a rung at x264 constant quality `crf`: its bitrate, and its SSIM dB at the rung's size
+    and at screen size."""
+
+    crf: float
+    kbps: float
+    ssim_db: float
+    screen_ssim_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class RungCurve:
+    """A rung of the fixed ladder and the trial encodes measured for it."""
+
+    rung: Rung
+    points: tuple[TrialPoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenRung:
+    """A rung as chosen: its new bitrate, and the qualities its curve predicts there."""
+
+    rung: Rung
+    ssim_db: float
+    screen_ssim_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class PerTitleLadder:
+    """The rungs to encode (largest first) and the names of those dropped for adding nothing."""
+
+    chosen: list[ChosenRung]
+    dropped: list[str]
+
+    @property
+    def rungs(self) -> list[Rung]:
+        return [choice.rung for choice in self.chosen]
+
+
+class LadderAnalyzer(ABC):
+    """Measures how many bits a source needs per rung: the analysis pass of the per-title ladder."""
+
+    @abstractmethod
+    async def measure(
+        self, source: Path, info: MediaInfo, rungs: Sequence[Rung], work_dir: Path
+    ) -> list[RungCurve] | None:
+        """A curve per rung (in the order given), or None when the source could not be measured."""
+
+
+@dataclass(frozen=True, slots=True)
+class PerTitlePlanner:
+    """Turns the fixed ladder planned for a source into its per-title ladder."""
+
+    analyzer: LadderAnalyzer
+    target: QualityTarget = QualityTarget()
+
+    async def plan(self, source: Path, info: MediaInfo, rungs: list[Rung], work_dir: Path) -> list[Rung]:
+        """The per-title rungs, or `rungs` as they are when the source could not be measured."""
+        curves = await self.analyzer.measure(source, info, rungs, work_dir)
+        if curves is None:
+            return rungs
+        ladder = choose_ladder(curves, self.target)
+        logger.info(
+            "per-title ladder for %s: %s; dropped: %s",
+            source.name,
+            ", ".join(f"{c.rung.name} {c.rung.video_kbps} kb/s (SSIM {c.ssim_db:.1f} dB)" for c in ladder.chosen),
+            ", ".join(ladder.dropped) or "none",
+        )
+        return ladder.rungs
+
+
+def choose_ladder(curves: Sequence[RungCurve], target: QualityTarget = QualityTarget()) -> PerTitleLadder:
+    """Each rung's setting from its measured curve; rungs that repeat the quality of the one below dropped.
+
+    `curves` are largest rung first, as the fixed ladder lists them. A rung whose curve reaches `target.ssim_db`
+    below its fixed bitrate is encoded at the constant quality that reaches it (never cheaper than its cheapest
+    trial: the curve is not trusted past what was measured), its peak held to its fixed bitrate; any other rung
+    stays as the fixed ladder has it. Going up from the lowest rung, which is always kept, a rung is kept only if
+    at screen size it beats the last kept rung by `target.min_gain_db`; otherwise a player is as well served by
+    the rung below.
+    """
+    if not curves:
+        raise ValueError("choose_ladder needs at least one rung")
+    chosen = [_choose(curve, target.ssim_db) for curve in curves]
+    kept, dropped = [chosen[-1]], []
+    for choice in reversed(chosen[:-1]):
+        if choice.screen_ssim_db - kept[-1].screen_ssim_db >= target.min_gain_db:
+            kept.append(choice)
+        else:
+            dropped.append(choice.rung.name)
+    return PerTitleLadder(chosen=kept[::-1], dropped=dropped[::-1])
+
+
+def sample_windows(
+    duration: float, count: int = SAMPLE_WINDOWS, seconds: float = SAMPLE_SECONDS
+) -> list[tuple[float, float]]:
+    """(start, length) of the stretches the analysis encodes: `count` spread evenly over the source, or the
+    whole source when it is shorter than they would be together."""
+    if duration <= count * seconds:
+        return [(0.0, duration)]
+    return [(max(0.0, duration * (i + 0.5) / count - seconds / 2), seconds) for i in range(count)]
+
+
+def ssim_db(ssim: float) -> float:
+    """SSIM on the decibel scale FFmpeg prints, where equal steps look about equally large; identical pictures
+    read as `MAX_SSIM_DB` rather than infinity, so curves through them still interpolate."""
+    return min(MAX_SSIM_DB, -10 * math.log10(max(1e-12, 1 - ssim)))
+
+
+def _choose(curve: RungCurve, target_db: float) -> ChosenRung:
+    points = _monotone(curve.points)
+    if not points:
+        raise ValueError(f"rung {curve.rung.name} has no trial encodes")
+    cap = curve.rung.video_kbps
+    crf, kbps = _setting_for(points, target_db)
+    if kbps >= cap:
+        # The target costs more than the fixed ladder spends: the rung stays as it was.
+        rung, kbps = curve.rung, cap
+    else:
+        # Rounded down, to the better quality: x264 takes CRF in tenths.
+        rung = at_constant_quality(curve.rung, math.floor(crf * 10) / 10, round(kbps))
+    return ChosenRung(
+        rung=rung,
+        ssim_db=_quality_at(points, kbps, lambda point: point.ssim_db),
+        screen_ssim_db=_quality_at(points, kbps, lambda point: point.screen_ssim_db),
+    )
+
+
+def _monotone(points: Sequence[TrialPoint]) -> list[TrialPoint]:
+    """Points by bitrate, each quality at least that of any cheaper point (more bits never look worse; what
+    looks like it is measurement noise)."""
+    ordered = sorted((point for point in points if point.kbps > 0), key=lambda point: point.kbps)
+    smoothed: list[TrialPoint] = []
+    for point in ordered:
+        if smoothed:
+            last = smoothed[-1]
+            point = replace(
+                point,
+                ssim_db=max(point.ssim_db, last.ssim_db),
+                screen_ssim_db=max(point.screen_ssim_db, last.screen_ssim_db),
+            )
+        smoothed.append(point)
+    return smoothed
+
+
+def _setting_for(points: list[TrialPoint], target_db: float) -> tuple[float, float]:
+    """The CRF at which SSIM dB reaches the target, and the bitrate it takes: between the two points around the
+    target, linear in CRF and in the logarithm of the bitrate; past the best point along the last segment;
+    infinitely many bits where the curve stops rising below the target. Never cheaper than the cheapest point."""
+    if target_db <= points[0].ssim_db:
+        return points[0].crf, points[0].kbps
+    pairs = [(low, high) for low, high in itertools.pairwise(points) if low.ssim_db < target_db <= high.ssim_db]
+    if pairs:
+        low, high = pairs[0]
+    elif len(points) >= 2 and points[-1].ssim_db > points[-2].ssim_db:
+        low, high = points[-2], points[-1]
+    else:
+        return MIN_CRF, math.inf
+    share = (target_db - low.ssim_db) / (high.ssim_db - low.ssim_db)
+    crf = min(MAX_CRF, max(MIN_CRF, low.crf + share * (high.crf - low.crf)))
+    return crf, math.exp(math.log(low.kbps) + share * (math.log(high.kbps) - math.log(low.kbps)))
+
+
+def _quality_at(points: list[TrialPoint], kbps: float, quality: Callable[[TrialPoint], float]) -> float:
+    """A quality the curve predicts at `kbps`: interpolated between points, held flat past either end."""
+    if kbps <= points[0].kbps:
+        return quality(points[0])
+    for low, high in itertools.pairwise(points):
+        if kbps <= high.kbps:
+            share = (math.log(kbps) - math.log(low.kbps)) / (math.log(high.kbps) - math.log(low.kbps))
+            return quality(low) + share * (quality(high) - quality(low))
+    return quality(points[-1])
