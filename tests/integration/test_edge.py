@@ -27,7 +27,7 @@ from grpc_reflection.v1alpha import reflection
 from tests.fixtures.envoy import EnvoyProcess, envoy_binary
 from tests.fixtures.mesh_pki import MeshPki
 from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
-from videoforge.gateway.envoy_config import UNROUTED_CLUSTER, render_envoy_config, write_envoy_config
+from videoforge.gateway.envoy_config import PUBLIC_SERVICES, UNROUTED_CLUSTER, render_envoy_config, write_envoy_config
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.mesh_tls import EDGE
@@ -293,7 +293,7 @@ def test_streaming_methods_have_no_timeout_and_every_service_route_has_one(mesh_
     watch = routes["videoforge.job.v1.JobService/WatchJob"]["route"]
     assert (watch["timeout"], watch["idle_timeout"]) == ("0s", "0s")
     services = [route for name, route in routes.items() if name.endswith("Service")]
-    assert len(services) == 7
+    assert len(services) == len(PUBLIC_SERVICES)
     assert all(route["route"]["timeout"] == "15s" for route in services)
     assert not [name for name in routes if "Internal" in name or "Transcoder" in name]
 

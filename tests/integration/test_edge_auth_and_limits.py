@@ -39,6 +39,7 @@ from videoforge.gateway.envoy_config import (
     ANONYMOUS_METHODS,
     DEFAULT_DESCRIPTOR,
     JWKS_CLUSTER,
+    PUBLIC_SERVICES,
     jwt_rules,
     render_envoy_config,
     write_envoy_config,
@@ -277,7 +278,7 @@ def test_only_the_listed_methods_are_anonymous_and_every_public_service_needs_a_
     anonymous = {rule["match"]["path"] for rule in rules if "requires_any" in rule["requires"]}
     required = [rule["match"]["prefix"] for rule in rules if "provider_name" in rule["requires"]]
     assert anonymous == ANONYMOUS_METHODS
-    assert "/videoforge.gallery.v1.GalleryService/" in required and len(required) == 7
+    assert "/videoforge.gallery.v1.GalleryService/" in required and len(required) == len(PUBLIC_SERVICES)
     # Exact anonymous paths come first; a prefix rule would otherwise shadow them.
     assert all("path" in rule["match"] for rule in rules[: len(anonymous)])
 
