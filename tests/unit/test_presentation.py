@@ -52,10 +52,8 @@ def test_manifests_come_after_the_playlists_they_name_and_carry_their_kinds() ->
     assert layout.segment_folders() == ["0", "1", "2"]
 
 
-def test_only_whole_segments_of_the_streams_count() -> None:
+def test_only_whole_segments_count() -> None:
     layout = PresentationLayout(("360p",), has_audio=False)
 
-    assert layout.is_segment("0/init.mp4") and layout.is_segment("0/3.m4s")
-    assert not layout.is_segment("0/4.m4s.tmp")
-    assert not layout.is_segment("1/1.m4s")
-    assert not layout.is_segment("media_0.m3u8")
+    assert layout.whole_segments("0", ["init.mp4", "1.m4s.tmp"]) == [], "the init segment may still be empty"
+    assert layout.whole_segments("0", ["init.mp4", "1.m4s", "2.m4s.tmp"]) == ["0/init.mp4", "0/1.m4s"]

@@ -82,10 +82,9 @@ def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], 
             data = marked_playlist(data.decode()).encode()
         manifests.append((manifest, data))
     segments = sorted(
-        relative
+        segment
         for folder in layout.segment_folders()
-        for path in (out_dir / folder).iterdir()
-        if layout.is_segment(relative := f"{folder}/{path.name}")
+        for segment in layout.whole_segments(folder, [path.name for path in (out_dir / folder).iterdir()])
     )
     media = {layout.media_playlist(stream) for stream in range(layout.stream_count)}
     playlists = [data.decode() for manifest, data in manifests if manifest.relative in media]

@@ -134,5 +134,5 @@ def _joined_ladder(presentation: PresentationSnapshot, layout: PresentationLayou
 
 def _presentation_files(presentation: PresentationSnapshot) -> list[OutputFile]:
     """Segments, then manifests: uploaded in this order, no manifest names a file not there yet."""
-    manifests = [OutputFile(manifest.relative, manifest.kind, manifest.quality) for manifest, _ in presentation.manifests]
+    manifests = [OutputFile(file.relative, file.kind, file.quality) for file, _ in presentation.manifests]
     return [*(OutputFile(segment) for segment in presentation.segments), *manifests]

@@ -19,9 +19,10 @@ from videoforge.transcoder.domain.ladder import Rung
 DASH_MANIFEST = "manifest.mpd"
 MASTER_PLAYLIST = "master.m3u8"
 # Streams are numbered in the order they are mapped: the rungs largest first, then the audio.
-INIT_TEMPLATE = "$RepresentationID$/init.mp4"
+INIT_TEMPLATE = "$RepresentationID$/init.mp4"  # INIT_SEGMENT in each stream's folder
 SEGMENT_TEMPLATE = "$RepresentationID$/$Number$.m4s"
-# A segment is written under this suffix and renamed once whole.
+INIT_SEGMENT = "init.mp4"
+# A media segment is written under this suffix and renamed once whole.
 PARTIAL_SUFFIX = ".tmp"
 _TARGET_DURATION = "#EXT-X-TARGETDURATION"
 _PLAYLIST_TYPE = "#EXT-X-PLAYLIST-TYPE"
@@ -75,10 +76,13 @@ class PresentationLayout:
             ManifestFile(self.dash_manifest, "DASH_MANIFEST"),
         ]
 
-    def is_segment(self, relative: str) -> bool:
-        """A whole segment or init segment of one of the streams (not one still being written)."""
-        folder, _, name = relative.partition("/")
-        return folder in self.segment_folders() and bool(name) and not name.endswith(PARTIAL_SUFFIX)
+    def whole_segments(self, folder: str, names: list[str]) -> list[str]:
+        """Which of the files in a stream's folder are whole, as paths in the set: the media segments renamed
+        into place, and the init segment once one of them is (the init segment is written in place, empty at
+        first, before the first media segment)."""
+        media = [name for name in names if name != INIT_SEGMENT and not name.endswith(PARTIAL_SUFFIX)]
+        init = [INIT_SEGMENT] if media and INIT_SEGMENT in names else []
+        return [f"{folder}/{name}" for name in init + media]
 
 
 def marked_playlist(text: str) -> str:
