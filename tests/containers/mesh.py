@@ -1,6 +1,8 @@
 """The mesh as separate containers of the project's image on one podman network, as a cluster would run it.
 
-PostgreSQL (pgserver's binaries) and SeaweedFS run in containers of the same image; the SQS stand-in
+Services, workers and the edge speak mutual TLS to each other, each container with its identity's certificate
+mounted as Kubernetes mounts its Secret. PostgreSQL (pgserver's binaries) and SeaweedFS run in containers of the
+same image; the SQS stand-in
 (moto's server, a test dependency the image leaves out) runs on this machine, on the network's gateway
 address, so the containers reach it and nothing else does. Services reach each other by container name.
 The test reaches the edge and the object store through ports published on loopback.
@@ -25,7 +27,9 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from videoforge.kit.mesh_tls import EDGE, WORKER
 from videoforge.platform.keys import ensure_local_secrets
+from videoforge.platform.mesh_certificates import ensure_mesh_certificates
 from videoforge.platform.ports import free_port
 from videoforge.queue.sqs import ensure_queues
 
@@ -37,6 +41,7 @@ IMAGE_UID = 10001
 BUILD_TIMEOUT_SECONDS = 900
 READY_TIMEOUT_SECONDS = 120
 SECRETS_DIR = "/etc/videoforge/secrets"
+MESH_DIR = "/etc/videoforge/mesh"
 SERVICE_PORTS = {"identity": 50061, "gallery": 50062, "job": 50063, "streaming": 50064, "transcoder": 50065}
 S3_PORT = 8333
 EDGE_PORT = 8080
@@ -165,6 +170,7 @@ class MeshBuilder:
         podman("network", "create", self._network)
         gateway = self._gateway()
         secret_files = self._secrets()
+        mesh = self._mesh_certificates()
         s3_key, s3_secret = secrets.token_hex(10).upper(), secrets.token_urlsafe(30)
         pg_password = secrets.token_urlsafe(18)
         self._start_postgres(pg_password)
@@ -190,20 +196,27 @@ class MeshBuilder:
             "JWT_PRIVATE_KEY_FILE": f"{SECRETS_DIR}/jwt-signing-key.pem",
             "CDN_PRIVATE_KEY_FILE": f"{SECRETS_DIR}/cdn-signing-key.pem",
             "PUBLIC_URL": self.mesh.edge_url,
+            "MESH_CA_FILE": f"{MESH_DIR}/ca.crt",
+            "MESH_CERT_FILE": f"{MESH_DIR}/tls.crt",
+            "MESH_KEY_FILE": f"{MESH_DIR}/tls.key",
         }
         keys = f"{secret_files}:{SECRETS_DIR}:ro"
+
+        def certificate(identity: str) -> str:
+            return f"{mesh / identity}:{MESH_DIR}:ro"
+
         for name, port in SERVICE_PORTS.items():
             # Each service listens on all of its container's addresses at the port the others dial.
             own = {f"{name.upper()}_ADDRESS": f"0.0.0.0:{port}"}
-            self._run(name, ["videoforge", "serve", name], {**common, **own}, volumes=[keys])
+            self._run(name, ["videoforge", "serve", name], {**common, **own}, volumes=[keys, certificate(name)])
         for index in (1, 2):
-            self._run(f"worker-{index}", ["videoforge", "worker"], common, volumes=[keys])
+            self._run(f"worker-{index}", ["videoforge", "worker"], common, volumes=[keys, certificate(WORKER)])
         edge_port = self.mesh.edge_url.rpartition(":")[2]
         self._run(
             "edge",
             ["videoforge-edge"],
             {**common, "EDGE_HOST": "0.0.0.0", "EDGE_PORT": str(EDGE_PORT)},
-            volumes=[keys],
+            volumes=[keys, certificate(EDGE)],
             publish=f"127.0.0.1:{edge_port}:{EDGE_PORT}",
         )
         self._wait_for_edge()
@@ -254,6 +267,14 @@ class MeshBuilder:
         for path in [secret_dir, *secret_dir.iterdir()]:
             os.chown(path, IMAGE_UID, IMAGE_UID)
         return secret_dir
+
+    def _mesh_certificates(self) -> Path:
+        """The mesh's CA and a certificate per identity, each identity's folder readable by the image's user."""
+        directory = self._work / "mesh"
+        ensure_mesh_certificates(directory)
+        for path in [directory, *directory.rglob("*")]:
+            os.chown(path, IMAGE_UID, IMAGE_UID)
+        return directory
 
     def _start_postgres(self, password: str) -> None:
         self._run("postgres", ["sh", "-c", POSTGRES_SCRIPT], {"POSTGRES_PASSWORD": password})
