@@ -54,7 +54,7 @@ ALLOWED_CALLERS: Mapping[str, frozenset[str]] = {
     "/videoforge.job.v1.JobInternalService/FailAttempt": frozenset({WORKER}),
     "/videoforge.job.v1.JobInternalService/DiscardAttempt": frozenset({WORKER}),
     "/videoforge.transcoder.v1.TranscoderService/ProbeMedia": frozenset({GALLERY}),
-    # No process calls it today (workers plan their ladders themselves): closed until one needs it.
+    # No process calls it today: closed until one needs it.
     "/videoforge.transcoder.v1.TranscoderService/PlanLadder": NOBODY,
 }
 
