@@ -37,6 +37,8 @@ from tests.unit.test_caller_access import served_services
 from videoforge.cli.main import ServiceName
 from videoforge.kit.caller_access import allowed_callers
 from videoforge.kit.settings import Settings
+from videoforge.media_model import UPLOADS_ROOT
+from videoforge.storage.s3 import PENDING_TAG
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
@@ -580,6 +582,17 @@ def test_every_stack_output_named_like_a_setting_fills_that_configmap_key() -> N
     from_stack = {name for name in required_settings() if name.startswith(("SQS_", "S3_", "CDN_", "JWT_"))}
     from_stack -= {"CDN_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY_FILE", "JWT_ROLE_CLAIM"}
     assert from_stack - named_like_settings == set()
+
+
+def test_the_media_bucket_aborts_abandoned_multipart_uploads_and_expires_only_pending_uploads() -> None:
+    bucket = template()["Resources"]["MediaBucket"]["Properties"]
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    aborting, expiring = rules["abort-abandoned-uploads"], rules["expire-unconfirmed-uploads"]
+    assert (aborting["Prefix"], aborting["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]) == (UPLOADS_ROOT, 1)
+    # Only objects tagged pending: a rule on the whole prefix would expire the sources videos play from.
+    key, value = PENDING_TAG.split("=")
+    assert (expiring["Prefix"], expiring["TagFilters"]) == (UPLOADS_ROOT, [{"Key": key, "Value": value}])
+    assert expiring["ExpirationInDays"] > 1  # after the platform's own sweep had its day
 
 
 def test_queue_attempts_equal_the_dead_letter_redrive_count() -> None:
