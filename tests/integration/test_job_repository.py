@@ -97,7 +97,7 @@ async def test_a_lost_completion_reply_is_retried_and_the_published_output_stays
     assert job.id == job_id and job.state == "COMPLETED" and job.attempt == 1
     assert world.reporter.calls.count("complete") == 2
     assert await world.keys(attempt_prefix("v1", job_id, 1)), "what the video plays from was not deleted"
-    assert {a.kind for a in produced} == {"HLS_MASTER", "POSTER"}
+    assert {a.kind for a in produced} == {"HLS_MASTER", "DASH_MANIFEST", "POSTER"}
     with pytest.raises(MediaInUse):
         await world.jobs.discard_attempt(job_id, 1, "v1")
 
