@@ -110,7 +110,7 @@ def _count(method: str, code: str) -> float:
 
 
 async def test_one_trace_spans_the_caller_and_both_hops_and_log_lines_name_it(
-    relay: tuple[grpc.aio.Channel, RunningServer], spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+    spans: InMemorySpanExporter, relay: tuple[grpc.aio.Channel, RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     channel, _ = relay
     caplog.handler.addFilter(TraceIdLogFilter())
@@ -159,19 +159,21 @@ async def test_latency_is_counted_by_method_and_the_code_the_call_ended_with(
     assert _count("Forward", "INTERNAL") == 0
 
 
-async def test_without_a_recording_provider_a_call_still_passes_the_callers_trace_on(
+async def test_without_a_recording_provider_a_callers_trace_labels_the_log_lines_of_the_service_it_reached(
     relay: tuple[grpc.aio.Channel, RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     channel, _ = relay
     caplog.handler.addFilter(TraceIdLogFilter())
     caplog.set_level(logging.INFO)
-    parent = trace.SpanContext(0x1234, 0x5678, is_remote=False, trace_flags=trace.TraceFlags(1))
+    traceparent = f"00-{0x1234:032x}-{0x5678:016x}-01"
 
-    with trace.use_span(trace.NonRecordingSpan(parent)):
-        await _call(channel, "Forward")(StringValue(value="hello"), timeout=5)
+    await _call(channel, "Forward")(StringValue(value="hello"), timeout=5, metadata=(("traceparent", traceparent),))
 
+    forwarded = [r for r in caplog.records if r.name == "videoforge.rpc" and r.getMessage().startswith(f"/{SERVICE}/F")]
+    assert [record.trace_id for record in forwarded] == [f"{0x1234:032x}"]  # type: ignore[attr-defined]
+    # Nothing is recorded, so nothing is passed on: the next hop's lines carry no trace.
     echoed = [record for record in caplog.records if record.name == "test.echo"]
-    assert [record.trace_id for record in echoed] == [trace.format_trace_id(0x1234)]  # type: ignore[attr-defined]
+    assert len(echoed) == 1 and not hasattr(echoed[0], "trace_id")
 
 
 def test_the_traces_file_holds_one_json_span_per_line(tmp_path: Path) -> None:

@@ -6,7 +6,13 @@ import grpc
 
 from videoforge.kit.metrics import RpcMetricsInterceptor, serve_metrics
 from videoforge.kit.settings import Settings
-from videoforge.kit.tracing import RpcClientTracingInterceptor, RpcTracingInterceptor, Shutdown, configure_tracing
+from videoforge.kit.tracing import (
+    RpcClientTracingInterceptor,
+    RpcTracingInterceptor,
+    Shutdown,
+    configure_tracing,
+    tracing_enabled,
+)
 
 
 def server_observers() -> list[grpc.aio.ServerInterceptor]:
@@ -15,10 +21,12 @@ def server_observers() -> list[grpc.aio.ServerInterceptor]:
 
 
 def client_observers() -> list[grpc.aio.ClientInterceptor]:
-    return [RpcClientTracingInterceptor()]
+    """Traced calls when spans are recorded; none otherwise: gRPC's client interceptors cost more than the rest."""
+    return [RpcClientTracingInterceptor()] if tracing_enabled() else []
 
 
 def start_observability(settings: Settings, process_name: str) -> Shutdown:
-    """Serves this process's metrics and installs its tracer; returns what flushes the traces at exit."""
+    """Serves this process's metrics and installs its tracer; returns what flushes the traces at exit. Call it
+    before opening channels: whether they trace is decided when they open."""
     serve_metrics(settings)
     return configure_tracing(settings, process_name)

@@ -2,8 +2,9 @@
 
 Spans are recorded only when somewhere takes them: OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the SDK's
 other OTEL_EXPORTER_OTLP_* variables, headers say, apply too), JSON lines when TRACES_FILE is. Otherwise the
-API's no-op tracer stays in place: interceptors still pass an incoming trace context on (so log lines of a
-traced call carry its id), at the cost of a header parse per call.
+API's no-op tracer stays in place and calls between services carry no trace context (the client interceptor
+alone would cost more than a trivial call's own work); a caller's `traceparent` still labels the log lines of
+the service it reached, for a header parse per call.
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ class JsonLinesSpanExporter(SpanExporter):
             finally:
                 os.close(fd)
         return SpanExportResult.SUCCESS
+
+
+def tracing_enabled() -> bool:
+    """Whether spans are being recorded here (a recording provider is installed)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
 def tracer() -> trace.Tracer:
