@@ -93,6 +93,13 @@ def test_a_target_past_the_best_trial_is_reached_along_the_last_segment_when_it_
     assert top.video_kbps == round(2000 * 2**0.5)
 
 
+def test_a_target_only_reached_far_past_the_best_trial_keeps_the_fixed_setting() -> None:
+    # Along the last segment 23 dB lies at CRF 4, at 2400 kb/s: far past anything measured, near lossless.
+    shallow = _curve(FIXED[2], (20, 600, 20.0, 15.0), (26, 300, 19.0, 14.0))
+
+    assert choose_ladder([shallow], TARGET).rungs == [FIXED[2]]
+
+
 def test_a_rung_already_past_the_target_at_its_cheapest_trial_is_not_taken_cheaper() -> None:
     easy = _curve(FIXED[3], (18, 150, 35.0, 16.0), (25, 80, 30.0, 15.0), (32, 40, 26.0, 14.0))
 

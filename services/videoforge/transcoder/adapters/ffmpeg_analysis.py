@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # x264 constant-quality settings each rung is tried at: from near-transparent to plainly soft, so the curve
 # spans the target and the fixed ladder's bitrates on easy and hard sources alike.
-TRIAL_CRFS = (18, 25, 32)
+TRIAL_CRFS = (20, 26, 32)
 # SSIM is computed on every other trial frame: half the work, and neighbouring frames differ little.
 SSIM_FRAME_STEP = 2
 # Our own trial files are read back only as raw H.264.
@@ -164,19 +164,34 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
             curves.append(RungCurve(rung, tuple(points)))
         return curves
 
+    async def rendition_ssim_db(self, source: Path, video: Path, width: int, height: int, work_dir: Path) -> float:
+        """SSIM dB of a whole encoded video against its source, both scaled to `width`x`height`: how the
+        per-title ladder's choices are checked after the fact."""
+        stats = f"ssim-{video.stem}-{width}x{height}.log"
+        frames = f"scale={width}:{height},setsar=1,settb=1,setpts=N"
+        graph = f"[0:v:0]{frames}[main];[1:v:0]format=yuv420p,{frames}[ref];[main][ref]ssim=stats_file={stats}"
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
+            "-protocol_whitelist", "file", "-i", _file(video), *self._guard, "-i", _file(source),
+            "-lavfi", graph, "-f", "null", "-",
+        ]  # fmt: skip
+        await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
+        await run_process(argv, timeout=self._timeout, cwd=work_dir)
+        return await asyncio.to_thread(mean_ssim_db, work_dir / stats)
+
     def _window_inputs(self, source: Path, windows: list[tuple[float, float]]) -> list[str]:
         inputs: list[str] = []
         for start, seconds in windows:
             # -noaccurate_seek: a stretch starts at the keyframe before `start` rather than decoding up to it.
             inputs += ["-ss", f"{start:.3f}", "-t", f"{seconds:.3f}", "-noaccurate_seek", *self._guard]
-            inputs += ["-i", f"file:{source.resolve()}"]
+            inputs += ["-i", _file(source)]
         return inputs
 
     def _trial_args(self, rung: Rung, crf: float) -> list[str]:
         return [
             "-c:v", "libx264", "-profile:v", "high", "-preset", self._preset, "-crf", f"{crf:g}",
-            # Held to the rung's bitrate as a per-title rung is: where the cap binds, the trial shows it.
-            "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps * 2}k",
+            # No peak rate: over a second of samples, x264's buffer model skews constant quality instead of
+            # capping it (the encode's peak cap binds only where the fixed bitrate would, over the whole source).
             # The ladder's keyframe interval; one thread each, as there are many trials to run side by side.
             "-g", str(rung.gop_frames), "-keyint_min", str(rung.gop_frames), "-sc_threshold", "0", "-threads", "1",
             "-fps_mode", "passthrough", "-an", "-f", "h264",
@@ -186,6 +201,11 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         return ResourceLimits(
             memory_bytes=self._memory_bytes, cpu_seconds=math.ceil(cpu_seconds), file_bytes=file_bytes
         )
+
+
+def _file(path: Path) -> str:
+    # A `file:` URL: no name is ever taken for a protocol or an option.
+    return f"file:{path.resolve()}"
 
 
 def _sampled(windows: int) -> str:

@@ -31,8 +31,9 @@ SAMPLE_WINDOWS = 3
 SAMPLE_SECONDS = 0.25
 # SSIM 0.999999: as good as identical.
 MAX_SSIM_DB = 60.0
-# x264's constant-quality scale.
-MIN_CRF, MAX_CRF = 0.0, 51.0
+# The constant quality settings a rung may get: past CRF 12 x264 is close to lossless (and its lossless CRF 0
+# is not H.264 High), so a curve pointing there is extrapolated too far to trust.
+MIN_CRF, MAX_CRF = 12.0, 51.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +160,9 @@ def _choose(curve: RungCurve, target_db: float) -> ChosenRung:
         raise ValueError(f"rung {curve.rung.name} has no trial encodes")
     cap = curve.rung.video_kbps
     crf, kbps = _setting_for(points, target_db)
-    if kbps >= cap:
-        # The target costs more than the fixed ladder spends: the rung stays as it was.
+    if kbps >= cap or crf < MIN_CRF:
+        # The target costs more than the fixed ladder spends, or lies too far past what was measured to trust:
+        # the rung stays as it was.
         rung, kbps = curve.rung, cap
     else:
         # Rounded down, to the better quality: x264 takes CRF in tenths.
@@ -203,7 +205,7 @@ def _setting_for(points: list[TrialPoint], target_db: float) -> tuple[float, flo
     else:
         return MIN_CRF, math.inf
     share = (target_db - low.ssim_db) / (high.ssim_db - low.ssim_db)
-    crf = min(MAX_CRF, max(MIN_CRF, low.crf + share * (high.crf - low.crf)))
+    crf = min(MAX_CRF, low.crf + share * (high.crf - low.crf))
     return crf, math.exp(math.log(low.kbps) + share * (math.log(high.kbps) - math.log(low.kbps)))
 
 
