@@ -10,11 +10,14 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from tests.fixtures.platform import RunningPlatform, start_platform, stop_platform
 from tests.media_factory import MediaFactory
@@ -26,11 +29,50 @@ pytestmark = pytest.mark.e2e
 PROCESSES = ("identity", "gallery", "job", "streaming", "transcoder", "worker-1")
 
 
+class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """An OpenTelemetry Collector's OTLP/gRPC trace endpoint, keeping what it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
+
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.requests.append(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    def spans(self) -> list[tuple[str, str, str]]:
+        """(service.name, span name, trace id in hex) of every span received."""
+        received = []
+        for request in list(self.requests):
+            for resource_spans in request.resource_spans:
+                attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                for scope in resource_spans.scope_spans:
+                    for span in scope.spans:
+                        received.append((attributes["service.name"], span.name, span.trace_id.hex()))
+        return received
+
+
 @pytest.fixture(scope="module")
-def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPlatform, dict[str, str]]]:
-    """A platform writing traces to its data dir, and the lines `up` printed about where its metrics are."""
+def collector() -> Iterator[tuple[Collector, int]]:
+    server = grpc.server(ThreadPoolExecutor(max_workers=4))
+    kept = Collector()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(kept, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield kept, port
+    finally:
+        server.stop(0)
+
+
+@pytest.fixture(scope="module")
+def observed(
+    tmp_path_factory: pytest.TempPathFactory, collector: tuple[Collector, int]
+) -> Iterator[tuple[RunningPlatform, dict[str, str]]]:
+    """A platform writing traces to its data dir and to an OTLP collector, and the lines `up` printed about where
+    its metrics are."""
     stats_port = free_port()
-    environment = {"EDGE_STATS_PORT": str(stats_port)}
+    otlp = f"http://127.0.0.1:{collector[1]}"
+    environment = {"EDGE_STATS_PORT": str(stats_port), "OTEL_EXPORTER_OTLP_ENDPOINT": otlp}
     running = start_platform(tmp_path_factory.mktemp("observed"), free_port(), "--traces-file", environment=environment)
     try:
         yield running, {**_printed_locations(running), "stats port": str(stats_port)}
@@ -193,3 +235,18 @@ def test_one_trace_spans_confirm_the_worker_and_the_completion_and_log_lines_car
     for process in ("gallery", "job", "worker-1"):
         lines = [json.loads(line) for line in running.log(process).splitlines() if line.startswith("{")]
         assert any(line.get("trace_id") == trace_id for line in lines), process
+
+
+def test_spans_also_go_over_otlp_when_a_collector_is_configured(
+    collector: tuple[Collector, int], transcoded: dict[str, Any]
+) -> None:
+    kept, _ = collector
+
+    def completion_received() -> set[str]:
+        spans = kept.spans()
+        confirms = {trace for _, name, trace in spans if name.endswith("/ConfirmUpload")}
+        return {service for service, name, trace in spans if trace in confirms} >= {
+            "videoforge-gallery", "videoforge-job", "videoforge-worker"
+        } and confirms  # fmt: skip
+
+    assert wait_until(completion_received, timeout=20, step=0.5)
