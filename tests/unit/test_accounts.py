@@ -52,6 +52,7 @@ async def test_with_an_external_provider_local_sign_in_points_there() -> None:
 
 
 async def test_password_hashing_leaves_the_event_loop_free_and_runs_only_so_many_at_once() -> None:
+    others = {thread for thread in threading.enumerate() if thread.name.startswith("argon2")}
     hasher = Argon2PasswordHasher(concurrency=2)
     stored = await hasher.hash("good-pass-1")
     loop_gaps: list[float] = []
@@ -74,4 +75,6 @@ async def test_password_hashing_leaves_the_event_loop_free_and_runs_only_so_many
     # Eight hashes on the loop would have blocked it for all of `elapsed`; off it, it keeps ticking (with
     # room for a busy machine).
     assert max(loop_gaps) < elapsed / 2
-    assert len([thread for thread in threading.enumerate() if thread.name.startswith("argon2")]) == 2
+    # Other tests' hashers may still hold idle threads; this one started two, however many hashes waited.
+    ours = {thread for thread in threading.enumerate() if thread.name.startswith("argon2")} - others
+    assert len(ours) == 2
