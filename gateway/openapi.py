@@ -270,16 +270,13 @@ class _DocumentBuilder:
         field = self._field_at(request_name, parameter.field_path)
         about = self.descriptors.comments.get(f"{self._message_of(request_name, parameter.field_path)}.{field.name}")
         schema: dict[str, Any] = {**SCALARS.get(field.type, {"type": "string"})}
-        description = f"Fills `{parameter.field_path}` as `{parameter.template}`."
+        notes = [about] if about else []
+        if (parameter.template, parameter.field_path) != (f"{{{parameter.name}}}", parameter.name):
+            notes.append(f"Fills `{parameter.field_path}` as `{parameter.template}`.")
         if parameter.multi_segment:
-            description += " May hold `/`: send it unescaped."
-        return {
-            "name": parameter.name,
-            "in": "path",
-            "required": True,
-            "description": f"{about} {description}" if about else description,
-            "schema": schema,
-        }
+            notes.append("May hold `/`: send it unescaped.")
+        described = {"description": " ".join(notes)} if notes else {}
+        return {"name": parameter.name, "in": "path", "required": True, **described, "schema": schema}
 
     def _whole_message_body(
         self, request_name: str, request: descriptor_pb2.DescriptorProto, bound: set[str]
