@@ -64,8 +64,9 @@ def test_every_videoforge_pod_serves_metrics_on_the_port_its_annotations_name() 
 
 def test_the_edge_pod_serves_only_its_prometheus_stats_to_the_cluster(mesh_pki: MeshPki, tmp_path: Path) -> None:
     stats_port, admin_port = int(config_data()["EDGE_STATS_PORT"]), int(config_data()["EDGE_ADMIN_PORT"])
-    mesh = {name.upper(): str(value) for name, value in mesh_pki.settings(EDGE_IDENTITY).items()}
-    settings = render_script().settings_from(KUBERNETES / "config.yaml", mesh)
+    # The pod's mesh certificate paths, replaced by real files here, so Envoy can check the whole bootstrap.
+    configured = render_script().settings_from(KUBERNETES / "config.yaml", {})
+    settings = configured.model_copy(update=mesh_pki.settings(EDGE_IDENTITY))
     bootstrap = render_envoy_config(settings)
     assert bootstrap["admin"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": admin_port}
     (listener,) = [item for item in bootstrap["static_resources"]["listeners"] if item["name"] == "edge_stats"]
