@@ -30,10 +30,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from google.api import httpbody_pb2
 from google.protobuf import descriptor_pb2
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from tests.fixtures.envoy import EnvoyProcess, envoy_binary, running_envoy
-from tests.fixtures.mesh_pki import SERVICE_IDENTITIES, MeshPki
+from tests.fixtures.mesh_pki import MeshPki
+from tests.fixtures.stand_in_services import serving_every_service
 from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
 from videoforge.gateway.envoy_config import (
     ANONYMOUS_METHODS,
@@ -123,23 +123,16 @@ def calls() -> Calls:
 @pytest.fixture(scope="module")
 async def upstream(calls: Calls, mesh_pki: MeshPki) -> AsyncIterator[str]:
     """One server for every cluster: identity, gallery, the media check, and gRPC health (SERVING)."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    identity_pb2_grpc.add_IdentityServiceServicer_to_server(Identity(calls), server)
-    gallery_pb2_grpc.add_GalleryServiceServicer_to_server(Gallery(calls), server)
     # Requests here carry no grant, so any key will do: the check refuses them all.
     verifier = GrantVerifier(new_key().public_key(), key_pair_id="test-key-pair")
     media_check = MediaAuthorizationServicer(verifier, media_base_url="http://127.0.0.1/media")
-    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(media_check, server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    # One server stands in for every service, so its certificate names them all.
-    port = server.add_secure_port("127.0.0.1:0", mesh_pki.credentials_naming(*SERVICE_IDENTITIES).server_credentials())
-    await server.start()
-    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        await server.stop(0)
+    async with serving_every_service(
+        mesh_pki,
+        lambda s: identity_pb2_grpc.add_IdentityServiceServicer_to_server(Identity(calls), s),
+        lambda s: gallery_pb2_grpc.add_GalleryServiceServicer_to_server(Gallery(calls), s),
+        lambda s: external_auth_pb2_grpc.add_AuthorizationServicer_to_server(media_check, s),
+    ) as address:
+        yield address
 
 
 # Keys and tokens.

@@ -10,12 +10,12 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from pydantic import ValidationError
 
 from tests.fixtures.certificates import self_signed_certificate
 from tests.fixtures.envoy import EnvoyProcess
-from tests.fixtures.mesh_pki import SERVICE_IDENTITIES, MeshPki
+from tests.fixtures.mesh_pki import MeshPki
+from tests.fixtures.stand_in_services import serving_every_service
 from videoforge.gateway.envoy_config import write_envoy_config
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.kit.mesh_tls import EDGE
@@ -32,18 +32,9 @@ class Identity(identity_pb2_grpc.IdentityServiceServicer):
 
 @pytest.fixture(scope="module")
 async def upstream(mesh_pki: MeshPki) -> AsyncIterator[str]:
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    identity_pb2_grpc.add_IdentityServiceServicer_to_server(Identity(), server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    # One server stands in for every service, so its certificate names them all.
-    port = server.add_secure_port("127.0.0.1:0", mesh_pki.credentials_naming(*SERVICE_IDENTITIES).server_credentials())
-    await server.start()
-    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        await server.stop(0)
+    register = lambda s: identity_pb2_grpc.add_IdentityServiceServicer_to_server(Identity(), s)  # noqa: E731
+    async with serving_every_service(mesh_pki, register) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
