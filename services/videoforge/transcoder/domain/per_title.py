@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 # SSIM 0.995 at the rung's own size: past it, more bits show no difference one can see at that size.
 DEFAULT_TARGET_SSIM_DB = 23.0
+# Under a second of samples reads a rung's SSIM within about half a dB of the whole encode: the ladder aims
+# that much above the target so that the whole encode meets it.
+SAMPLING_MARGIN_DB = 0.5
 # What a rung must add over the rung below, at screen size, to be worth its bits and a player's switch.
 DEFAULT_MIN_GAIN_DB = 0.15
 # The analysis encodes this many stretches of this many seconds, spread over the source: enough for a
@@ -119,16 +122,16 @@ class PerTitlePlanner:
 def choose_ladder(curves: Sequence[RungCurve], target: QualityTarget = QualityTarget()) -> PerTitleLadder:
     """Each rung's setting from its measured curve; rungs that repeat the quality of the one below dropped.
 
-    `curves` are largest rung first, as the fixed ladder lists them. A rung whose curve reaches `target.ssim_db`
-    below its fixed bitrate is encoded at the constant quality that reaches it (never cheaper than its cheapest
-    trial: the curve is not trusted past what was measured), its peak held to its fixed bitrate; any other rung
-    stays as the fixed ladder has it. Going up from the lowest rung, which is always kept, a rung is kept only if
-    at screen size it beats the last kept rung by `target.min_gain_db`; otherwise a player is as well served by
-    the rung below.
+    `curves` are largest rung first, as the fixed ladder lists them. A rung whose curve reaches the target (plus
+    `SAMPLING_MARGIN_DB`) below its fixed bitrate is encoded at the constant quality that reaches it (never
+    cheaper than its cheapest trial: the curve is not trusted past what was measured), its peak held to its fixed
+    bitrate; any other rung stays as the fixed ladder has it. Going up from the lowest rung, which is always kept,
+    a rung is kept only if at screen size it beats the last kept rung by `target.min_gain_db`; otherwise a player
+    is as well served by the rung below.
     """
     if not curves:
         raise ValueError("choose_ladder needs at least one rung")
-    chosen = [_choose(curve, target.ssim_db) for curve in curves]
+    chosen = [_choose(curve, target.ssim_db + SAMPLING_MARGIN_DB) for curve in curves]
     kept, dropped = [chosen[-1]], []
     for choice in reversed(chosen[:-1]):
         if choice.screen_ssim_db - kept[-1].screen_ssim_db >= target.min_gain_db:
