@@ -48,4 +48,6 @@ uploads = Table(
     Column("multipart_upload_id", String(300), nullable=False, server_default=""),
     Column("video_id", String(32), nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False),
+    # The storage quota sums one user's uploads on every new upload.
+    Index("uploads_owner_idx", "owner_id"),
 )
