@@ -3,8 +3,9 @@
 Schemathesis reads the committed document (the edge serves exactly that one) and sends valid and invalid requests
 to each operation, each one three times: without a token, as a registered user and as an administrator. No answer
 may be a server error, every answer must match the document, and none may carry what belongs in the log (a stack,
-SQL, a driver's name, a file path, an exception's class name). The platform is this module's own, so that the
-accounts, uploads and deletions it makes touch no other test.
+SQL, a driver's name, a file path, an exception's class name). About half the calls that name a video or a job
+name the user's real, transcoded one, so that the fuzzing reaches past the 404. The platform is this module's own,
+so that the accounts, uploads and deletions it makes touch no other test.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from tests.fixtures.platform import RunningPlatform, start_platform, stop_platform
+from tests.media_factory import MediaFactory
 from videoforge.client.edge import EdgeClient
 from videoforge.gateway.openapi_route import DEFAULT_DOCUMENT, DOCUMENT_PATH
 from videoforge.platform.ports import free_port
@@ -56,12 +59,38 @@ def fuzzed_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 
 
 @pytest.fixture(scope="module")
-def callers(fuzzed_platform: RunningPlatform) -> dict[str, dict[str, str]]:
+def user(fuzzed_platform: RunningPlatform) -> Iterator[EdgeClient]:
+    with EdgeClient(fuzzed_platform.url) as client:
+        client.register(f"fuzz-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
+        yield client
+
+
+@pytest.fixture(scope="module")
+def callers(fuzzed_platform: RunningPlatform, user: EdgeClient) -> dict[str, dict[str, str]]:
     """The headers of each kind of caller."""
-    with EdgeClient(fuzzed_platform.url) as user, fuzzed_platform.admin_client(PASSWORD) as admin:
-        user.register(f"fuzz-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
+    with fuzzed_platform.admin_client(PASSWORD) as admin:
         tokens = {"user": user.token, "admin": admin.token}
     return {"anonymous": {}, **{caller: {"Authorization": f"Bearer {token}"} for caller, token in tokens.items()}}
+
+
+@pytest.fixture(scope="module")
+async def seeded(user: EdgeClient, media_factory: MediaFactory) -> dict[str, str]:
+    """The user's transcoded video and its job: random ids only ever meet a 404."""
+    video = user.upload(await media_factory.tiny(), title="fuzzed")
+    job = user.wait_for_job(video["latestJob"]["jobId"], timeout=300)
+    assert job["status"] == "COMPLETED", job
+    return {"video": video["id"], "job": job["id"]}
+
+
+def aim_at_seeded(case: schemathesis.Case, data: st.DataObject, seeded: dict[str, str]) -> None:
+    """Names the seeded video or job instead of the random id in about half the calls that name one. Never for a
+    DELETE: the video must stay for the calls that follow."""
+    if case.method == "DELETE" or not case.path_parameters:
+        return
+    kind = "job" if "/jobs/{" in case.path else "video" if "/videos/{" in case.path or "/stream/{" in case.path else ""
+    if kind and data.draw(st.booleans(), label=f"the seeded {kind}"):
+        # The id comes first in every path that names a video or a job.
+        case.path_parameters[next(iter(case.path_parameters))] = seeded[kind]
 
 
 @schemathesis.check
@@ -89,10 +118,16 @@ schema = schemathesis.openapi.from_path(
 
 
 @schema.parametrize()
+@schema.given(data=st.data())
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_route_answers_a_server_error_or_shows_internals(
-    case: schemathesis.Case, fuzzed_platform: RunningPlatform, callers: dict[str, dict[str, str]]
+    case: schemathesis.Case,
+    data: st.DataObject,
+    fuzzed_platform: RunningPlatform,
+    callers: dict[str, dict[str, str]],
+    seeded: dict[str, str],
 ) -> None:
+    aim_at_seeded(case, data, seeded)
     for caller, headers in callers.items():
         response = case.call(base_url=fuzzed_platform.url, headers=headers)
         try:
