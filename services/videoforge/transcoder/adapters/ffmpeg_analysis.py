@@ -117,15 +117,17 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         trials = [(i, j) for i in range(len(rungs)) for j in range(len(self._crfs))]
         screen_trials = [(i, j) for i, j in trials if i > 0]  # the top rung's own size is the screen's
         every_other = f"settb=1,setpts=N,select='not(mod(n\\,{SSIM_FRAME_STEP}))'"
-        references = len(rungs) + 1
+        # One reference per rung at its size, and one at the top rung's size when there are rungs below it.
+        references = len(rungs) + (1 if screen_trials else 0)
         graph = [f"{_sampled(len(windows))},{every_other},split={references}{_labels('ref', references)}"]
         for i, rung in enumerate(rungs):
             labels = "".join(f"[r{i}_{j}]" for j in range(len(self._crfs)))
             graph.append(f"[ref{i}]scale={rung.width}:{rung.height},setsar=1,split={len(self._crfs)}{labels}")
-        screen_labels = "".join(f"[rs{i}_{j}]" for i, j in screen_trials)
-        graph.append(
-            f"[ref{len(rungs)}]scale={top.width}:{top.height},setsar=1,split={len(screen_trials)}{screen_labels}"
-        )
+        if screen_trials:
+            screen_labels = "".join(f"[rs{i}_{j}]" for i, j in screen_trials)
+            graph.append(
+                f"[ref{len(rungs)}]scale={top.width}:{top.height},setsar=1,split={len(screen_trials)}{screen_labels}"
+            )
         inputs = list(self._window_inputs(source, windows))
         maps: list[str] = []
         for i, j in trials:
