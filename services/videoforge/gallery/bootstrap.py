@@ -8,15 +8,27 @@ from pathlib import Path
 
 from videoforge.gallery.adapters.mesh_clients import GrpcJobEventFeed, GrpcJobScheduler, GrpcMediaProber
 from videoforge.gallery.adapters.repository import PostgresVideoRepository
+from videoforge.gallery.adapters.webhook_repository import PostgresWebhookRepository
+from videoforge.gallery.adapters.webhook_sender import SignedWebhookTransport
 from videoforge.gallery.entrypoints.api_servicer import GalleryApiServicer
 from videoforge.gallery.entrypoints.grpc_servicer import GalleryInternalServicer, GalleryServicer, VideoPresenter
+from videoforge.gallery.entrypoints.webhook_servicer import WebhookServicer
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import follow_job_events
 from videoforge.gallery.service_layer.upload_sweep import sweep_uploads_every
-from videoforge.gallery.v1 import gallery_api_pb2, gallery_api_pb2_grpc, gallery_pb2, gallery_pb2_grpc
+from videoforge.gallery.service_layer.webhooks import RetrySchedule, WebhookRegistry, run_webhook_sender
+from videoforge.gallery.v1 import (
+    gallery_api_pb2,
+    gallery_api_pb2_grpc,
+    gallery_pb2,
+    gallery_pb2_grpc,
+    webhooks_pb2,
+    webhooks_pb2_grpc,
+)
 from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.clients import open_channel
 from videoforge.kit.mesh_tls import JOB, TRANSCODER
+from videoforge.kit.outbound import OutboundClient
 from videoforge.kit.runtime import Service, database, media_signer, mesh_credentials
 from videoforge.kit.server import ServiceBinding
 from videoforge.kit.settings import Settings
@@ -31,6 +43,8 @@ async def build(settings: Settings) -> Service:
     transcoder = open_channel(settings.transcoder_address, server=TRANSCODER, credentials=credentials)
     jobs = open_channel(settings.job_address, server=JOB, credentials=credentials)
     videos = PostgresVideoRepository(engine)
+    # Import from a URL and webhooks reach outside under the same address rules.
+    outbound = AddressPolicy.from_setting(settings.outbound_allowed_hosts)
     gallery = Gallery(
         videos,
         blob_store_from_settings(settings),
@@ -46,11 +60,13 @@ async def build(settings: Settings) -> Service:
         ),
         default_formats=settings.default_formats,
         auto_transcode=settings.auto_transcode,
-        import_policy=AddressPolicy.from_setting(settings.outbound_allowed_hosts),
+        import_policy=outbound,
     )
     presenter = VideoPresenter(media_signer(settings), settings.signed_url_seconds)
     public, internal = GalleryServicer(gallery, presenter), GalleryInternalServicer(gallery, presenter)
     original = GalleryApiServicer(gallery, presenter)
+    webhooks = PostgresWebhookRepository(engine)
+    hooks = WebhookServicer(WebhookRegistry(webhooks, outbound))
     services = gallery_pb2.DESCRIPTOR.services_by_name
     bindings = [
         ServiceBinding(
@@ -65,10 +81,20 @@ async def build(settings: Settings) -> Service:
             lambda s: gallery_api_pb2_grpc.add_GalleryApiServiceServicer_to_server(original, s),
             [gallery_api_pb2.DESCRIPTOR.services_by_name["GalleryApiService"].full_name],
         ),
+        ServiceBinding(
+            lambda s: webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(hooks, s),
+            [webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name],
+        ),
     ]
     stop = asyncio.Event()
     events = asyncio.create_task(
         follow_job_events(videos, GrpcJobEventFeed(jobs, timeout=settings.rpc_timeout_seconds), stop)
+    )
+    retries = RetrySchedule(
+        timedelta(seconds=settings.webhook_retry_base_seconds), timedelta(hours=settings.webhook_retry_hours)
+    )
+    sender = asyncio.create_task(
+        run_webhook_sender(webhooks, SignedWebhookTransport(OutboundClient(outbound)), retries, stop)
     )
     sweeping = (
         [asyncio.create_task(sweep_uploads_every(gallery, settings.upload_sweep_seconds, stop))]
@@ -84,6 +110,8 @@ async def build(settings: Settings) -> Service:
     async def stop_events() -> None:
         stop.set()
         events.cancel()  # it may be inside a long poll; nothing is lost, unacknowledged events come again
-        await asyncio.gather(events, return_exceptions=True)
+        # A delivery cut short keeps its lease and is attempted again once the lease lapses.
+        sender.cancel()
+        await asyncio.gather(events, sender, return_exceptions=True)
 
     return Service(bindings, [stop_events, stop_sweeping, engine.dispose, transcoder.close, jobs.close])

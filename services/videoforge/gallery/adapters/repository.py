@@ -12,8 +12,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videoforge.gallery.adapters.tables import uploads, videos
+from videoforge.gallery.adapters.webhook_repository import record_video_event
 from videoforge.gallery.domain.ports import Upload, VideoQuery, VideoRepository
 from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate, PlayingOutput, Video, state_for
+from videoforge.gallery.domain.webhooks import event_payload, video_event
 from videoforge.media_model import MediaSummary
 
 _VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
@@ -235,7 +237,7 @@ class PostgresVideoRepository(VideoRepository):
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
-                    select(videos.c.extra)
+                    select(videos.c.extra, videos.c.owner_id, videos.c.state, videos.c.published_job_id)
                     .where(videos.c.id == update_.video_id, videos.c.job_version < update_.version)
                     .with_for_update()
                 )
@@ -248,6 +250,12 @@ class PostgresVideoRepository(VideoRepository):
                 # An imported source counts toward its owner's storage once its job measured it.
                 sized = update(uploads).where(uploads.c.video_id == update_.video_id)
                 await conn.execute(sized.values(size=update_.media.size_bytes))
+            # The webhook event, if the change sends one, is queued in the change's own transaction.
+            event = video_event((row.state, row.published_job_id), (values["state"], values["published_job_id"]))
+            if event is not None:
+                at = values["update_time"]
+                payload = event_payload(event, update_.video_id, values["state"], update_.job.job_id, at)
+                await record_video_event(conn, row.owner_id, event, payload)
         return True
 
     async def unconfirmed_uploads(self, before: datetime) -> list[Upload]:
