@@ -38,12 +38,10 @@ class InMemoryVideoRepository(VideoRepository):
     async def by_source_key(self, source_key: str) -> Video | None:
         return copy.deepcopy(next((v for v in self.videos.values() if v.source_key == source_key), None))
 
-    async def get_counting_view(self, video_id: str) -> Video | None:
-        video = self.videos.get(video_id)
-        if video is None:
-            return None
-        video.view_count += 1
-        return copy.deepcopy(video)
+    async def add_views(self, views: dict[str, int]) -> None:
+        for video_id, added in views.items():
+            if video_id in self.videos:
+                self.videos[video_id].view_count += added
 
     async def update(self, video_id: str, fields: dict[str, Any]) -> Video | None:
         if video_id not in self.videos:

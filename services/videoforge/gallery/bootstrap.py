@@ -35,6 +35,7 @@ from videoforge.kit.settings import Settings
 from videoforge.storage.s3 import blob_store_from_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+FINAL_VIEWS_FLUSH_SECONDS = 5.0
 
 
 async def build(settings: Settings) -> Service:
@@ -107,8 +108,12 @@ async def build(settings: Settings) -> Service:
             task.cancel()  # every step of a sweep is idempotent: the next one finishes what this one began
         await asyncio.gather(*sweeping, return_exceptions=True)
 
+    # Views reach the stored totals once a second, and once more as the service stops.
+    counting = asyncio.create_task(gallery.views.run(stop))
+
     async def stop_events() -> None:
         stop.set()
+        await asyncio.wait({counting}, timeout=FINAL_VIEWS_FLUSH_SECONDS)
         events.cancel()  # it may be inside a long poll; nothing is lost, unacknowledged events come again
         # A delivery cut short keeps its lease and is attempted again once the lease lapses.
         sender.cancel()

@@ -17,7 +17,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from videoforge.kit.lru_cache import LruCache
 from videoforge.kit.tokens import load_private_key
+
+GRANTS_KEPT = 10_000
+MAX_GRANT_REUSE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,9 @@ class MediaSigner:
         self._key = private_key
         self._signer = CloudFrontSigner(key_pair_id, self._rsa_sha1)
         self.base_url = base_url.rstrip("/")
+        # An RSA signature costs more than the rest of a hot read: one grant per folder and lifetime serves
+        # every request until it is a tenth of its life old (at most a minute), so each keeps 90% of its life.
+        self._grants: LruCache[tuple[str, int], SignedGrant] = LruCache(GRANTS_KEPT)
 
     @classmethod
     def from_file(cls, path: Path, *, key_pair_id: str, base_url: str) -> MediaSigner:
@@ -47,7 +54,16 @@ class MediaSigner:
         return self._key.sign(message, padding.PKCS1v15(), hashes.SHA1())
 
     def grant(self, prefix: str, seconds: int) -> SignedGrant:
-        expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=seconds)
+        now = dt.datetime.now(dt.UTC)
+        kept = self._grants.get((prefix, seconds))
+        least_left = dt.timedelta(seconds=seconds - min(MAX_GRANT_REUSE_SECONDS, seconds // 10))
+        if kept is not None and kept.expires is not None and kept.expires - now >= least_left:
+            return kept
+        grant = self._sign_grant(prefix, now.replace(microsecond=0) + dt.timedelta(seconds=seconds))
+        self._grants.put((prefix, seconds), grant)
+        return grant
+
+    def _sign_grant(self, prefix: str, expires: dt.datetime) -> SignedGrant:
         resource = f"{self.base_url}/{prefix.strip('/')}/*"
         policy = self._signer.build_policy(resource, expires)
         signed = self._signer.generate_presigned_url(resource, policy=policy)

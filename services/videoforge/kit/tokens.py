@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from videoforge.kit.errors import Unauthenticated
+from videoforge.kit.lru_cache import LruCache
 from videoforge.kit.principal import Principal
+
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 def load_private_key(path: Path) -> RSAPrivateKey:
@@ -52,6 +56,8 @@ class TokenVerifier:
         self._audience = audience
         self._key_lookup = key_lookup
         self._role_claim = role_claim
+        # A client sends one token on many calls: its signature is checked once, its expiry on every call.
+        self._verified: LruCache[str, tuple[Principal, float]] = LruCache(VERIFIED_TOKENS_KEPT)
 
     @classmethod
     def from_jwks(cls, jwks: dict[str, Any], **kwargs: Any) -> TokenVerifier:
@@ -77,6 +83,14 @@ class TokenVerifier:
         return cls(key_lookup=lookup, **kwargs)
 
     def verify(self, token: str) -> Principal:
+        kept = self._verified.get(token)
+        if kept is not None and time.time() < kept[1]:
+            return kept[0]
+        principal, expires = self._verify_signed(token)
+        self._verified.put(token, (principal, expires))
+        return principal
+
+    def _verify_signed(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -98,7 +112,8 @@ class TokenVerifier:
             raise Unauthenticated("The access token expired; refresh it or sign in again.", "TOKEN_EXPIRED") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"The access token was refused: {exc}.", "INVALID_TOKEN") from exc
-        return Principal(user_id=claims["sub"], role=self._role(claims), email=claims.get("email", ""))
+        principal = Principal(user_id=claims["sub"], role=self._role(claims), email=claims.get("email", ""))
+        return principal, float(claims["exp"])
 
     def _role(self, claims: dict[str, Any]) -> str:
         # Cognito puts groups in a list claim (`cognito:groups`); the local issuer writes one role string.

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, text, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    case,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    union_all,
+    update,
+    values,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videoforge.gallery.adapters.tables import uploads, videos
@@ -22,6 +38,9 @@ _VIDEO_COLUMNS = [c for c in videos.c if c.name != "search"]
 # List totals may lag the table by this much; the pages themselves are always read fresh.
 COUNT_CACHE_SECONDS = 2.0
 COUNT_CACHE_ENTRIES = 10_000
+# Between asking the database whether a batch of views committed, while it cannot say.
+COMMIT_STATUS_MAX_WAIT_SECONDS = 5.0
+_XACT_STATUS = text("SELECT pg_xact_status(CAST(:transaction AS xid8))")
 
 
 def _ordering(columns: Any, order_by: str) -> list[Any]:
@@ -113,22 +132,34 @@ class PostgresVideoRepository(VideoRepository):
             row = (await conn.execute(query)).mappings().first()
         return _video(row) if row else None
 
-    async def get_counting_view(self, video_id: str) -> Video | None:
-        # One UPDATE ... RETURNING: concurrent views never overwrite each other's count.
-        async with self._engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        update(videos)
-                        .where(videos.c.id == video_id)
-                        .values(view_count=videos.c.view_count + 1)
-                        .returning(*_VIDEO_COLUMNS)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return _video(row) if row else None
+    async def add_views(self, views: dict[str, int]) -> None:
+        added = values(column("video_id", String), column("views", BigInteger), name="added").data(list(views.items()))
+        add = (
+            update(videos).where(videos.c.id == added.c.video_id).values(view_count=videos.c.view_count + added.c.views)
+        )
+        transaction = None
+        try:
+            async with self._engine.begin() as conn:
+                transaction = (await conn.execute(select(func.pg_current_xact_id().cast(String)))).scalar_one()
+                await conn.execute(add)
+        except DBAPIError:
+            # A commit whose answer was lost may have happened: ask the database, so a batch is never added twice.
+            if transaction is None or not await self._committed(transaction):
+                raise
+
+    async def _committed(self, transaction: str) -> bool:
+        """Whether `transaction` committed; waits while the database cannot say (it is down, or still committing)."""
+        delay = 0.1
+        while True:
+            try:
+                async with self._engine.connect() as conn:
+                    status = (await conn.execute(_XACT_STATUS, {"transaction": transaction})).scalar()
+                if status != "in progress":
+                    return status == "committed"
+            except DBAPIError:
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, COMMIT_STATUS_MAX_WAIT_SECONDS)
 
     async def update(self, video_id: str, fields: dict[str, Any]) -> Video | None:
         async with self._engine.begin() as conn:

@@ -57,8 +57,8 @@ class VideoRepository(ABC):
     async def by_source_key(self, source_key: str) -> Video | None: ...
 
     @abstractmethod
-    async def get_counting_view(self, video_id: str) -> Video | None:
-        """Adds one view atomically and returns the video."""
+    async def add_views(self, views: dict[str, int]) -> None:
+        """Adds each video's views to its total, exactly once; raises only when they were not added."""
 
     @abstractmethod
     async def update(self, video_id: str, fields: dict[str, Any]) -> Video | None: ...

@@ -185,4 +185,5 @@ class GalleryInternalServicer(gallery_pb2_grpc.GalleryInternalServiceServicer):
         message = self._present.video(video)
         # Playback streams a never-transcoded video from its source, whoever may watch it.
         message.source_key = video.source_key
+        message.published_job_id = video.published_job_id
         return message

@@ -24,6 +24,7 @@ from videoforge.gallery.domain.videos import (
     ensure_viewable,
     video_not_found,
 )
+from videoforge.gallery.service_layer.view_counter import ViewCounter
 from videoforge.kit.address_policy import AddressPolicy, AddressRefused
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
 from videoforge.kit.ids import new_id
@@ -111,6 +112,7 @@ class Gallery:
     ) -> None:
         self._videos, self._blobs, self._prober, self._jobs = videos, blobs, prober, jobs
         self._media = GuardedMedia(blobs, videos.referenced_sources)
+        self.views = ViewCounter(videos)
         self._limits = limits
         self._default_formats, self._auto_transcode = default_formats, auto_transcode
         # What the URL alone tells is checked here, at once; the worker checks the addresses it resolves.
@@ -422,8 +424,8 @@ class Gallery:
     async def get_video(self, principal: Principal | None, name: str) -> Video:
         video_id = bare_id(require(name, "name"))
         video = ensure_viewable(await self._videos.get(video_id), video_id, principal)
-        counted = await self._videos.get_counting_view(video.id)
-        return counted or video
+        # The view is added to the stored total within a second; the caller sees it counted at once.
+        return replace(video, view_count=video.view_count + self.views.count(video.id))
 
     async def lookup_video(self, principal: Principal | None, name: str, source_key: str = "") -> Video:
         if source_key.strip() and not name.strip():

@@ -73,6 +73,7 @@ class Video(_message.Message):
     SOURCE_KEY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    PUBLISHED_JOB_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Format: `videos/{video}`."""
     id: _builtins.str
@@ -93,6 +94,10 @@ class Video(_message.Message):
     """Output only. Signed animated preview URL once the video is ready."""
     source_key: _builtins.str
     """Output only. The object key of the source, shown to the owner only."""
+    published_job_id: _builtins.str
+    """Output only. The job whose output the video plays from, kept current by job events; set on internal
+    lookups only (playback reads that job's immutable output once and keeps it).
+    """
     @_builtins.property
     def media(self) -> _transcoder_pb2.MediaInfo:
         """Output only. What the probe found."""
@@ -124,10 +129,11 @@ class Video(_message.Message):
         source_key: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        published_job_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latest_job", b"latest_job", "media", b"media", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "latest_job", b"latest_job", "media", b"media", "name", b"name", "owner_id", b"owner_id", "preview_url", b"preview_url", "source_key", b"source_key", "state", b"state", "status", b"status", "thumbnail_url", b"thumbnail_url", "title", b"title", "update_time", b"update_time", "view_count", b"view_count", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "latest_job", b"latest_job", "media", b"media", "name", b"name", "owner_id", b"owner_id", "preview_url", b"preview_url", "published_job_id", b"published_job_id", "source_key", b"source_key", "state", b"state", "status", b"status", "thumbnail_url", b"thumbnail_url", "title", b"title", "update_time", b"update_time", "view_count", b"view_count", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -15,6 +15,8 @@ class VisibleVideo:
     status: str
     # The uploaded file, which plays before any transcode does.
     source_key: str = ""
+    # The job whose output the video plays from, as the gallery last heard it from job events; empty while none.
+    published_job_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, quote
 
 from videoforge.kit.cdn import GrantRefused, GrantVerifier, MediaSigner, SignedGrant
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
+from videoforge.kit.lru_cache import LruCache
 from videoforge.kit.principal import current_principal
 from videoforge.media_model import Rendition, is_upload_source_key, is_video_key, parse_formats, video_prefix
 from videoforge.storage.port import BlobNotFound, BlobStore
@@ -17,6 +18,7 @@ from videoforge.streaming.domain.manifests import content_type, is_manifest, rew
 from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog, VisibleVideo
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+OUTPUTS_CACHED = 10_000
 # The identifiers of a DASH SegmentTemplate (ISO/IEC 23009-1 5.3.9.4.4), with their optional width.
 _TEMPLATE_IDENTIFIER = re.compile(r"\$(?:RepresentationID|Number|Bandwidth|Time)(?:%0\d+d)?\$")
 _NOT_READY = {
@@ -66,6 +68,8 @@ class Playback:
         self._videos, self._outputs, self._blobs = videos, outputs, blobs
         self._signer, self._verifier = signer, verifier
         self._api_base, self.seconds = api_base_url.rstrip("/"), seconds
+        # A job's output never changes once it plays: read once per job, not once per call.
+        self._outputs_by_job: LruCache[str, PlayableOutput] = LruCache(OUTPUTS_CACHED)
 
     async def _visible(self, video_id: str) -> VisibleVideo:
         video_id = require(video_id, "video_id")
@@ -76,9 +80,19 @@ class Playback:
     async def _output(self, video_id: str) -> PlayableOutput:
         video = await self._visible(video_id)
         try:
-            return await self._outputs.published(video.id)
+            return await self._published(video)
         except NotFound as exc:
             raise FailedPrecondition(_NOT_READY.get(video.status, _NOT_READY["uploaded"]), "NOT_READY") from exc
+
+    async def _published(self, video: VisibleVideo) -> PlayableOutput:
+        """What the video plays from: the kept output of the job the gallery names, or else (none named yet,
+        or just switched) the job service's answer."""
+        if video.published_job_id and (kept := self._outputs_by_job.get(video.published_job_id)) is not None:
+            return kept
+        output = await self._outputs.published(video.id)
+        if not output.live:  # a growing output is its job's completed output only once the job completes
+            self._outputs_by_job.put(output.job_id, output)
+        return output
 
     def _grant(self, video_id: str) -> SignedGrant:
         return self._signer.grant(video_prefix(video_id).rstrip("/"), self.seconds)
@@ -96,7 +110,7 @@ class Playback:
         before that (never transcoded, or its first transcode still running)."""
         video = await self._visible(video_id)
         try:
-            output = await self._outputs.published(video.id)
+            output = await self._published(video)
         except NotFound:
             if not video.source_key:
                 raise FailedPrecondition("The video has no source to stream.", "NOT_READY") from None
