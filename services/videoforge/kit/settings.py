@@ -147,10 +147,6 @@ class Settings(BaseSettings):
     # (dB, at the rung's own size), never more than the fixed ladder gives it. Off: every source gets the fixed ladder.
     per_title_ladder: bool = True
     per_title_target_ssim_db: float = Field(default=22.0, gt=0, le=60)
-    # The per-title ladder: a short analysis finds the bits each rung of this source needs to reach the target SSIM
-    # (dB, at the rung's own size), never more than the fixed ladder gives it. Off: every source gets the fixed ladder.
-    per_title_ladder: bool = True
-    per_title_target_ssim_db: float = Field(default=23.0, gt=0, le=60)
 
     # Requests to user-given URLs (import from a URL) reach only public addresses over https. Hosts named here
     # (`host:port`, comma-separated or a JSON list) are exempt, plain http included: a test server or a private
