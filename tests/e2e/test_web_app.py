@@ -10,6 +10,7 @@ import asyncio
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, 
 
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
+from videoforge.client.edge import ApiError, EdgeClient
 
 pytestmark = pytest.mark.e2e
 
@@ -382,3 +384,41 @@ async def test_the_owner_deletes_the_video(owner: Page, web_url: str, uploaded: 
     gone = httpx.get(f"{web_url}{uploaded['video_href'].replace('/watch/', '/api/gallery/videos/')}",
                      headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert gone.status_code == 404
+
+
+async def test_the_watch_page_plays_a_video_still_being_transcoded(
+    browser: Browser, web_url: str, media_factory: MediaFactory
+) -> None:
+    context = await browser.new_context(viewport=DESKTOP)
+    try:
+        page = await sign_up(context, web_url, email("web-live"))
+        client = EdgeClient(web_url)
+        client.token = await page.evaluate("JSON.parse(localStorage.getItem('videoforge.session')).accessToken")
+        # Long enough, and three rungs from 1080p, that the encode runs well past the player's start.
+        source = await media_factory.hd_with_audio(16)
+        video = await asyncio.to_thread(
+            client.upload, source, title="Still being made", formats=["1080p", "720p", "360p"]
+        )
+        await asyncio.to_thread(_until_watchable, client, video["id"])
+
+        await page.goto(f"{web_url}/watch/{video['id']}")
+        await expect(page.get_by_role("status").filter(has_text="Still being transcoded")).to_be_visible()
+        await page.get_by_role("button", name="Play").click()
+        await page.wait_for_function("document.querySelector('video').currentTime > 0.5", timeout=60_000)
+        job = client.request("GET", f"/v1/jobs/{video['latestJob']['jobId']}")
+        assert job["state"] != "STATE_COMPLETED", "it played while the job still ran"
+        await screenshot(page, "watch-while-transcoding")
+    finally:
+        await context.close()
+
+
+def _until_watchable(client: EdgeClient, video_id: str) -> None:
+    deadline = time.monotonic() + TRANSCODE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            client.request("GET", f"/api/stream/{video_id}/playback")
+            return
+        except ApiError as error:
+            assert error.reason == "NOT_READY", error
+            time.sleep(0.2)
+    raise TimeoutError("the video did not become watchable while it transcoded")

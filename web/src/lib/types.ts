@@ -134,6 +134,8 @@ export interface Playback {
   storyboardUrl: string;
   qualities?: Rendition[];
   durationSeconds: number;
+  // Still being transcoded: the playlists grow until the job completes.
+  live?: boolean;
 }
 
 export interface Stream {

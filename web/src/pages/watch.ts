@@ -1,6 +1,6 @@
 // Watch: the adaptive player, the video's details and an MP4 download.
 
-import { describeError, get } from "../lib/api";
+import { ApiError, describeError, get } from "../lib/api";
 import { h } from "../lib/dom";
 import type { StreamFormat } from "../lib/engines";
 import { formatAge, formatBitrate, formatBytes, formatCount, formatDuration, sentence } from "../lib/format";
@@ -15,8 +15,8 @@ const PREFERRED_DOWNLOAD = "720p";
 export async function watchView({ params, signal }: ViewContext): Promise<ViewResult> {
   const id = encodeURIComponent(params.id ?? "");
   const video = await get<Video>(`/v1/videos/${id}`, undefined, signal);
-  if (video.status !== "ready") return { title: video.title, content: notReady(video) };
-  const playback = await get<Playback>(`/api/stream/${id}/playback`, undefined, signal);
+  const playback = await playable(id, video, signal);
+  if (!playback) return { title: video.title, content: notReady(video) };
 
   const player = createPlayer(playback, video.title, signal);
   const formats = choices("Streaming format", [
@@ -42,12 +42,14 @@ export async function watchView({ params, signal }: ViewContext): Promise<ViewRe
         { class: "watch-body" },
         h("h1", null, video.title),
         h("p", { class: "hint" }, `${views} · ${formatAge(video.createTime)} `, visibilityBadge(video.visibility)),
+        playback.live ? growing(video) : null,
         video.description ? h("p", { class: "description" }, video.description) : null,
         h(
           "div",
           { class: "watch-tools" },
           formats,
-          downloadBox(params.id ?? "", video, playback.qualities ?? [], signal),
+          // Downloads are made once the transcode completes.
+          playback.live ? null : downloadBox(params.id ?? "", video, playback.qualities ?? [], signal),
         ),
         h("h2", null, "Details"),
         details(video, playback),
@@ -56,11 +58,33 @@ export async function watchView({ params, signal }: ViewContext): Promise<ViewRe
   };
 }
 
+/** The playback of a ready video, or of one still being transcoded once its first segments are out. */
+async function playable(id: string, video: Video, signal: AbortSignal): Promise<Playback | null> {
+  if (video.status === "ready") return get<Playback>(`/api/stream/${id}/playback`, undefined, signal);
+  if (video.status !== "processing") return null;
+  try {
+    return await get<Playback>(`/api/stream/${id}/playback`, undefined, signal);
+  } catch (error) {
+    if (error instanceof ApiError && error.reason === "NOT_READY") return null; // no segment out yet
+    throw error;
+  }
+}
+
+function growing(video: Video): HTMLElement {
+  const job = video.latestJob;
+  return h(
+    "p",
+    { class: "notice", role: "status" },
+    "Still being transcoded: it plays as it is made. ",
+    job?.jobId ? h("a", { href: `/jobs/${job.jobId}` }, "Follow the job") : null,
+  );
+}
+
 function notReady(video: Video): HTMLElement {
   const job = video.latestJob;
   const words: Record<string, string> = {
     uploaded: "This video has been uploaded but not transcoded yet.",
-    processing: `This video is being transcoded${job ? ` (${job.progress}%)` : ""}; it plays once that is done.`,
+    processing: `This video is being transcoded${job ? ` (${job.progress}%)` : ""}; it plays within seconds.`,
     failed: job?.errorMessage ? `The transcode failed: ${sentence(job.errorMessage)}` : "The transcode failed.",
   };
   return h(
