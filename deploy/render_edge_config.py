@@ -23,7 +23,8 @@ from typing import Any
 import certifi
 import yaml
 
-from videoforge.gateway.envoy_config import DEFAULT_DESCRIPTOR, render_envoy_config
+from videoforge.gateway.envoy_config import render_envoy_config
+from videoforge.gateway.public_api import DEFAULT_DESCRIPTOR
 from videoforge.kit.settings import Settings
 
 CONFIG_MAP_NAME = "edge-config"

@@ -24,8 +24,8 @@ from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
 from videoforge.gateway.download_redirect import REDIRECTED_ROUTE
-from videoforge.gateway.envoy_config import ANONYMOUS_METHODS, DEFAULT_DESCRIPTOR, PUBLIC_SERVICES
 from videoforge.gateway.openapi_route import DEFAULT_DOCUMENT, DOCUMENT_PATH
+from videoforge.gateway.public_api import ANONYMOUS_METHODS, DEFAULT_DESCRIPTOR, PUBLIC_SERVICES
 
 TITLE = "VideoForge API"
 VERSION = "1"

@@ -27,7 +27,9 @@ from grpc_reflection.v1alpha import reflection
 from tests.fixtures.envoy import EnvoyProcess, envoy_binary
 from tests.fixtures.mesh_pki import MeshPki
 from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
-from videoforge.gateway.envoy_config import PUBLIC_SERVICES, UNROUTED_CLUSTER, render_envoy_config, write_envoy_config
+from videoforge.gateway.edge_routes import UNROUTED_CLUSTER
+from videoforge.gateway.envoy_config import render_envoy_config, write_envoy_config
+from videoforge.gateway.public_api import PUBLIC_SERVICES
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.mesh_tls import EDGE

@@ -35,16 +35,11 @@ from tests.fixtures.envoy import EnvoyProcess, envoy_binary, running_envoy
 from tests.fixtures.mesh_pki import MeshPki
 from tests.fixtures.stand_in_services import serving_every_service
 from videoforge.gallery.v1 import gallery_pb2, gallery_pb2_grpc
-from videoforge.gateway.envoy_config import (
-    ANONYMOUS_METHODS,
-    DEFAULT_DESCRIPTOR,
-    JWKS_CLUSTER,
-    PUBLIC_SERVICES,
-    jwt_rules,
-    render_envoy_config,
-    write_envoy_config,
-)
+from videoforge.gateway.edge_clusters import JWKS_CLUSTER
+from videoforge.gateway.edge_filters import jwt_rules
+from videoforge.gateway.envoy_config import render_envoy_config, write_envoy_config
 from videoforge.gateway.local_replies import RATE_LIMITED_MESSAGE, TOKEN_MISSING_MESSAGE
+from videoforge.gateway.public_api import ANONYMOUS_METHODS, DEFAULT_DESCRIPTOR, PUBLIC_SERVICES
 from videoforge.identity.adapters.jwt_issuer import RsaTokenIssuer
 from videoforge.identity.domain.accounts import User
 from videoforge.identity.v1 import identity_pb2, identity_pb2_grpc
