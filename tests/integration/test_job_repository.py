@@ -177,3 +177,23 @@ async def test_one_request_id_creates_one_job(world: RealWorld) -> None:
     if world.relay is not None:
         await world.relay.relay_once()
     assert await world.queue.depth() == 1
+
+
+async def test_a_running_jobs_growing_output_plays_until_its_completed_output_replaces_it(world: RealWorld) -> None:
+    job_id = await world.new_job()
+    prefix = attempt_prefix("v1", job_id, 1)
+    seen_while_running = []
+
+    async def look() -> None:
+        seen_while_running.append(await world.jobs.playable_output("v1"))
+
+    world.transcoder.before_finish = look
+    await world.run_next()
+
+    [(job, growing, live)] = seen_while_running
+    assert live and job.output_prefix == prefix
+    assert sorted(a.kind for a in growing) == ["DASH_MANIFEST", "HLS_MASTER"]
+    job, completed, live = await world.jobs.playable_output("v1")
+    assert not live and job.state == "COMPLETED" and job.output_prefix == prefix
+    assert sorted(a.kind for a in completed) == ["DASH_MANIFEST", "HLS_MASTER", "POSTER"]
+    assert prefix + "360p_1.m4s" in await world.keys(prefix)

@@ -23,7 +23,7 @@ OUTPUTS_CACHED = 10_000
 _TEMPLATE_IDENTIFIER = re.compile(r"\$(?:RepresentationID|Number|Bandwidth|Time)(?:%0\d+d)?\$")
 _NOT_READY = {
     "uploaded": "The video has not been transcoded yet; start a job with POST /api/jobs.",
-    "processing": "The video is still being transcoded; it plays once its job completes.",
+    "processing": "The video is still being transcoded; it plays as soon as its first segments are out.",
     "failed": "The video's transcode failed; see its job for the reason, then retry it.",
 }
 
@@ -106,8 +106,8 @@ class Playback:
         return f"{self._api_base}/api/stream/{video_id}/manifest/{quote(relative)}?token={token}"
 
     async def video_stream(self, video_id: str) -> VideoStreamUrl:
-        """What any player opens: the adaptive HLS master once the video plays from a transcode, its source
-        before that (never transcoded, or its first transcode still running)."""
+        """What any player opens: the adaptive HLS master once the video plays from a transcode (a growing one
+        included), its source before that (never transcoded, or its first transcode has no segment out yet)."""
         video = await self._visible(video_id)
         try:
             output = await self._published(video)
