@@ -33,8 +33,14 @@ from videoforge.kit.settings import Settings
 TRACER_NAME = "videoforge"
 # Where a queue message carries the trace of the request that enqueued it.
 PAYLOAD_KEY = "trace_context"
-# Health checks and reflection would each start a trace of their own, every second, for nothing.
-_UNTRACED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+# Calls that would each start a trace of their own every second or two, for nothing: health checks, reflection,
+# and the gallery's long poll of job events (a trace a poll, with no user's request in it).
+_UNTRACED_PREFIXES = (
+    "/grpc.health.v1.",
+    "/grpc.reflection.",
+    "/videoforge.job.v1.JobInternalService/ListJobEvents",
+    "/videoforge.job.v1.JobInternalService/AcknowledgeJobEvents",
+)
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 Shutdown = Callable[[], None]
@@ -224,6 +230,8 @@ class RpcClientTracingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         request: Any,
     ) -> Any:
         method = _text(client_call_details.method)
+        if method.startswith(_UNTRACED_PREFIXES):
+            return await continuation(client_call_details, request)
         tracer_ = trace.get_tracer(TRACER_NAME, tracer_provider=self._provider)
         with tracer_.start_as_current_span(
             method.lstrip("/"), kind=SpanKind.CLIENT, attributes=_rpc_attributes(method),

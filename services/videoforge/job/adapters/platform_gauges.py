@@ -30,13 +30,16 @@ STORED_BYTES = Gauge("videoforge_stored_bytes", "Bytes in the object store by ki
 
 
 async def refresh_once(repository: JobRepository, queue: JobQueue) -> None:
+    # Everything read first, then set together: a scrape never sees one pass's job counts beside an older
+    # pass's bytes (jobs are counted before their bytes, so a completed job's outputs are always in).
     counts = await repository.state_counts()
+    stored = await repository.stored_bytes()
+    depth, age = await queue.depth(), await queue.oldest_waiting_age()
     for state in STATES:
         JOBS.labels(str(state)).set(counts.get(str(state), 0))
-    for kind, size in (await repository.stored_bytes()).items():
+    for kind, size in stored.items():
         STORED_BYTES.labels(kind).set(size)
-    QUEUE_DEPTH.set(await queue.depth())
-    age = await queue.oldest_waiting_age()
+    QUEUE_DEPTH.set(depth)
     if age is not None:
         QUEUE_OLDEST_WAITING.set(age)
 
