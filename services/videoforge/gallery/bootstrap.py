@@ -6,18 +6,24 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+from videoforge.gallery.adapters.caption_publisher import PackagedCaptionPublisher
+from videoforge.gallery.adapters.caption_repository import PostgresCaptionRepository
 from videoforge.gallery.adapters.mesh_clients import GrpcJobEventFeed, GrpcJobScheduler, GrpcMediaProber
 from videoforge.gallery.adapters.repository import PostgresVideoRepository
 from videoforge.gallery.adapters.webhook_repository import PostgresWebhookRepository
 from videoforge.gallery.adapters.webhook_sender import SignedWebhookTransport
 from videoforge.gallery.entrypoints.api_servicer import GalleryApiServicer
+from videoforge.gallery.entrypoints.caption_servicer import CaptionServicer
 from videoforge.gallery.entrypoints.grpc_servicer import GalleryInternalServicer, GalleryServicer, VideoPresenter
 from videoforge.gallery.entrypoints.webhook_servicer import WebhookServicer
+from videoforge.gallery.service_layer.captions import CaptionLibrary
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import follow_job_events
 from videoforge.gallery.service_layer.upload_sweep import sweep_uploads_every
 from videoforge.gallery.service_layer.webhooks import RetrySchedule, WebhookRegistry, run_webhook_sender
 from videoforge.gallery.v1 import (
+    captions_pb2,
+    captions_pb2_grpc,
     gallery_api_pb2,
     gallery_api_pb2_grpc,
     gallery_pb2,
@@ -32,6 +38,8 @@ from videoforge.kit.outbound import OutboundClient
 from videoforge.kit.runtime import Service, database, media_signer, mesh_credentials
 from videoforge.kit.server import ServiceBinding
 from videoforge.kit.settings import Settings
+from videoforge.packager.captions import ShakaCaptionPackager
+from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.s3 import blob_store_from_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,11 +52,12 @@ async def build(settings: Settings) -> Service:
     transcoder = open_channel(settings.transcoder_address, server=TRANSCODER, credentials=credentials)
     jobs = open_channel(settings.job_address, server=JOB, credentials=credentials)
     videos = PostgresVideoRepository(engine)
+    blobs = blob_store_from_settings(settings)
     # Import from a URL and webhooks reach outside under the same address rules.
     outbound = AddressPolicy.from_setting(settings.outbound_allowed_hosts)
     gallery = Gallery(
         videos,
-        blob_store_from_settings(settings),
+        blobs,
         GrpcMediaProber(transcoder, timeout=settings.rpc_timeout_seconds),
         GrpcJobScheduler(jobs, timeout=settings.rpc_timeout_seconds),
         UploadLimits(
@@ -68,6 +77,10 @@ async def build(settings: Settings) -> Service:
     original = GalleryApiServicer(gallery, presenter)
     webhooks = PostgresWebhookRepository(engine)
     hooks = WebhookServicer(WebhookRegistry(webhooks, outbound))
+    publisher = PackagedCaptionPublisher(
+        blobs, GuardedMedia(blobs, videos.referenced_sources), ShakaCaptionPackager()
+    )
+    captions = CaptionServicer(CaptionLibrary(videos, PostgresCaptionRepository(engine), publisher))
     services = gallery_pb2.DESCRIPTOR.services_by_name
     bindings = [
         ServiceBinding(
@@ -85,6 +98,10 @@ async def build(settings: Settings) -> Service:
         ServiceBinding(
             lambda s: webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(hooks, s),
             [webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name],
+        ),
+        ServiceBinding(
+            lambda s: captions_pb2_grpc.add_CaptionServiceServicer_to_server(captions, s),
+            [captions_pb2.DESCRIPTOR.services_by_name["CaptionService"].full_name],
         ),
     ]
     stop = asyncio.Event()

@@ -38,6 +38,7 @@ from videoforge.media_model import (
     upload_key,
     upload_prefix,
 )
+from videoforge.published_captions import captions_prefix
 from videoforge.storage.guard import GuardedMedia
 from videoforge.storage.port import BlobStore, UploadedPart
 
@@ -471,6 +472,7 @@ class Gallery:
         await self._jobs.purge_video_jobs(video.id)
         await self._videos.delete(video.id)
         await self._media.delete_prefix(upload_folder(video.source_key))
+        await self._media.delete_prefix(captions_prefix(video.id))
 
 
 def _part_lengths(size: int, part_size: int) -> list[int]:

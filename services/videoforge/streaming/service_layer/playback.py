@@ -13,7 +13,9 @@ from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound,
 from videoforge.kit.lru_cache import LruCache
 from videoforge.kit.principal import current_principal
 from videoforge.media_model import Rendition, is_upload_source_key, is_video_key, parse_formats, video_prefix
+from videoforge.published_captions import captions_index_key, read_index
 from videoforge.storage.port import BlobNotFound, BlobStore
+from videoforge.streaming.domain.caption_manifests import dash_with_captions, hls_with_captions, is_master_playlist
 from videoforge.streaming.domain.manifests import content_type, is_manifest, rewrite_dash, rewrite_hls
 from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog, VisibleVideo
 
@@ -192,7 +194,7 @@ class Playback:
                 return self._manifest_url(video_id, child_key, grant)
             return self._media_url(video_id, child_key, grant)
 
-        text = raw.decode()
+        text = await self._with_captions(video_id, normalised, raw.decode())
         rewrite = rewrite_hls if key.endswith(".m3u8") else rewrite_dash
         rewritten = rewrite(text, normalised, sign)
         return content_type(key), rewritten.encode()
@@ -200,6 +202,17 @@ class Playback:
     def _grant_from_token(self, token: str, key: str) -> SignedGrant:
         try:
             query = dict(parse_qsl(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()))
+    async def _with_captions(self, video_id: str, path: str, text: str) -> str:
+        """A master playlist or an MPD with the video's captions as the gallery last published them."""
+        is_hls = path.endswith(".m3u8")
+        if is_hls and not is_master_playlist(text):
+            return text
+        try:
+            index = await self._blobs.read_bytes(captions_index_key(video_id), max_bytes=MAX_MANIFEST_BYTES)
+        except BlobNotFound:
+            return text
+        return (hls_with_captions if is_hls else dash_with_captions)(text, path, read_index(index))
+
             self._verifier.verify(query, f"{self._signer.base_url}/{key}")
         except (GrantRefused, ValueError, UnicodeDecodeError) as exc:
             raise PermissionDenied(

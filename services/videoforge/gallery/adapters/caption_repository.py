@@ -1,0 +1,64 @@
+"""Captions in PostgreSQL: one row per track, with what its packaging made; they go with their video."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from videoforge.gallery.adapters.tables import metadata
+from videoforge.gallery.domain.captions import Caption, CaptionRepository, PackagedFiles
+
+captions = Table(
+    "captions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("video_id", String(32), ForeignKey("gallery.videos.id", ondelete="CASCADE"), nullable=False),
+    Column("language", String(35), nullable=False),
+    Column("label", String(80), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("cue_count", Integer, nullable=False),
+    Column("hls_playlist", String(300), nullable=False),
+    Column("dash_adaptation_set", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Index("captions_video_idx", "video_id", "create_time"),
+)
+
+
+def _row(row: Any) -> tuple[Caption, PackagedFiles]:
+    caption = Caption(row.id, row.video_id, row.language, row.label, row.origin, row.cue_count, row.create_time)
+    return caption, PackagedFiles(row.hls_playlist, row.dash_adaptation_set)
+
+
+class PostgresCaptionRepository(CaptionRepository):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, caption: Caption, files: PackagedFiles) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(captions).values(
+                    id=caption.id,
+                    video_id=caption.video_id,
+                    language=caption.language,
+                    label=caption.label,
+                    origin=caption.origin,
+                    cue_count=caption.cue_count,
+                    hls_playlist=files.hls_playlist,
+                    dash_adaptation_set=files.dash_adaptation_set,
+                    create_time=caption.create_time,
+                )
+            )
+
+    async def for_video(self, video_id: str) -> list[tuple[Caption, PackagedFiles]]:
+        query = select(captions).where(captions.c.video_id == video_id).order_by(captions.c.create_time, captions.c.id)
+        async with self._engine.connect() as conn:
+            return [_row(row) for row in await conn.execute(query)]
+
+    async def remove(self, video_id: str, caption_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            removed = await conn.execute(
+                delete(captions).where(captions.c.video_id == video_id, captions.c.id == caption_id)
+            )
+        return bool(removed.rowcount)

@@ -1,0 +1,67 @@
+"""Caption use cases: add (checked, converted, packaged, listed), list, delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from videoforge.gallery.domain.captions import (
+    MAX_CAPTIONS_PER_VIDEO,
+    ORIGIN_UPLOAD,
+    Caption,
+    CaptionPublisher,
+    CaptionRepository,
+    check_format,
+    check_label,
+    check_language,
+    parse_caption,
+)
+from videoforge.gallery.domain.ports import VideoRepository
+from videoforge.gallery.domain.videos import Video, bare_id, ensure_manageable, ensure_viewable
+from videoforge.kit.errors import NotFound, ResourceExhausted, require
+from videoforge.kit.ids import new_id
+from videoforge.kit.principal import current_principal, require_user
+
+
+class CaptionLibrary:
+    def __init__(self, videos: VideoRepository, captions: CaptionRepository, publisher: CaptionPublisher) -> None:
+        self._videos, self._captions, self._publisher = videos, captions, publisher
+
+    async def add(self, parent: str, language: str, label: str, format_: str, content: str) -> Caption:
+        video_id = bare_id(require(parent, "parent"))
+        video = ensure_manageable(await self._videos.get(video_id), video_id, require_user())
+        language = check_language(language)
+        label = check_label(label, language)
+        text = parse_caption(content, check_format(format_), video.media.duration_seconds)
+        return await self._add(video, language, label, ORIGIN_UPLOAD, text.webvtt, len(text.cues))
+
+    async def _add(self, video: Video, language: str, label: str, origin: str, webvtt: str, cues: int) -> Caption:
+        if len(await self._captions.for_video(video.id)) >= MAX_CAPTIONS_PER_VIDEO:
+            raise ResourceExhausted(
+                f"A video may have at most {MAX_CAPTIONS_PER_VIDEO} captions; delete one first.", "TOO_MANY_CAPTIONS"
+            )
+        caption = Caption(new_id(), video.id, language, label, origin, cues, datetime.now(UTC))
+        # Files first, then the row, then the index: whatever the index lists is stored and whole.
+        files = await self._publisher.publish(caption, webvtt)
+        await self._captions.add(caption, files)
+        await self._republish(video.id)
+        return caption
+
+    async def list(self, parent: str) -> list[Caption]:
+        video_id = bare_id(require(parent, "parent"))
+        ensure_viewable(await self._videos.get(video_id), video_id, current_principal())
+        return [caption for caption, _ in await self._captions.for_video(video_id)]
+
+    async def delete(self, name: str) -> None:
+        video_part, _, caption_id = require(name, "name").strip().rpartition("/captions/")
+        video_id = bare_id(video_part)
+        if not video_id or not caption_id:
+            raise NotFound(f"No caption {name!r}.", "CAPTION_NOT_FOUND")
+        ensure_manageable(await self._videos.get(video_id), video_id, require_user())
+        if not await self._captions.remove(video_id, caption_id):
+            raise NotFound(f"No caption {name!r}.", "CAPTION_NOT_FOUND")
+        # Out of the index before the files go: a manifest signed now never names a deleted file.
+        await self._republish(video_id)
+        await self._publisher.remove(video_id, caption_id)
+
+    async def _republish(self, video_id: str) -> None:
+        await self._publisher.write_index(video_id, await self._captions.for_video(video_id))

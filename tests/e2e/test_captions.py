@@ -1,0 +1,156 @@
+"""Captions through the edge: added as SubRip or WebVTT, listed in the signed HLS master (a SUBTITLES group) and
+the MPD (text adaptation sets), their segments fetched with the playback grant, and removed again."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import httpx
+import m3u8
+import pytest
+
+from tests.fixtures.platform import RunningPlatform
+from tests.media_factory import MediaFactory
+from videoforge.client.edge import ApiError, EdgeClient
+
+pytestmark = pytest.mark.e2e
+MPD = "{urn:mpeg:dash:schema:mpd:2011}"
+ENGLISH_SRT = (
+    "1\r\n00:00:00,200 --> 00:00:01,500\r\nHello from the <i>test</i>\r\n\r\n"
+    "2\r\n00:00:02,000 --> 00:00:03,500\r\nSecond line\r\n"
+)
+FRENCH_VTT = "\ufeffWEBVTT\n\n00:00.300 --> 00:01.800\nBonjour le test\n\n00:02.100 --> 00:03.400\nAu revoir\n"
+
+
+def _user(platform: RunningPlatform, name: str) -> EdgeClient:
+    edge = EdgeClient(platform.url)
+    edge.register(f"{name}-{uuid.uuid4().hex[:8]}@example.com", "caption-pass-1")
+    return edge
+
+
+@pytest.fixture(scope="module")
+def owner(platform: RunningPlatform) -> EdgeClient:
+    return _user(platform, "captioner")
+
+
+@pytest.fixture(scope="module")
+async def captioned(owner: EdgeClient, media_factory: MediaFactory) -> dict[str, Any]:
+    """A 4 s clip with an English SubRip and a French WebVTT caption."""
+    video = owner.upload(await media_factory.sized(320, 240, 4), title="captioned")
+    job = owner.wait_for_job(video["latestJob"]["jobId"], timeout=300)
+    owner.wait_for_video(video["id"], job["id"])
+    english = owner.request(
+        "POST",
+        f"/api/gallery/videos/{video['id']}/captions",
+        json={"language": "en", "label": "English", "format": "srt", "content": ENGLISH_SRT},
+    )
+    french = owner.request(
+        "POST",
+        f"/v1/videos/{video['id']}/captions",
+        json={"language": "fr", "label": "Français", "format": "vtt", "content": FRENCH_VTT},
+    )
+    return {"video": video, "english": english, "french": french}
+
+
+def _master(client: EdgeClient, video_id: str) -> m3u8.M3U8:
+    playback = client.request("GET", f"/api/stream/{video_id}/playback")
+    return m3u8.loads(httpx.get(playback["hlsUrl"]).raise_for_status().text)
+
+
+def _mpd(client: EdgeClient, video_id: str) -> ET.Element:
+    playback = client.request("GET", f"/api/stream/{video_id}/playback")
+    return ET.fromstring(httpx.get(playback["dashUrl"]).raise_for_status().text)
+
+
+def test_added_captions_are_answered_and_listed_for_anyone_who_may_watch(
+    platform: RunningPlatform, captioned: dict[str, Any]
+) -> None:
+    english, french = captioned["english"], captioned["french"]
+    assert (english["language"], english["label"], english["origin"], english["cueCount"]) == (
+        "en", "English", "upload", 2
+    )  # fmt: skip
+    assert english["name"] == f"videos/{captioned['video']['id']}/captions/{english['id']}"
+    assert (french["language"], french["cueCount"]) == ("fr", 2)
+    anonymous = EdgeClient(platform.url)
+    listed = anonymous.request("GET", f"/api/gallery/videos/{captioned['video']['id']}/captions")["captions"]
+    assert [(c["language"], c["label"]) for c in listed] == [("en", "English"), ("fr", "Français")]
+
+
+def test_the_signed_master_lists_both_subtitle_renditions_and_their_segments_download(
+    owner: EdgeClient, captioned: dict[str, Any]
+) -> None:
+    master = _master(owner, captioned["video"]["id"])
+    subtitles = [m for m in master.media if m.type == "SUBTITLES"]
+    assert sorted((m.language, m.name) for m in subtitles) == [("en", "English"), ("fr", "Français")]
+    assert master.playlists and all(p.stream_info.subtitles == "subtitles" for p in master.playlists)
+    english = next(m for m in subtitles if m.language == "en")
+    playlist = m3u8.loads(httpx.get(english.uri).raise_for_status().text)
+    assert playlist.is_endlist and playlist.segments
+    first = httpx.get(playlist.segments[0].uri).raise_for_status()
+    assert first.text.startswith("WEBVTT") and "Hello from the <i>test</i>" in first.text
+    # The grant is the URL's: without it the same segment is refused.
+    assert httpx.get(playlist.segments[0].uri.split("?")[0]).status_code == 403
+
+
+def test_the_mpd_has_a_text_adaptation_set_per_caption_whose_segments_download(
+    owner: EdgeClient, captioned: dict[str, Any]
+) -> None:
+    texts = [
+        s for s in _mpd(owner, captioned["video"]["id"]).iter(f"{MPD}AdaptationSet") if s.get("contentType") == "text"
+    ]
+    assert sorted(s.get("lang") for s in texts) == ["en", "fr"]
+    template = texts[0].find(f"{MPD}Representation/{MPD}SegmentTemplate")
+    assert template is not None
+    assert httpx.get(template.get("initialization", "")).raise_for_status().content[4:8] == b"ftyp"
+    assert len(httpx.get(template.get("media", "").replace("$Number$", "1")).raise_for_status().content) > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"language": "english", "format": "srt", "content": ENGLISH_SRT}, "language"),
+        ({"language": "en", "format": "ass", "content": ENGLISH_SRT}, "format"),
+        ({"language": "en", "format": "srt", "content": "1\n00:00:02,000 --> 00:00:01,000\nBackwards\n"}, "content"),
+        ({"language": "en", "format": "srt", "content": "1\n00:01:00,000 --> 00:01:02,000\nPast the end\n"}, "content"),
+        ({"language": "en", "format": "vtt", "content": ENGLISH_SRT}, "content"),
+    ],
+)
+def test_bad_captions_are_refused_as_invalid_naming_the_field(
+    owner: EdgeClient, captioned: dict[str, Any], body: dict[str, str], field: str
+) -> None:
+    with pytest.raises(ApiError) as refused:
+        owner.request("POST", f"/api/gallery/videos/{captioned['video']['id']}/captions", json=body)
+    assert refused.value.status == 400 and refused.value.message.startswith(f"{field}:")
+
+
+def test_only_the_owner_may_add_or_delete_captions(platform: RunningPlatform, captioned: dict[str, Any]) -> None:
+    stranger, video_id = _user(platform, "stranger"), captioned["video"]["id"]
+    body = {"language": "de", "format": "vtt", "content": FRENCH_VTT}
+    with pytest.raises(ApiError) as refused:
+        stranger.request("POST", f"/api/gallery/videos/{video_id}/captions", json=body)
+    assert refused.value.status == 403
+    with pytest.raises(ApiError) as refused:
+        stranger.request("DELETE", f"/api/gallery/videos/{video_id}/captions/{captioned['english']['id']}")
+    assert refused.value.status == 403
+
+
+def test_deleting_a_caption_takes_it_out_of_the_list_and_the_manifests(
+    owner: EdgeClient, captioned: dict[str, Any]
+) -> None:
+    video_id = captioned["video"]["id"]
+    extra = owner.request(
+        "POST",
+        f"/api/gallery/videos/{video_id}/captions",
+        json={"language": "de", "label": "Deutsch", "format": "vtt", "content": FRENCH_VTT},
+    )
+    assert "de" in [m.language for m in _master(owner, video_id).media]
+    owner.request("DELETE", f"/api/gallery/videos/{video_id}/captions/{extra['id']}")
+    assert [c["language"] for c in owner.request("GET", f"/v1/videos/{video_id}/captions")["captions"]] == ["en", "fr"]
+    assert sorted(m.language for m in _master(owner, video_id).media if m.type == "SUBTITLES") == ["en", "fr"]
+    texts = [s for s in _mpd(owner, video_id).iter(f"{MPD}AdaptationSet") if s.get("contentType") == "text"]
+    assert len(texts) == 2
+    with pytest.raises(ApiError) as missing:
+        owner.request("DELETE", f"/api/gallery/videos/{video_id}/captions/{extra['id']}")
+    assert missing.value.status == 404
