@@ -33,6 +33,7 @@ ALLOWED_CALLERS: Mapping[str, frozenset[str]] = {
     "videoforge.gallery.v1.GalleryService": _ONLY_EDGE,
     "videoforge.gallery.v1.GalleryApiService": _ONLY_EDGE,
     "videoforge.gallery.v1.WebhookService": _ONLY_EDGE,
+    "videoforge.gallery.v1.CaptionService": _ONLY_EDGE,
     "videoforge.job.v1.JobService": _ONLY_EDGE,
     "videoforge.job.v1.JobAdminService": _ONLY_EDGE,
     "videoforge.job.v1.JobApiService": _ONLY_EDGE,
