@@ -11,11 +11,13 @@ import httpx
 import m3u8
 import pytest
 
+from tests.e2e.test_cli import Cli
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
 
 pytestmark = pytest.mark.e2e
+PASSWORD = "caption-pass-1"
 MPD = "{urn:mpeg:dash:schema:mpd:2011}"
 ENGLISH_SRT = (
     "1\r\n00:00:00,200 --> 00:00:01,500\r\nHello from the <i>test</i>\r\n\r\n"
@@ -24,15 +26,20 @@ ENGLISH_SRT = (
 FRENCH_VTT = "\ufeffWEBVTT\n\n00:00.300 --> 00:01.800\nBonjour le test\n\n00:02.100 --> 00:03.400\nAu revoir\n"
 
 
-def _user(platform: RunningPlatform, name: str) -> EdgeClient:
+def _user(platform: RunningPlatform, email: str) -> EdgeClient:
     edge = EdgeClient(platform.url)
-    edge.register(f"{name}-{uuid.uuid4().hex[:8]}@example.com", "caption-pass-1")
+    edge.register(email, PASSWORD)
     return edge
 
 
 @pytest.fixture(scope="module")
-def owner(platform: RunningPlatform) -> EdgeClient:
-    return _user(platform, "captioner")
+def owner_email() -> str:
+    return f"captioner-{uuid.uuid4().hex[:8]}@example.com"
+
+
+@pytest.fixture(scope="module")
+def owner(platform: RunningPlatform, owner_email: str) -> EdgeClient:
+    return _user(platform, owner_email)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +133,7 @@ def test_bad_captions_are_refused_as_invalid_naming_the_field(
 
 
 def test_only_the_owner_may_add_or_delete_captions(platform: RunningPlatform, captioned: dict[str, Any]) -> None:
-    stranger, video_id = _user(platform, "stranger"), captioned["video"]["id"]
+    stranger, video_id = _user(platform, f"stranger-{uuid.uuid4().hex[:8]}@example.com"), captioned["video"]["id"]
     body = {"language": "de", "format": "vtt", "content": FRENCH_VTT}
     with pytest.raises(ApiError) as refused:
         stranger.request("POST", f"/api/gallery/videos/{video_id}/captions", json=body)
@@ -154,3 +161,29 @@ def test_deleting_a_caption_takes_it_out_of_the_list_and_the_manifests(
     with pytest.raises(ApiError) as missing:
         owner.request("DELETE", f"/api/gallery/videos/{video_id}/captions/{extra['id']}")
     assert missing.value.status == 404
+
+
+def test_the_cli_adds_lists_and_deletes_captions(
+    platform: RunningPlatform,
+    owner_email: str,
+    captioned: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    cli, video_id = Cli(platform, tmp_path_factory.mktemp("caption-cli")), captioned["video"]["id"]
+    cli("login", "--email", owner_email, "--password", PASSWORD, "--server", platform.url)
+    subs = tmp_path_factory.mktemp("subs") / "spanish.srt"
+    subs.write_bytes(b"\xef\xbb\xbf" + ENGLISH_SRT.encode())
+    added = cli.json("videos", "captions", "add", video_id, str(subs), "--language", "es", "--label", "Español")
+    assert (added["language"], added["label"], added["cueCount"]) == ("es", "Español", 2)
+    listed = cli("videos", "captions", "list", video_id)
+    assert "Español" in listed.stdout and added["id"] in listed.stdout
+    cli("videos", "captions", "delete", video_id, added["id"])
+    assert added["id"] not in [c["id"] for c in cli.json("videos", "captions", "list", video_id)["captions"]]
+    latin1 = subs.with_name("latin1.srt")
+    latin1.write_bytes("1\n00:00:01,000 --> 00:00:02,000\nCafé\n".encode("latin-1"))
+    refused = cli("videos", "captions", "add", video_id, str(latin1), "--language", "fr", ok=False)
+    assert refused.returncode == 2 and "not UTF-8" in refused.stderr
+    bad = cli("videos", "captions", "add", video_id, str(subs), "--language", "nope!", ok=False)
+    assert bad.returncode == 1 and "language:" in bad.stderr and "Traceback" not in bad.stderr
+    for command in ("add", "list", "delete"):
+        assert "Example:" in cli("videos", "captions", command, "--help").stdout

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from videoforge.cli import user_commands
 from videoforge.cli.admin_commands import admin_app
+from videoforge.cli.caption_commands import captions_app
 from videoforge.kit.errors import DomainError
 from videoforge.kit.settings import Settings
 
@@ -28,6 +29,7 @@ app.command()(user_commands.login)
 app.command()(user_commands.upload)
 app.command()(user_commands.play)
 app.add_typer(user_commands.videos_app, name="videos")
+user_commands.videos_app.add_typer(captions_app, name="captions")
 app.add_typer(user_commands.jobs_app, name="jobs")
 app.add_typer(admin_app, name="admin")
 err = Console(stderr=True)
