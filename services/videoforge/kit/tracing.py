@@ -155,6 +155,8 @@ class RpcTracingInterceptor(grpc.aio.ServerInterceptor):
         if method.startswith(_UNTRACED_PREFIXES):
             return handler
         carrier = {item.key: _text(item.value) for item in handler_call_details.invocation_metadata or ()}
+        if "traceparent" not in carrier and not tracing_enabled():
+            return handler  # nothing to record, and no caller's trace for the log lines
         parent = _PROPAGATOR.extract(carrier)
         return wrap_handler(handler, self._unary(method, parent), self._stream(method, parent))
 
