@@ -8,7 +8,9 @@ does not measure), uploads and transcodes a short clip, then runs `wrk --latency
 signed in as the video's owner: JWKS (a service that touches no database) as the baseline, then GetVideo (which
 counts a view), the video's qualities and its playback URLs. Targets: each hot read at >= 0.5x the baseline's
 requests per second, with p99 <= 3x its p50. Routes take turns for `--rounds` rounds and each figure is the
-median of its rounds, so that load from elsewhere on a shared machine falls on every route alike.
+median of its rounds, so that load from elsewhere on a shared machine falls on every route alike. Each route
+also gets the CPU the platform's processes (services, edge, PostgreSQL) spent per request, against the baseline's:
+the figure other load on a shared machine disturbs least.
 
 With `--profile DIR`, py-spy samples each service process during the last round of each route and writes its
 stacks to DIR (collapsed, one file per route and service); the command prints each service's share of samples.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -25,10 +28,12 @@ import statistics
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tests.fixtures.platform import free_port, start_platform, stop_platform
+import psutil
+
+from tests.fixtures.platform import RunningPlatform, free_port, start_platform, stop_platform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import EdgeClient
 from videoforge.kit.subprocesses import run_process
@@ -47,6 +52,9 @@ class WrkRun:
     p50_ms: float
     p99_ms: float
     errors: int
+    # CPU the platform's processes (services, edge, database) spent per request: less at the mercy of other
+    # load on a shared machine than requests per second.
+    cpu_ms_per_request: float = 0.0
 
 
 def _milliseconds(value: str) -> float:
@@ -80,7 +88,25 @@ def median_run(runs: list[WrkRun]) -> WrkRun:
         statistics.median(r.p50_ms for r in runs),
         statistics.median(r.p99_ms for r in runs),
         sum(r.errors for r in runs),
+        statistics.median(r.cpu_ms_per_request for r in runs),
     )
+
+
+def platform_cpu_seconds(platform: RunningPlatform) -> float:
+    total = 0.0
+    for process in psutil.Process(platform.process.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+async def costed_wrk(platform: RunningPlatform, url: str, token: str, args: argparse.Namespace) -> WrkRun:
+    before = platform_cpu_seconds(platform)
+    result = await wrk(url, token, args)
+    spent = platform_cpu_seconds(platform) - before
+    requests = result.requests_per_second * args.seconds
+    return replace(result, cpu_ms_per_request=1000 * spent / requests if requests else 0.0)
 
 
 async def profiled(services: dict[str, int], seconds: int, out: Path, route: str) -> dict[str, int]:
@@ -99,7 +125,8 @@ def _samples(collapsed: Path) -> int:
     return sum(int(line.rsplit(" ", 1)[1]) for line in collapsed.read_text().splitlines() if line.strip())
 
 
-async def run(base_url: str, data_dir: Path, args: argparse.Namespace, services: dict[str, int]) -> None:
+async def run(platform: RunningPlatform, data_dir: Path, args: argparse.Namespace, services: dict[str, int]) -> None:
+    base_url = platform.url
     client = EdgeClient(base_url, timeout=120)
     client.register(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench-pass-1")
     (data_dir / "clips").mkdir()
@@ -119,23 +146,26 @@ async def run(base_url: str, data_dir: Path, args: argparse.Namespace, services:
         client.request("GET", path)
     print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.seconds}s through the edge, signed in; "
           f"median of {args.rounds} rounds")  # fmt: skip
-    print(f"{'route':26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'rate/base':>10} {'p99/p50':>8}")
+    print(f"{'route':26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'rate/base':>10} {'p99/p50':>8} "
+          f"{'cpu ms/req':>11} {'cpu/base':>9}")  # fmt: skip
     runs: dict[str, list[WrkRun]] = {name: [] for name in routes}
     busy: dict[str, dict[str, int]] = {}
     for round_number in range(args.rounds):
         for name, path in routes.items():
-            timed = asyncio.create_task(wrk(base_url + path, client.token, args))
+            timed = asyncio.create_task(costed_wrk(platform, base_url + path, client.token, args))
             if args.profile and round_number == args.rounds - 1:
                 busy[name] = await profiled(services, args.seconds - 1, args.profile, name)
             runs[name].append(await timed)
-    baseline = 0.0
+    baseline = baseline_cpu = 0.0
     verdicts = []
     for name, path in routes.items():
         result = median_run(runs[name])
         baseline = baseline or result.requests_per_second
+        baseline_cpu = baseline_cpu or result.cpu_ms_per_request
         rate_ratio, tail_ratio = result.requests_per_second / baseline, result.p99_ms / result.p50_ms
         print(f"{name:26} {result.requests_per_second:8.0f} {result.p50_ms:8.1f} {result.p99_ms:8.1f} "
-              f"{result.errors:7d} {rate_ratio:10.2f} {tail_ratio:8.2f}")  # fmt: skip
+              f"{result.errors:7d} {rate_ratio:10.2f} {tail_ratio:8.2f} {result.cpu_ms_per_request:11.2f} "
+              f"{result.cpu_ms_per_request / baseline_cpu:9.2f}")  # fmt: skip
         if path != routes["baseline: JWKS"]:
             ok = rate_ratio >= RATE_RATIO_TARGET and tail_ratio <= TAIL_RATIO_TARGET and not result.errors
             verdicts.append(f"{name}: {'PASS' if ok else 'FAIL'}")
@@ -169,7 +199,7 @@ def main() -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     services = {name: platform.children_running("serve", name)[0].pid for name in SERVICES}
     try:
-        asyncio.run(run(platform.url, data_dir, args, services))
+        asyncio.run(run(platform, data_dir, args, services))
     finally:
         stop_platform(platform.process)
 

@@ -92,6 +92,8 @@ def _columns(video: Video) -> dict[str, Any]:
 class PostgresVideoRepository(VideoRepository):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # A lone SELECT needs no transaction: without one, a hot read costs no BEGIN and ROLLBACK round trips.
+        self._single_reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
 
     async def add_upload(self, upload: Upload) -> None:
@@ -122,7 +124,7 @@ class PostgresVideoRepository(VideoRepository):
         return video
 
     async def get(self, video_id: str) -> Video | None:
-        async with self._engine.connect() as conn:
+        async with self._single_reads.connect() as conn:
             row = (await conn.execute(select(*_VIDEO_COLUMNS).where(videos.c.id == video_id))).mappings().first()
         return _video(row) if row else None
 
