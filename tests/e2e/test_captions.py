@@ -3,6 +3,7 @@ the MPD (text adaptation sets), their segments fetched with the playback grant, 
 
 from __future__ import annotations
 
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import httpx
 import m3u8
 import pytest
+from playwright.async_api import async_playwright, expect
 
 from tests.e2e.test_cli import Cli
+from tests.e2e.test_players import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
@@ -187,3 +190,47 @@ def test_the_cli_adds_lists_and_deletes_captions(
     assert bad.returncode == 1 and "language:" in bad.stderr and "Traceback" not in bad.stderr
     for command in ("add", "list", "delete"):
         assert "Example:" in cli("videos", "captions", command, "--help").stdout
+
+
+PLAY_MUTED = "(() => { const v = document.querySelector('video'); v.muted = true; return v.play(); })()"
+# The track the page's <video> shows, once its cues are loaded: (language, first cue's text).
+SHOWN_TRACK = """() => {
+  const shown = Array.from(document.querySelector('video').textTracks).find((t) => t.mode === 'showing');
+  const cue = shown && shown.cues && shown.cues.length ? shown.cues[0].text : '';
+  return shown ? [shown.language, cue] : null;
+}"""
+
+
+async def test_the_watch_page_caption_menu_lists_the_captions_and_shows_the_chosen_one(
+    platform: RunningPlatform, captioned: dict[str, Any]
+) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 860})
+            await page.goto(f"{platform.url}/watch/{captioned['video']['id']}")
+            player = page.locator(".player")
+            await expect(player).to_have_attribute("data-engine", "hls.js", timeout=20_000)
+            for engine in ("hls.js", "Shaka Player"):
+                if engine == "Shaka Player":
+                    await page.get_by_label("DASH (Shaka Player)").check()
+                    await expect(player).to_have_attribute("data-engine", engine, timeout=20_000)
+                await page.evaluate(PLAY_MUTED)
+                captions = page.get_by_role("button", name=re.compile(r"^Captions"))
+                await expect(captions).to_have_accessible_name("Captions: Off", timeout=20_000)
+                await expect(captions).to_be_enabled()
+                await captions.click()
+                menu = page.get_by_role("menu", name="Captions")
+                await expect(menu.get_by_role("menuitemradio")).to_have_text(["Off", "English", "Français"])
+                await menu.get_by_role("menuitemradio", name="Français").click()
+                await expect(captions).to_have_accessible_name("Captions: Français")
+                await expect(player.locator(".captions")).to_have_attribute("data-language", "fr")
+                await page.evaluate("document.querySelector('video').currentTime = 0")
+                await page.wait_for_function(f"({SHOWN_TRACK})()?.[1] === 'Bonjour le test'", timeout=20_000)
+                assert (await page.evaluate(SHOWN_TRACK))[0] == "fr", engine
+                await captions.click()
+                await menu.get_by_role("menuitemradio", name="Off").click()
+                await expect(captions).to_have_accessible_name("Captions: Off")
+                await page.wait_for_function(f"({SHOWN_TRACK})() === null", timeout=10_000)
+        finally:
+            await browser.close()

@@ -13,6 +13,13 @@ export interface Level {
   label: string;
 }
 
+export interface TextTrackChoice {
+  id: number;
+  /** BCP 47, as the manifest lists it. */
+  language: string;
+  label: string;
+}
+
 export interface Engine {
   readonly name: string;
   /** The renditions a person can pick, highest first. */
@@ -22,6 +29,11 @@ export interface Engine {
   /** What is on screen now, when the engine knows. */
   playing(): Level | null;
   select(id: number): void;
+  /** The caption tracks a person can pick, in the manifest's order. */
+  textTracks(): TextTrackChoice[];
+  /** The shown caption track's id, or -1 when captions are off. */
+  selectedText(): number;
+  selectText(id: number): void;
   destroy(): Promise<void>;
 }
 
@@ -65,6 +77,8 @@ function createHlsEngine(
   let recoveredMediaError = false;
   hls.on(Hls.Events.MANIFEST_PARSED, events.onChange);
   hls.on(Hls.Events.LEVEL_SWITCHED, events.onChange);
+  hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, events.onChange);
+  hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, events.onChange);
   hls.on(Hls.Events.ERROR, (_event, data) => {
     if (!data.fatal) return;
     if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recoveredMediaError) {
@@ -99,6 +113,18 @@ function createHlsEngine(
       hls.currentLevel = id;
       events.onChange();
     },
+    textTracks: () =>
+      hls.subtitleTracks.map((track, id) => ({
+        id,
+        language: track.lang ?? "",
+        label: track.name || track.lang || `Captions ${id + 1}`,
+      })),
+    selectedText: () => (hls.subtitleDisplay ? hls.subtitleTrack : -1),
+    selectText(id) {
+      hls.subtitleTrack = id;
+      hls.subtitleDisplay = id >= 0;
+      events.onChange();
+    },
     async destroy() {
       hls.destroy();
     },
@@ -120,7 +146,8 @@ async function createShakaEngine(
     const detail = (event as unknown as { detail?: { code?: number } }).detail;
     events.onError(`Playback stopped: Shaka Player error ${detail?.code ?? "unknown"}.`);
   });
-  for (const name of ["trackschanged", "variantchanged", "adaptation"]) player.addEventListener(name, events.onChange);
+  for (const name of ["trackschanged", "variantchanged", "adaptation", "textchanged"])
+    player.addEventListener(name, events.onChange);
   let manual = -1;
   const tracks = (): ReturnType<typeof player.getVideoTracks> =>
     player.getVideoTracks().sort((a, b) => (b.height ?? 0) - (a.height ?? 0) || b.bandwidth - a.bandwidth);
@@ -155,6 +182,18 @@ async function createShakaEngine(
       if (track) player.selectVideoTrack(track, true);
       events.onChange();
     },
+    textTracks: () =>
+      player.getTextTracks().map((track) => ({
+        id: track.id,
+        language: track.language,
+        label: track.label || track.language || `Captions ${track.id}`,
+      })),
+    selectedText: () => player.getTextTracks().find((track) => track.active)?.id ?? -1,
+    selectText(id) {
+      // No track (Off) unloads the shown one.
+      player.selectTextTrack(player.getTextTracks().find((track) => track.id === id) ?? null);
+      events.onChange();
+    },
     async destroy() {
       await player.destroy();
     },
@@ -169,6 +208,10 @@ function createNativeEngine(video: HTMLVideoElement, url: string): Engine {
     selected: () => -1,
     playing: () => null,
     select: () => undefined,
+    // The browser's own player shows its caption menu in its native controls.
+    textTracks: () => [],
+    selectedText: () => -1,
+    selectText: () => undefined,
     async destroy() {
       video.removeAttribute("src");
       video.load();

@@ -1,4 +1,4 @@
-// The video player: engine (hls.js or Shaka), controls that work by keyboard, a quality menu and
+// The video player: engine (hls.js or Shaka), controls that work by keyboard, caption and quality menus, and
 // storyboard thumbnails above the seek bar while scrubbing.
 
 import { h, icon } from "../lib/dom";
@@ -7,6 +7,7 @@ import { formatDuration } from "../lib/format";
 import { loadStoryboard, tileAt, type StoryboardTile } from "../lib/storyboard";
 import type { Playback } from "../lib/types";
 import { ICONS } from "./icons";
+import { createCaptionMenu } from "./captionMenu";
 import { createQualityMenu } from "./qualityMenu";
 
 const KEY_SEEK_SECONDS = 5;
@@ -62,6 +63,7 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
     "aria-label": "Volume",
   });
   const quality = createQualityMenu(() => engine, signal);
+  const captions = createCaptionMenu(() => engine, signal);
   const fullscreenButton = h(
     "button",
     { type: "button", class: "control", "aria-label": "Full screen", hidden: !document.fullscreenEnabled },
@@ -75,6 +77,7 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
     seekArea,
     total,
     h("div", { class: "volume-group" }, muteButton, volume),
+    captions.element,
     quality.element,
     fullscreenButton,
   );
@@ -168,6 +171,11 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
     }
   }
 
+  function refreshMenus(): void {
+    quality.refresh();
+    captions.refresh();
+  }
+
   async function useFormat(next: StreamFormat): Promise<void> {
     const url = next === "dash" ? playback.dashUrl : playback.hlsUrl;
     const resumeAt = video.currentTime;
@@ -177,10 +185,10 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
     format = next;
     problem.hidden = true;
     element.dataset.state = "loading";
-    quality.refresh();
+    refreshMenus();
     try {
       engine = await createEngine(next, video, url, playback.qualities ?? [], {
-        onChange: () => quality.refresh(),
+        onChange: refreshMenus,
         onError: showProblem,
       });
     } catch (error) {
@@ -192,7 +200,7 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
       return;
     }
     element.dataset.engine = engine.name;
-    quality.refresh();
+    refreshMenus();
     syncPlayState();
     if (resumeAt > 0) seekTo(resumeAt);
     if (wasPlaying) await togglePlay();
