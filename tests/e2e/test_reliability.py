@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 from pgserver._commands import pg_ctl
@@ -14,7 +15,7 @@ from pgserver._commands import pg_ctl
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from tests.waiting import wait_until
-from videoforge.client.edge import EdgeClient
+from videoforge.client.edge import ApiError, EdgeClient
 
 pytestmark = pytest.mark.e2e
 
@@ -63,6 +64,8 @@ async def test_a_killed_worker_loses_nothing_and_the_job_completes(
     video = client.upload(await media_factory.long_360p(minutes=1), title="survives a crash")
     job_id = video["latestJob"]["jobId"]
     job_when(client, job_id, lambda j: j["status"] == "PROCESSING" and j["progress"] >= 5, timeout=120)
+    growing = wait_until(lambda: watchable(client, video["id"]), timeout=60)
+    assert growing["live"] and "/attempt-1/" in growing["hlsUrl"]
     workers = platform.children_running("worker")
     assert len(workers) == 1
     workers[0].kill()
@@ -72,6 +75,18 @@ async def test_a_killed_worker_loses_nothing_and_the_job_completes(
     assert final["status"] == "COMPLETED", final
     assert final["attempt"] >= 2
     assert client.wait_for_video(video["id"], job_id)["status"] == "ready"
+    # The killed attempt's partial output is not what the video plays from, and is gone.
+    playing = client.request("GET", f"/api/stream/{video['id']}/playback")
+    assert not playing.get("live") and f"/attempt-{final['attempt']}/" in playing["hlsUrl"]
+    assert httpx.get(growing["hlsUrl"]).status_code == 404
+
+
+def watchable(client: EdgeClient, video_id: str) -> dict[str, Any] | None:
+    try:
+        return dict(client.request("GET", f"/api/stream/{video_id}/playback"))
+    except ApiError as error:
+        assert error.reason == "NOT_READY", error
+        return None
 
 
 async def test_a_file_that_decodes_short_fails_at_once_with_its_reason(
