@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 # x264 constant-quality settings each rung is tried at: from near-transparent to plainly soft, so the curve
 # spans the target and the fixed ladder's bitrates on easy and hard sources alike.
 TRIAL_CRFS = (20, 26, 32)
-# SSIM is computed on every other trial frame: half the work, and neighbouring frames differ little.
-SSIM_FRAME_STEP = 2
+# SSIM is computed on every third trial frame: a third of the work, and neighbouring frames differ little.
+SSIM_FRAME_STEP = 3
 # Our own trial files are read back only as raw H.264.
 OWN_TRIAL_GUARD = ("-protocol_whitelist", "file", "-f", "h264")
 
@@ -116,10 +116,10 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         top = rungs[0]
         trials = [(i, j) for i in range(len(rungs)) for j in range(len(self._crfs))]
         screen_trials = [(i, j) for i, j in trials if i > 0]  # the top rung's own size is the screen's
-        every_other = f"settb=1,setpts=N,select='not(mod(n\\,{SSIM_FRAME_STEP}))'"
+        every_nth = f"settb=1,setpts=N,select='not(mod(n\\,{SSIM_FRAME_STEP}))'"
         # One reference per rung at its size, and one at the top rung's size when there are rungs below it.
         references = len(rungs) + (1 if screen_trials else 0)
-        graph = [f"{_sampled(len(windows))},{every_other},split={references}{_labels('ref', references)}"]
+        graph = [f"{_sampled(len(windows))},{every_nth},split={references}{_labels('ref', references)}"]
         for i, rung in enumerate(rungs):
             labels = "".join(f"[r{i}_{j}]" for j in range(len(self._crfs)))
             graph.append(f"[ref{i}]scale={rung.width}:{rung.height},setsar=1,split={len(self._crfs)}{labels}")
@@ -133,7 +133,7 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         for i, j in trials:
             index = len(windows) + i * len(self._crfs) + j
             inputs += [*OWN_TRIAL_GUARD, "-i", _trial_name(i, j)]
-            decoded = f"[{index}:v:0]{every_other}"
+            decoded = f"[{index}:v:0]{every_nth}"
             if i == 0:
                 graph.append(f"{decoded}[d{i}_{j}];[d{i}_{j}][r{i}_{j}]ssim=stats_file={_stats_name(i, j)}[q{i}_{j}]")
             else:
