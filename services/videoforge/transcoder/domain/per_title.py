@@ -32,7 +32,7 @@ DEFAULT_MIN_GAIN_DB = 0.15
 # The analysis encodes this many stretches of this many seconds, spread over the source: enough for a
 # curve that holds for the whole, a small fraction of the encode's work.
 SAMPLE_WINDOWS = 3
-SAMPLE_SECONDS = 0.2
+SAMPLE_SECONDS = 0.25
 # SSIM 0.999999: as good as identical.
 MAX_SSIM_DB = 60.0
 # The constant quality settings a rung may get: past CRF 12 x264 is close to lossless (and its lossless CRF 0
