@@ -24,9 +24,9 @@ logger = logging.getLogger(__name__)
 # SSIM 0.994 at the rung's own size: past it, more bits show little one can see at that size (the fixed ladder's
 # top rung gives about this to a flat 1080p source).
 DEFAULT_TARGET_SSIM_DB = 22.0
-# Under a second of samples reads a rung's SSIM within about half a dB of the whole encode: the ladder aims
-# that much above the target so that the whole encode meets it.
-SAMPLING_MARGIN_DB = 0.5
+# Under a second of samples reads a rung's SSIM up to about three quarters of a dB off the whole encode (most
+# often too good): the ladder aims that much above the target so that the whole encode meets it.
+SAMPLING_MARGIN_DB = 0.75
 # What a rung must add over the rung below, at screen size, to be worth its bits and a player's switch.
 DEFAULT_MIN_GAIN_DB = 0.15
 # The analysis encodes this many stretches of this many seconds, spread over the source: enough for a
