@@ -74,11 +74,18 @@ def test_the_video_is_ready_with_one_quality_per_rung(client: EdgeClient, hd: di
     assert [q["name"] for q in qualities] == ["1080p", "720p", "480p", "360p"]
 
 
-def test_signed_master_playlist_has_a_variant_per_rung(client: EdgeClient, hd: dict[str, Any]) -> None:
+def test_signed_master_playlist_has_a_variant_per_rung_and_iframe_playlists(
+    client: EdgeClient, hd: dict[str, Any]
+) -> None:
     playback = client.request("GET", f"/api/stream/{hd['video']['id']}/playback")
     master = m3u8.loads(httpx.get(playback["hlsUrl"]).raise_for_status().text)
     heights = sorted(p.stream_info.resolution[1] for p in master.playlists)
     assert heights == [360, 480, 720, 1080]
+    assert len(master.iframe_playlists) == 4
+    iframes = m3u8.loads(httpx.get(master.iframe_playlists[0].uri).raise_for_status().text)
+    length, offset = map(int, iframes.segments[0].byterange.split("@"))
+    keyframe = httpx.get(iframes.segments[0].uri, headers={"Range": f"bytes={offset}-{offset + length - 1}"})
+    assert keyframe.status_code == 206 and keyframe.content[4:8] == b"moof"
     assert all("token=" in p.uri for p in master.playlists)
     media = m3u8.loads(httpx.get(master.playlists[0].uri).raise_for_status().text)
     assert media.is_endlist and media.playlist_type == "vod"

@@ -101,3 +101,13 @@ async def test_the_last_state_is_on_demand_over_the_same_segments(recorded: Reco
             after = stream_files(_manifest(final, f"media_{stream}.m3u8"))
             assert after[: len(before)] == before
     assert all((final.output_dir / segment).stat().st_size > 0 for segment in final.segments)
+    # Trick play: each rung's keyframes by byte range, from the segments' own fragments.
+    master = m3u8.loads(_manifest(final, "master.m3u8"))
+    assert [p.uri for p in master.iframe_playlists] == ["media_0-iframes.m3u8", "media_1-iframes.m3u8"]
+    for stream in range(2):
+        iframes = m3u8.loads(_manifest(final, f"media_{stream}-iframes.m3u8"))
+        assert len(iframes.segments) == 3
+        for segment in iframes.segments:
+            length, offset = map(int, segment.byterange.split("@"))
+            data = (final.output_dir / segment.uri).read_bytes()
+            assert data[offset + 4 : offset + 8] == b"moof" and offset + length < len(data)

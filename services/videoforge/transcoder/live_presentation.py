@@ -8,13 +8,20 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+import m3u8
+
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.presentation import (
+    SEGMENT_HEAD_BYTES,
+    ManifestFile,
     PresentationLayout,
     PresentationSink,
     PresentationSnapshot,
+    iframe_playlist,
+    keyframe_range,
     marked_playlist,
+    master_with_iframes,
     segment_count,
     stream_files,
 )
@@ -89,6 +96,8 @@ def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], 
     media = {layout.media_playlist(stream) for stream in range(layout.stream_count)}
     playlists = [data.decode() for manifest, data in manifests if manifest.relative in media]
     playable = len(playlists) == layout.stream_count and all(segment_count(text) > 0 for text in playlists)
+    if final and playable:
+        manifests = _with_iframe_playlists(manifests, layout, out_dir)
     return PresentationSnapshot(
         output_dir=out_dir,
         segments=segments,
@@ -98,6 +107,34 @@ def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], 
         rungs=rungs,
         has_audio=layout.has_audio,
     )
+
+
+def _with_iframe_playlists(
+    manifests: list[tuple[ManifestFile, bytes]], layout: PresentationLayout, out_dir: Path
+) -> list[tuple[ManifestFile, bytes]]:
+    """The ended presentation's manifests with an I-frame playlist per rung, named by the master (the muxer
+    writes none): trick play for players that use it."""
+    texts = {manifest.relative: data.decode() for manifest, data in manifests}
+    added: list[tuple[ManifestFile, bytes]] = []
+    named: dict[str, tuple[str, int]] = {}
+    for stream in range(len(layout.rung_names)):
+        playlist = texts[layout.media_playlist(stream)]
+        segments = m3u8.loads(playlist).segments
+        keyframes = {s.uri: keyframe_range(_head(out_dir / s.uri)) for s in segments}
+        seconds = sum(s.duration for s in segments)
+        bandwidth = round(sum(length for _, length in keyframes.values()) * 8 / seconds) if seconds else 0
+        name = layout.iframe_playlist(stream)
+        added.append((ManifestFile(name), iframe_playlist(playlist, keyframes).encode()))
+        named[layout.media_playlist(stream)] = (name, bandwidth)
+    master = master_with_iframes(texts[layout.master_playlist], named).encode()
+    listed = [(m, master if m.relative == layout.master_playlist else data) for m, data in manifests]
+    at = next(i for i, (m, _) in enumerate(listed) if m.relative == layout.master_playlist)
+    return [*listed[:at], *added, *listed[at:]]
+
+
+def _head(segment: Path) -> bytes:
+    with segment.open("rb") as file:
+        return file.read(SEGMENT_HEAD_BYTES)
 
 
 def join_stream(snapshot: PresentationSnapshot, layout: PresentationLayout, stream: int, out: Path) -> Path:
