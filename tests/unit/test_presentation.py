@@ -7,10 +7,10 @@ import struct
 
 import m3u8
 
+from videoforge.transcoder.domain.keyframes import keyframe_range
 from videoforge.transcoder.domain.presentation import (
     PresentationLayout,
     iframe_playlist,
-    keyframe_range,
     marked_playlist,
     master_with_iframes,
     stream_files,

@@ -11,15 +11,14 @@ from pathlib import Path
 import m3u8
 
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.domain.keyframes import SEGMENT_HEAD_BYTES, keyframe_range
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.presentation import (
-    SEGMENT_HEAD_BYTES,
     ManifestFile,
     PresentationLayout,
     PresentationSink,
     PresentationSnapshot,
     iframe_playlist,
-    keyframe_range,
     marked_playlist,
     master_with_iframes,
     segment_count,
