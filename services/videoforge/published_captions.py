@@ -1,4 +1,5 @@
-"""The captions a video plays with, as the gallery publishes them and the streaming service reads them.
+"""The captions a video plays with, as the gallery publishes them and the streaming service reads them, and the
+text tracks a transcode finds in a source, as the worker leaves them for the gallery.
 
 The gallery packages each caption under `videos/{video}/captions/{caption}/` and, on every change, rewrites one
 index object beside them; the streaming service reads that index when it signs a master playlist or an MPD and
@@ -14,6 +15,9 @@ from videoforge.media_model import video_prefix
 
 # The HLS group every caption rendition joins, and every variant names.
 SUBTITLES_GROUP = "subtitles"
+# In a job's output folder: each text track of the source as WebVTT (`{n}.vtt`), and what the source's tags said.
+SOURCE_TRACKS_FOLDER = "source-captions/"
+SOURCE_TRACKS_INDEX = f"{SOURCE_TRACKS_FOLDER}tracks.json"
 
 
 def captions_prefix(video_id: str) -> str:
@@ -53,4 +57,28 @@ def read_index(document: bytes) -> list[PublishedCaption]:
         PublishedCaption(**{name: str(entry[name]) for name in names})
         for entry in entries
         if isinstance(entry, dict) and all(name in entry for name in names)
+    ]
+
+
+@dataclass(frozen=True)
+class SourceTextTrack:
+    """A text track of the source: its WebVTT file (relative to the output folder) and the stream's tags."""
+
+    file: str
+    # The stream's `language` tag as the container wrote it (ISO 639-2, `eng`), or empty.
+    language: str = ""
+    # The stream's `title` tag, or empty.
+    title: str = ""
+
+
+def source_tracks_document(tracks: list[SourceTextTrack]) -> bytes:
+    return json.dumps({"tracks": [asdict(t) for t in tracks]}, separators=(",", ":")).encode()
+
+
+def read_source_tracks(document: bytes) -> list[SourceTextTrack]:
+    entries = json.loads(document).get("tracks", [])
+    return [
+        SourceTextTrack(str(e["file"]), str(e.get("language", "")), str(e.get("title", "")))
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("file"), str)
     ]

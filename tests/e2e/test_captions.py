@@ -4,8 +4,10 @@ the MPD (text adaptation sets), their segments fetched with the playback grant, 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -193,6 +195,7 @@ def test_the_cli_adds_lists_and_deletes_captions(
 
 
 PLAY_MUTED = "(() => { const v = document.querySelector('video'); v.muted = true; return v.play(); })()"
+PAUSE_IN_FIRST_CUE = "(() => { const v = document.querySelector('video'); v.pause(); v.currentTime = 0.5; })()"
 # The track the page's <video> shows, once its cues are loaded: (language, first cue's text).
 SHOWN_TRACK = """() => {
   const shown = Array.from(document.querySelector('video').textTracks).find((t) => t.mode === 'showing');
@@ -225,7 +228,8 @@ async def test_the_watch_page_caption_menu_lists_the_captions_and_shows_the_chos
                 await menu.get_by_role("menuitemradio", name="Français").click()
                 await expect(captions).to_have_accessible_name("Captions: Français")
                 await expect(player.locator(".captions")).to_have_attribute("data-language", "fr")
-                await page.evaluate("document.querySelector('video').currentTime = 0")
+                # Paused inside the first cue: a clip this short would otherwise end, and its cues go, before the check.
+                await page.evaluate(PAUSE_IN_FIRST_CUE)
                 await page.wait_for_function(f"({SHOWN_TRACK})()?.[1] === 'Bonjour le test'", timeout=20_000)
                 assert (await page.evaluate(SHOWN_TRACK))[0] == "fr", engine
                 await captions.click()
@@ -234,3 +238,29 @@ async def test_the_watch_page_caption_menu_lists_the_captions_and_shows_the_chos
                 await page.wait_for_function(f"({SHOWN_TRACK})() === null", timeout=10_000)
         finally:
             await browser.close()
+
+
+async def test_a_source_with_embedded_mov_text_gets_its_caption_automatically(
+    owner: EdgeClient, media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    subs = tmp_path / "embedded.srt"
+    subs.write_text("1\n00:00:00,200 --> 00:00:01,500\nEmbedded hello\n\n2\n00:00:02,000 --> 00:00:03,000\nBye\n")
+    clip = await media_factory.render(
+        tmp_path / "with-mov-text.mp4",
+        ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=4", "-i", str(subs),
+         "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast", "-c:s", "mov_text",
+         "-metadata:s:s:0", "language=fra"],
+    )  # fmt: skip
+    video = owner.upload(clip, title="embedded captions")
+    job = owner.wait_for_job(video["latestJob"]["jobId"], timeout=300)
+    assert job["status"] == "COMPLETED", job
+    owner.wait_for_video(video["id"], job["id"])
+    deadline = time.monotonic() + 30
+    while not (listed := owner.request("GET", f"/v1/videos/{video['id']}/captions")["captions"]):
+        assert time.monotonic() < deadline, "the embedded caption never appeared"
+        time.sleep(0.5)
+    assert [(c["language"], c["origin"], c["cueCount"]) for c in listed] == [("fr", "source", 2)]
+    master = _master(owner, video["id"])
+    (french,) = [m for m in master.media if m.type == "SUBTITLES"]
+    playlist = m3u8.loads(httpx.get(french.uri).raise_for_status().text)
+    assert "Embedded hello" in httpx.get(playlist.segments[0].uri).raise_for_status().text

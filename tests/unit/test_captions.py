@@ -10,6 +10,7 @@ from videoforge.gallery.domain.captions import (
     check_label,
     check_language,
     decode_caption,
+    language_from_tag,
     parse_caption,
 )
 from videoforge.kit.errors import InvalidArgument
@@ -125,3 +126,10 @@ def test_format_and_label_are_checked() -> None:
     assert _refusal(check_format, "ass").violations[0].field == "format"
     assert check_label("  ", "fr") == "fr"
     assert _refusal(check_label, "x" * 81, "fr").violations[0].field == "label"
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"), [("eng", "en"), ("fre", "fr"), ("ger", "de"), ("fr-CA", "fr-CA"), ("", "und"), ("x!", "und")]
+)
+def test_a_streams_language_tag_becomes_bcp47(tag: str, language: str) -> None:
+    assert language_from_tag(tag) == language

@@ -80,7 +80,8 @@ async def build(settings: Settings) -> Service:
     publisher = PackagedCaptionPublisher(
         blobs, GuardedMedia(blobs, videos.referenced_sources), ShakaCaptionPackager()
     )
-    captions = CaptionServicer(CaptionLibrary(videos, PostgresCaptionRepository(engine), publisher))
+    caption_library = CaptionLibrary(videos, PostgresCaptionRepository(engine), publisher)
+    captions = CaptionServicer(caption_library)
     services = gallery_pb2.DESCRIPTOR.services_by_name
     bindings = [
         ServiceBinding(
@@ -106,7 +107,12 @@ async def build(settings: Settings) -> Service:
     ]
     stop = asyncio.Event()
     events = asyncio.create_task(
-        follow_job_events(videos, GrpcJobEventFeed(jobs, timeout=settings.rpc_timeout_seconds), stop)
+        follow_job_events(
+            videos,
+            GrpcJobEventFeed(jobs, timeout=settings.rpc_timeout_seconds),
+            stop,
+            after=caption_library.import_source_tracks,
+        )
     )
     retries = RetrySchedule(
         timedelta(seconds=settings.webhook_retry_base_seconds), timedelta(hours=settings.webhook_retry_hours)

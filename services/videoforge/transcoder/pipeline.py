@@ -4,11 +4,14 @@ as they complete) → images and downloads."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from videoforge.kit.subprocesses import ProcessError
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
+from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits, validate
 from videoforge.transcoder.domain.per_title import PerTitlePlanner
@@ -16,6 +19,8 @@ from videoforge.transcoder.domain.ports import OutputFile, Transcoder, Transcode
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
 from videoforge.transcoder.live_presentation import encode_presentation, join_stream
 from videoforge.transcoder.observed_stages import observed_stage, record_encode_speed
+
+log = logging.getLogger(__name__)
 
 # Share of the progress bar each step takes; encoding dominates the time.
 ENCODE_SHARE = (0.05, 0.85)
@@ -26,10 +31,15 @@ class MediaPipeline(Transcoder):
     """FFmpeg on local disk, within the media limits."""
 
     def __init__(
-        self, encoder: FfmpegEncoder, limits: MediaLimits, *, per_title: PerTitlePlanner | None = None
+        self,
+        encoder: FfmpegEncoder,
+        limits: MediaLimits,
+        *,
+        per_title: PerTitlePlanner | None = None,
+        text_tracks: TextTrackExtractor | None = None,
     ) -> None:
         self._encoder, self._limits = encoder, limits
-        self._per_title = per_title
+        self._per_title, self._text_tracks = per_title, text_tracks
 
     async def transcode(
         self,
@@ -49,6 +59,7 @@ class MediaPipeline(Transcoder):
             on_progress=on_progress,
             per_title=self._per_title,
             sink=sink,
+            text_tracks=self._text_tracks,
         )
 
 
@@ -62,6 +73,7 @@ async def transcode(
     encoder: FfmpegEncoder,
     on_progress: Callable[[float], None],
     sink: PresentationSink | None = None,
+    text_tracks: TextTrackExtractor | None = None,
 ) -> TranscodeResult:
     # Probe before decode: what is not a video, or is past the limits, never reaches the encoder.
     with observed_stage("probe"):
@@ -91,6 +103,8 @@ async def transcode(
     on_progress(PACKAGE_DONE)
     with observed_stage("extras"):
         files = await _extras(encoder, ladder, info.duration_seconds, output)
+        if text_tracks is not None:
+            await _extract_text_tracks(text_tracks, source, output)
     on_progress(EXTRAS_DONE)
     return TranscodeResult(info, rungs, output, _presentation_files(presentation) + files)
 
@@ -114,6 +128,15 @@ async def _extras(encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float
         mp4 = await encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
         files.append(OutputFile(_rel(mp4, output), "MP4", rung.name))
     return files
+
+
+async def _extract_text_tracks(extractor: TextTrackExtractor, source: Path, output: Path) -> None:
+    """The source's text tracks as WebVTT, for the gallery to add as captions; a track that cannot be read costs
+    its caption, never the transcode."""
+    try:
+        await extractor.extract(source, output)
+    except (ProcessError, ValueError) as error:  # ValueError: a report ffprobe cut short
+        log.warning("could not extract the source's text tracks: %s", error)
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -20,6 +20,7 @@ from videoforge.queue.port import JobQueue
 from videoforge.queue.postgres import PostgresJobQueue
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.job_reporter import GrpcJobReporter
+from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.adapters.url_source import UrlSourceImporter
 from videoforge.transcoder.bootstrap import media_encoder, media_limits, per_title_planner
 from videoforge.transcoder.pipeline import MediaPipeline
@@ -46,7 +47,12 @@ async def run_worker(settings: Settings) -> None:
         queue,
         GrpcJobReporter(channel, timeout=settings.rpc_timeout_seconds),
         blob_store_from_settings(settings),
-        MediaPipeline(media_encoder(settings), media_limits(settings), per_title=per_title_planner(settings)),
+        MediaPipeline(
+            media_encoder(settings),
+            media_limits(settings),
+            per_title=per_title_planner(settings),
+            text_tracks=TextTrackExtractor(),
+        ),
         WorkerConfig(
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             scratch=settings.data_dir / "scratch" / "worker",

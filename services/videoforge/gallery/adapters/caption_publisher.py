@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from videoforge.gallery.domain.captions import Caption, CaptionPublisher, PackagedFiles
+from videoforge.gallery.domain.captions import MAX_CAPTION_BYTES, Caption, CaptionPublisher, PackagedFiles
+from videoforge.media_model import is_key_under
 from videoforge.packager.captions import ShakaCaptionPackager
 from videoforge.published_captions import (
+    SOURCE_TRACKS_INDEX,
     PublishedCaption,
+    SourceTextTrack,
     caption_prefix,
     captions_index_key,
     index_document,
+    read_source_tracks,
 )
 from videoforge.storage.guard import GuardedMedia
-from videoforge.storage.port import BlobStore
+from videoforge.storage.port import BlobNotFound, BlobStore, BlobTooLarge
+
+log = logging.getLogger(__name__)
 
 _MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
+MAX_INDEX_BYTES = 64 * 1024
 
 
 class PackagedCaptionPublisher(CaptionPublisher):
@@ -53,6 +61,22 @@ class PackagedCaptionPublisher(CaptionPublisher):
 
     async def remove(self, video_id: str, caption_id: str) -> None:
         await self._media.delete_prefix(caption_prefix(video_id, caption_id))
+
+    async def source_tracks(self, output_folder: str) -> list[tuple[SourceTextTrack, bytes]]:
+        try:
+            index = await self._blobs.read_bytes(output_folder + SOURCE_TRACKS_INDEX, max_bytes=MAX_INDEX_BYTES)
+        except BlobNotFound:
+            return []
+        found = []
+        for track in read_source_tracks(index):
+            key = output_folder + track.file
+            if not is_key_under(key, output_folder):
+                continue
+            try:
+                found.append((track, await self._blobs.read_bytes(key, max_bytes=MAX_CAPTION_BYTES)))
+            except (BlobNotFound, BlobTooLarge) as error:
+                log.warning("source text track %s left out: %s", key, error)
+        return found
 
 
 def _text_adaptation_set(mpd: str, folder: str) -> str:

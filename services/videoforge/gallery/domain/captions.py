@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from videoforge.kit.errors import InvalidArgument
+from videoforge.published_captions import SourceTextTrack
 
 # A feature film's SubRip is about 100 KiB; the JSON body carrying it must also fit the edge's 1 MiB.
 MAX_CAPTION_BYTES = 512 * 1024
@@ -41,6 +42,14 @@ _SRT_TIMING = re.compile(rf"{_SRT_TIME}[ \t]*-->[ \t]*{_SRT_TIME}(?:[ \t].*)?")
 _VTT_HEADER = re.compile(r"WEBVTT(?:[ \t].*)?")
 # SubRip's <font> has no WebVTT counterpart; <b>, <i> and <u> mean the same in both.
 _SRT_FONT_TAG = re.compile(r"</?font\b[^>]*>", re.IGNORECASE)
+# Containers tag streams with ISO 639-2 codes; BCP 47 takes the two-letter ISO 639-1 code where there is one.
+_ISO_639_1 = {
+    "ara": "ar", "chi": "zh", "zho": "zh", "cze": "cs", "ces": "cs", "dan": "da", "dut": "nl", "nld": "nl",
+    "eng": "en", "fin": "fi", "fre": "fr", "fra": "fr", "ger": "de", "deu": "de", "gre": "el", "ell": "el",
+    "heb": "he", "hin": "hi", "hun": "hu", "ind": "id", "ita": "it", "jpn": "ja", "kor": "ko", "nor": "no",
+    "pol": "pl", "por": "pt", "rum": "ro", "ron": "ro", "rus": "ru", "spa": "es", "swe": "sv", "tha": "th",
+    "tur": "tr", "ukr": "uk", "vie": "vi",
+}  # fmt: skip
 # C0 controls other than tab and line feed, and DEL: no caption has them, a binary file does.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -110,6 +119,10 @@ class CaptionPublisher(ABC):
     @abstractmethod
     async def remove(self, video_id: str, caption_id: str) -> None: ...
 
+    @abstractmethod
+    async def source_tracks(self, output_folder: str) -> list[tuple[SourceTextTrack, bytes]]:
+        """The text tracks a transcode found in the source, each with its WebVTT; none when it found none."""
+
 
 def check_language(value: str) -> str:
     """A well-formed BCP 47 tag in its conventional case (`en-US`, `zh-Hant-TW`)."""
@@ -134,6 +147,15 @@ def check_language(value: str) -> str:
         else:
             canonical.append(part.lower())
     return "-".join(canonical)
+
+
+def language_from_tag(tag: str) -> str:
+    """A stream's language tag (`eng`, `fr-CA`, empty) as a BCP 47 tag; `und` (undetermined) when unreadable."""
+    value = tag.strip().lower()
+    try:
+        return check_language(_ISO_639_1.get(value, value))
+    except InvalidArgument:
+        return "und"
 
 
 def check_label(value: str, language: str) -> str:

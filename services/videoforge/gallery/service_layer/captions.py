@@ -1,11 +1,15 @@
-"""Caption use cases: add (checked, converted, packaged, listed), list, delete."""
+"""Caption use cases: add (checked, converted, packaged, listed), list, delete; and the captions a transcode
+found in the source, added once its output is published."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from datetime import UTC, datetime
 
 from videoforge.gallery.domain.captions import (
     MAX_CAPTIONS_PER_VIDEO,
+    ORIGIN_SOURCE,
     ORIGIN_UPLOAD,
     Caption,
     CaptionPublisher,
@@ -13,13 +17,18 @@ from videoforge.gallery.domain.captions import (
     check_format,
     check_label,
     check_language,
+    decode_caption,
+    language_from_tag,
     parse_caption,
 )
 from videoforge.gallery.domain.ports import VideoRepository
-from videoforge.gallery.domain.videos import Video, bare_id, ensure_manageable, ensure_viewable
-from videoforge.kit.errors import NotFound, ResourceExhausted, require
+from videoforge.gallery.domain.videos import JobUpdate, Video, bare_id, ensure_manageable, ensure_viewable
+from videoforge.kit.errors import InvalidArgument, NotFound, ResourceExhausted, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.principal import current_principal, require_user
+from videoforge.media_model import JobState, output_folder
+
+log = logging.getLogger(__name__)
 
 
 class CaptionLibrary:
@@ -34,12 +43,37 @@ class CaptionLibrary:
         text = parse_caption(content, check_format(format_), video.media.duration_seconds)
         return await self._add(video, language, label, ORIGIN_UPLOAD, text.webvtt, len(text.cues))
 
-    async def _add(self, video: Video, language: str, label: str, origin: str, webvtt: str, cues: int) -> Caption:
+    async def import_source_tracks(self, update: JobUpdate) -> None:
+        """Adds the text tracks the completed job found in the source as captions of its video, once: a repeated
+        event finds them added. A track that does not read as a caption is left out and logged."""
+        playing = update.playing
+        if playing is None or update.job.state != JobState.COMPLETED or not playing.poster_key:
+            return
+        video = await self._videos.get(update.video_id)
+        if video is None:
+            return
+        known = {caption.id for caption, _ in await self._captions.for_video(video.id)}
+        for track, data in await self._publisher.source_tracks(output_folder(playing.poster_key)):
+            caption_id = hashlib.sha256(f"{playing.job_id}/{track.file}".encode()).hexdigest()[:24]
+            if caption_id in known:
+                continue
+            try:
+                text = parse_caption(decode_caption(data), "vtt", video.media.duration_seconds)
+            except InvalidArgument as refused:
+                log.warning("source text track %s of video %s left out: %s", track.file, video.id, refused)
+                continue
+            language = language_from_tag(track.language)
+            label = check_label(track.title.replace('"', "'")[:80], language)
+            await self._add(video, language, label, ORIGIN_SOURCE, text.webvtt, len(text.cues), caption_id)
+
+    async def _add(
+        self, video: Video, language: str, label: str, origin: str, webvtt: str, cues: int, caption_id: str = ""
+    ) -> Caption:
         if len(await self._captions.for_video(video.id)) >= MAX_CAPTIONS_PER_VIDEO:
             raise ResourceExhausted(
                 f"A video may have at most {MAX_CAPTIONS_PER_VIDEO} captions; delete one first.", "TOO_MANY_CAPTIONS"
             )
-        caption = Caption(new_id(), video.id, language, label, origin, cues, datetime.now(UTC))
+        caption = Caption(caption_id or new_id(), video.id, language, label, origin, cues, datetime.now(UTC))
         # Files first, then the row, then the index: whatever the index lists is stored and whole.
         files = await self._publisher.publish(caption, webvtt)
         await self._captions.add(caption, files)

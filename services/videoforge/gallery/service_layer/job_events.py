@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from videoforge.gallery.domain.ports import JobEventFeed, VideoRepository
@@ -21,12 +22,23 @@ log = logging.getLogger(__name__)
 BATCH = 100
 ERROR_SECONDS = 1.0
 
+# Runs after an update took effect (a published output's source captions are added this way).
+AfterUpdate = Callable[[JobUpdate], Awaitable[None]]
 
-async def apply_job_events(videos: VideoRepository, feed: JobEventFeed, *, limit: int = BATCH) -> int:
+
+async def apply_job_events(
+    videos: VideoRepository, feed: JobEventFeed, *, limit: int = BATCH, after: AfterUpdate | None = None
+) -> int:
     """Applies one batch; returns how many events it read."""
     batch = await feed.next_batch(limit)
     for update in batch:
-        await videos.apply_job_update(with_own_keys_only(update))
+        update = with_own_keys_only(update)
+        if await videos.apply_job_update(update) and after is not None:
+            try:
+                await after(update)
+            except Exception:
+                # What follows an update never holds up the next ones; the update itself stays applied.
+                log.exception("after applying job event %s of video %s", update.event_id, update.video_id)
     if batch:
         await feed.acknowledge([update.event_id for update in batch])
     return len(batch)
@@ -47,12 +59,14 @@ def with_own_keys_only(update: JobUpdate) -> JobUpdate:
     return replace(update, playing=replace(playing, poster_key=poster, preview_key=preview))
 
 
-async def follow_job_events(videos: VideoRepository, feed: JobEventFeed, stop: asyncio.Event) -> None:
+async def follow_job_events(
+    videos: VideoRepository, feed: JobEventFeed, stop: asyncio.Event, after: AfterUpdate | None = None
+) -> None:
     """Applies events until `stop` is set; an outage of the job service or the database only delays them."""
     while not stop.is_set():
         try:
             # The feed waits for events itself, so this loop runs again as soon as there are some.
-            await apply_job_events(videos, feed)
+            await apply_job_events(videos, feed, after=after)
         except Exception:
             log.warning("could not apply job events; retrying", exc_info=True)
             with contextlib.suppress(TimeoutError):
