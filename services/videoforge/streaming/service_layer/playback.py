@@ -199,9 +199,6 @@ class Playback:
         rewritten = rewrite(text, normalised, sign)
         return content_type(key), rewritten.encode()
 
-    def _grant_from_token(self, token: str, key: str) -> SignedGrant:
-        try:
-            query = dict(parse_qsl(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()))
     async def _with_captions(self, video_id: str, path: str, text: str) -> str:
         """A master playlist or an MPD with the video's captions as the gallery last published them."""
         is_hls = path.endswith(".m3u8")
@@ -213,6 +210,9 @@ class Playback:
             return text
         return (hls_with_captions if is_hls else dash_with_captions)(text, path, read_index(index))
 
+    def _grant_from_token(self, token: str, key: str) -> SignedGrant:
+        try:
+            query = dict(parse_qsl(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()))
             self._verifier.verify(query, f"{self._signer.base_url}/{key}")
         except (GrantRefused, ValueError, UnicodeDecodeError) as exc:
             raise PermissionDenied(
