@@ -63,7 +63,13 @@ class PresentationUpload(PresentationSink):
                 await self._upload(path, relative)
             self.uploaded.add(relative)
 
-        await asyncio.gather(*(upload(path, relative) for path, relative in files))
+        # A task group: when one upload fails the others stop too, so none writes after the attempt gave up.
+        try:
+            async with asyncio.TaskGroup() as uploads:
+                for path, relative in files:
+                    uploads.create_task(upload(path, relative))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the worker tells failures apart by their type
 
 
 def _write(path: Path, data: bytes) -> None:
