@@ -77,9 +77,7 @@ async def build(settings: Settings) -> Service:
     original = GalleryApiServicer(gallery, presenter)
     webhooks = PostgresWebhookRepository(engine)
     hooks = WebhookServicer(WebhookRegistry(webhooks, outbound))
-    publisher = PackagedCaptionPublisher(
-        blobs, GuardedMedia(blobs, videos.referenced_sources), ShakaCaptionPackager()
-    )
+    publisher = PackagedCaptionPublisher(blobs, GuardedMedia(blobs, videos.referenced_sources), ShakaCaptionPackager())
     caption_library = CaptionLibrary(videos, PostgresCaptionRepository(engine), publisher)
     captions = CaptionServicer(caption_library)
     services = gallery_pb2.DESCRIPTOR.services_by_name
