@@ -5,6 +5,7 @@ and ends as an on-demand presentation of the same segments (ENDLIST, a static MP
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import m3u8
 import pytest
@@ -12,7 +13,13 @@ import pytest
 from tests.media_factory import MediaFactory
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.media import MediaLimits
-from videoforge.transcoder.domain.presentation import PresentationSink, PresentationSnapshot, stream_files
+from videoforge.transcoder.domain.presentation import (
+    PresentationLayout,
+    PresentationSink,
+    PresentationSnapshot,
+    stream_files,
+)
+from videoforge.transcoder.live_presentation import read_snapshot
 from videoforge.transcoder.pipeline import MediaPipeline
 
 DASH = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -111,3 +118,11 @@ async def test_the_last_state_is_on_demand_over_the_same_segments(recorded: Reco
             length, offset = map(int, segment.byterange.split("@"))
             data = (final.output_dir / segment.uri).read_bytes()
             assert data[offset + 4 : offset + 8] == b"moof" and offset + length < len(data)
+
+
+def test_a_state_read_before_the_encode_made_its_folders_is_empty(tmp_path: Path) -> None:
+    layout = PresentationLayout(("360p",), has_audio=True)
+
+    state = read_snapshot(layout, tmp_path, [], final=False)
+
+    assert (state.segments, state.manifests, state.playable) == ([], [], False)

@@ -90,7 +90,7 @@ def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], 
     segments = sorted(
         segment
         for folder in layout.segment_folders()
-        for segment in layout.whole_segments(folder, [path.name for path in (out_dir / folder).iterdir()])
+        for segment in layout.whole_segments(folder, _names(out_dir / folder))
     )
     media = {layout.media_playlist(stream) for stream in range(layout.stream_count)}
     playlists = [data.decode() for manifest, data in manifests if manifest.relative in media]
@@ -129,6 +129,13 @@ def _with_iframe_playlists(
     listed = [(m, master if m.relative == layout.master_playlist else data) for m, data in manifests]
     at = next(i for i, (m, _) in enumerate(listed) if m.relative == layout.master_playlist)
     return [*listed[:at], *added, *listed[at:]]
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return [path.name for path in folder.iterdir()]
+    except FileNotFoundError:
+        return []  # not made yet: the encode is only starting
 
 
 def _head(segment: Path) -> bytes:
