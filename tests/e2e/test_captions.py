@@ -157,8 +157,12 @@ def test_deleting_a_caption_takes_it_out_of_the_list_and_the_manifests(
         f"/api/gallery/videos/{video_id}/captions",
         json={"language": "de", "label": "Deutsch", "format": "vtt", "content": FRENCH_VTT},
     )
-    assert "de" in [m.language for m in _master(owner, video_id).media]
+    (german,) = [m for m in _master(owner, video_id).media if m.language == "de"]
+    segment = m3u8.loads(httpx.get(german.uri).raise_for_status().text).segments[0].uri
+    assert httpx.get(segment).status_code == 200
     owner.request("DELETE", f"/api/gallery/videos/{video_id}/captions/{extra['id']}")
+    # Its packaged files go with it, though the grant that named them is still valid.
+    assert httpx.get(segment).status_code == 404
     assert [c["language"] for c in owner.request("GET", f"/v1/videos/{video_id}/captions")["captions"]] == ["en", "fr"]
     assert sorted(m.language for m in _master(owner, video_id).media if m.type == "SUBTITLES") == ["en", "fr"]
     texts = [s for s in _mpd(owner, video_id).iter(f"{MPD}AdaptationSet") if s.get("contentType") == "text"]

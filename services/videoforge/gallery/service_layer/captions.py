@@ -45,7 +45,8 @@ class CaptionLibrary:
 
     async def import_source_tracks(self, update: JobUpdate) -> None:
         """Adds the text tracks the completed job found in the source as captions of its video, once: a repeated
-        event finds them added. A track that does not read as a caption is left out and logged."""
+        event, or another transcode of the same source, finds them added. A track that does not read as a caption
+        is left out and logged."""
         playing = update.playing
         if playing is None or update.job.state != JobState.COMPLETED or not playing.poster_key:
             return
@@ -54,7 +55,8 @@ class CaptionLibrary:
             return
         known = {caption.id for caption, _ in await self._captions.for_video(video.id)}
         for track, data in await self._publisher.source_tracks(output_folder(playing.poster_key)):
-            caption_id = hashlib.sha256(f"{playing.job_id}/{track.file}".encode()).hexdigest()[:24]
+            # Named by the source and track, not the job: transcoding the video again adds no second copy.
+            caption_id = hashlib.sha256(f"{video.source_key}/{track.file}".encode()).hexdigest()[:24]
             if caption_id in known:
                 continue
             try:
