@@ -211,7 +211,8 @@ def test_use_case_3_browse_as_anonymous(platform: RunningPlatform, clip: Path, s
 
     details = anonymous.request("GET", f"/api/gallery/videos/{video_id}")
     assert (details["id"], details["title"]) == (video_id, TITLE)
-    assert details["views"] == listed["views"] + 1
+    # Views are added in batches once a second: the listing may not have the latest yet, this answer does.
+    assert details["views"] >= listed["views"] + 1
     assert (details["videoCodec"], details["audioCodec"]) == ("h264", "aac")
     assert details["fileSize"] == clip.stat().st_size
 
