@@ -15,6 +15,7 @@ from tests.fakes.transcoding import FakeTranscoder, LocalJobReporter
 from videoforge.job.domain.jobs import Asset, JobError
 from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.kit.errors import Aborted, InvalidArgument, NotFound
+from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.media_model import MediaSummary, Rendition, attempt_prefix
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig
 
@@ -129,3 +130,17 @@ async def test_a_growing_output_must_lie_in_its_attempts_folder_and_name_both_ma
         await world.jobs.record_live_output(job_id, 1, prefix, manifests("videos/v1/elsewhere/"), [])
     with pytest.raises(InvalidArgument):
         await world.jobs.record_live_output(job_id, 1, prefix, manifests(prefix)[:1], [])
+
+
+async def test_a_stopped_attempts_growing_manifests_are_not_listed_as_the_jobs_assets(world: World) -> None:
+    job_id = await world.new_job()
+    await world.jobs.start_attempt(job_id, "delivery-1")
+    prefix = attempt_prefix("v1", job_id, 1)
+    await world.jobs.record_live_output(job_id, 1, prefix, manifests(prefix), [Rendition("360p")])
+    token = set_principal(Principal("u1"))
+    try:
+        assert sorted(a.kind for a in await world.jobs.list_assets(job_id)) == ["DASH_MANIFEST", "HLS_MASTER"]
+        await world.jobs.fail_attempt(job_id, 1, JobError("UNAVAILABLE", "worker died"), will_retry=False)
+        assert await world.jobs.list_assets(job_id) == []
+    finally:
+        reset_principal(token)

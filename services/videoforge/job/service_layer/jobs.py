@@ -227,12 +227,11 @@ class Jobs:
         return cancelled
 
     async def list_assets(self, name: str) -> list[Asset]:
-        job = await self.get_job(name)
-        return await self._repo.assets_of(job.id)
+        return await self._shown_assets(await self.get_job(name))
 
     async def asset_download(self, job_name: str, asset_id: str) -> Download:
         job = await self.get_job(job_name)
-        asset = next((a for a in await self._repo.assets_of(job.id) if a.id == asset_id), None)
+        asset = next((a for a in await self._shown_assets(job) if a.id == asset_id), None)
         if asset is None:
             raise NotFound(f"Job {job.id!r} has no asset {asset_id!r}.", "ASSET_NOT_FOUND")
         if self._signer is None:
@@ -497,6 +496,15 @@ class Jobs:
         return await self._media.delete_prefix(video_outputs_prefix(video_id))
 
     # Internals
+
+    async def _shown_assets(self, job: Job) -> list[Asset]:
+        """A job's assets: a completed job's output; a running job's growing manifests, of its current attempt
+        only; none for a job that stopped (what a stopped attempt grew is swept, not shown)."""
+        produced = await self._repo.assets_of(job.id)
+        if job.state == COMPLETED:
+            return produced
+        current = attempt_prefix(job.video_id, job.id, job.attempt)
+        return [a for a in produced if job.is_working and a.key.startswith(current)]
 
     async def _settled(self, job_id: str, attempt: int) -> Job | None:
         """Why a fenced report did not apply: None when the job is gone; ABORTED when a newer attempt holds it."""
