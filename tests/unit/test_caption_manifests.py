@@ -30,13 +30,13 @@ MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
 TEXT_SET = (
     '<AdaptationSet xmlns="urn:mpeg:dash:schema:mpd:2011" id="0" contentType="text" lang="en">'
     '<Role schemeIdUri="urn:mpeg:dash:role:2011" value="subtitle"/>'
-    '<Representation id="1" bandwidth="1044" codecs="wvtt" mimeType="application/mp4">'
-    '<SegmentTemplate timescale="1000" initialization="captions/{c}/dash/init.mp4" '
-    'media="captions/{c}/dash/$Number$.m4s" startNumber="1"/></Representation></AdaptationSet>'
+    '<Representation id="0" bandwidth="420" mimeType="text/vtt">'
+    '<SegmentTemplate timescale="1000" media="captions/{c}/webvtt/$Number$.vtt" startNumber="1"/>'
+    "</Representation></AdaptationSet>"
 )
 CAPTIONS = [
-    PublishedCaption("c1", "en", "English", "captions/c1/hls/playlist.m3u8", TEXT_SET.format(c="c1")),
-    PublishedCaption("c2", "fr", "Français", "captions/c2/hls/playlist.m3u8", TEXT_SET.format(c="c2")),
+    PublishedCaption("c1", "en", "English", "captions/c1/webvtt/playlist.m3u8", TEXT_SET.format(c="c1")),
+    PublishedCaption("c2", "fr", "Français", "captions/c2/webvtt/playlist.m3u8", TEXT_SET.format(c="c2")),
 ]
 PATH = "jobs/j/attempt-1/master.m3u8"
 
@@ -54,7 +54,7 @@ def test_master_lists_a_subtitles_rendition_per_caption_and_every_variant_names_
     ]
     assert [p.stream_info.subtitles for p in playlist.playlists] == ["subtitles", "subtitles"]
     signed = m3u8.loads(rewrite_hls(hls_with_captions(MASTER, PATH, CAPTIONS), PATH, sign))
-    assert sign("captions/c1/hls/playlist.m3u8") in [m.uri for m in signed.media]
+    assert sign("captions/c1/webvtt/playlist.m3u8") in [m.uri for m in signed.media]
 
 
 def test_media_playlists_and_videos_without_captions_are_left_alone() -> None:
@@ -74,8 +74,7 @@ def test_mpd_gets_a_text_adaptation_set_per_caption_with_its_language_and_label(
         ("3", "fr", "Français"),
     ]
     template = texts[0].find(f"{MPD}Representation/{MPD}SegmentTemplate")
-    assert template is not None and template.get("initialization") == sign("captions/c1/dash/init.mp4")
-    assert template.get("media") == sign("captions/c1/dash/$Number$.m4s")
+    assert template is not None and template.get("media") == sign("captions/c1/webvtt/$Number$.vtt")
 
 
 def test_the_index_reads_back_what_was_written_and_skips_incomplete_entries() -> None:

@@ -39,7 +39,7 @@ class PackagedCaptionPublisher(CaptionPublisher):
             source = Path(work) / "caption.vtt"
             await asyncio.to_thread(source.write_text, webvtt, encoding="utf-8")
             out_dir = Path(work) / "out"
-            packaged = await self._packager.package(source, out_dir, language=caption.language, label=caption.label)
+            packaged = await self._packager.package(source, out_dir, language=caption.language)
             mpd = await asyncio.to_thread(packaged.dash_manifest.read_text)
             adaptation_set = _text_adaptation_set(mpd, folder)
             # The WebVTT as stored, for downloads and players that take a whole file.

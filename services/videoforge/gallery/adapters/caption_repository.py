@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from videoforge.gallery.adapters.tables import metadata
+from videoforge.gallery.adapters.tables import metadata, videos
 from videoforge.gallery.domain.captions import Caption, CaptionRepository, PackagedFiles
 
 captions = Table(
@@ -31,6 +32,10 @@ def _row(row: Any) -> tuple[Caption, PackagedFiles]:
     return caption, PackagedFiles(row.hls_playlist, row.dash_adaptation_set)
 
 
+def _of_video(video_id: str) -> Any:
+    return select(captions).where(captions.c.video_id == video_id).order_by(captions.c.create_time, captions.c.id)
+
+
 class PostgresCaptionRepository(CaptionRepository):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -52,9 +57,16 @@ class PostgresCaptionRepository(CaptionRepository):
             )
 
     async def for_video(self, video_id: str) -> list[tuple[Caption, PackagedFiles]]:
-        query = select(captions).where(captions.c.video_id == video_id).order_by(captions.c.create_time, captions.c.id)
         async with self._engine.connect() as conn:
-            return [_row(row) for row in await conn.execute(query)]
+            return [_row(row) for row in await conn.execute(_of_video(video_id))]
+
+    async def publish_each_change(
+        self, video_id: str, publish: Callable[[list[tuple[Caption, PackagedFiles]]], Awaitable[None]]
+    ) -> None:
+        async with self._engine.begin() as conn:
+            # The video's row lock queues publishers: each reads the captions committed before it got the lock.
+            await conn.execute(select(videos.c.id).where(videos.c.id == video_id).with_for_update())
+            await publish([_row(row) for row in await conn.execute(_of_video(video_id))])
 
     async def remove(self, video_id: str, caption_id: str) -> bool:
         async with self._engine.begin() as conn:

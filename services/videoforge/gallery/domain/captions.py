@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,6 +105,13 @@ class CaptionRepository(ABC):
     @abstractmethod
     async def remove(self, video_id: str, caption_id: str) -> bool:
         """False when there was no such caption."""
+
+    @abstractmethod
+    async def publish_each_change(
+        self, video_id: str, publish: Callable[[list[tuple[Caption, PackagedFiles]]], Awaitable[None]]
+    ) -> None:
+        """Calls `publish` with the video's captions while no other call for that video runs: of two changes
+        published at once, the later one publishes both."""
 
 
 class CaptionPublisher(ABC):

@@ -14,6 +14,7 @@ from videoforge.gallery.domain.captions import (
     Caption,
     CaptionPublisher,
     CaptionRepository,
+    PackagedFiles,
     check_format,
     check_label,
     check_language,
@@ -100,4 +101,7 @@ class CaptionLibrary:
         await self._publisher.remove(video_id, caption_id)
 
     async def _republish(self, video_id: str) -> None:
-        await self._publisher.write_index(video_id, await self._captions.for_video(video_id))
+        async def write(captions: list[tuple[Caption, PackagedFiles]]) -> None:
+            await self._publisher.write_index(video_id, captions)
+
+        await self._captions.publish_each_change(video_id, write)
