@@ -112,12 +112,6 @@ async def build(settings: Settings) -> Service:
             after=caption_library.import_source_tracks,
         )
     )
-    retries = RetrySchedule(
-        timedelta(seconds=settings.webhook_retry_base_seconds), timedelta(hours=settings.webhook_retry_hours)
-    )
-    sender = asyncio.create_task(
-        run_webhook_sender(webhooks, SignedWebhookTransport(OutboundClient(outbound)), retries, stop)
-    )
     sweeping = (
         [asyncio.create_task(sweep_uploads_every(gallery, settings.upload_sweep_seconds, stop))]
         if settings.upload_sweep_seconds
@@ -128,6 +122,13 @@ async def build(settings: Settings) -> Service:
         for task in sweeping:
             task.cancel()  # every step of a sweep is idempotent: the next one finishes what this one began
         await asyncio.gather(*sweeping, return_exceptions=True)
+
+    retries = RetrySchedule(
+        timedelta(seconds=settings.webhook_retry_base_seconds), timedelta(hours=settings.webhook_retry_hours)
+    )
+    sender = asyncio.create_task(
+        run_webhook_sender(webhooks, SignedWebhookTransport(OutboundClient(outbound)), retries, stop)
+    )
 
     # Views reach the stored totals once a second, and once more as the service stops.
     counting = asyncio.create_task(gallery.views.run(stop))

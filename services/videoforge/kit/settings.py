@@ -171,7 +171,6 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     traces_file: Path | None = None
     otel_exporter_otlp_endpoint: str = ""  # an OpenTelemetry Collector's OTLP/gRPC address, e.g. http://collector:4317
-    otel_exporter_otlp_endpoint: str = ""  # an OpenTelemetry Collector's OTLP/gRPC address, e.g. http://collector:4317
 
     log_level: str = "INFO"
 

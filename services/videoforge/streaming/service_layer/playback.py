@@ -20,9 +20,9 @@ from videoforge.streaming.domain.manifests import content_type, is_manifest, rew
 from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog, VisibleVideo
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-OUTPUTS_CACHED = 10_000
 # The identifiers of a DASH SegmentTemplate (ISO/IEC 23009-1 5.3.9.4.4), with their optional width.
 _TEMPLATE_IDENTIFIER = re.compile(r"\$(?:RepresentationID|Number|Bandwidth|Time)(?:%0\d+d)?\$")
+OUTPUTS_CACHED = 10_000
 _NOT_READY = {
     "uploaded": "The video has not been transcoded yet; start a job with POST /api/jobs.",
     "processing": "The video is still being transcoded; it plays as soon as its first segments are out.",
@@ -53,6 +53,8 @@ class PlaybackUrls:
     storyboard_url: str
     qualities: list[Rendition]
     duration_seconds: float
+    # The video is still being transcoded: the manifests grow until its job completes.
+    live: bool = False
 
 
 class Playback:
@@ -166,6 +168,7 @@ class Playback:
             storyboard_url=media("STORYBOARD_INDEX"),
             qualities=list(output.renditions),
             duration_seconds=output.duration_seconds,
+            live=output.live,
         )
 
     async def thumbnail(self, video_id: str) -> str:
