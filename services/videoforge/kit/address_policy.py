@@ -13,6 +13,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
+from videoforge.kit.errors import InvalidArgument, require
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Cloud instance metadata: credentials live here, whatever network the platform runs in.
@@ -24,6 +26,7 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 DEFAULT_PORTS = {"https": 443, "http": 80}
+MAX_URL_LENGTH = 2048
 
 
 class AddressRefused(Exception):
@@ -77,6 +80,18 @@ class AddressPolicy:
             refuse_address(literal)
         path = parts.path or "/"
         return Target(scheme, host, port, literal, f"{path}?{parts.query}" if parts.query else path, exempt)
+
+    def checked_url(self, url: str, field_name: str) -> str:
+        """`url` as a request field: present, of sane length, and passing `target`; INVALID_ARGUMENT naming the
+        field otherwise. A named host's addresses are checked again when the request is made."""
+        url = require(url, field_name)
+        if len(url) > MAX_URL_LENGTH:
+            raise InvalidArgument.for_field(field_name, f"must be at most {MAX_URL_LENGTH} characters", "URL_TOO_LONG")
+        try:
+            self.target(url)
+        except AddressRefused as refusal:
+            raise InvalidArgument.for_field(field_name, str(refusal), "URL_REFUSED") from refusal
+        return url
 
     def _scheme_refused(self, scheme: str) -> AddressRefused:
         allowed = " or ".join(f"{s}://" for s in self.schemes)

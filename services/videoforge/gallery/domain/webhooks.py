@@ -16,7 +16,6 @@ VIDEO_READY = "video.ready"
 VIDEO_FAILED = "video.failed"
 EVENT_TYPES = (VIDEO_READY, VIDEO_FAILED)
 MAX_WEBHOOKS_PER_USER = 10
-MAX_URL_LENGTH = 2000
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 # A failed attempt waits base * 2^(attempts - 1), at most this long, until the delivery is a day old.
 MAX_RETRY_DELAY = timedelta(hours=1)

@@ -25,7 +25,7 @@ from videoforge.gallery.domain.videos import (
     video_not_found,
 )
 from videoforge.gallery.service_layer.view_counter import ViewCounter
-from videoforge.kit.address_policy import AddressPolicy, AddressRefused
+from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
@@ -53,7 +53,6 @@ ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
 # The uploads table's column; real types (`video/x-matroska; codecs="..."`) are far shorter.
 MAX_CONTENT_TYPE = 100
 UPDATABLE_FIELDS = ("title", "description", "visibility")
-MAX_URL_LENGTH = 2048
 
 
 @dataclass(frozen=True)
@@ -268,7 +267,7 @@ class Gallery:
         principal = require_user()
         title, description = check_title(title), check_description(description)
         visibility = check_visibility(visibility)
-        url = self._check_import_url(url, url_field)
+        url = self._import_policy.checked_url(url, url_field)
         parse_formats(formats)  # a bad format is refused before anything is stored
         # The file's size is known only once its job fetched it; an import is refused once the quota is used up.
         if await self._videos.storage_used(principal.user_id) >= self._limits.quota_bytes:
@@ -299,16 +298,6 @@ class Gallery:
         video = await self._videos.add_video_for_upload(video, key)
         ticket = await self._start_job(video, formats or self._default_formats, f"import-{video.id}")
         return await self._get(video.id), ticket
-
-    def _check_import_url(self, url: str, field_name: str) -> str:
-        url = require(url, field_name).strip()
-        if len(url) > MAX_URL_LENGTH:
-            raise InvalidArgument.for_field(field_name, f"must be at most {MAX_URL_LENGTH} characters", "URL_TOO_LONG")
-        try:
-            self._import_policy.target(url)
-        except AddressRefused as refusal:
-            raise InvalidArgument.for_field(field_name, str(refusal), "URL_REFUSED") from refusal
-        return url
 
     async def _start_first_job(self, video: Video, formats: list[str]) -> Video:
         # Keyed by the video: a retried confirm finds the job the first one created.

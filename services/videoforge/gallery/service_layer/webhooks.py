@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from videoforge.gallery.domain.webhooks import (
-    MAX_URL_LENGTH,
     MAX_WEBHOOKS_PER_USER,
     Delivery,
     DueDelivery,
@@ -21,7 +20,7 @@ from videoforge.gallery.domain.webhooks import (
     checked_events,
     next_attempt,
 )
-from videoforge.kit.address_policy import AddressPolicy, AddressRefused
+from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from videoforge.kit.ids import new_id
 from videoforge.kit.principal import require_user
@@ -48,14 +47,8 @@ class WebhookRegistry:
 
     async def create(self, url: str, events: list[str]) -> Webhook:
         principal = require_user()
-        url = require(url, "url")
-        if len(url) > MAX_URL_LENGTH:
-            raise InvalidArgument.for_field("url", f"must be at most {MAX_URL_LENGTH} characters")
-        try:
-            # Addresses are checked again on every attempt: a name may point elsewhere by then.
-            self._policy.target(url)
-        except AddressRefused as refused:
-            raise InvalidArgument.for_field("url", str(refused), "URL_REFUSED") from refused
+        # Addresses are checked again on every attempt: a name may point elsewhere by then.
+        url = self._policy.checked_url(url, "url")
         if await self._webhooks.count(principal.user_id) >= MAX_WEBHOOKS_PER_USER:
             raise FailedPrecondition(
                 f"You already have {MAX_WEBHOOKS_PER_USER} webhooks; delete one before adding another.",
