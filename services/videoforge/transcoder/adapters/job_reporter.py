@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.rpc import status_pb2
 
@@ -50,26 +52,14 @@ class GrpcJobReporter(JobReporter):
     async def record_live_output(
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
     ) -> None:
-        request = job_pb2.RecordLiveOutputRequest(
-            job_id=attempt.job_id,
-            attempt=attempt.number,
-            output_prefix=output_prefix,
-            assets=_assets_proto(assets),
-            renditions=[rendition_proto(rung, has_audio) for rung in renditions],
-        )
+        request = job_pb2.RecordLiveOutputRequest(**_output(attempt, output_prefix, assets, renditions, has_audio))
         with translate_rpc_error():
             await self._stub.RecordLiveOutput(request, timeout=self._timeout)
 
     async def complete(
         self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
     ) -> None:
-        request = job_pb2.CompleteAttemptRequest(
-            job_id=attempt.job_id,
-            attempt=attempt.number,
-            output_prefix=output_prefix,
-            assets=_assets_proto(assets),
-            renditions=[rendition_proto(rung, has_audio) for rung in renditions],
-        )
+        request = job_pb2.CompleteAttemptRequest(**_output(attempt, output_prefix, assets, renditions, has_audio))
         with translate_rpc_error():
             await self._stub.CompleteAttempt(request, timeout=self._timeout)
 
@@ -89,6 +79,19 @@ class GrpcJobReporter(JobReporter):
         )
         with translate_rpc_error():
             await self._stub.DiscardAttempt(request, timeout=self._timeout * 6)
+
+
+def _output(
+    attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+) -> dict[str, Any]:
+    """The fields an attempt's output is reported in, growing (RecordLiveOutput) or complete (CompleteAttempt)."""
+    return {
+        "job_id": attempt.job_id,
+        "attempt": attempt.number,
+        "output_prefix": output_prefix,
+        "assets": _assets_proto(assets),
+        "renditions": [rendition_proto(rung, has_audio) for rung in renditions],
+    }
 
 
 def _assets_proto(assets: list[ProducedAsset]) -> list[job_pb2.Asset]:
