@@ -238,22 +238,7 @@ class Gallery:
             raise
         if upload.multipart_upload_id:
             await self._blobs.mark_kept(key)  # before the video exists: a source never carries the pending tag
-        now = datetime.now(UTC)
-        video = Video(
-            id=new_id(),
-            owner_id=principal.user_id,
-            title=title,
-            description=description,
-            visibility=visibility,
-            state="uploaded",
-            source_key=key,
-            media=media,
-            view_count=0,
-            latest_job=JobSnapshot(),
-            create_time=now,
-            update_time=now,
-            filename=upload.filename,
-        )
+        video = _new_video(principal.user_id, title, description, visibility, key, media, upload.filename)
         video = await self._videos.add_video_for_upload(video, key)
         if transcode:
             video = await self._start_first_job(video, wanted)
@@ -279,21 +264,8 @@ class Gallery:
         key = upload_key(principal.user_id, new_id())
         filename = _file_name(url)
         await self._videos.add_upload(Upload(key, principal.user_id, filename, "", 0, "", None, now))
-        video = Video(
-            id=new_id(),
-            owner_id=principal.user_id,
-            title=title,
-            description=description,
-            visibility=visibility,
-            state="uploaded",
-            source_key=key,
-            media=MediaSummary(),
-            view_count=0,
-            latest_job=JobSnapshot(),
-            create_time=now,
-            update_time=now,
-            filename=filename,
-            source_url=url,
+        video = _new_video(
+            principal.user_id, title, description, visibility, key, MediaSummary(), filename, source_url=url
         )
         video = await self._videos.add_video_for_upload(video, key)
         ticket = await self._start_job(video, formats or self._default_formats, f"import-{video.id}")
@@ -467,6 +439,37 @@ class Gallery:
 def _part_lengths(size: int, part_size: int) -> list[int]:
     """Each part's exact length: full parts, then what is left."""
     return [min(part_size, size - start) for start in range(0, size, part_size)]
+
+
+def _new_video(
+    owner_id: str,
+    title: str,
+    description: str,
+    visibility: str,
+    source_key: str,
+    media: MediaSummary,
+    filename: str,
+    *,
+    source_url: str = "",
+) -> Video:
+    """A video just uploaded or imported: no job yet, no views."""
+    now = datetime.now(UTC)
+    return Video(
+        id=new_id(),
+        owner_id=owner_id,
+        title=title,
+        description=description,
+        visibility=visibility,
+        state="uploaded",
+        source_key=source_key,
+        media=media,
+        view_count=0,
+        latest_job=JobSnapshot(),
+        create_time=now,
+        update_time=now,
+        filename=filename,
+        source_url=source_url,
+    )
 
 
 def _file_name(url: str) -> str:
