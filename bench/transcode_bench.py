@@ -255,16 +255,17 @@ def main() -> None:
     if not args.platform:
         print(report(run(args.seconds, args.preset, repeats=args.repeats)))
         return
-    with _running_platform() as client:
+    with running_platform() as client:
         print(report(run(args.seconds, args.preset, repeats=args.repeats, also_time={"platform": _via(client)})))
 
 
 @contextlib.contextmanager
-def _running_platform() -> Iterator[EdgeClient]:
+def running_platform(environment: dict[str, str] | None = None) -> Iterator[EdgeClient]:
+    """`videoforge up` in a scratch data dir, with a signed-in user's client."""
     from tests.fixtures.platform import free_port, start_platform, stop_platform
 
     with tempfile.TemporaryDirectory(prefix="vf-bench-") as data_dir:
-        platform = start_platform(Path(data_dir), free_port())
+        platform = start_platform(Path(data_dir), free_port(), environment=environment)
         try:
             client = EdgeClient(platform.url)
             client.register("bench@example.com", "bench-pass-1")
