@@ -93,9 +93,10 @@ async def _publication_in(conn: AsyncConnection, video_id: str) -> Publication |
     )
 
 
-async def _emit(conn: AsyncConnection, job: Job) -> None:
-    """Writes the event of `job`'s new state. The upsert locks the video's counter row until commit, so a
-    video's events take versions in the order their transactions commit."""
+async def _emit(conn: AsyncConnection, job: Job, *, entered_state: bool = True) -> None:
+    """Writes the event of `job`'s new state, and (`entered_state`) when it entered that state for the admin
+    page's stage times. The upsert locks the video's counter row until commit, so a video's events take versions
+    in the order their transactions commit."""
     version = (
         await conn.execute(
             pg_insert(video_versions)
@@ -114,6 +115,8 @@ async def _emit(conn: AsyncConnection, job: Job) -> None:
         "media": job.media.as_fields() if job.media != MediaSummary() else None,
     }
     await conn.execute(insert(events).values(video_id=job.video_id, version=version, payload=payload))
+    if entered_state:
+        await record_stage_entry(conn, job.id, job.state)
     await announce_change(conn, job.id)
 
 
@@ -127,11 +130,9 @@ async def _change_in(conn: AsyncConnection, job_id: str, condition: Any, values:
     if row is None:
         return None
     job = _job(row)
-    if job.state != before:
-        await record_stage_entry(conn, job.id, job.state)
     # A probe's findings reach the video as an event too: an imported source is probed while the job runs.
     if job.state != before or "media" in values:
-        await _emit(conn, job)
+        await _emit(conn, job, entered_state=job.state != before)
     else:
         await announce_change(conn, job.id)
     return job
@@ -154,7 +155,6 @@ class PostgresJobRepository(JobRepository):
                 existing = select(jobs).where(jobs.c.video_id == job.video_id, jobs.c.request_id == job.request_id)
                 return _job((await conn.execute(existing)).mappings().one())
             await _emit(conn, job)
-            await record_stage_entry(conn, job.id, job.state)
             await self._enqueuer.enqueue_in(conn, job.id, job.queue_payload())
         return job
 
@@ -252,7 +252,6 @@ class PostgresJobRepository(JobRepository):
             )
             # After the switch, so the event carries the new publication.
             await _emit(conn, job)
-            await record_stage_entry(conn, job.id, job.state)
         return job
 
     async def assets_of(self, job_id: str) -> list[Asset]:
@@ -364,7 +363,6 @@ class PostgresJobRepository(JobRepository):
             requeued = [_job(row) for row in rows]
             for job in requeued:
                 await _emit(conn, job)
-                await record_stage_entry(conn, job.id, job.state)
                 await self._enqueuer.enqueue_in(conn, job.id, job.queue_payload())
         return requeued
 
