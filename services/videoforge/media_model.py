@@ -120,6 +120,50 @@ def parse_formats(values: Iterable[str]) -> list[str]:
     return [name for name in FORMAT_NAMES if name in wanted]
 
 
+# Video codecs a job may ask for, in the order their rungs are listed; H.264 is always made (every player has it).
+CODEC_NAMES = ("h264", "hevc", "av1")
+# Protection a video may ask for: CENC with ClearKey licences (DASH), or whole-segment AES-128 (HLS).
+PROTECTION_NAMES = ("clearkey", "aes-128")
+
+
+@dataclass(frozen=True)
+class EncodingOptions:
+    """How a job encodes and protects beyond its formats: extra codecs' rungs, and the video's protection."""
+
+    codecs: tuple[str, ...] = ("h264",)
+    protection: str = ""  # empty: in the clear
+
+    @classmethod
+    def parse(cls, codecs: Iterable[str], protection: str) -> EncodingOptions:
+        """Checked, canonical options from what a client sent: codecs in any case and order, H.264 always first.
+
+        Raises InvalidArgument naming the field, the value and what is allowed.
+        """
+        wanted: set[str] = set()
+        for value in codecs:
+            name = value.strip().lower()
+            if name not in CODEC_NAMES:
+                raise _unknown_choice("codecs", value, CODEC_NAMES, "UNKNOWN_CODEC")
+            wanted.add(name)
+        chosen = protection.strip().lower()
+        if chosen and chosen not in PROTECTION_NAMES:
+            raise _unknown_choice("protection", protection, PROTECTION_NAMES, "UNKNOWN_PROTECTION")
+        return cls(tuple(name for name in CODEC_NAMES if name in wanted or name == "h264"), chosen)
+
+    @property
+    def extra_codecs(self) -> tuple[str, ...]:
+        return tuple(name for name in self.codecs if name != "h264")
+
+
+# What a job gets when it asks for nothing more: H.264 only, in the clear.
+DEFAULT_ENCODING = EncodingOptions()
+
+
+def _unknown_choice(field: str, value: str, allowed: Iterable[str], reason: str) -> InvalidArgument:
+    description = f"Unknown {field} value '{value}'; allowed: {', '.join(allowed)}"
+    return InvalidArgument(description, reason, [FieldViolation(field, description)])
+
+
 # Where objects live. Sources: uploads/{user}/{upload}/source. Everything a video plays from: videos/{video}/.
 
 

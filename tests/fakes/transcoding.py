@@ -11,7 +11,7 @@ from pathlib import Path
 from videoforge.job.domain.jobs import Asset, JobError
 from videoforge.job.service_layer.jobs import Jobs
 from videoforge.kit.errors import Unavailable
-from videoforge.media_model import Rendition
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions, Rendition
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.ports import (
@@ -43,6 +43,7 @@ class FakeTranscoder(Transcoder):
     def __init__(self, before_finish: Callable[[], Awaitable[object]] | None = None) -> None:
         self.before_finish = before_finish
         self.runs = 0
+        self.options = DEFAULT_ENCODING
 
     async def transcode(
         self,
@@ -52,8 +53,10 @@ class FakeTranscoder(Transcoder):
         formats: list[str],
         on_progress: Callable[[float], None],
         sink: PresentationSink | None = None,
+        options: EncodingOptions = DEFAULT_ENCODING,
     ) -> TranscodeResult:
         self.runs += 1
+        self.options = options
         output = work_dir / "output"
         (output / "images").mkdir(parents=True, exist_ok=True)
         (output / "master.m3u8").write_text("#EXTM3U\n")

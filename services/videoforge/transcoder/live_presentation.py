@@ -10,6 +10,7 @@ from pathlib import Path
 
 import m3u8
 
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.keyframes import SEGMENT_HEAD_BYTES, keyframe_range
 from videoforge.transcoder.domain.ladder import Rung
@@ -39,11 +40,14 @@ async def encode_presentation(
     duration: float,
     on_progress: Callable[[float], None],
     sink: PresentationSink | None,
+    options: EncodingOptions = DEFAULT_ENCODING,
 ) -> PresentationSnapshot:
     """Encodes the presentation into out_dir; while it runs, `sink` gets each new state of it, and the final
     one once the encode ended. Returns that final state."""
     encoding = asyncio.create_task(
-        encoder.encode_presentation(source, rungs, layout, out_dir, duration=duration, on_progress=on_progress)
+        encoder.encode_presentation(
+            source, rungs, layout, out_dir, duration=duration, on_progress=on_progress, options=options
+        )
     )
     try:
         published: PresentationSnapshot | None = None

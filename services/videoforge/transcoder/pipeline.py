@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from videoforge.kit.subprocesses import ProcessError
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.domain.ladder import plan_ladder
@@ -49,6 +50,7 @@ class MediaPipeline(Transcoder):
         formats: list[str],
         on_progress: Callable[[float], None],
         sink: PresentationSink | None = None,
+        options: EncodingOptions = DEFAULT_ENCODING,
     ) -> TranscodeResult:
         return await transcode(
             source,
@@ -60,6 +62,7 @@ class MediaPipeline(Transcoder):
             per_title=self._per_title,
             sink=sink,
             text_tracks=self._text_tracks,
+            options=options,
         )
 
 
@@ -74,6 +77,7 @@ async def transcode(
     on_progress: Callable[[float], None],
     sink: PresentationSink | None = None,
     text_tracks: TextTrackExtractor | None = None,
+    options: EncodingOptions = DEFAULT_ENCODING,
 ) -> TranscodeResult:
     # Probe before decode: what is not a video, or is past the limits, never reaches the encoder.
     with observed_stage("probe"):
@@ -96,6 +100,7 @@ async def transcode(
             duration=info.duration_seconds,
             on_progress=lambda done: on_progress(start + (end - start) * done),
             sink=sink,
+            options=options,
         )
         record_encode_speed(info.duration_seconds, time.perf_counter() - encode_started)
     with observed_stage("package"):

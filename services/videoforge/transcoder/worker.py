@@ -159,6 +159,7 @@ class TranscodeWorker:
             formats=attempt.output_formats,
             on_progress=lambda done: progress.update("PROCESSING", done),
             sink=live,
+            options=attempt.options,
         )
         progress.update("UPLOADING", 0.96)
         with observed_stage("upload"):

@@ -25,6 +25,7 @@ from PIL import Image
 
 from videoforge.kit.errors import Unavailable
 from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, ResourceLimits, run_process
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
@@ -216,6 +217,7 @@ class FfmpegEncoder:
         *,
         duration: float,
         on_progress: Callable[[float], None] | None = None,
+        options: EncodingOptions = DEFAULT_ENCODING,
     ) -> None:
         """Encode every rung and the audio from ONE decode straight into CMAF segments, as `layout` names them.
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.presentation import PresentationSink
@@ -41,6 +42,7 @@ class Attempt:
     output_formats: list[str]
     # An imported video's URL: fetched into `input_source` while that is not stored yet.
     source_url: str = ""
+    options: EncodingOptions = DEFAULT_ENCODING
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Transcoder(ABC):
         formats: list[str],
         on_progress: Callable[[float], None],
         sink: PresentationSink | None = None,
+        options: EncodingOptions = DEFAULT_ENCODING,
     ) -> TranscodeResult:
         """Writes the output set under work_dir; `sink` gets its presentation while it grows."""
 
