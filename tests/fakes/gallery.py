@@ -11,6 +11,7 @@ from typing import Any
 from videoforge.gallery.domain.ports import JobEventFeed, JobScheduler, Upload, VideoQuery, VideoRepository
 from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, PlayingOutput, Video, state_for
 from videoforge.job.service_layer.jobs import Jobs, NewJob
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 
 
 class InMemoryVideoRepository(VideoRepository):
@@ -105,7 +106,13 @@ class LocalJobScheduler(JobScheduler):
         self.jobs = jobs
 
     async def start_job(
-        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+        self,
+        video: Video,
+        formats: list[str],
+        request_id: str,
+        options: EncodingOptions = DEFAULT_ENCODING,
+        *,
+        reuse_covering: bool = False,
     ) -> JobTicket:
         new = NewJob(
             video.id,
@@ -116,6 +123,8 @@ class LocalJobScheduler(JobScheduler):
             request_id,
             reuse_covering,
             source_url=video.source_url,
+            codecs=list(options.codecs),
+            protection=options.protection,
         )
         job = await self.jobs.create_job(new)
         return JobTicket(JobSnapshot(job.id, str(job.state), job.progress), answer=job)

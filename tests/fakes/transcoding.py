@@ -99,7 +99,9 @@ class LocalJobReporter(JobReporter):
     async def start(self, job_id: str, delivery_token: str, worker_id: str) -> Attempt:
         job = await self.jobs.start_attempt(job_id, delivery_token)
         self._reply("start")
-        return Attempt(job.id, job.video_id, job.attempt, job.input_source, list(job.output_formats), job.source_url)
+        return Attempt(
+            job.id, job.video_id, job.attempt, job.input_source, list(job.output_formats), job.source_url, job.options
+        )
 
     async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:
         cancelled = await self.jobs.report_progress(attempt.job_id, attempt.number, state, percent)

@@ -17,9 +17,10 @@ from videoforge.gallery.domain.ports import MediaProber
 from videoforge.gallery.domain.videos import JobSnapshot, JobUpdate
 from videoforge.gallery.service_layer.gallery import Gallery, UploadLimits
 from videoforge.gallery.service_layer.job_events import apply_job_events
-from videoforge.kit.errors import ResourceExhausted, Unavailable
+from videoforge.job.service_layer.jobs import NewJob
+from videoforge.kit.errors import InvalidArgument, ResourceExhausted, Unavailable
 from videoforge.kit.principal import Principal, reset_principal, set_principal
-from videoforge.media_model import MediaSummary, attempt_prefix
+from videoforge.media_model import EncodingOptions, MediaSummary, attempt_prefix
 from videoforge.storage.port import OpenUpload
 
 MEDIA = MediaSummary(duration_seconds=2.0, width=640, height=360)
@@ -72,6 +73,36 @@ async def test_a_confirmed_upload_gives_the_job_everything_it_needs(platform: Pl
     assert job is not None
     assert (job.video_id, job.owner_id, job.input_source) == (video_id, "u1", video.source_key)
     assert job.media == MEDIA and job.output_formats == ["360p"]
+
+
+async def test_codecs_and_protection_asked_at_confirm_reach_the_transcode(platform: Platform) -> None:
+    grant = await platform.gallery.create_upload_url("clip.mp4", "video/mp4", 12)
+    platform.blobs.put(grant.key, b"source bytes")
+    asked = EncodingOptions.parse(["AV1", "h264"], "clearkey")
+    video = await platform.gallery.confirm_upload(grant.key, "Clip", "", "public", [], asked)
+    job = await platform.repo.get(video.latest_job.job_id)
+    assert job is not None and (job.codecs, job.protection) == (["h264", "av1"], "clearkey")
+    await platform.run_next()
+    assert platform.transcoder.options == EncodingOptions(("h264", "av1"), "clearkey")
+    _, same = await platform.gallery.create_video_job(video.id, "", ["360p"], asked, reuse_covering=True)
+    assert same.reused, "a job with the same codecs and protection covers the request"
+    _, clear = await platform.gallery.create_video_job(video.id, "", ["360p"], reuse_covering=True)
+    assert not clear.reused, "a protected job does not cover a request in the clear"
+
+
+async def test_unknown_codecs_or_protection_are_refused_before_anything_is_stored(platform: Platform) -> None:
+    with pytest.raises(InvalidArgument) as codec:
+        EncodingOptions.parse(["vp9"], "")
+    assert codec.value.violations[0].field == "codecs" and "h264, hevc, av1" in codec.value.message
+    with pytest.raises(InvalidArgument) as protection:
+        EncodingOptions.parse([], "widevine")
+    assert protection.value.violations[0].field == "protection" and "clearkey, aes-128" in protection.value.message
+    video_id = await platform.upload()
+    with pytest.raises(InvalidArgument):
+        await platform.jobs.create_job(
+            NewJob(video_id, "u1", "uploads/u1/x/source", MEDIA, [], "r1", codecs=["h266"], protection="")
+        )
+    assert len(await platform.repo.for_video(video_id)) == 1
 
 
 async def test_events_bring_the_video_to_ready_and_are_acknowledged(platform: Platform) -> None:

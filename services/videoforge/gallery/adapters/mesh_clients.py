@@ -9,7 +9,7 @@ from videoforge.gallery.domain.ports import JobEventFeed, JobScheduler, MediaPro
 from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, PlayingOutput, Video
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.grpc_client_errors import translate_rpc_error
-from videoforge.media_model import MediaSummary
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions, MediaSummary
 from videoforge.transcoder.entrypoints.media_proto import summary_from_proto, summary_proto
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 
@@ -34,7 +34,13 @@ class GrpcJobScheduler(JobScheduler):
         self._timeout = timeout
 
     async def start_job(
-        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+        self,
+        video: Video,
+        formats: list[str],
+        request_id: str,
+        options: EncodingOptions = DEFAULT_ENCODING,
+        *,
+        reuse_covering: bool = False,
     ) -> JobTicket:
         request = job_pb2.CreateJobRequest(
             video_id=video.id,
@@ -45,6 +51,8 @@ class GrpcJobScheduler(JobScheduler):
             request_id=request_id,
             reuse_covering_job=reuse_covering,
             source_url=video.source_url,
+            codecs=options.codecs,
+            protection=options.protection,
         )
         with translate_rpc_error():
             job = await self._stub.CreateJob(request, timeout=self._timeout)

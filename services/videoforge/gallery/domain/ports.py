@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, Video
-from videoforge.media_model import MediaSummary
+from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions, MediaSummary
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,17 @@ class MediaProber(ABC):
 class JobScheduler(ABC):
     @abstractmethod
     async def start_job(
-        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+        self,
+        video: Video,
+        formats: list[str],
+        request_id: str,
+        options: EncodingOptions = DEFAULT_ENCODING,
+        *,
+        reuse_covering: bool = False,
     ) -> JobTicket:
         """Creates a transcode from what the gallery knows of the video; a repeated request id answers the job
         the first request created. With `reuse_covering`, so does a running or completed job of the video that
-        makes every requested format."""
+        makes every requested format with the same options."""
 
     @abstractmethod
     async def purge_video_jobs(self, video_id: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grpc.aio import ServicerContext
 
-from videoforge.gallery.entrypoints.grpc_servicer import VideoPresenter, changes_of, paging_of
+from videoforge.gallery.entrypoints.grpc_servicer import VideoPresenter, changes_of, encoding_options, paging_of
 from videoforge.gallery.service_layer.gallery import Gallery
 from videoforge.gallery.v1 import gallery_api_pb2 as api
 from videoforge.gallery.v1 import gallery_api_pb2_grpc
@@ -55,13 +55,23 @@ class GalleryApiServicer(gallery_api_pb2_grpc.GalleryApiServiceServicer):
 
     async def ConfirmUpload(self, request: pb.ConfirmUploadRequest, context: ServicerContext) -> api.ApiVideo:
         video = await self._gallery.confirm_upload(
-            request.s3_key, request.title, request.description, request.visibility, list(request.formats)
+            request.s3_key,
+            request.title,
+            request.description,
+            request.visibility,
+            list(request.formats),
+            encoding_options(request),
         )
         return api_video(self._present.video(video))
 
     async def ImportVideo(self, request: pb.ImportVideoRequest, context: ServicerContext) -> api.ApiVideo:
         video, _ = await self._gallery.import_video(
-            request.url, request.title, request.description, request.visibility, list(request.formats)
+            request.url,
+            request.title,
+            request.description,
+            request.visibility,
+            list(request.formats),
+            encoding_options(request),
         )
         return api_video(self._present.video(video))
 
@@ -70,7 +80,11 @@ class GalleryApiServicer(gallery_api_pb2_grpc.GalleryApiServiceServicer):
     ) -> api.CreateVideoJobResponse:
         # The document's clients ask for a transcode after confirming, which already started one.
         video, ticket = await self._gallery.create_video_job(
-            request.video_id, request.input_source, list(request.output_formats), reuse_covering=True
+            request.video_id,
+            request.input_source,
+            list(request.output_formats),
+            encoding_options(request),
+            reuse_covering=True,
         )
         return api.CreateVideoJobResponse(
             job=api_job(ticket.answer, video.media), message=JOB_REUSED if ticket.reused else JOB_CREATED

@@ -14,6 +14,7 @@ from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.paging import PageInfo
 from videoforge.kit.principal import current_principal
 from videoforge.kit.proto_time import timestamp
+from videoforge.media_model import EncodingOptions
 from videoforge.transcoder.entrypoints.media_proto import summary_proto
 
 _STATES = {
@@ -22,6 +23,13 @@ _STATES = {
     "ready": pb.Video.STATE_READY,
     "failed": pb.Video.STATE_FAILED,
 }
+
+
+def encoding_options(
+    request: pb.ConfirmUploadRequest | pb.ImportVideoRequest | pb.CreateVideoJobRequest,
+) -> EncodingOptions:
+    """The codecs and protection a request asks for, checked (INVALID_ARGUMENT naming the field otherwise)."""
+    return EncodingOptions.parse(request.codecs, request.protection)
 
 
 class VideoPresenter:
@@ -128,19 +136,29 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
 
     async def ConfirmUpload(self, request: pb.ConfirmUploadRequest, context: ServicerContext) -> pb.Video:
         video = await self._gallery.confirm_upload(
-            request.s3_key, request.title, request.description, request.visibility, list(request.formats)
+            request.s3_key,
+            request.title,
+            request.description,
+            request.visibility,
+            list(request.formats),
+            encoding_options(request),
         )
         return self._present.video(video)
 
     async def ImportVideo(self, request: pb.ImportVideoRequest, context: ServicerContext) -> pb.Video:
         video, _ = await self._gallery.import_video(
-            request.url, request.title, request.description, request.visibility, list(request.formats)
+            request.url,
+            request.title,
+            request.description,
+            request.visibility,
+            list(request.formats),
+            encoding_options(request),
         )
         return self._present.video(video)
 
     async def CreateVideoJob(self, request: pb.CreateVideoJobRequest, context: ServicerContext) -> job_pb2.Job:
         _, ticket = await self._gallery.create_video_job(
-            request.video_id, request.input_source, list(request.output_formats)
+            request.video_id, request.input_source, list(request.output_formats), encoding_options(request)
         )
         return ticket.answer
 

@@ -31,7 +31,9 @@ from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import Principal, require_admin, require_user
 from videoforge.media_model import (
+    DEFAULT_ENCODING,
     UPLOADS_ROOT,
+    EncodingOptions,
     MediaSummary,
     parse_formats,
     upload_folder,
@@ -205,7 +207,13 @@ class Gallery:
         await self._blobs.abort_multipart(key, upload_id)
 
     async def confirm_upload(
-        self, key: str, title: str, description: str, visibility: str, formats: list[str]
+        self,
+        key: str,
+        title: str,
+        description: str,
+        visibility: str,
+        formats: list[str],
+        options: EncodingOptions = DEFAULT_ENCODING,
     ) -> Video:
         principal = require_user()
         title, description = check_title(title), check_description(description)
@@ -217,7 +225,7 @@ class Gallery:
             # A repeated confirm: finish what the first one may not have (its job), never do it twice.
             video = await self._get(upload.video_id)
             if transcode and not video.latest_job.job_id:
-                video = await self._start_first_job(video, wanted)
+                video = await self._start_first_job(video, wanted, options)
             return video
         info = await self._blobs.head(key)
         if info is None:
@@ -241,11 +249,19 @@ class Gallery:
         video = _new_video(principal.user_id, title, description, visibility, key, media, upload.filename)
         video = await self._videos.add_video_for_upload(video, key)
         if transcode:
-            video = await self._start_first_job(video, wanted)
+            video = await self._start_first_job(video, wanted, options)
         return video
 
     async def import_video(
-        self, url: str, title: str, description: str, visibility: str, formats: list[str], *, url_field: str = "url"
+        self,
+        url: str,
+        title: str,
+        description: str,
+        visibility: str,
+        formats: list[str],
+        options: EncodingOptions = DEFAULT_ENCODING,
+        *,
+        url_field: str = "url",
     ) -> tuple[Video, JobTicket]:
         """A video whose source is at a URL: created at once with its job, which fetches the file (through the
         outbound policy), checks and probes it as uploads are, stores it as the source and transcodes it."""
@@ -268,23 +284,35 @@ class Gallery:
             principal.user_id, title, description, visibility, key, MediaSummary(), filename, source_url=url
         )
         video = await self._videos.add_video_for_upload(video, key)
-        ticket = await self._start_job(video, formats or self._default_formats, f"import-{video.id}")
+        ticket = await self._start_job(video, formats or self._default_formats, f"import-{video.id}", options)
         return await self._get(video.id), ticket
 
-    async def _start_first_job(self, video: Video, formats: list[str]) -> Video:
+    async def _start_first_job(self, video: Video, formats: list[str], options: EncodingOptions) -> Video:
         # Keyed by the video: a retried confirm finds the job the first one created.
-        await self._start_job(video, formats, f"confirm-{video.id}")
+        await self._start_job(video, formats, f"confirm-{video.id}", options)
         return await self._get(video.id)
 
     async def _start_job(
-        self, video: Video, formats: list[str], request_id: str, *, reuse_covering: bool = False
+        self,
+        video: Video,
+        formats: list[str],
+        request_id: str,
+        options: EncodingOptions = DEFAULT_ENCODING,
+        *,
+        reuse_covering: bool = False,
     ) -> JobTicket:
-        ticket = await self._jobs.start_job(video, formats, request_id, reuse_covering=reuse_covering)
+        ticket = await self._jobs.start_job(video, formats, request_id, options, reuse_covering=reuse_covering)
         await self._videos.note_new_job(video.id, ticket.snapshot)
         return ticket
 
     async def create_video_job(
-        self, video_id: str, input_source: str, formats: list[str], *, reuse_covering: bool = False
+        self,
+        video_id: str,
+        input_source: str,
+        formats: list[str],
+        options: EncodingOptions = DEFAULT_ENCODING,
+        *,
+        reuse_covering: bool = False,
     ) -> tuple[Video, JobTicket]:
         """A transcode the owner asked for: by video id, or by the key they uploaded it under. With
         `reuse_covering`, a running or completed job that makes every requested format answers instead."""
@@ -295,10 +323,10 @@ class Gallery:
             # The original API's import: a new video, private since only a transcode was asked for.
             url = input_source.strip()
             title = _file_name(url)[:MAX_TITLE]
-            return await self.import_video(url, title, "", "private", formats, url_field="input_source")
+            return await self.import_video(url, title, "", "private", formats, options, url_field="input_source")
         video = await self.lookup_video(principal, video_id, input_source)
         video = ensure_manageable(video, video.id, principal)
-        ticket = await self._start_job(video, formats, new_id(), reuse_covering=reuse_covering)
+        ticket = await self._start_job(video, formats, new_id(), options, reuse_covering=reuse_covering)
         return video, replace(ticket, reused=ticket.snapshot.job_id == video.latest_job.job_id)
 
     async def reconcile_uploads(self, apply: bool) -> UploadsReport:

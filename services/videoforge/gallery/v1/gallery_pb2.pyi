@@ -425,6 +425,8 @@ class ConfirmUploadRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     VISIBILITY_FIELD_NUMBER: _builtins.int
     FORMATS_FIELD_NUMBER: _builtins.int
+    CODECS_FIELD_NUMBER: _builtins.int
+    PROTECTION_FIELD_NUMBER: _builtins.int
     s3_key: _builtins.str
     """Required. The key CreateUploadUrl gave."""
     title: _builtins.str
@@ -432,10 +434,18 @@ class ConfirmUploadRequest(_message.Message):
     description: _builtins.str
     visibility: _builtins.str
     """`public` (default), `unlisted` or `private`."""
+    protection: _builtins.str
+    """`clearkey` (CENC, played over DASH) or `aes-128` (HLS); empty plays in the clear."""
     @_builtins.property
     def formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats to transcode to now (`1080p`, `720p`, ... or `high`, `medium`, `low`, `mobile`).
         Empty follows the server's default.
+        """
+
+    @_builtins.property
+    def codecs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Video codecs beyond H.264, which every video gets: `hevc`, `av1` (`h264` may be listed). Each adds a full
+        ladder in that codec to the same presentation; players pick what they decode.
         """
 
     def __init__(
@@ -446,10 +456,12 @@ class ConfirmUploadRequest(_message.Message):
         description: _builtins.str = ...,
         visibility: _builtins.str = ...,
         formats: _abc.Iterable[_builtins.str] | None = ...,
+        codecs: _abc.Iterable[_builtins.str] | None = ...,
+        protection: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "formats", b"formats", "s3_key", b"s3_key", "title", b"title", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "description", b"description", "formats", b"formats", "protection", b"protection", "s3_key", b"s3_key", "title", b"title", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -464,6 +476,8 @@ class ImportVideoRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     VISIBILITY_FIELD_NUMBER: _builtins.int
     FORMATS_FIELD_NUMBER: _builtins.int
+    CODECS_FIELD_NUMBER: _builtins.int
+    PROTECTION_FIELD_NUMBER: _builtins.int
     url: _builtins.str
     """Required. Where the file is: an https URL on a public address."""
     title: _builtins.str
@@ -471,10 +485,18 @@ class ImportVideoRequest(_message.Message):
     description: _builtins.str
     visibility: _builtins.str
     """`public` (default), `unlisted` or `private`."""
+    protection: _builtins.str
+    """`clearkey` (CENC, played over DASH) or `aes-128` (HLS); empty plays in the clear."""
     @_builtins.property
     def formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats to transcode to (`1080p`, `720p`, ... or `high`, `medium`, `low`, `mobile`); empty follows the
         server's default.
+        """
+
+    @_builtins.property
+    def codecs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Video codecs beyond H.264, which every video gets: `hevc`, `av1` (`h264` may be listed). Each adds a full
+        ladder in that codec to the same presentation; players pick what they decode.
         """
 
     def __init__(
@@ -485,10 +507,12 @@ class ImportVideoRequest(_message.Message):
         description: _builtins.str = ...,
         visibility: _builtins.str = ...,
         formats: _abc.Iterable[_builtins.str] | None = ...,
+        codecs: _abc.Iterable[_builtins.str] | None = ...,
+        protection: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "formats", b"formats", "title", b"title", "url", b"url", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "description", b"description", "formats", b"formats", "protection", b"protection", "title", b"title", "url", b"url", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -503,15 +527,25 @@ class CreateVideoJobRequest(_message.Message):
     VIDEO_ID_FIELD_NUMBER: _builtins.int
     INPUT_SOURCE_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMATS_FIELD_NUMBER: _builtins.int
+    CODECS_FIELD_NUMBER: _builtins.int
+    PROTECTION_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """The video to transcode. One of `video_id` or `input_source` is required."""
     input_source: _builtins.str
     """An uploaded key of the caller's whose video should be transcoded, or an https URL to import a new private
     video from (as ImportVideo does).
     """
+    protection: _builtins.str
+    """`clearkey` (CENC, played over DASH) or `aes-128` (HLS); empty plays in the clear."""
     @_builtins.property
     def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats or aliases; empty means every rung that fits the source."""
+
+    @_builtins.property
+    def codecs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Video codecs beyond H.264, which every video gets: `hevc`, `av1` (`h264` may be listed). Each adds a full
+        ladder in that codec to the same presentation; players pick what they decode.
+        """
 
     def __init__(
         self,
@@ -519,10 +553,12 @@ class CreateVideoJobRequest(_message.Message):
         video_id: _builtins.str = ...,
         input_source: _builtins.str = ...,
         output_formats: _abc.Iterable[_builtins.str] | None = ...,
+        codecs: _abc.Iterable[_builtins.str] | None = ...,
+        protection: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "output_formats", b"output_formats", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "input_source", b"input_source", "output_formats", b"output_formats", "protection", b"protection", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,6 +1,19 @@
 """The job schema's tables."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(schema="job")
@@ -29,6 +42,8 @@ jobs = Table(
     Column("run", Integer, nullable=False, server_default=text("0")),
     Column("request_id", String(64), nullable=False, server_default=""),
     Column("source_url", Text, nullable=False, server_default=""),
+    Column("codecs", JSONB, nullable=False, server_default='["h264"]'),
+    Column("protection", String(16), nullable=False, server_default=""),
     Index("jobs_owner_idx", "owner_id", "create_time"),
     Index("jobs_video_idx", "video_id"),
     Index("jobs_state_idx", "state", "end_time"),
@@ -45,6 +60,16 @@ assets = Table(
     Column("key", String(400), nullable=False),
     Column("content_type", String(100), nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
+)
+
+# One content key per protected video, sealed with the platform's key: the database alone does not decrypt.
+content_keys = Table(
+    "content_keys",
+    metadata,
+    Column("video_id", String(32), primary_key=True),
+    Column("key_id", LargeBinary, nullable=False),
+    Column("sealed_key", LargeBinary, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
 )
 
 # The output set each video plays from; switched in the same transaction that completes a job.

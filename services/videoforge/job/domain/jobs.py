@@ -9,8 +9,10 @@ from typing import Any
 from videoforge.kit.errors import NotFound
 from videoforge.kit.principal import Principal
 from videoforge.media_model import (
+    DEFAULT_ENCODING,
     FINAL_JOB_STATES,
     WORKING_JOB_STATES,
+    EncodingOptions,
     JobState,
     MediaSummary,
     Rendition,
@@ -64,6 +66,13 @@ class Job:
     request_id: str = ""
     # An imported video's URL: the worker fetches the source from it into `input_source` when not stored yet.
     source_url: str = ""
+    # The video codecs of its ladders (`h264` first) and its output's protection (empty: in the clear).
+    codecs: list[str] = field(default_factory=lambda: list(DEFAULT_ENCODING.codecs))
+    protection: str = ""
+
+    @property
+    def options(self) -> EncodingOptions:
+        return EncodingOptions(tuple(self.codecs), self.protection)
 
     @property
     def is_final(self) -> bool:
@@ -123,14 +132,17 @@ class JobEvent:
     media: MediaSummary | None = None
 
 
-def covering_job(jobs: list[Job], formats: list[str]) -> Job | None:
-    """The newest job that runs or completed and makes every one of `formats` (canonical names). A job that asked
-    for no formats makes every rung that fits its source; asking for none is covered only by such a job."""
+def covering_job(jobs: list[Job], formats: list[str], options: EncodingOptions = DEFAULT_ENCODING) -> Job | None:
+    """The newest job that runs or completed, makes every one of `formats` (canonical names), in every codec asked
+    for, with the same protection. A job that asked for no formats makes every rung that fits its source; asking
+    for none is covered only by such a job."""
     covering = [
         job
         for job in jobs
         if job.state not in (FAILED, CANCELLED)
         and (not job.output_formats or (formats and set(formats) <= set(job.output_formats)))
+        and set(options.codecs) <= set(job.codecs)
+        and options.protection == job.protection
     ]
     return max(covering, key=lambda job: job.create_time, default=None)
 

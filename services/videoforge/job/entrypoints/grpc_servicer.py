@@ -48,6 +48,8 @@ def job_proto(job: Job, *, full_source_url: bool = False) -> pb.Job:
         end_time=timestamp(job.end_time),
         renditions=renditions_proto(job.renditions),
         source_url=job.source_url if full_source_url else redact(job.source_url) if job.source_url else "",
+        codecs=job.codecs,
+        protection=job.protection,
     )
     if job.error:
         message.error.CopyFrom(status_pb2.Status(code=code_number(job.error.code), message=job.error.message))
@@ -213,6 +215,8 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             request_id=request.request_id,
             reuse_covering=request.reuse_covering_job,
             source_url=request.source_url,
+            codecs=list(request.codecs),
+            protection=request.protection,
         )
         return job_proto(await self._jobs.create_job(new))
 

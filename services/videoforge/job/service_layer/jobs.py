@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filte
 from videoforge.kit.principal import require_admin, require_user
 from videoforge.media_model import (
     VIDEOS_ROOT,
+    EncodingOptions,
     MediaSummary,
     Rendition,
     attempt_prefix,
@@ -103,6 +104,9 @@ class NewJob:
     reuse_covering: bool = False
     # An imported video's URL, fetched by the worker while `input_source` is not stored yet.
     source_url: str = ""
+    # Raw, as the caller sent them: checked by create_job.
+    codecs: list[str] = field(default_factory=list)
+    protection: str = ""
 
 
 class Jobs:
@@ -134,7 +138,8 @@ class Jobs:
         if len(request_id) > 64:
             raise InvalidArgument.for_field("request_id", "must be at most 64 characters", "BAD_REQUEST_ID")
         formats = parse_formats(new.output_formats)
-        if new.reuse_covering and (covering := covering_job(await self._repo.for_video(video_id), formats)):
+        options = EncodingOptions.parse(new.codecs, new.protection)
+        if new.reuse_covering and (covering := covering_job(await self._repo.for_video(video_id), formats, options)):
             return covering
         now = datetime.now(UTC)
         job = Job(
@@ -151,6 +156,8 @@ class Jobs:
             media=new.media,
             request_id=request_id,
             source_url=new.source_url,
+            codecs=list(options.codecs),
+            protection=options.protection,
         )
         return await self._repo.create(job)
 

@@ -72,6 +72,8 @@ class Job(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     RENDITIONS_FIELD_NUMBER: _builtins.int
     SOURCE_URL_FIELD_NUMBER: _builtins.int
+    CODECS_FIELD_NUMBER: _builtins.int
+    PROTECTION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. Format: `jobs/{job}`."""
     id: _builtins.str
@@ -92,6 +94,8 @@ class Job(_message.Message):
     """Output only. For an imported video: the URL its source is fetched from (shown without credentials or
     query, except to the worker that fetches it).
     """
+    protection: _builtins.str
+    """Output only. `clearkey`, `aes-128`, or empty when the output plays in the clear."""
     @_builtins.property
     def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Requested formats, normalised (`1080p`, `720p`, ...)."""
@@ -111,6 +115,10 @@ class Job(_message.Message):
     @_builtins.property
     def renditions(self) -> _containers.RepeatedCompositeFieldContainer[_transcoder_pb2.Rendition]:
         """Output only. The renditions the ladder planned."""
+
+    @_builtins.property
+    def codecs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Output only. The video codecs of its ladders: `h264`, then `hevc` and `av1` when asked for."""
 
     def __init__(
         self,
@@ -132,10 +140,12 @@ class Job(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         renditions: _abc.Iterable[_transcoder_pb2.Rendition] | None = ...,
         source_url: _builtins.str = ...,
+        codecs: _abc.Iterable[_builtins.str] | None = ...,
+        protection: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "error", b"error", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "renditions", b"renditions", "source_url", b"source_url", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "codecs", b"codecs", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "protection", b"protection", "renditions", b"renditions", "source_url", b"source_url", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -222,6 +232,8 @@ class CreateJobRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REUSE_COVERING_JOB_FIELD_NUMBER: _builtins.int
     SOURCE_URL_FIELD_NUMBER: _builtins.int
+    CODECS_FIELD_NUMBER: _builtins.int
+    PROTECTION_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """Required. The video to transcode."""
     owner_id: _builtins.str
@@ -238,6 +250,8 @@ class CreateJobRequest(_message.Message):
     """For an imported video: the URL the worker fetches the source from into `input_source`, when it is not
     stored yet.
     """
+    protection: _builtins.str
+    """`clearkey` (CENC, played over DASH) or `aes-128` (HLS); empty plays in the clear."""
     @_builtins.property
     def media(self) -> _transcoder_pb2.MediaInfo:
         """What the probe found."""
@@ -245,6 +259,12 @@ class CreateJobRequest(_message.Message):
     @_builtins.property
     def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats or aliases; empty means every rung that fits the source."""
+
+    @_builtins.property
+    def codecs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Video codecs beyond H.264, which every video gets: `hevc`, `av1` (`h264` may be listed). Each adds a full
+        ladder in that codec to the same presentation; players pick what they decode.
+        """
 
     def __init__(
         self,
@@ -257,10 +277,12 @@ class CreateJobRequest(_message.Message):
         request_id: _builtins.str = ...,
         reuse_covering_job: _builtins.bool = ...,
         source_url: _builtins.str = ...,
+        codecs: _abc.Iterable[_builtins.str] | None = ...,
+        protection: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_source", b"input_source", "media", b"media", "output_formats", b"output_formats", "owner_id", b"owner_id", "request_id", b"request_id", "reuse_covering_job", b"reuse_covering_job", "source_url", b"source_url", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "input_source", b"input_source", "media", b"media", "output_formats", b"output_formats", "owner_id", b"owner_id", "protection", b"protection", "request_id", b"request_id", "reuse_covering_job", b"reuse_covering_job", "source_url", b"source_url", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

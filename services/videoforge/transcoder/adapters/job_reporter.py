@@ -10,6 +10,7 @@ from google.rpc import status_pb2
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.grpc_client_errors import translate_rpc_error
 from videoforge.kit.grpc_errors import code_number
+from videoforge.media_model import EncodingOptions
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.ports import Attempt, JobReporter, ProducedAsset
@@ -34,6 +35,7 @@ class GrpcJobReporter(JobReporter):
             input_source=job.input_source,
             output_formats=list(job.output_formats),
             source_url=job.source_url,
+            options=EncodingOptions.parse(job.codecs, job.protection),
         )
 
     async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:
