@@ -44,6 +44,7 @@ jobs = Table(
     Column("source_url", Text, nullable=False, server_default=""),
     Column("codecs", JSONB, nullable=False, server_default='["h264"]'),
     Column("protection", String(16), nullable=False, server_default=""),
+    Column("loudness", JSONB, nullable=True),
     Index("jobs_owner_idx", "owner_id", "create_time"),
     Index("jobs_video_idx", "video_id"),
     Index("jobs_state_idx", "state", "end_time"),

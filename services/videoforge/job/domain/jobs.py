@@ -69,6 +69,8 @@ class Job:
     # The video codecs of its ladders (`h264` first) and its output's protection (empty: in the clear).
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_ENCODING.codecs))
     protection: str = ""
+    # What the transcode measured of the audio's loudness (figures by name), once it completed.
+    loudness: dict[str, float] | None = None
 
     @property
     def options(self) -> EncodingOptions:
