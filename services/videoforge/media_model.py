@@ -160,8 +160,7 @@ DEFAULT_ENCODING = EncodingOptions()
 
 
 def _unknown_choice(field: str, value: str, allowed: Iterable[str], reason: str) -> InvalidArgument:
-    description = f"Unknown {field} value '{value}'; allowed: {', '.join(allowed)}"
-    return InvalidArgument(description, reason, [FieldViolation(field, description)])
+    return InvalidArgument.for_field(field, f"unknown value '{value}'; allowed: {', '.join(allowed)}", reason)
 
 
 # Where objects live. Sources: uploads/{user}/{upload}/source. Everything a video plays from: videos/{video}/.

@@ -91,3 +91,31 @@ def test_hostile_values_in_signed_in_calls_are_refused(signed_in: EdgeClient) ->
 
     assert (refusal.value.status, refusal.value.reason) == (400, "NUL_CHARACTER")
     assert str(refusal.value).startswith("filename: ")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "reason"),
+    [
+        (
+            "/api/upload/confirm",
+            {"s3Key": "uploads/x/y/source", "title": "t", "codecs": ["vp9"]},
+            "codecs",
+            "UNKNOWN_CODEC",
+        ),
+        (
+            "/v1/videos",
+            {"s3Key": "uploads/x/y/source", "title": "t", "protection": "widevine"},
+            "protection",
+            "UNKNOWN_PROTECTION",
+        ),
+        ("/api/jobs", {"videoId": "v", "codecs": ["h264", "theora"]}, "codecs", "UNKNOWN_CODEC"),
+    ],
+)
+def test_unknown_codecs_and_protection_are_refused_naming_what_is_allowed(
+    signed_in: EdgeClient, path: str, body: dict[str, Any], field: str, reason: str
+) -> None:
+    with pytest.raises(ApiError) as refusal:
+        signed_in.request("POST", path, json=body)
+
+    assert (refusal.value.status, refusal.value.reason) == (400, reason)
+    assert str(refusal.value).startswith(f"{field}: ") and "allowed:" in str(refusal.value)
