@@ -146,6 +146,8 @@ async def test_upload_from_a_url_imports_and_waits_until_it_plays(
     assert "holiday" in [video["title"] for video in listed["videos"]]
     neither = cli("upload", ok=False)
     assert neither.returncode == 2 and "--url" in neither.stderr
+    unknown = cli("upload", "--url", "https://media.example.com/a.mp4", "--codecs", "av1,vp9", ok=False)
+    assert unknown.returncode == 2 and "allowed: h264, hevc, av1" in unknown.stderr
 
 
 def test_every_command_explains_itself_with_an_example() -> None:

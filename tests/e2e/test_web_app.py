@@ -412,6 +412,29 @@ async def test_the_watch_page_plays_a_video_still_being_transcoded(
         await context.close()
 
 
+async def test_the_upload_form_asks_for_extra_codecs_and_protection(owner: Page, media_factory: MediaFactory) -> None:
+    confirms: list[dict[str, Any]] = []
+
+    async def keep_confirm(route: Route) -> None:
+        # Only what the page asks is checked here; the platform's answer to these fields has its own tests.
+        confirms.append(route.request.post_data_json)
+        await route.abort("failed")
+
+    await owner.route(re.compile(r".*/v1/videos$"), keep_confirm)
+    try:
+        await nav(owner, "Upload").click()
+        await owner.get_by_label("Drag and drop a video here").set_input_files(await media_factory.tiny())
+        await owner.get_by_text("Codecs and protection").click()
+        await owner.get_by_label("AV1").check()
+        await owner.get_by_label("ClearKey: encrypted, played over DASH").check()
+        await screenshot(owner, "upload-codecs-and-protection")
+        await owner.get_by_role("button", name="Upload", exact=True).click()
+        await expect(owner.get_by_role("alert").first).to_be_visible(timeout=30_000)
+    finally:
+        await owner.unroute(re.compile(r".*/v1/videos$"))
+    assert confirms and confirms[0]["codecs"] == ["av1"] and confirms[0]["protection"] == "clearkey", confirms
+
+
 def _until_watchable(client: EdgeClient, video_id: str) -> None:
     deadline = time.monotonic() + TRANSCODE_SECONDS
     while time.monotonic() < deadline:

@@ -16,6 +16,8 @@ from videoforge.cli.common import Json, Server, client_for
 from videoforge.cli.output import emit, err, friendly_errors, out, table
 from videoforge.cli.session import SavedSession
 from videoforge.client.edge import FINAL_JOB_STATES, EdgeClient
+from videoforge.kit.errors import InvalidArgument
+from videoforge.media_model import EncodingOptions
 
 videos_app = typer.Typer(help="Your videos: list, show, update, delete.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Transcode jobs: list, show, watch, cancel.", no_args_is_help=True)
@@ -51,6 +53,12 @@ def upload(
     description: Annotated[str, typer.Option(help="Description.")] = "",
     visibility: Annotated[str, typer.Option(help="public, unlisted or private.")] = "public",
     formats: Annotated[str, typer.Option(help="Comma-separated: 1080p,720p or high,low (default: all that fit).")] = "",
+    codecs: Annotated[
+        str, typer.Option(help="Extra codecs' ladders besides H.264, comma-separated: hevc,av1 (slower to encode).")
+    ] = "",
+    protection: Annotated[
+        str, typer.Option(help="clearkey (encrypted DASH) or aes-128 (encrypted HLS); default: in the clear.")
+    ] = "",
     wait: Annotated[bool, typer.Option("--wait", help="Follow the transcode until the video is ready.")] = False,
     server: Server = None,
     as_json: Json = False,
@@ -63,13 +71,19 @@ def upload(
     if (file is None) == (not url):
         err.print("Give either a file to upload or --url to import from.")
         raise typer.Exit(2)
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    wanted = _listed(formats)
+    try:  # checked before any byte is sent
+        EncodingOptions.parse(_listed(codecs), protection)
+    except InvalidArgument as refusal:
+        err.print(f"[red]{refusal.message}[/red]")
+        raise typer.Exit(2) from refusal
+    options: dict[str, Any] = {"codecs": _listed(codecs), "protection": protection}
     client = client_for(server)
     with friendly_errors(client.base_url), client:
         if file is None:
             name = PurePosixPath(urlsplit(url).path).stem or "Imported video"
             video = client.import_video(
-                url, title=title or name, description=description, visibility=visibility, formats=wanted
+                url, title=title or name, description=description, visibility=visibility, formats=wanted, **options
             )
             out.print(f"Importing: video [bold]{video['id']}[/bold]; its job fetches the file.")
         else:
@@ -81,6 +95,7 @@ def upload(
                     visibility=visibility,
                     formats=wanted,
                     on_progress=advance,
+                    **options,
                 )
             out.print(f"Uploaded: video [bold]{video['id']}[/bold] ({video['status']}).")
         job_id = video.get("latestJob", {}).get("jobId", "")
@@ -314,3 +329,8 @@ def _render_jobs(reply: dict[str, Any]) -> None:
         for j in reply.get("jobs", [])
     ]  # fmt: skip
     table("Jobs", ("id", "video", "status", "progress", "attempt", "error"), rows)
+
+
+def _listed(text: str) -> list[str]:
+    """A comma-separated option as its values."""
+    return [value.strip() for value in text.split(",") if value.strip()]

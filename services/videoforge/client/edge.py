@@ -83,10 +83,20 @@ class EdgeClient:
         formats: list[str] | None = None,
         content_type: str = "",
         on_progress: Progress | None = None,
+        codecs: list[str] | None = None,
+        protection: str = "",
     ) -> dict[str, Any]:
         """Uploads a file straight to the object store (one PUT or multipart), then confirms it."""
         key = self.send_file(path, content_type=content_type, on_progress=on_progress)
-        return self.confirm(key, title=title, description=description, visibility=visibility, formats=formats)
+        return self.confirm(
+            key,
+            title=title,
+            description=description,
+            visibility=visibility,
+            formats=formats,
+            codecs=codecs,
+            protection=protection,
+        )
 
     def import_video(
         self,
@@ -96,11 +106,12 @@ class EdgeClient:
         description: str = "",
         visibility: str = "public",
         formats: list[str] | None = None,
+        codecs: list[str] | None = None,
+        protection: str = "",
     ) -> dict[str, Any]:
         """A video from a file at an https URL: answered at once, with the job that fetches and transcodes it."""
         body: dict[str, Any] = {"url": url, "title": title, "description": description, "visibility": visibility}
-        if formats:
-            body["formats"] = formats
+        body |= _transcode_fields(formats, codecs, protection)
         return self.request("POST", "/v1/videos:import", json=body)
 
     def send_file(self, path: Path, *, content_type: str = "", on_progress: Progress | None = None) -> str:
@@ -125,10 +136,11 @@ class EdgeClient:
         description: str = "",
         visibility: str = "public",
         formats: list[str] | None = None,
+        codecs: list[str] | None = None,
+        protection: str = "",
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"s3Key": key, "title": title, "description": description, "visibility": visibility}
-        if formats:
-            body["formats"] = formats
+        body |= _transcode_fields(formats, codecs, protection)
         # Confirming a key twice answers the video the first confirm made, so a busy or restarting platform
         # (503, 504) is simply asked again.
         for delay in CONFIRM_RETRY_SECONDS:
@@ -236,3 +248,9 @@ def _json_or_raise(reply: httpx.Response) -> Any:
         reason = next((d.get("reason", "") for d in details if isinstance(d, dict)), "")
         raise ApiError(reply.status_code, body.get("message") or reply.reason_phrase, reason)
     return body
+
+
+def _transcode_fields(formats: list[str] | None, codecs: list[str] | None, protection: str) -> dict[str, Any]:
+    """What a confirm or import asks of its transcode, leaving out what follows the server's defaults."""
+    fields: dict[str, Any] = {"formats": formats, "codecs": codecs, "protection": protection}
+    return {name: value for name, value in fields.items() if value}

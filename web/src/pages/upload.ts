@@ -40,6 +40,8 @@ interface UploadRequest {
   description: string;
   visibility: Visibility;
   formats: string[];
+  codecs: string[];
+  protection: string;
 }
 
 async function startUpload(request: UploadRequest): Promise<void> {
@@ -68,6 +70,8 @@ async function startUpload(request: UploadRequest): Promise<void> {
       visibility: request.visibility,
     };
     if (request.formats.length) body.formats = request.formats;
+    if (request.codecs.length) body.codecs = request.codecs;
+    if (request.protection) body.protection = request.protection;
     upload.video = await post<Video>("/v1/videos", body);
     upload.stage = "done";
     announce("Upload complete.");
@@ -157,6 +161,22 @@ function uploadForm(): UploadForm {
     FORMATS.map((format) => choice("checkbox", "formats", format, format)),
     "Leave all unchecked for every quality up to the video's own resolution.",
   );
+  const codecs = choices(
+    "Extra codecs",
+    [choice("checkbox", "codecs", "hevc", "HEVC (H.265)"), choice("checkbox", "codecs", "av1", "AV1")],
+    "Every video gets H.264, which plays everywhere. Each extra codec adds a smaller ladder for players " +
+      "that decode it, and takes longer to encode.",
+  );
+  const protection = choices(
+    "Protection",
+    [
+      choice("radio", "protection", "", "None: plays in every player", true),
+      choice("radio", "protection", "clearkey", "ClearKey: encrypted, played over DASH"),
+      choice("radio", "protection", "aes-128", "AES-128: encrypted, played over HLS"),
+    ],
+    "Encrypted videos play only with a playback grant for them; their files alone do not decode.",
+  );
+  const advanced = h("details", { class: "advanced" }, h("summary", null, "Codecs and protection"), codecs, protection);
   const messages = messageArea();
   const submit = h("button", { type: "submit", class: "button" }, "Upload");
   const form = h(
@@ -167,6 +187,7 @@ function uploadForm(): UploadForm {
     field("Description", description),
     visibility,
     qualities,
+    advanced,
     messages.element,
     submit,
   );
@@ -212,6 +233,8 @@ function uploadForm(): UploadForm {
       description: description.value.trim(),
       visibility: (data.get("visibility") as Visibility | null) ?? "public",
       formats: data.getAll("formats").map(String),
+      codecs: data.getAll("codecs").map(String),
+      protection: String(data.get("protection") ?? ""),
     });
   });
   return { element: form, error: messages.error };
