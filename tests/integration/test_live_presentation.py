@@ -12,6 +12,7 @@ import pytest
 
 from tests.media_factory import MediaFactory
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.domain.audio_renditions import AudioRendition
 from videoforge.transcoder.domain.media import MediaLimits
 from videoforge.transcoder.domain.presentation import (
     PresentationLayout,
@@ -121,7 +122,7 @@ async def test_the_last_state_is_on_demand_over_the_same_segments(recorded: Reco
 
 
 def test_a_state_read_before_the_encode_made_its_folders_is_empty(tmp_path: Path) -> None:
-    layout = PresentationLayout(("360p",), has_audio=True)
+    layout = PresentationLayout(("360p",), (AudioRendition(0, 2, 128, "und", "Audio 1"),))
 
     state = read_snapshot(layout, tmp_path, [], final=False)
 

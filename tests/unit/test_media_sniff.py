@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from videoforge.transcoder.domain.errors import UnsupportedMedia
-from videoforge.transcoder.domain.media import MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal, validate
+from videoforge.transcoder.domain.media import (
+    AudioTrack,
+    MediaInfo,
+    MediaLimits,
+    parse_ffprobe,
+    sniff_refusal,
+    validate,
+)
 
 MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41\x00\x00\x00\x08free"
 MKV_HEAD = b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04"
@@ -81,6 +88,7 @@ def test_ffprobe_report_is_read_into_media_info() -> None:
         bitrate=3289000,
         size_bytes=1234567,
         stream_count=2,
+        audio_tracks=(AudioTrack(position=0, codec="aac"),),
     )
     assert info.frame_rate == pytest.approx(29.97, abs=0.01)
     assert info.has_audio

@@ -7,6 +7,7 @@ import struct
 
 import m3u8
 
+from videoforge.transcoder.domain.audio_renditions import AudioRendition
 from videoforge.transcoder.domain.keyframes import keyframe_range
 from videoforge.transcoder.domain.presentation import (
     PresentationLayout,
@@ -16,6 +17,7 @@ from videoforge.transcoder.domain.presentation import (
     stream_files,
 )
 
+STEREO = AudioRendition(source=0, channels=2, bitrate_kbps=128, language="en", name="English")
 GROWING = """#EXTM3U
 #EXT-X-VERSION:6
 #EXT-X-TARGETDURATION:2
@@ -49,7 +51,7 @@ def test_a_master_playlist_is_left_as_it_is() -> None:
 
 
 def test_manifests_come_after_the_playlists_they_name_and_carry_their_kinds() -> None:
-    layout = PresentationLayout(("720p", "360p"), has_audio=True)
+    layout = PresentationLayout(("720p", "360p"), (STEREO,))
 
     listed = [(m.relative, m.kind, m.quality) for m in layout.manifests()]
     assert listed == [
@@ -63,7 +65,7 @@ def test_manifests_come_after_the_playlists_they_name_and_carry_their_kinds() ->
 
 
 def test_only_whole_segments_count() -> None:
-    layout = PresentationLayout(("360p",), has_audio=False)
+    layout = PresentationLayout(("360p",))
 
     assert layout.whole_segments("0", ["init.mp4", "1.m4s.tmp"]) == [], "the init segment may still be empty"
     assert layout.whole_segments("0", ["init.mp4", "1.m4s", "2.m4s.tmp"]) == ["0/init.mp4", "0/1.m4s"]

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     # (dB, at the rung's own size), never more than the fixed ladder gives it. Off: every source gets the fixed ladder.
     per_title_ladder: bool = True
     per_title_target_ssim_db: float = Field(default=22.0, gt=0, le=60)
+    # Every audio track of a source becomes a stereo AAC rendition; on, a track with 5.1 or more channels also gets a
+    # 5.1 AAC rendition.
+    audio_surround: bool = False
 
     # Requests to user-given URLs (import from a URL) reach only public addresses over https. Hosts named here
     # (`host:port`, comma-separated or a JSON list) are exempt, plain http included: a test server or a private

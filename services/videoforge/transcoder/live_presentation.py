@@ -21,7 +21,9 @@ from videoforge.transcoder.domain.presentation import (
     PresentationSnapshot,
     iframe_playlist,
     marked_playlist,
+    master_with_audio_names,
     master_with_iframes,
+    mpd_with_audio_labels,
     segment_count,
     stream_files,
 )
@@ -88,9 +90,7 @@ def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], 
         except FileNotFoundError:
             manifests = []  # not all written yet: nothing to describe the segments with
             break
-        if manifest.relative.endswith(".m3u8"):
-            data = marked_playlist(data.decode()).encode()
-        manifests.append((manifest, data))
+        manifests.append((manifest, _as_published(layout, manifest, data)))
     segments = sorted(
         segment
         for folder in layout.segment_folders()
@@ -110,6 +110,16 @@ def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], 
         rungs=rungs,
         has_audio=layout.has_audio,
     )
+
+
+def _as_published(layout: PresentationLayout, manifest: ManifestFile, data: bytes) -> bytes:
+    """A manifest as the muxer wrote it, completed with what it leaves out: the playlists' type, the audio
+    renditions' names and languages."""
+    if manifest.relative == layout.master_playlist:
+        return master_with_audio_names(data.decode(), layout).encode()
+    if manifest.relative == layout.dash_manifest:
+        return mpd_with_audio_labels(data.decode(), layout).encode()
+    return marked_playlist(data.decode()).encode()
 
 
 def _with_iframe_playlists(

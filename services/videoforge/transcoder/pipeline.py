@@ -13,6 +13,7 @@ from videoforge.kit.subprocesses import ProcessError
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
+from videoforge.transcoder.domain.audio_renditions import plan_audio
 from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits, validate
 from videoforge.transcoder.domain.per_title import PerTitlePlanner
@@ -38,9 +39,11 @@ class MediaPipeline(Transcoder):
         *,
         per_title: PerTitlePlanner | None = None,
         text_tracks: TextTrackExtractor | None = None,
+        surround_audio: bool = False,
     ) -> None:
         self._encoder, self._limits = encoder, limits
         self._per_title, self._text_tracks = per_title, text_tracks
+        self._surround_audio = surround_audio
 
     async def transcode(
         self,
@@ -63,6 +66,7 @@ class MediaPipeline(Transcoder):
             sink=sink,
             text_tracks=self._text_tracks,
             options=options,
+            surround_audio=self._surround_audio,
         )
 
 
@@ -78,7 +82,9 @@ async def transcode(
     sink: PresentationSink | None = None,
     text_tracks: TextTrackExtractor | None = None,
     options: EncodingOptions = DEFAULT_ENCODING,
+    surround_audio: bool = False,
 ) -> TranscodeResult:
+    """`surround_audio`: a 5.1 rendition of each surround track besides its stereo one."""
     # Probe before decode: what is not a video, or is past the limits, never reaches the encoder.
     with observed_stage("probe"):
         info = await encoder.probe(source)
@@ -87,7 +93,7 @@ async def transcode(
     if per_title is not None:
         rungs = await per_title.plan(source, info, rungs, work_dir / "analysis")
     start, end = ENCODE_SHARE
-    layout = PresentationLayout.for_ladder(rungs, info.has_audio)
+    layout = PresentationLayout.for_ladder(rungs, plan_audio(info.audio_tracks, surround=surround_audio))
     output = work_dir / "output"
     with observed_stage("encode"):
         encode_started = time.perf_counter()
@@ -156,7 +162,8 @@ def _joined_ladder(presentation: PresentationSnapshot, layout: PresentationLayou
     ]
     audio = None
     if layout.has_audio:
-        audio = join_stream(presentation, layout, len(renditions), folder / "audio.mp4")
+        # Downloads carry the default audio rendition: the first track in stereo.
+        audio = join_stream(presentation, layout, layout.first_audio_stream, folder / "audio.mp4")
     return EncodedLadder(renditions=renditions, audio=audio)
 
 

@@ -52,6 +52,7 @@ async def run_worker(settings: Settings) -> None:
             media_limits(settings),
             per_title=per_title_planner(settings),
             text_tracks=TextTrackExtractor(),
+            surround_audio=settings.audio_surround,
         ),
         WorkerConfig(
             worker_id=f"{socket.gethostname()}-{os.getpid()}",

@@ -26,6 +26,7 @@ from PIL import Image
 from videoforge.kit.errors import Unavailable
 from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, ResourceLimits, run_process
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
+from videoforge.transcoder.domain.audio_renditions import SAMPLE_RATE, AudioRendition
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
@@ -55,7 +56,8 @@ PROBE_ENTRIES = (
     "format=format_name,duration,size,bit_rate"
     ":stream=index,codec_type,codec_name,width,height,coded_width,coded_height,sample_aspect_ratio,avg_frame_rate"
     ",r_frame_rate,duration"
-    ":stream_disposition=attached_pic:stream_tags=rotate:stream_side_data=side_data_type,rotation"
+    ",channels,channel_layout"
+    ":stream_disposition=attached_pic:stream_tags=rotate,language,title:stream_side_data=side_data_type,rotation"
 )
 AUDIO_ARGS = ("-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000")
 STORYBOARD_TILE_WIDTH = 160
@@ -235,15 +237,15 @@ class FfmpegEncoder:
         total_pixels = sum(rung.width * rung.height for rung in rungs)
         for i, rung in enumerate(rungs):
             argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels, f":{i}")]
-        if layout.has_audio:
-            argv += ["-map", "0:a:0", *AUDIO_ARGS]
+        for output_index, rendition in enumerate(layout.audio):
+            argv += _audio_args(rendition, output_index)
         argv += [
             *_CLEAN_OUTPUT, "-f", "dash",
             # Segments as long as a GOP, so each starts on the keyframe all rungs share.
             "-seg_duration", str(GOP_SECONDS), "-use_template", "1", "-use_timeline", "1",
             # The same segments described for HLS too: one CMAF set for both.
             "-hls_playlist", "1", "-hls_master_name", layout.master_playlist,
-            "-adaptation_sets", _adaptation_sets(rungs, layout.has_audio),
+            "-adaptation_sets", _adaptation_sets(rungs, len(layout.audio)),
             "-init_seg_name", layout.init_template, "-media_seg_name", layout.segment_template,
             str(out_dir / layout.dash_manifest),
         ]  # fmt: skip
@@ -425,13 +427,26 @@ _PIXEL_LIMIT = re.compile(r"Picture size (?P<width>\d+)x(?P<height>\d+) exceeds 
 _CLEAN_OUTPUT = ("-map_metadata", "-1", "-map_chapters", "-1")
 
 
-def _adaptation_sets(rungs: Sequence[Rung], has_audio: bool) -> str:
+def _audio_args(rendition: AudioRendition, output_index: int) -> list[str]:
+    """One audio rendition: its source track as AAC, tagged with the language the MPD's `lang` is written from
+    and its name. `output_index` is its place among the output's audio streams."""
+    a = f":a:{output_index}"
+    return [
+        "-map", f"0:a:{rendition.source}", f"-c{a}", "aac", f"-b{a}", f"{rendition.bitrate_kbps}k",
+        f"-ac{a}", str(rendition.channels), f"-ar{a}", str(SAMPLE_RATE),
+        f"-metadata:s{a}", f"language={rendition.language}", f"-metadata:s{a}", f"title={rendition.name}",
+    ]  # fmt: skip
+
+
+def _adaptation_sets(rungs: Sequence[Rung], audio_count: int) -> str:
     """The muxer's adaptation sets: rungs of one picture shape together (a set may hold one aspect ratio only,
-    and 854x480 is not exactly 16:9), then the audio."""
+    and 854x480 is not exactly 16:9), then each audio rendition in a set of its own (one language, one channel
+    count each)."""
     shapes: dict[Fraction, list[str]] = {}
     for stream, rung in enumerate(rungs):
         shapes.setdefault(Fraction(rung.width, rung.height), []).append(str(stream))
-    sets = [",".join(streams) for streams in shapes.values()] + (["a"] if has_audio else [])
+    audio = [str(len(rungs) + i) for i in range(audio_count)]
+    sets = [",".join(streams) for streams in shapes.values()] + audio
     return " ".join(f"id={number},streams={streams}" for number, streams in enumerate(sets))
 
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from videoforge.transcoder.domain.errors import UnsupportedMedia
+from videoforge.transcoder.domain.languages import bcp47
 
 # How much of a file `sniff_refusal` wants to see.
 SNIFF_BYTES = 4096
@@ -16,8 +17,26 @@ _PLAUSIBLE_FRAME_RATE = Fraction(1000)
 
 
 @dataclass(frozen=True, slots=True)
+class AudioTrack:
+    """A decodable audio stream of a source, as its tags describe it."""
+
+    # Its place among the source's audio streams, undecodable ones included: FFmpeg's `0:a:{position}`.
+    position: int
+    codec: str
+    channels: int = 2
+    channel_layout: str = ""
+    language: str = "und"  # BCP 47
+    title: str = ""  # as tagged: untrusted text
+
+    @property
+    def surround(self) -> bool:
+        """5.1 or more: worth a surround rendition when one is asked for."""
+        return self.channels >= 6
+
+
+@dataclass(frozen=True, slots=True)
 class MediaInfo:
-    """A probed source: its first video stream, first decodable audio stream, and container."""
+    """A probed source: its first video stream, its decodable audio streams, and container."""
 
     container: str
     duration_seconds: float
@@ -34,6 +53,7 @@ class MediaInfo:
     coded_width: int = 0
     coded_height: int = 0
     stream_count: int = 1
+    audio_tracks: tuple[AudioTrack, ...] = ()
 
     @property
     def frame_rate(self) -> float:
@@ -113,10 +133,7 @@ def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
     )
     if video is None:
         raise UnsupportedMedia("The file has no video stream")
-    audio = next(
-        (s for s in streams if s.get("codec_type") == "audio" and s.get("codec_name")),
-        None,
-    )
+    audio_tracks = _audio_tracks(streams)
     width, height = _int(video.get("width")) or 0, _int(video.get("height")) or 0
     if width <= 0 or height <= 0:
         raise UnsupportedMedia("The video stream's resolution is unknown")
@@ -135,13 +152,35 @@ def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
         video_codec=str(video.get("codec_name") or ""),
         rotation=_rotation(video),
         sample_aspect_ratio=_ratio(video.get("sample_aspect_ratio")) or Fraction(1),
-        audio_codec=str(audio["codec_name"]) if audio else None,
+        audio_codec=audio_tracks[0].codec if audio_tracks else None,
         bitrate=_int(fmt.get("bit_rate")),
         size_bytes=_int(fmt.get("size")),
         coded_width=max(0, _int(video.get("coded_width")) or 0),
         coded_height=max(0, _int(video.get("coded_height")) or 0),
         stream_count=len(streams),
+        audio_tracks=audio_tracks,
     )
+
+
+def _audio_tracks(streams: list[dict[str, Any]]) -> tuple[AudioTrack, ...]:
+    """The audio streams a decoder exists for (ffprobe names their codec), each at its place among all audio."""
+    audio = [stream for stream in streams if stream.get("codec_type") == "audio"]
+    tracks = []
+    for position, stream in enumerate(audio):
+        if not stream.get("codec_name"):
+            continue
+        tags = stream.get("tags") or {}
+        tracks.append(
+            AudioTrack(
+                position=position,
+                codec=str(stream["codec_name"]),
+                channels=max(1, _int(stream.get("channels")) or 2),
+                channel_layout=str(stream.get("channel_layout") or ""),
+                language=bcp47(str(tags.get("language") or "")),
+                title=str(tags.get("title") or ""),
+            )
+        )
+    return tuple(tracks)
 
 
 def validate(info: MediaInfo, limits: MediaLimits) -> None:

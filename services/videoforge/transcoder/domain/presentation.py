@@ -8,17 +8,20 @@ players can start before the end. When the encode ends the same segments are des
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import m3u8
 
+from videoforge.transcoder.domain.audio_renditions import AudioRendition
 from videoforge.transcoder.domain.ladder import Rung
 
 DASH_MANIFEST = "manifest.mpd"
 MASTER_PLAYLIST = "master.m3u8"
-# Streams are numbered in the order they are mapped: the rungs largest first, then the audio.
+# Streams are numbered in the order they are mapped: the rungs largest first, then the audio renditions.
 INIT_TEMPLATE = "$RepresentationID$/init.mp4"  # INIT_SEGMENT in each stream's folder
 SEGMENT_TEMPLATE = "$RepresentationID$/$Number$.m4s"
 INIT_SEGMENT = "init.mp4"
@@ -27,6 +30,10 @@ PARTIAL_SUFFIX = ".tmp"
 _TARGET_DURATION = "#EXT-X-TARGETDURATION"
 _PLAYLIST_TYPE = "#EXT-X-PLAYLIST-TYPE"
 _ENDLIST = "#EXT-X-ENDLIST"
+_AUDIO_MEDIA = "#EXT-X-MEDIA:TYPE=AUDIO,"
+_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+_MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
+_MAIN_ROLE = (("schemeIdUri", "urn:mpeg:dash:role:2011"), ("value", "main"))
 
 
 @dataclass(frozen=True)
@@ -40,22 +47,31 @@ class ManifestFile:
 
 @dataclass(frozen=True)
 class PresentationLayout:
-    """Where each stream's segments and playlist go, for a ladder with or without audio."""
+    """Where each stream's segments and playlist go, for a ladder and its audio renditions (maybe none)."""
 
     rung_names: tuple[str, ...]
-    has_audio: bool
+    audio: tuple[AudioRendition, ...] = ()
     master_playlist: str = MASTER_PLAYLIST
     dash_manifest: str = DASH_MANIFEST
     init_template: str = INIT_TEMPLATE
     segment_template: str = SEGMENT_TEMPLATE
 
     @classmethod
-    def for_ladder(cls, rungs: list[Rung], has_audio: bool) -> PresentationLayout:
-        return cls(tuple(rung.name for rung in rungs), has_audio)
+    def for_ladder(cls, rungs: list[Rung], audio: tuple[AudioRendition, ...]) -> PresentationLayout:
+        return cls(tuple(rung.name for rung in rungs), audio)
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio)
+
+    @property
+    def first_audio_stream(self) -> int:
+        """The stream number of the first audio rendition: the default one, and the one downloads carry."""
+        return len(self.rung_names)
 
     @property
     def stream_count(self) -> int:
-        return len(self.rung_names) + (1 if self.has_audio else 0)
+        return len(self.rung_names) + len(self.audio)
 
     def segment_folders(self) -> list[str]:
         return [str(stream) for stream in range(self.stream_count)]
@@ -71,8 +87,7 @@ class PresentationLayout:
         playlists = [
             ManifestFile(self.media_playlist(i), "HLS_PLAYLIST", name) for i, name in enumerate(self.rung_names)
         ]
-        if self.has_audio:
-            playlists.append(ManifestFile(self.media_playlist(len(self.rung_names))))
+        playlists += [ManifestFile(self.media_playlist(self.first_audio_stream + i)) for i in range(len(self.audio))]
         return [
             *playlists,
             ManifestFile(self.master_playlist, "HLS_MASTER"),
@@ -100,6 +115,58 @@ def marked_playlist(text: str) -> str:
     at = next(i for i, line in enumerate(lines) if line.startswith(_TARGET_DURATION)) + 1
     lines.insert(at, f"{_PLAYLIST_TYPE}:{'VOD' if ended else 'EVENT'}")
     return "\n".join(lines) + "\n"
+
+
+def master_with_audio_names(master: str, layout: PresentationLayout) -> str:
+    """The master playlist with each audio rendition's LANGUAGE and NAME, the first one the default, and every one
+    AUTOSELECT=YES (a player may pick one in the viewer's language). The muxer names them `audio_N`, writes no
+    language and marks no rendition selectable automatically."""
+    renditions = {layout.media_playlist(layout.first_audio_stream + i): r for i, r in enumerate(layout.audio)}
+    lines = master.splitlines()
+    for at, line in enumerate(lines):
+        if not line.startswith(_AUDIO_MEDIA):
+            continue
+        attributes = dict(_ATTRIBUTE.findall(line.removeprefix("#EXT-X-MEDIA:")))
+        rendition = renditions.get(attributes.get("URI", "").strip('"'))
+        if rendition is None:
+            continue
+        default = "YES" if rendition is layout.audio[0] else "NO"
+        attributes |= {
+            "LANGUAGE": f'"{rendition.language}"',
+            "NAME": f'"{rendition.name}"',
+            "DEFAULT": default,
+            "AUTOSELECT": "YES",
+            "CHANNELS": f'"{rendition.channels}"',
+        }
+        order = ["TYPE", "GROUP-ID", "LANGUAGE", "NAME", "DEFAULT", "AUTOSELECT", "CHANNELS", "URI"]
+        listed = [*order, *(name for name in attributes if name not in order)]
+        lines[at] = "#EXT-X-MEDIA:" + ",".join(f"{name}={attributes[name]}" for name in listed if name in attributes)
+    return "\n".join(lines) + "\n"
+
+
+def mpd_with_audio_labels(mpd: str, layout: PresentationLayout) -> str:
+    """The MPD with each audio rendition's AdaptationSet labelled with its name and language, and the first one's
+    marked the main one (the DASH side of HLS's DEFAULT=YES). The muxer writes `lang` only."""
+    ET.register_namespace("", _MPD_NS)
+    root = ET.fromstring(mpd)
+    renditions = {str(layout.first_audio_stream + i): r for i, r in enumerate(layout.audio)}
+    for adaptation_set in root.iter(f"{{{_MPD_NS}}}AdaptationSet"):
+        representation = adaptation_set.find(f"{{{_MPD_NS}}}Representation")
+        if representation is None or adaptation_set.find(f"{{{_MPD_NS}}}Label") is not None:
+            continue
+        rendition = renditions.get(representation.get("id", ""))
+        if rendition is None:
+            continue
+        adaptation_set.set("lang", rendition.language)
+        label = ET.Element(f"{{{_MPD_NS}}}Label")
+        label.text = rendition.name
+        added = [label, *([ET.Element(f"{{{_MPD_NS}}}Role", dict(_MAIN_ROLE))] if rendition is layout.audio[0] else [])]
+        for element in added:
+            element.tail = adaptation_set.text  # the indentation the muxer gave the Representation
+        # Just before the Representation: the schema puts Label, then Role, after any protection or properties.
+        at = list(adaptation_set).index(representation)
+        adaptation_set[at:at] = added
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def iframe_playlist(playlist: str, keyframes: dict[str, tuple[int, int]]) -> str:
