@@ -74,6 +74,7 @@ class Job(_message.Message):
     SOURCE_URL_FIELD_NUMBER: _builtins.int
     CODECS_FIELD_NUMBER: _builtins.int
     PROTECTION_FIELD_NUMBER: _builtins.int
+    CONTENT_KEY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. Format: `jobs/{job}`."""
     id: _builtins.str
@@ -120,6 +121,12 @@ class Job(_message.Message):
     def codecs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Output only. The video codecs of its ladders: `h264`, then `hevc` and `av1` when asked for."""
 
+    @_builtins.property
+    def content_key(self) -> Global___ContentKey:
+        """Output only. The video's content key when it is protected: set in StartAttempt's answer alone, for the
+        worker that encrypts the output; never shown to people.
+        """
+
     def __init__(
         self,
         *,
@@ -142,10 +149,11 @@ class Job(_message.Message):
         source_url: _builtins.str = ...,
         codecs: _abc.Iterable[_builtins.str] | None = ...,
         protection: _builtins.str = ...,
+        content_key: Global___ContentKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "error", b"error", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content_key", b"content_key", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "codecs", b"codecs", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "protection", b"protection", "renditions", b"renditions", "source_url", b"source_url", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "codecs", b"codecs", "content_key", b"content_key", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "protection", b"protection", "renditions", b"renditions", "source_url", b"source_url", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1213,6 +1221,8 @@ class PublishedOutput(_message.Message):
     RENDITIONS_FIELD_NUMBER: _builtins.int
     DURATION_SECONDS_FIELD_NUMBER: _builtins.int
     LIVE_FIELD_NUMBER: _builtins.int
+    PROTECTION_FIELD_NUMBER: _builtins.int
+    CONTENT_KEY_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     job_id: _builtins.str
     output_prefix: _builtins.str
@@ -1221,10 +1231,16 @@ class PublishedOutput(_message.Message):
     """True while the set still grows: its job is running and nothing completed plays yet. Its manifests change
     until the job completes; then the same segments become the completed output.
     """
+    protection: _builtins.str
+    """How its job protected it: `clearkey`, `aes-128`, or empty (in the clear)."""
     @_builtins.property
     def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Asset]: ...
     @_builtins.property
     def renditions(self) -> _containers.RepeatedCompositeFieldContainer[_transcoder_pb2.Rendition]: ...
+    @_builtins.property
+    def content_key(self) -> Global___ContentKey:
+        """The video's content key when it is protected, for the streaming service to hand to grant holders."""
+
     def __init__(
         self,
         *,
@@ -1235,14 +1251,42 @@ class PublishedOutput(_message.Message):
         renditions: _abc.Iterable[_transcoder_pb2.Rendition] | None = ...,
         duration_seconds: _builtins.float = ...,
         live: _builtins.bool = ...,
+        protection: _builtins.str = ...,
+        content_key: Global___ContentKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content_key", b"content_key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "duration_seconds", b"duration_seconds", "job_id", b"job_id", "live", b"live", "output_prefix", b"output_prefix", "renditions", b"renditions", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "content_key", b"content_key", "duration_seconds", b"duration_seconds", "job_id", b"job_id", "live", b"live", "output_prefix", b"output_prefix", "protection", b"protection", "renditions", b"renditions", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PublishedOutput: _TypeAlias = PublishedOutput  # noqa: Y015
+
+@_typing.final
+class ContentKey(_message.Message):
+    """The key a protected video's segments are encrypted with (AES-128), one per video."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.bytes
+    """16 bytes: CENC's default KID, and the ClearKey licence's `kid`."""
+    key: _builtins.bytes
+    """16 bytes."""
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.bytes = ...,
+        key: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "key_id", b"key_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentKey: _TypeAlias = ContentKey  # noqa: Y015
 
 @_typing.final
 class PurgeVideoJobsRequest(_message.Message):

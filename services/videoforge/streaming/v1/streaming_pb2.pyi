@@ -308,3 +308,141 @@ class GetManifestRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetManifestRequest: _TypeAlias = GetManifestRequest  # noqa: Y015
+
+@_typing.final
+class GetContentKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    video_id: _builtins.str
+    """Required."""
+    token: _builtins.str
+    """The playback grant the signed URL carries."""
+    def __init__(
+        self,
+        *,
+        video_id: _builtins.str = ...,
+        token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["token", b"token", "video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetContentKeyRequest: _TypeAlias = GetContentKeyRequest  # noqa: Y015
+
+@_typing.final
+class GetClearKeyLicenseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    LICENSE_REQUEST_FIELD_NUMBER: _builtins.int
+    video_id: _builtins.str
+    """Required."""
+    token: _builtins.str
+    """The playback grant the signed URL carries."""
+    @_builtins.property
+    def license_request(self) -> Global___LicenseRequest:
+        """Required. What the browser's ClearKey CDM sent."""
+
+    def __init__(
+        self,
+        *,
+        video_id: _builtins.str = ...,
+        token: _builtins.str = ...,
+        license_request: Global___LicenseRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["license_request", b"license_request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["license_request", b"license_request", "token", b"token", "video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetClearKeyLicenseRequest: _TypeAlias = GetClearKeyLicenseRequest  # noqa: Y015
+
+@_typing.final
+class LicenseRequest(_message.Message):
+    """A ClearKey licence request (W3C Encrypted Media Extensions, 9.1.3)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIDS_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    type: _builtins.str
+    """`temporary`."""
+    @_builtins.property
+    def kids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Key IDs, base64url without padding."""
+
+    def __init__(
+        self,
+        *,
+        kids: _abc.Iterable[_builtins.str] | None = ...,
+        type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kids", b"kids", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LicenseRequest: _TypeAlias = LicenseRequest  # noqa: Y015
+
+@_typing.final
+class ClearKeyLicense(_message.Message):
+    """A ClearKey licence: the keys the request named that the video has."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    type: _builtins.str
+    """`temporary`: the keys live as long as the browser's session."""
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___JsonWebKey]: ...
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[Global___JsonWebKey] | None = ...,
+        type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearKeyLicense: _TypeAlias = ClearKeyLicense  # noqa: Y015
+
+@_typing.final
+class JsonWebKey(_message.Message):
+    """A symmetric key as a JSON Web Key (RFC 7517)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KTY_FIELD_NUMBER: _builtins.int
+    KID_FIELD_NUMBER: _builtins.int
+    K_FIELD_NUMBER: _builtins.int
+    kty: _builtins.str
+    """`oct`."""
+    kid: _builtins.str
+    """The key ID, base64url without padding."""
+    k: _builtins.str
+    """The key, base64url without padding."""
+    def __init__(
+        self,
+        *,
+        kty: _builtins.str = ...,
+        kid: _builtins.str = ...,
+        k: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["k", b"k", "kid", b"kid", "kty", b"kty"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JsonWebKey: _TypeAlias = JsonWebKey  # noqa: Y015

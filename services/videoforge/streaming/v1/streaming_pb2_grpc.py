@@ -66,6 +66,16 @@ class StreamingServiceStub:
                 request_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetManifestRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.GetContentKey = channel.unary_unary(
+                '/videoforge.streaming.v1.StreamingService/GetContentKey',
+                request_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetContentKeyRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetClearKeyLicense = channel.unary_unary(
+                '/videoforge.streaming.v1.StreamingService/GetClearKeyLicense',
+                request_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetClearKeyLicenseRequest.SerializeToString,
+                response_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.ClearKeyLicense.FromString,
+                _registered_method=True)
 
 
 class StreamingServiceServicer:
@@ -115,6 +125,22 @@ class StreamingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetContentKey(self, request, context):
+        """The key of a video protected with `aes-128` (16 raw bytes), where its HLS playlists' key URI points. Answered
+        only to a caller holding a playback grant of that very video.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClearKeyLicense(self, request, context):
+        """A W3C ClearKey licence for a video protected with `clearkey`, where its MPD's licence URL points: the keys
+        asked for, as JSON Web Keys. Answered only to a caller holding a playback grant of that very video.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StreamingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +173,16 @@ def add_StreamingServiceServicer_to_server(servicer, server):
                     servicer.GetManifest,
                     request_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetManifestRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetContentKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContentKey,
+                    request_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetContentKeyRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetClearKeyLicense': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClearKeyLicense,
+                    request_deserializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetClearKeyLicenseRequest.FromString,
+                    response_serializer=videoforge_dot_streaming_dot_v1_dot_streaming__pb2.ClearKeyLicense.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +348,60 @@ class StreamingService:
             '/videoforge.streaming.v1.StreamingService/GetManifest',
             videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetManifestRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContentKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.streaming.v1.StreamingService/GetContentKey',
+            videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetContentKeyRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClearKeyLicense(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videoforge.streaming.v1.StreamingService/GetClearKeyLicense',
+            videoforge_dot_streaming_dot_v1_dot_streaming__pb2.GetClearKeyLicenseRequest.SerializeToString,
+            videoforge_dot_streaming_dot_v1_dot_streaming__pb2.ClearKeyLicense.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,6 +48,14 @@ class StreamingServiceStub:
     """A signed poster URL."""
     GetManifest: _grpc.UnaryUnaryMultiCallable[_streaming_pb2.GetManifestRequest, _httpbody_pb2.HttpBody]
     """A stored manifest with every child URI carrying the playback signature."""
+    GetContentKey: _grpc.UnaryUnaryMultiCallable[_streaming_pb2.GetContentKeyRequest, _httpbody_pb2.HttpBody]
+    """The key of a video protected with `aes-128` (16 raw bytes), where its HLS playlists' key URI points. Answered
+    only to a caller holding a playback grant of that very video.
+    """
+    GetClearKeyLicense: _grpc.UnaryUnaryMultiCallable[_streaming_pb2.GetClearKeyLicenseRequest, _streaming_pb2.ClearKeyLicense]
+    """A W3C ClearKey licence for a video protected with `clearkey`, where its MPD's licence URL points: the keys
+    asked for, as JSON Web Keys. Answered only to a caller holding a playback grant of that very video.
+    """
 
 @_typing.type_check_only
 class StreamingServiceAsyncStub(StreamingServiceStub):
@@ -68,6 +76,14 @@ class StreamingServiceAsyncStub(StreamingServiceStub):
     """A signed poster URL."""
     GetManifest: _aio.UnaryUnaryMultiCallable[_streaming_pb2.GetManifestRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
     """A stored manifest with every child URI carrying the playback signature."""
+    GetContentKey: _aio.UnaryUnaryMultiCallable[_streaming_pb2.GetContentKeyRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """The key of a video protected with `aes-128` (16 raw bytes), where its HLS playlists' key URI points. Answered
+    only to a caller holding a playback grant of that very video.
+    """
+    GetClearKeyLicense: _aio.UnaryUnaryMultiCallable[_streaming_pb2.GetClearKeyLicenseRequest, _streaming_pb2.ClearKeyLicense]  # type: ignore[assignment]
+    """A W3C ClearKey licence for a video protected with `clearkey`, where its MPD's licence URL points: the keys
+    asked for, as JSON Web Keys. Answered only to a caller holding a playback grant of that very video.
+    """
 
 class StreamingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Playback: signed URLs for renditions, adaptive manifests and images."""
@@ -121,5 +137,25 @@ class StreamingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
         """A stored manifest with every child URI carrying the playback signature."""
+
+    @_abc_1.abstractmethod
+    def GetContentKey(
+        self,
+        request: _streaming_pb2.GetContentKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
+        """The key of a video protected with `aes-128` (16 raw bytes), where its HLS playlists' key URI points. Answered
+        only to a caller holding a playback grant of that very video.
+        """
+
+    @_abc_1.abstractmethod
+    def GetClearKeyLicense(
+        self,
+        request: _streaming_pb2.GetClearKeyLicenseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_streaming_pb2.ClearKeyLicense, _abc.Awaitable[_streaming_pb2.ClearKeyLicense]]:
+        """A W3C ClearKey licence for a video protected with `clearkey`, where its MPD's licence URL points: the keys
+        asked for, as JSON Web Keys. Answered only to a caller holding a playback grant of that very video.
+        """
 
 def add_StreamingServiceServicer_to_server(servicer: StreamingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
