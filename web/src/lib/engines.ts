@@ -20,6 +20,13 @@ export interface TextTrackChoice {
   label: string;
 }
 
+export interface AudioTrackChoice {
+  id: number;
+  /** BCP 47, as the manifest lists it. */
+  language: string;
+  label: string;
+}
+
 export interface Engine {
   readonly name: string;
   /** The renditions a person can pick, highest first. */
@@ -34,6 +41,11 @@ export interface Engine {
   /** The shown caption track's id, or -1 when captions are off. */
   selectedText(): number;
   selectText(id: number): void;
+  /** The audio tracks a person can pick (languages, commentary, surround), in the manifest's order. */
+  audioTracks(): AudioTrackChoice[];
+  /** The playing audio track's id, or -1 before one plays. */
+  selectedAudio(): number;
+  selectAudio(id: number): void;
   destroy(): Promise<void>;
 }
 
@@ -79,6 +91,8 @@ function createHlsEngine(
   hls.on(Hls.Events.LEVEL_SWITCHED, events.onChange);
   hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, events.onChange);
   hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, events.onChange);
+  hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, events.onChange);
+  hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, events.onChange);
   hls.on(Hls.Events.ERROR, (_event, data) => {
     if (!data.fatal) return;
     if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recoveredMediaError) {
@@ -123,6 +137,18 @@ function createHlsEngine(
     selectText(id) {
       hls.subtitleTrack = id;
       hls.subtitleDisplay = id >= 0;
+      events.onChange();
+    },
+    audioTracks: () =>
+      hls.audioTracks.map((track, id) => ({
+        id,
+        language: track.lang ?? "",
+        label: track.name || track.lang || `Audio ${id + 1}`,
+      })),
+    selectedAudio: () => hls.audioTrack,
+    selectAudio(id) {
+      // hls.js fetches the chosen track from the playing position on.
+      hls.audioTrack = id;
       events.onChange();
     },
     async destroy() {
@@ -194,6 +220,20 @@ async function createShakaEngine(
       player.selectTextTrack(player.getTextTracks().find((track) => track.id === id) ?? null);
       events.onChange();
     },
+    // Tracks by their place in the list: a Shaka audio track may have no id.
+    audioTracks: () =>
+      player.getAudioTracks().map((track, id) => ({
+        id,
+        language: track.language,
+        label: track.label || track.language || `Audio ${id + 1}`,
+      })),
+    selectedAudio: () => player.getAudioTracks().findIndex((track) => track.active),
+    selectAudio(id) {
+      // By the track, not by language alone: a stereo and a 5.1 rendition may share one.
+      const track = player.getAudioTracks()[id];
+      if (track) player.selectAudioTrack(track);
+      events.onChange();
+    },
     async destroy() {
       await player.destroy();
     },
@@ -212,6 +252,9 @@ function createNativeEngine(video: HTMLVideoElement, url: string): Engine {
     textTracks: () => [],
     selectedText: () => -1,
     selectText: () => undefined,
+    audioTracks: () => [],
+    selectedAudio: () => -1,
+    selectAudio: () => undefined,
     async destroy() {
       video.removeAttribute("src");
       video.load();

@@ -1,4 +1,4 @@
-// The video player: engine (hls.js or Shaka), controls that work by keyboard, caption and quality menus, and
+// The video player: engine (hls.js or Shaka), controls that work by keyboard, audio, caption and quality menus, and
 // storyboard thumbnails above the seek bar while scrubbing.
 
 import { h, icon } from "../lib/dom";
@@ -7,6 +7,7 @@ import { formatDuration } from "../lib/format";
 import { loadStoryboard, tileAt, type StoryboardTile } from "../lib/storyboard";
 import type { Playback } from "../lib/types";
 import { ICONS } from "./icons";
+import { createAudioMenu } from "./audioMenu";
 import { createCaptionMenu } from "./captionMenu";
 import { createQualityMenu } from "./qualityMenu";
 
@@ -64,6 +65,7 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
   });
   const quality = createQualityMenu(() => engine, signal);
   const captions = createCaptionMenu(() => engine, signal);
+  const audio = createAudioMenu(() => engine, signal);
   const fullscreenButton = h(
     "button",
     { type: "button", class: "control", "aria-label": "Full screen", hidden: !document.fullscreenEnabled },
@@ -77,6 +79,7 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
     seekArea,
     total,
     h("div", { class: "volume-group" }, muteButton, volume),
+    audio.element,
     captions.element,
     quality.element,
     fullscreenButton,
@@ -174,6 +177,7 @@ export function createPlayer(playback: Playback, title: string, signal: AbortSig
   function refreshMenus(): void {
     quality.refresh();
     captions.refresh();
+    audio.refresh();
   }
 
   async function useFormat(next: StreamFormat): Promise<void> {
