@@ -9,6 +9,8 @@ from typing import Any
 import m3u8
 import pytest
 
+from videoforge.published_captions import PublishedCaption
+from videoforge.streaming.domain.caption_manifests import dash_with_captions, hls_with_captions
 from videoforge.transcoder.domain.audio_renditions import AudioRendition, plan_audio
 from videoforge.transcoder.domain.languages import bcp47, language_name
 from videoforge.transcoder.domain.media import AudioTrack, parse_ffprobe
@@ -136,6 +138,12 @@ MUXER_MPD = """<?xml version="1.0" encoding="utf-8"?>
 	</Period>
 </MPD>
 """
+CAPTION_SET = (
+    '<AdaptationSet xmlns="urn:mpeg:dash:schema:mpd:2011" id="0" contentType="text">'
+    '<Representation id="0" bandwidth="420" mimeType="text/vtt">'
+    '<SegmentTemplate timescale="1000" media="captions/c1/webvtt/$Number$.vtt" startNumber="1"/>'
+    "</Representation></AdaptationSet>"
+)
 
 
 def test_the_master_names_each_audio_rendition_in_one_group_the_first_by_default() -> None:
@@ -165,3 +173,20 @@ def test_the_mpd_labels_each_audio_set_and_marks_the_first_the_main_one() -> Non
     ]
     role = sets[1].find(f"{DASH}Role")
     assert role is not None and role.attrib == {"schemeIdUri": "urn:mpeg:dash:role:2011", "value": "main"}
+
+
+def test_captions_added_later_keep_every_audio_rendition() -> None:
+    caption = PublishedCaption("c1", "de", "Deutsch", "captions/c1/webvtt/playlist.m3u8", CAPTION_SET)
+    path = "jobs/j/attempt-1/master.m3u8"
+
+    master = m3u8.loads(hls_with_captions(master_with_audio_names(MUXER_MASTER, LAYOUT), path, [caption]))
+    mpd = ET.fromstring(dash_with_captions(mpd_with_audio_labels(MUXER_MPD, LAYOUT), path, [caption]))
+
+    assert [(m.type, m.language, m.name, m.default) for m in master.media] == [
+        ("AUDIO", "en", "English", "YES"),
+        ("AUDIO", "fr", "Français", "NO"),
+        ("SUBTITLES", "de", "Deutsch", "NO"),
+    ]
+    assert [(v.stream_info.audio, v.stream_info.subtitles) for v in master.playlists] == [("group_A1", "subtitles")]
+    sets = [(s.get("id"), s.get("contentType"), s.get("lang")) for s in mpd.iter(f"{DASH}AdaptationSet")]
+    assert sets == [("0", "video", None), ("1", "audio", "en"), ("2", "audio", "fr"), ("3", "text", "de")]
