@@ -67,6 +67,14 @@ async def encode_presentation(
             encoding.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await encoding
+    return await finished_presentation(layout, out_dir, rungs, sink)
+
+
+async def finished_presentation(
+    layout: PresentationLayout, out_dir: Path, rungs: list[Rung], sink: PresentationSink | None
+) -> PresentationSnapshot:
+    """The presentation the muxer ended in out_dir, its manifests completed on disk as published, handed to
+    `sink`."""
     final = await asyncio.to_thread(read_snapshot, layout, out_dir, rungs, final=True)
     # What stays on disk is what is published: the playlists with their type said.
     for manifest, data in final.manifests:
@@ -109,6 +117,7 @@ def read_snapshot(layout: PresentationLayout, out_dir: Path, rungs: list[Rung], 
         final=final,
         rungs=rungs,
         has_audio=layout.has_audio,
+        codec_rungs=list(layout.codec_rungs),
     )
 
 

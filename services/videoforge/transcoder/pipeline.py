@@ -14,10 +14,10 @@ from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.domain.audio_renditions import plan_audio
-from videoforge.transcoder.domain.ladder import plan_ladder
+from videoforge.transcoder.domain.ladder import codec_rungs, plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits, validate
 from videoforge.transcoder.domain.per_title import PerTitlePlanner
-from videoforge.transcoder.domain.ports import OutputFile, Transcoder, TranscodeResult
+from videoforge.transcoder.domain.ports import ChunkedEncoding, OutputFile, Transcoder, TranscodeResult
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
 from videoforge.transcoder.live_presentation import encode_presentation, join_stream
 from videoforge.transcoder.observed_stages import observed_stage, record_encode_speed
@@ -54,6 +54,7 @@ class MediaPipeline(Transcoder):
         on_progress: Callable[[float], None],
         sink: PresentationSink | None = None,
         options: EncodingOptions = DEFAULT_ENCODING,
+        chunks: ChunkedEncoding | None = None,
     ) -> TranscodeResult:
         return await transcode(
             source,
@@ -67,6 +68,7 @@ class MediaPipeline(Transcoder):
             text_tracks=self._text_tracks,
             options=options,
             surround_audio=self._surround_audio,
+            chunks=chunks,
         )
 
 
@@ -83,8 +85,10 @@ async def transcode(
     text_tracks: TextTrackExtractor | None = None,
     options: EncodingOptions = DEFAULT_ENCODING,
     surround_audio: bool = False,
+    chunks: ChunkedEncoding | None = None,
 ) -> TranscodeResult:
-    """`surround_audio`: a 5.1 rendition of each surround track besides its stereo one."""
+    """`surround_audio`: a 5.1 rendition of each surround track besides its stereo one. `chunks`: how a long
+    source is encoded in chunks across workers (its presentation then published only once finished)."""
     # Probe before decode: what is not a video, or is past the limits, never reaches the encoder.
     with observed_stage("probe"):
         info = await encoder.probe(source)
@@ -93,21 +97,31 @@ async def transcode(
     if per_title is not None:
         rungs = await per_title.plan(source, info, rungs, work_dir / "analysis")
     start, end = ENCODE_SHARE
-    layout = PresentationLayout.for_ladder(rungs, plan_audio(info.audio_tracks, surround=surround_audio))
+    audio = plan_audio(info.audio_tracks, surround=surround_audio)
+    layout = PresentationLayout.for_ladder(rungs, audio, codec_rungs(rungs, options.codecs))
     output = work_dir / "output"
     with observed_stage("encode"):
         encode_started = time.perf_counter()
-        presentation = await encode_presentation(
-            encoder,
-            source,
-            rungs,
-            layout,
-            output,
-            duration=info.duration_seconds,
-            on_progress=lambda done: on_progress(start + (end - start) * done),
-            sink=sink,
-            options=options,
-        )
+
+        def encode_progress(done: float) -> None:
+            on_progress(start + (end - start) * done)
+
+        if chunks is not None and chunks.applies(info, layout, options):
+            presentation = await chunks.encode(
+                source, info, rungs, layout, output, on_progress=encode_progress, sink=sink
+            )
+        else:
+            presentation = await encode_presentation(
+                encoder,
+                source,
+                rungs,
+                layout,
+                output,
+                duration=info.duration_seconds,
+                on_progress=encode_progress,
+                sink=sink,
+                options=options,
+            )
         record_encode_speed(info.duration_seconds, time.perf_counter() - encode_started)
     with observed_stage("package"):
         ladder = await asyncio.to_thread(_joined_ladder, presentation, layout, work_dir / "joined")
@@ -117,7 +131,7 @@ async def transcode(
         if text_tracks is not None:
             await _extract_text_tracks(text_tracks, source, output)
     on_progress(EXTRAS_DONE)
-    return TranscodeResult(info, rungs, output, _presentation_files(presentation) + files)
+    return TranscodeResult(info, rungs, output, _presentation_files(presentation) + files, list(layout.codec_rungs))
 
 
 async def _extras(encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float, output: Path) -> list[OutputFile]:

@@ -179,7 +179,7 @@ class TranscodeWorker:
                 for m, data in snapshot.manifests
                 if m.kind
             ]
-            await self._jobs.record_live_output(attempt, prefix, assets, snapshot.rungs, snapshot.has_audio)
+            await self._jobs.record_live_output(attempt, prefix, assets, snapshot.renditions, snapshot.has_audio)
 
         return PresentationUpload(upload, staging, announce)
 
@@ -259,7 +259,7 @@ class TranscodeWorker:
         """The outputs are uploaded: worth waiting out an outage before the work is redone. Safe to repeat: a
         completion that already took effect answers OK."""
         await self._reporting(
-            claim, lambda: self._jobs.complete(attempt, prefix, assets, result.rungs, result.info.has_audio)
+            claim, lambda: self._jobs.complete(attempt, prefix, assets, result.renditions, result.info.has_audio)
         )
 
     async def _reporting(self, claim: ClaimedJob, report: Callable[[], Awaitable[T]]) -> T:

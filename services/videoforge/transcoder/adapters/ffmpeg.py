@@ -48,6 +48,11 @@ REMOTE_READ_TIMEOUT_MICROSECONDS = 5_000_000
 DEFAULT_MEMORY_BYTES = 16 * 1024**3
 # CPU seconds an encode may spend per second of source, over all its threads: several times a 4K ladder's.
 CPU_SECONDS_PER_MEDIA_SECOND = 40.0
+# What a codec's rungs cost to encode against x264's, at the presets below (bench/codec_bench.py measures it): the
+# encode's CPU and time limits grow with the codecs asked for, and each encoder's threads with its share.
+ENCODE_COST = {"h264": 1.0, "hevc": 4.0, "av1": 2.0}
+# SVT-AV1's speed preset (0 slowest .. 13): a fast one, near x264 veryfast's speed on a small worker.
+SVT_AV1_PRESET = 10
 # Room for containers' headers and indexes beyond what the streams themselves take.
 FILE_SIZE_MARGIN = 64 * 1024**2
 # ffprobe's JSON is small for any real file; a huge report means a hostile one.
@@ -233,44 +238,57 @@ class FfmpegEncoder:
         for folder in layout.segment_folders():
             # The muxer opens its files but makes no folders.
             await asyncio.to_thread((out_dir / folder).mkdir, parents=True, exist_ok=True)
-        argv = self._ladder_input(source, rungs)
-        total_pixels = sum(rung.width * rung.height for rung in rungs)
+        codecs = ["h264", *dict.fromkeys(rung.codec for rung in layout.codec_rungs)]
+        argv = self._ladder_input(source, rungs, len(codecs))
+        total_work = _encode_work([*rungs, *layout.codec_rungs])
         for i, rung in enumerate(rungs):
-            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels, f":{i}")]
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_work, f":{i}")]
         for output_index, rendition in enumerate(layout.audio):
             argv += _audio_args(rendition, output_index)
+        argv += self._codec_rungs_args(rungs, layout.codec_rungs, total_work)
         argv += [
             *_CLEAN_OUTPUT, "-f", "dash",
             # Segments as long as a GOP, so each starts on the keyframe all rungs share.
             "-seg_duration", str(GOP_SECONDS), "-use_template", "1", "-use_timeline", "1",
             # The same segments described for HLS too: one CMAF set for both.
             "-hls_playlist", "1", "-hls_master_name", layout.master_playlist,
-            "-adaptation_sets", _adaptation_sets(rungs, len(layout.audio)),
+            "-adaptation_sets", _adaptation_sets(rungs, len(layout.audio), layout.codec_rungs),
             "-init_seg_name", layout.init_template, "-media_seg_name", layout.segment_template,
             str(out_dir / layout.dash_manifest),
         ]  # fmt: skip
-        await self._run_encode(argv, rungs, duration=duration, on_progress=on_progress)
+        cost = sum(ENCODE_COST[codec] for codec in codecs)
+        await self._run_encode(
+            argv, [*rungs, *layout.codec_rungs], duration=duration, on_progress=on_progress, cost=cost
+        )
 
-    def _ladder_input(self, source: Path, rungs: Sequence[Rung]) -> list[str]:
-        """The command up to its outputs: the source decoded once, split into one scaled stream per rung."""
+    def _ladder_input(self, source: Path, rungs: Sequence[Rung], codec_count: int = 1) -> list[str]:
+        """The command up to its outputs: the source decoded once, split into one scaled stream per rung, and
+        each of those split again per codec (`[v0]` for H.264, `[v0c1]`, `[v0c2]` for the others)."""
         # Convert the pixel format once at source size, then split: each rung only scales.
         graph = [f"[0:v:0]format=yuv420p,split={len(rungs)}{''.join(f'[s{i}]' for i in range(len(rungs)))}"]
         for i, rung in enumerate(rungs):
             # setsar=1: non-square source pixels were already stretched into the rung's display size.
-            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[v{i}]")
+            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1{_codec_copies(i, codec_count)}")
         return [
             self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
             *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
         ]  # fmt: skip
 
     async def _run_encode(
-        self, argv: list[str], rungs: Sequence[Rung], *, duration: float, on_progress: Callable[[float], None] | None
+        self,
+        argv: list[str],
+        rungs: Sequence[Rung],
+        *,
+        duration: float,
+        on_progress: Callable[[float], None] | None,
+        cost: float = 1.0,
     ) -> None:
+        """`cost`: the encode's work against an H.264 ladder's (ENCODE_COST summed over its codecs)."""
         progress = _Progress(duration, on_progress)
-        timeout = self._encode_timeout(duration)
+        timeout = self._encode_timeout(duration * cost)
         # No output outgrows its rung's peak rate over the whole duration.
         largest = max(rung.maxrate_kbps for rung in rungs) * 1000 // 8 * math.ceil(duration) + FILE_SIZE_MARGIN
-        limits = self._limits(60 + duration * CPU_SECONDS_PER_MEDIA_SECOND, file_bytes=largest)
+        limits = self._limits(60 + duration * cost * CPU_SECONDS_PER_MEDIA_SECOND, file_bytes=largest)
         try:
             await run_process(argv, timeout=timeout, on_stdout_line=progress.read_line, limits=limits)
         except ProcessTimedOut as timed_out:
@@ -291,22 +309,46 @@ class FfmpegEncoder:
         if on_progress is not None:
             on_progress(1.0)
 
-    def _video_args(self, rung: Rung, total_pixels: int, stream: str = "") -> list[str]:
+    def _video_args(self, rung: Rung, total_pixels: float, stream: str = "") -> list[str]:
         """x264 options for one rung; `stream` (`:0`, `:1`...) picks its video stream when rungs share an output."""
         # Each x264 gets threads in proportion to its share of the pixels, so all rungs finish together
         # instead of the largest trailing alone while the others idle.
-        threads = max(1, math.ceil(self._cpu_count * rung.width * rung.height / total_pixels))
+        threads = self._threads(rung, total_pixels)
         v = f":v{stream}"
         return [
             f"-c{v}", "libx264", f"-profile{v}", "high", f"-preset{v}", self._preset, f"-threads{v}", str(threads),
-            f"-b{v}", f"{rung.video_kbps}k", f"-maxrate{v}", f"{rung.maxrate_kbps}k",
-            f"-bufsize{v}", f"{rung.bufsize_kbps}k",
+            *_rate_args(rung, v),
             # A per-title rung: constant quality under its peak rate (-b still tells muxers what to expect).
             *([f"-crf{v}", f"{rung.crf:.1f}"] if rung.crf is not None else []),
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
             f"-g{v}", str(rung.gop_frames), f"-keyint_min{v}", str(rung.gop_frames), f"-sc_threshold{v}", "0",
             f"-pix_fmt{v}", "yuv420p",
+        ]  # fmt: skip
+
+    def _threads(self, rung: Rung, total_work: float) -> int:
+        """Each encoder's threads in proportion to its share of the work (`_encode_work`)."""
+        return max(1, math.ceil(self._cpu_count * _encode_work([rung]) / total_work))
+
+    def _codec_rungs_args(self, rungs: Sequence[Rung], codec_rungs: Sequence[Rung], total_work: float) -> list[str]:
+        """The rungs in other codecs, mapped after the audio (as the layout numbers them), each fed by its H.264
+        rung's scaled picture: codec by codec, rung by rung."""
+        argv: list[str] = []
+        for k, rung in enumerate(codec_rungs):
+            copy, i = divmod(k, len(rungs))
+            v, threads = f":v:{len(rungs) + k}", self._threads(rung, total_work)
+            encoder = self._hevc_args(rung, threads, v) if rung.codec == "hevc" else _av1_args(rung, threads, v)
+            argv += ["-map", f"[v{i}c{copy + 1}]", *encoder]
+        return argv
+
+    def _hevc_args(self, rung: Rung, threads: int, v: str) -> list[str]:
+        """x265 for one rung, tagged `hvc1` (what Apple's players and MSE want in MP4), with x264's fixed GOP:
+        closed, no scene-cut keyframes, so its keyframes fall where every other rung's do."""
+        gop = rung.gop_frames
+        params = f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:pools={threads}:log-level=error"
+        return [
+            f"-c{v}", "libx265", f"-tag{v}", "hvc1", f"-preset{v}", self._preset,
+            *_rate_args(rung, v), f"-x265-params{v}", params,
         ]  # fmt: skip
 
     def _encode_timeout(self, duration: float) -> float:
@@ -438,16 +480,54 @@ def _audio_args(rendition: AudioRendition, output_index: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _adaptation_sets(rungs: Sequence[Rung], audio_count: int) -> str:
+def _av1_args(rung: Rung, threads: int, v: str) -> list[str]:
+    """SVT-AV1 for one rung at its average bitrate (SVT caps peaks in constant-quality mode only), keyframes every
+    GOP and none at scene changes, as the other rungs."""
+    params = f"keyint={rung.gop_frames}:scd=0:lp={threads}"
+    return [
+        f"-c{v}", "libsvtav1", f"-preset{v}", str(SVT_AV1_PRESET), f"-b{v}", f"{rung.video_kbps}k",
+        f"-svtav1-params{v}", params,
+    ]  # fmt: skip
+
+
+def _rate_args(rung: Rung, v: str) -> list[str]:
+    """The rung's average bitrate, and its peak rate over a buffer (x264 and x265 alike)."""
+    return [
+        f"-b{v}", f"{rung.video_kbps}k",
+        f"-maxrate{v}", f"{rung.maxrate_kbps}k", f"-bufsize{v}", f"{rung.bufsize_kbps}k",
+    ]  # fmt: skip
+
+
+def _codec_copies(rung_index: int, codec_count: int) -> str:
+    """The end of a rung's scaling: its output label, or a split into one per codec."""
+    if codec_count == 1:
+        return f"[v{rung_index}]"
+    labels = [f"[v{rung_index}]", *(f"[v{rung_index}c{copy}]" for copy in range(1, codec_count))]
+    return f",split={codec_count}{''.join(labels)}"
+
+
+def _encode_work(rungs: Sequence[Rung]) -> float:
+    """The encoders' work for these rungs, in x264 pixels per frame."""
+    return sum(rung.width * rung.height * ENCODE_COST[rung.codec] for rung in rungs)
+
+
+def _adaptation_sets(rungs: Sequence[Rung], audio_count: int, codec_rungs: Sequence[Rung] = ()) -> str:
     """The muxer's adaptation sets: rungs of one picture shape together (a set may hold one aspect ratio only,
     and 854x480 is not exactly 16:9), then each audio rendition in a set of its own (one language, one channel
-    count each)."""
-    shapes: dict[Fraction, list[str]] = {}
-    for stream, rung in enumerate(rungs):
-        shapes.setdefault(Fraction(rung.width, rung.height), []).append(str(stream))
+    count each), then the rungs of each other codec by shape (a set holds one codec family, so a player picks a
+    set it can decode)."""
     audio = [str(len(rungs) + i) for i in range(audio_count)]
-    sets = [",".join(streams) for streams in shapes.values()] + audio
+    other_codecs = _video_sets(codec_rungs, first_stream=len(rungs) + audio_count)
+    sets = [*_video_sets(rungs, first_stream=0), *audio, *other_codecs]
     return " ".join(f"id={number},streams={streams}" for number, streams in enumerate(sets))
+
+
+def _video_sets(rungs: Sequence[Rung], *, first_stream: int) -> list[str]:
+    """The stream numbers of each set of video rungs, numbered from `first_stream`: one set per codec and shape."""
+    sets: dict[tuple[str, Fraction], list[str]] = {}
+    for stream, rung in enumerate(rungs, start=first_stream):
+        sets.setdefault((rung.codec, Fraction(rung.width, rung.height)), []).append(str(stream))
+    return [",".join(streams) for streams in sets.values()]
 
 
 def _first_bytes(path: Path) -> bytes:

@@ -4,7 +4,7 @@ source gets from it."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -15,6 +15,9 @@ from videoforge.transcoder.domain.media import MediaInfo
 GOP_SECONDS = 2
 # Floor for the bitrate of a rung smaller than every format (bits per pixel grow as frames shrink).
 MIN_VIDEO_KBPS = 150
+# Another codec's rung takes this share of the H.264 rung's bitrates for about its quality (see
+# bench/codec_bench.py for the bits each one saves at equal quality on the synthetic sources).
+CODEC_BITRATE_SHARE: dict[str, Fraction] = {"hevc": Fraction(65, 100), "av1": Fraction(55, 100)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,8 @@ class Rung:
     gop_frames: int
     # Set by the per-title ladder: constant quality under the peak rate instead of an average bitrate.
     crf: float | None = None
+    # The video codec: `h264`, or `hevc` / `av1` for the rungs of a ladder asked for in those too.
+    codec: str = "h264"
 
 
 def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None) -> list[Rung]:
@@ -94,6 +99,29 @@ def at_constant_quality(rung: Rung, crf: float, expected_kbps: int) -> Rung:
     return replace(
         rung, crf=crf, video_kbps=expected_kbps, maxrate_kbps=rung.video_kbps, bufsize_kbps=rung.video_kbps * 2
     )
+
+
+def codec_rungs(rungs: Sequence[Rung], codecs: Iterable[str]) -> list[Rung]:
+    """The rungs of each extra codec, codec by codec in `codecs`' order, each rung as the H.264 one (size, GOP) at
+    the codec's share of its bitrates. A per-title rung's constant-quality setting is x264's: the others encode
+    to its expected bitrate under its peak instead."""
+    return [
+        replace(
+            rung,
+            codec=codec,
+            crf=None,
+            video_kbps=_share(rung.video_kbps, codec),
+            maxrate_kbps=_share(rung.maxrate_kbps, codec),
+            bufsize_kbps=_share(rung.bufsize_kbps, codec),
+        )
+        for codec in codecs
+        if codec != "h264"
+        for rung in rungs
+    ]
+
+
+def _share(kbps: int, codec: str) -> int:
+    return max(1, round(kbps * CODEC_BITRATE_SHARE[codec]))
 
 
 def _own_size_rung(info: MediaInfo, gop_frames: int) -> Rung:

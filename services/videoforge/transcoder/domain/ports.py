@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
-from videoforge.transcoder.domain.presentation import PresentationSink
+from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,13 @@ class TranscodeResult:
     rungs: list[Rung]
     output_dir: Path
     files: list[OutputFile]
+    # The rungs in other codecs than H.264, when asked for (the extras are made from `rungs`).
+    codec_rungs: list[Rung] = field(default_factory=list)
+
+    @property
+    def renditions(self) -> list[Rung]:
+        """Every video rendition, H.264 first: what the job reports."""
+        return [*self.rungs, *self.codec_rungs]
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,28 @@ class ProducedAsset:
     size_bytes: int
 
 
+class ChunkedEncoding(ABC):
+    """A long source's ladder encoded in chunks that several workers share, then joined and packaged once."""
+
+    @abstractmethod
+    def applies(self, info: MediaInfo, layout: PresentationLayout, options: EncodingOptions) -> bool:
+        """Whether this source is worth chunking, and its presentation one that chunks can make."""
+
+    @abstractmethod
+    async def encode(
+        self,
+        source: Path,
+        info: MediaInfo,
+        rungs: list[Rung],
+        layout: PresentationLayout,
+        out_dir: Path,
+        *,
+        on_progress: Callable[[float], None],
+        sink: PresentationSink | None,
+    ) -> PresentationSnapshot:
+        """Writes the presentation into out_dir as one encode would, and hands `sink` only the finished one."""
+
+
 class Transcoder(ABC):
     @abstractmethod
     async def transcode(
@@ -65,8 +94,10 @@ class Transcoder(ABC):
         on_progress: Callable[[float], None],
         sink: PresentationSink | None = None,
         options: EncodingOptions = DEFAULT_ENCODING,
+        chunks: ChunkedEncoding | None = None,
     ) -> TranscodeResult:
-        """Writes the output set under work_dir; `sink` gets its presentation while it grows."""
+        """Writes the output set under work_dir; `sink` gets its presentation while it grows. With `chunks`, a
+        source it applies to is encoded in chunks."""
 
 
 class SourceImporter(ABC):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,18 +48,23 @@ class ManifestFile:
 
 @dataclass(frozen=True)
 class PresentationLayout:
-    """Where each stream's segments and playlist go, for a ladder and its audio renditions (maybe none)."""
+    """Where each stream's segments and playlist go, for a ladder, its audio renditions (maybe none) and its rungs
+    in other codecs (maybe none)."""
 
     rung_names: tuple[str, ...]
     audio: tuple[AudioRendition, ...] = ()
+    # The ladder in HEVC and AV1 when asked for: numbered after the audio, so H.264 and audio keep their numbers.
+    codec_rungs: tuple[Rung, ...] = ()
     master_playlist: str = MASTER_PLAYLIST
     dash_manifest: str = DASH_MANIFEST
     init_template: str = INIT_TEMPLATE
     segment_template: str = SEGMENT_TEMPLATE
 
     @classmethod
-    def for_ladder(cls, rungs: list[Rung], audio: tuple[AudioRendition, ...]) -> PresentationLayout:
-        return cls(tuple(rung.name for rung in rungs), audio)
+    def for_ladder(
+        cls, rungs: list[Rung], audio: tuple[AudioRendition, ...], codec_rungs: Sequence[Rung] = ()
+    ) -> PresentationLayout:
+        return cls(tuple(rung.name for rung in rungs), audio, tuple(codec_rungs))
 
     @property
     def has_audio(self) -> bool:
@@ -70,8 +76,13 @@ class PresentationLayout:
         return len(self.rung_names)
 
     @property
-    def stream_count(self) -> int:
+    def first_codec_stream(self) -> int:
+        """The stream number of the first rung in another codec than H.264."""
         return len(self.rung_names) + len(self.audio)
+
+    @property
+    def stream_count(self) -> int:
+        return self.first_codec_stream + len(self.codec_rungs)
 
     def segment_folders(self) -> list[str]:
         return [str(stream) for stream in range(self.stream_count)]
@@ -88,6 +99,10 @@ class PresentationLayout:
             ManifestFile(self.media_playlist(i), "HLS_PLAYLIST", name) for i, name in enumerate(self.rung_names)
         ]
         playlists += [ManifestFile(self.media_playlist(self.first_audio_stream + i)) for i in range(len(self.audio))]
+        # Unlisted as assets: a quality's playlist (`?quality=`) stays the H.264 one, which every player decodes.
+        playlists += [
+            ManifestFile(self.media_playlist(self.first_codec_stream + i)) for i in range(len(self.codec_rungs))
+        ]
         return [
             *playlists,
             ManifestFile(self.master_playlist, "HLS_MASTER"),
@@ -227,6 +242,12 @@ class PresentationSnapshot:
     final: bool = False
     rungs: list[Rung] = field(default_factory=list)
     has_audio: bool = False
+    codec_rungs: list[Rung] = field(default_factory=list)
+
+    @property
+    def renditions(self) -> list[Rung]:
+        """Every video rendition, H.264 first: what the job reports."""
+        return [*self.rungs, *self.codec_rungs]
 
 
 class PresentationSink(ABC):

@@ -11,6 +11,21 @@ from videoforge.transcoder.v1 import transcoder_pb2 as pb
 
 # avc1.64 = High profile; the level byte follows the rung's size.
 _H264_HIGH = {2160: "avc1.640033", 1080: "avc1.640028", 720: "avc1.64001f"}
+# HEVC Main (hvc1.1.6, progressive frames: 90) and AV1 Main 8-bit (av01.0...M.08), at the level each height needs
+# up to 30 fps, as the encoders choose it.
+_HEVC_MAIN = {360: "hvc1.1.6.L63.90", 540: "hvc1.1.6.L90.90", 720: "hvc1.1.6.L93.90", 1080: "hvc1.1.6.L120.90"}
+_AV1_MAIN = {
+    240: "av01.0.00M.08",
+    360: "av01.0.01M.08",
+    540: "av01.0.04M.08",
+    720: "av01.0.05M.08",
+    1080: "av01.0.08M.08",
+}
+_LEVELS = {
+    "h264": (_H264_HIGH, "avc1.640033"),
+    "hevc": (_HEVC_MAIN, "hvc1.1.6.L150.90"),
+    "av1": (_AV1_MAIN, "av01.0.12M.08"),
+}
 AAC_LC = "mp4a.40.2"
 
 
@@ -46,7 +61,9 @@ def media_from_proto(message: pb.MediaInfo) -> MediaInfo:
 
 
 def codecs_for(rung: Rung, has_audio: bool) -> str:
-    level = next((codec for height, codec in sorted(_H264_HIGH.items()) if rung.height <= height), "avc1.640033")
+    """The rung's RFC 6381 codecs, by its codec and its height."""
+    levels, largest = _LEVELS[rung.codec]
+    level = next((codec for height, codec in sorted(levels.items()) if rung.height <= height), largest)
     return f"{level},{AAC_LC}" if has_audio else level
 
 
