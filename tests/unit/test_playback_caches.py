@@ -66,6 +66,32 @@ async def test_a_published_output_is_read_once_per_job(
     assert outputs.reads == 2
 
 
+class CountingCatalog(InMemoryVideoCatalog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def visible_video(self, video_id: str, authorization: str) -> VisibleVideo:
+        self.reads += 1
+        return await super().visible_video(video_id, authorization)
+
+
+@pytest.mark.parametrize(("visibility", "lookups"), [("public", 1), ("unlisted", 1), ("private", 20), ("", 20)])
+async def test_only_a_video_open_to_all_is_looked_up_once_for_many_viewers(visibility: str, lookups: int) -> None:
+    signer = MediaSigner(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048), key_pair_id="K1", base_url="https://cdn"
+    )
+    videos, outputs = CountingCatalog(), CountingOutputs()
+    videos.videos["v1"] = VisibleVideo("v1", "ready", "", published_job_id="j1", visibility=visibility)
+    outputs.outputs["v1"] = output("j1")
+    playback = Playback(
+        videos, outputs, InMemoryBlobStore(), signer, signer.verifier("K1"), api_base_url="https://edge", seconds=60
+    )
+    for _ in range(20):
+        assert (await playback.playback("v1")).hls_url
+    assert videos.reads == lookups, "a private video's answer depends on who asks: the gallery is asked each time"
+
+
 def test_a_grant_is_shared_for_a_tenth_of_its_life_at_most() -> None:
     signer = MediaSigner(
         rsa.generate_private_key(public_exponent=65537, key_size=2048), key_pair_id="K1", base_url="https://cdn"

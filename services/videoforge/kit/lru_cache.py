@@ -20,6 +20,9 @@ class LruCache(Generic[K, V]):
             self._entries.move_to_end(key)
         return value
 
+    def pop(self, key: K) -> V | None:
+        return self._entries.pop(key, None)
+
     def put(self, key: K, value: V) -> None:
         self._entries[key] = value
         self._entries.move_to_end(key)

@@ -30,6 +30,7 @@ from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound,
 from videoforge.kit.ids import new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import Principal, require_admin, require_user
+from videoforge.kit.recent_reads import RecentReads
 from videoforge.media_model import (
     DEFAULT_ENCODING,
     UPLOADS_ROOT,
@@ -114,7 +115,9 @@ class Gallery:
     ) -> None:
         self._videos, self._blobs, self._prober, self._jobs = videos, blobs, prober, jobs
         self._media = GuardedMedia(blobs, videos.referenced_sources)
-        self.views = ViewCounter(videos)
+        # Opened by many at once, a video is read once a second; what this process changes shows at once.
+        self._hot: RecentReads[str, Video | None] = RecentReads()
+        self.views = ViewCounter(videos, on_added=lambda video_ids: self._hot.forget(*video_ids))
         self._limits = limits
         self._default_formats, self._auto_transcode = default_formats, auto_transcode
         # What the URL alone tells is checked here, at once; the worker checks the addresses it resolves.
@@ -303,6 +306,7 @@ class Gallery:
     ) -> JobTicket:
         ticket = await self._jobs.start_job(video, formats, request_id, options, reuse_covering=reuse_covering)
         await self._videos.note_new_job(video.id, ticket.snapshot)
+        self._hot.forget(video.id)
         return ticket
 
     async def create_video_job(
@@ -413,7 +417,7 @@ class Gallery:
 
     async def get_video(self, principal: Principal | None, name: str) -> Video:
         video_id = bare_id(require(name, "name"))
-        video = ensure_viewable(await self._videos.get(video_id), video_id, principal)
+        video = ensure_viewable(await self._recent(video_id), video_id, principal)
         # The view is added to the stored total within a second; the caller sees it counted at once.
         return replace(video, view_count=video.view_count + self.views.count(video.id))
 
@@ -422,7 +426,11 @@ class Gallery:
             video = await self._videos.by_source_key(source_key.strip())
             return ensure_viewable(video, source_key.strip(), principal)
         video_id = bare_id(require(name, "name"))
-        return ensure_viewable(await self._videos.get(video_id), video_id, principal)
+        return ensure_viewable(await self._recent(video_id), video_id, principal)
+
+    async def _recent(self, video_id: str) -> Video | None:
+        # A missing video is kept too: asking again for one that is not there costs as much.
+        return await self._hot.get(video_id, lambda: self._videos.get(video_id), keep=lambda _: True)
 
     async def _get(self, video_id: str) -> Video:
         video = await self._videos.get(video_id)
@@ -447,6 +455,7 @@ class Gallery:
         if not fields:
             return video
         updated = await self._videos.update(video_id, fields)
+        self._hot.forget(video_id)
         if updated is None:
             raise video_not_found(video_id)
         return updated
@@ -460,6 +469,7 @@ class Gallery:
         # without its media.
         await self._jobs.purge_video_jobs(video.id)
         await self._videos.delete(video.id)
+        self._hot.forget(video.id)
         await self._media.delete_prefix(upload_folder(video.source_key))
         await self._media.delete_prefix(captions_prefix(video.id))
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 
 from videoforge.gallery.domain.ports import VideoRepository
 
@@ -21,9 +22,11 @@ FLUSH_SECONDS = 1.0
 
 
 class ViewCounter:
-    def __init__(self, videos: VideoRepository) -> None:
+    def __init__(self, videos: VideoRepository, on_added: Callable[[list[str]], None] = lambda video_ids: None) -> None:
         self._videos = videos
         self._pending: Counter[str] = Counter()
+        # Told which videos' stored totals just grew, so that nothing keeps showing the old ones.
+        self._on_added = on_added
 
     def count(self, video_id: str) -> int:
         """Counts one view; returns the views of the video not yet added to its total."""
@@ -40,6 +43,7 @@ class ViewCounter:
             # Not added (the store says so when it cannot tell): counted again with the next batch.
             self._pending.update(batch)
             raise
+        self._on_added(list(batch))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flushes every `FLUSH_SECONDS` until `stop`, then once more."""

@@ -22,7 +22,11 @@ class GalleryVideoCatalog(VideoCatalog):
     async def visible_video(self, video_id: str, authorization: str) -> VisibleVideo:
         video = await self._gallery.lookup(video_id=video_id, authorization=authorization)
         return VisibleVideo(
-            id=video.id, status=video.status, source_key=video.source_key, published_job_id=video.published_job_id
+            id=video.id,
+            status=video.status,
+            source_key=video.source_key,
+            published_job_id=video.published_job_id,
+            visibility=video.visibility,
         )
 
 

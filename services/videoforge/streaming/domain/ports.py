@@ -17,6 +17,13 @@ class VisibleVideo:
     source_key: str = ""
     # The job whose output the video plays from, as the gallery last heard it from job events; empty while none.
     published_job_id: str = ""
+    # `public`, `unlisted` or `private`.
+    visibility: str = ""
+
+    @property
+    def open_to_all(self) -> bool:
+        """Anyone with its id may watch it: the gallery's answer is the same for every caller."""
+        return self.visibility in ("public", "unlisted")
 
 
 @dataclass(frozen=True)

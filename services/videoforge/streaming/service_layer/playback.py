@@ -12,6 +12,7 @@ from videoforge.kit.cdn import GrantRefused, GrantVerifier, MediaSigner, SignedG
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
 from videoforge.kit.lru_cache import LruCache
 from videoforge.kit.principal import current_principal
+from videoforge.kit.recent_reads import RecentReads
 from videoforge.media_model import Rendition, is_upload_source_key, is_video_key, parse_formats, video_prefix
 from videoforge.published_captions import captions_index_key, read_index
 from videoforge.storage.port import BlobNotFound, BlobStore
@@ -74,12 +75,18 @@ class Playback:
         self._api_base, self.seconds = api_base_url.rstrip("/"), seconds
         # A job's output never changes once it plays: read once per job, not once per call.
         self._outputs_by_job: LruCache[str, PlayableOutput] = LruCache(OUTPUTS_CACHED)
+        # A video open to all, as the gallery answered within the last second: the same answer for every viewer.
+        self._open_videos: RecentReads[str, VisibleVideo] = RecentReads()
 
     async def _visible(self, video_id: str) -> VisibleVideo:
         video_id = require(video_id, "video_id")
         principal = current_principal()
         # The gallery decides who may see the video; a private one answers NOT_FOUND to others.
-        return await self._videos.visible_video(video_id, principal.token if principal else "")
+        return await self._open_videos.get(
+            video_id,
+            lambda: self._videos.visible_video(video_id, principal.token if principal else ""),
+            keep=lambda video: video.open_to_all,
+        )
 
     async def _output(self, video_id: str) -> PlayableOutput:
         video = await self._visible(video_id)
