@@ -16,6 +16,7 @@ from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.ports import (
     Attempt,
+    ChunkedEncoding,
     JobReporter,
     OutputFile,
     ProducedAsset,
@@ -54,6 +55,7 @@ class FakeTranscoder(Transcoder):
         on_progress: Callable[[float], None],
         sink: PresentationSink | None = None,
         options: EncodingOptions = DEFAULT_ENCODING,
+        chunks: ChunkedEncoding | None = None,
     ) -> TranscodeResult:
         self.runs += 1
         self.options = options

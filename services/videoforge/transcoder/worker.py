@@ -21,6 +21,8 @@ from videoforge.media_model import attempt_prefix
 from videoforge.queue.port import ClaimedJob, JobQueue
 from videoforge.storage.port import BlobNotFound, BlobStore, BlobStoreError
 from videoforge.storage.s3 import guess_content_type
+from videoforge.transcoder.chunked import ChunkedAttempt, Chunking, ChunkRunner
+from videoforge.transcoder.domain.chunks import CHUNK_KIND
 from videoforge.transcoder.domain.errors import SourceUnavailable
 from videoforge.transcoder.domain.ports import (
     Attempt,
@@ -73,9 +75,23 @@ class TranscodeWorker:
         config: WorkerConfig,
         *,
         importer: SourceImporter | None = None,
+        chunking: Chunking | None = None,
     ) -> None:
         self._queue, self._jobs, self._blobs = queue, jobs, blobs
         self._transcoder, self._config, self._importer = transcoder, config, importer
+        self._chunking = chunking
+        self._chunks = (
+            ChunkRunner(
+                chunking.encoder,
+                queue,
+                blobs,
+                worker_id=config.worker_id,
+                scratch=config.scratch,
+                lease_seconds=config.lease_seconds,
+            )
+            if chunking is not None
+            else None
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -95,6 +111,9 @@ class TranscodeWorker:
             await self._handle(claim)
 
     async def _handle(self, claim: ClaimedJob) -> None:
+        if claim.payload.get("kind") == CHUNK_KIND:
+            await self._handle_chunk(claim)
+            return
         log.info("claimed job %s (delivery %d)", claim.job_id, claim.attempt)
         try:
             attempt = await self._reporting(
@@ -115,6 +134,13 @@ class TranscodeWorker:
             await self._run_attempt(claim, attempt, work_dir)
         finally:
             await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+    async def _handle_chunk(self, claim: ClaimedJob) -> None:
+        """One chunk of another worker's attempt."""
+        if self._chunks is None:
+            await self._queue.fail(claim, error="This worker does not encode chunks.", retryable=True)
+            return
+        await self._chunks.handle(claim)
 
     async def _run_attempt(self, claim: ClaimedJob, attempt: Attempt, work_dir: Path) -> None:
         progress = _ProgressState()
@@ -160,11 +186,18 @@ class TranscodeWorker:
             on_progress=lambda done: progress.update("PROCESSING", done),
             sink=live,
             options=attempt.options,
+            chunks=self._chunked(attempt),
         )
         progress.update("UPLOADING", 0.96)
         with observed_stage("upload"):
             await live.upload_rest(result.output_dir)
         return result, prefix
+
+    def _chunked(self, attempt: Attempt) -> ChunkedAttempt | None:
+        """How this attempt's source is encoded in chunks across workers if it is long enough."""
+        if self._chunking is None:
+            return None
+        return ChunkedAttempt(self._chunking, self._queue, self._blobs, attempt)
 
     def _live_upload(self, attempt: Attempt, prefix: str, staging: Path) -> PresentationUpload:
         """Segments go up as each completes, into this attempt's folder only; once a player can start, the job

@@ -23,6 +23,7 @@ from videoforge.transcoder.adapters.job_reporter import GrpcJobReporter
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.adapters.url_source import UrlSourceImporter
 from videoforge.transcoder.bootstrap import media_encoder, media_limits, per_title_planner
+from videoforge.transcoder.chunked import Chunking
 from videoforge.transcoder.pipeline import MediaPipeline
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
 
@@ -65,6 +66,7 @@ async def run_worker(settings: Settings) -> None:
             media_encoder(settings),
             media_limits(settings),
         ),
+        chunking=Chunking(media_encoder(settings), settings.chunked_min_source_seconds, settings.chunk_seconds),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

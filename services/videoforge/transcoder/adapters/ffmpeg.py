@@ -27,6 +27,7 @@ from videoforge.kit.errors import Unavailable
 from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, ResourceLimits, run_process
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.domain.audio_renditions import SAMPLE_RATE, AudioRendition
+from videoforge.transcoder.domain.chunks import Chunk, ChunkPlan
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
@@ -246,32 +247,78 @@ class FfmpegEncoder:
         for output_index, rendition in enumerate(layout.audio):
             argv += _audio_args(rendition, output_index)
         argv += self._codec_rungs_args(rungs, layout.codec_rungs, total_work)
-        argv += [
-            *_CLEAN_OUTPUT, "-f", "dash",
-            # Segments as long as a GOP, so each starts on the keyframe all rungs share.
-            "-seg_duration", str(GOP_SECONDS), "-use_template", "1", "-use_timeline", "1",
-            # The same segments described for HLS too: one CMAF set for both.
-            "-hls_playlist", "1", "-hls_master_name", layout.master_playlist,
-            "-adaptation_sets", _adaptation_sets(rungs, len(layout.audio), layout.codec_rungs),
-            "-init_seg_name", layout.init_template, "-media_seg_name", layout.segment_template,
-            str(out_dir / layout.dash_manifest),
-        ]  # fmt: skip
+        argv += _dash_output(rungs, layout, out_dir)
         cost = sum(ENCODE_COST[codec] for codec in codecs)
         await self._run_encode(
             argv, [*rungs, *layout.codec_rungs], duration=duration, on_progress=on_progress, cost=cost
         )
 
-    def _ladder_input(self, source: Path, rungs: Sequence[Rung], codec_count: int = 1) -> list[str]:
+    async def encode_chunk(self, source: Path, plan: ChunkPlan, chunk: Chunk, out_dir: Path) -> dict[str, Path]:
+        """One chunk of the ladder, its warm-up first: every rung of `plan` from ONE decode of that span, each into
+        an MP4 of its own (by rung name) with timestamps from 0, as `package_chunks` joins them. Raises as
+        `encode_ladder` does."""
+        await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+        # Half a frame early: the first frame kept is the chunk's own, whatever rounding its timestamp meets.
+        seek = max(0.0, plan.seconds(chunk.encode_start_frame) - plan.seconds(1) / 2)
+        argv = self._ladder_input(source, plan.rungs, seek_seconds=seek)
+        frames = ["-frames:v", str(chunk.encode_frames)] if chunk.encode_frames else []
+        total_work = _encode_work(plan.rungs)
+        outputs: dict[str, Path] = {}
+        for i, rung in enumerate(plan.rungs):
+            outputs[rung.name] = out_dir / f"{rung.name}.mp4"
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_work), *frames, "-an", *_CLEAN_OUTPUT]
+            argv.append(str(outputs[rung.name]))
+        await self._run_encode(argv, plan.rungs, duration=plan.encode_seconds(chunk), on_progress=None)
+        return outputs
+
+    async def package_chunks(
+        self,
+        source: Path,
+        joins: Sequence[Path],
+        layout: PresentationLayout,
+        out_dir: Path,
+        *,
+        rungs: Sequence[Rung],
+        duration: float,
+    ) -> None:
+        """The presentation `encode_presentation` writes, from a ladder encoded in chunks: each rung's chunks
+        (`joins`: a concat list per rung, as `chunk_join_list` writes them) copied, not encoded again, and the
+        audio encoded once over the whole source. Same layout, same manifests."""
+        for folder in layout.segment_folders():
+            await asyncio.to_thread((out_dir / folder).mkdir, parents=True, exist_ok=True)
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
+            *self._guard, "-i", _file_url(source),
+        ]  # fmt: skip
+        for join in joins:
+            # Lists we wrote of files we encoded: the only input the concat demuxer ever reads. Safe mode (its
+            # default) takes plain relative names only.
+            argv += ["-f", "concat", "-protocol_whitelist", "file", "-i", _file_url(join)]
+        for i in range(len(joins)):
+            argv += ["-map", f"{i + 1}:v:0", f"-c:v:{i}", "copy"]
+        for output_index, rendition in enumerate(layout.audio):
+            argv += _audio_args(rendition, output_index)
+        argv += _dash_output(rungs, layout, out_dir)
+        # Copying takes a small share of an encode's work: bounded as the audio's encode.
+        await self._run_encode(argv, rungs, duration=duration, on_progress=None, cost=0.1)
+
+    def _ladder_input(
+        self, source: Path, rungs: Sequence[Rung], codec_count: int = 1, *, seek_seconds: float | None = None
+    ) -> list[str]:
         """The command up to its outputs: the source decoded once, split into one scaled stream per rung, and
-        each of those split again per codec (`[v0]` for H.264, `[v0c1]`, `[v0c2]` for the others)."""
+        each of those split again per codec (`[v0]` for H.264, `[v0c1]`, `[v0c2]` for the others).
+        `seek_seconds`: decoded from there (frame-accurately: decoding drops the frames before it), its frames
+        stamped from 0 one frame apart, as a chunk of a long source is encoded."""
+        seek, retime = ([], "") if seek_seconds is None else (["-ss", f"{seek_seconds:.6f}"], "setpts=N/FRAME_RATE/TB,")
         # Convert the pixel format once at source size, then split: each rung only scales.
-        graph = [f"[0:v:0]format=yuv420p,split={len(rungs)}{''.join(f'[s{i}]' for i in range(len(rungs)))}"]
+        splits = "".join(f"[s{i}]" for i in range(len(rungs)))
+        graph = [f"[0:v:0]{retime}format=yuv420p,split={len(rungs)}{splits}"]
         for i, rung in enumerate(rungs):
             # setsar=1: non-square source pixels were already stretched into the rung's display size.
             graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1{_codec_copies(i, codec_count)}")
         return [
             self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
-            *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
+            *seek, *self._guard, "-i", _file_url(source), "-filter_complex", ";".join(graph),
         ]  # fmt: skip
 
     async def _run_encode(
@@ -467,6 +514,20 @@ _STORE_TROUBLE = re.compile(
 _PIXEL_LIMIT = re.compile(r"Picture size (?P<width>\d+)x(?P<height>\d+) exceeds specified max pixel count")
 # Uploads carry personal metadata (GPS position, device, names); none of it is published.
 _CLEAN_OUTPUT = ("-map_metadata", "-1", "-map_chapters", "-1")
+
+
+def _dash_output(rungs: Sequence[Rung], layout: PresentationLayout, out_dir: Path) -> list[str]:
+    """The DASH muxer's output: CMAF segments as `layout` names them, the MPD and the HLS playlists."""
+    return [
+        *_CLEAN_OUTPUT, "-f", "dash",
+        # Segments as long as a GOP, so each starts on the keyframe all rungs share.
+        "-seg_duration", str(GOP_SECONDS), "-use_template", "1", "-use_timeline", "1",
+        # The same segments described for HLS too: one CMAF set for both.
+        "-hls_playlist", "1", "-hls_master_name", layout.master_playlist,
+        "-adaptation_sets", _adaptation_sets(rungs, len(layout.audio), layout.codec_rungs),
+        "-init_seg_name", layout.init_template, "-media_seg_name", layout.segment_template,
+        str(out_dir / layout.dash_manifest),
+    ]  # fmt: skip
 
 
 def _audio_args(rendition: AudioRendition, output_index: int) -> list[str]:

@@ -1,0 +1,93 @@
+"""Chunk planning: whole GOPs, every frame in exactly one chunk, a warm-up GOP before every chunk but the first,
+and the concat lists that drop those warm-ups."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+
+from videoforge.transcoder.domain.chunks import (
+    ChunkPlan,
+    chunk_message_id,
+    join_list,
+    plan_chunks,
+    worth_chunking,
+)
+from videoforge.transcoder.domain.ladder import Rung
+
+RUNGS = [
+    Rung("720p", 1280, 720, 2800, 4200, 5600, gop_frames=60),
+    Rung("360p", 640, 360, 800, 1200, 1600, gop_frames=60),
+]
+
+
+def covered_frames(plan: ChunkPlan, total: int) -> list[int]:
+    frames: list[int] = []
+    for chunk in plan.chunks:
+        end = chunk.start_frame + chunk.frames if chunk.frames else total
+        frames.extend(range(chunk.start_frame, end))
+    return frames
+
+
+def test_chunks_start_on_gop_boundaries_and_cover_every_frame_once() -> None:
+    plan = plan_chunks(RUNGS, Fraction(30), 120.0, chunk_seconds=30)
+    assert [chunk.start_frame for chunk in plan.chunks] == [0, 900, 1800, 2700]
+    assert all(chunk.start_frame % 60 == 0 for chunk in plan.chunks)
+    assert covered_frames(plan, 3600) == list(range(3600))
+    assert plan.chunks[-1].frames == 0, "the last chunk runs to the end, whatever the probe's rounding"
+
+
+def test_chunk_length_is_rounded_to_whole_gops() -> None:
+    plan = plan_chunks(RUNGS, Fraction(30000, 1001), 60.0, chunk_seconds=25)
+    assert {chunk.frames for chunk in plan.chunks[:-1]} == {720}  # 12 GOPs of 60 frames, ~24 s
+    assert plan.chunks[1].start_frame == 720
+
+
+def test_a_short_tail_joins_the_chunk_before_it() -> None:
+    plan = plan_chunks(RUNGS, Fraction(30), 65.0, chunk_seconds=30)
+    assert len(plan.chunks) == 2
+    assert plan.encode_seconds(plan.chunks[-1]) == pytest.approx(65.0 - 30.0 + 2.0)
+
+
+def test_every_chunk_but_the_first_is_encoded_from_one_gop_earlier() -> None:
+    plan = plan_chunks([replace(rung, gop_frames=50) for rung in RUNGS], Fraction(25), 100.0, chunk_seconds=20)
+    first, second = plan.chunks[:2]
+    assert (first.warmup_frames, first.encode_start_frame, first.encode_frames) == (0, 0, 500)
+    assert (second.warmup_frames, second.encode_start_frame, second.encode_frames) == (50, 450, 550)
+    assert plan.encode_seconds(second) == 22.0
+
+
+def test_the_join_list_starts_each_later_chunk_past_its_warm_up() -> None:
+    plan = plan_chunks(RUNGS, Fraction(30000, 1001), 30.0, chunk_seconds=10)
+    assert join_list(plan, "360p").splitlines() == [
+        "ffconcat version 1.0",
+        "file c0000/360p.mp4",
+        "file c0001/360p.mp4",
+        "inpoint 2002000us",
+        "file c0002/360p.mp4",
+        "inpoint 2002000us",
+    ]
+
+
+def test_a_plan_survives_its_json_form() -> None:
+    plan = plan_chunks([replace(rung, gop_frames=48) for rung in RUNGS], Fraction(24000, 1001), 90.0, chunk_seconds=20)
+    assert ChunkPlan.from_json(plan.to_json()) == plan
+
+
+def test_rungs_with_different_gops_cannot_be_chunked() -> None:
+    with pytest.raises(ValueError, match="GOP"):
+        plan_chunks([RUNGS[0], replace(RUNGS[1], gop_frames=48)], Fraction(24), 60.0, chunk_seconds=20)
+
+
+def test_chunk_messages_are_keyed_by_job_attempt_and_chunk() -> None:
+    plan = plan_chunks(RUNGS, Fraction(30), 60.0, chunk_seconds=20)
+    assert chunk_message_id("j1", 2, plan.chunks[1]) == "j1.2.c0001"
+
+
+@pytest.mark.parametrize(
+    ("duration", "threshold", "chunked"), [(300.0, 240.0, True), (200.0, 240.0, False), (3600.0, 0.0, False)]
+)
+def test_only_sources_past_the_threshold_are_chunked(duration: float, threshold: float, chunked: bool) -> None:
+    assert worth_chunking(duration, threshold) is chunked
