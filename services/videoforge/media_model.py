@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from videoforge.content_protection import ContentKey
 from videoforge.kit.errors import FieldViolation, InvalidArgument
 
 
@@ -132,6 +133,8 @@ class EncodingOptions:
 
     codecs: tuple[str, ...] = ("h264",)
     protection: str = ""  # empty: in the clear
+    # The key a protected video is encrypted with: the worker's alone (from StartAttempt), never stored with a job.
+    content_key: ContentKey | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def parse(cls, codecs: Iterable[str], protection: str) -> EncodingOptions:

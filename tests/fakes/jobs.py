@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fakes.queue import InMemoryJobQueue
+from videoforge.content_protection import ContentKey
 from videoforge.job.domain.jobs import (
     COMPLETED,
     DOWNLOADING,
@@ -21,7 +22,7 @@ from videoforge.job.domain.jobs import (
     JobEvent,
     Publication,
 )
-from videoforge.job.domain.ports import JobRepository
+from videoforge.job.domain.ports import ContentKeys, JobRepository
 from videoforge.media_model import MediaSummary, attempt_prefix
 
 
@@ -256,3 +257,14 @@ class InMemoryJobRepository(JobRepository):
                 media=job.media if job.media != MediaSummary() else None,
             )
         )
+
+
+class InMemoryContentKeys(ContentKeys):
+    def __init__(self) -> None:
+        self.keys: dict[str, ContentKey] = {}
+
+    async def key_for(self, video_id: str) -> ContentKey:
+        return self.keys.setdefault(video_id, ContentKey.generate())
+
+    async def forget(self, video_id: str) -> None:
+        self.keys.pop(video_id, None)

@@ -4,7 +4,7 @@ job use cases in process and can lose replies after they took effect."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -100,9 +100,10 @@ class LocalJobReporter(JobReporter):
 
     async def start(self, job_id: str, delivery_token: str, worker_id: str) -> Attempt:
         job = await self.jobs.start_attempt(job_id, delivery_token)
+        options = replace(job.options, content_key=await self.jobs.content_key(job))
         self._reply("start")
         return Attempt(
-            job.id, job.video_id, job.attempt, job.input_source, list(job.output_formats), job.source_url, job.options
+            job.id, job.video_id, job.attempt, job.input_source, list(job.output_formats), job.source_url, options
         )
 
     async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.blobs import InMemoryBlobStore
-from tests.fakes.jobs import InMemoryJobRepository
+from tests.fakes.jobs import InMemoryContentKeys, InMemoryJobRepository
 from tests.fakes.queue import InMemoryJobQueue
 from tests.fakes.transcoding import FakeTranscoder, LocalJobReporter
 from videoforge.job.domain.jobs import JobError
@@ -33,7 +33,10 @@ class World:
         self.queue = InMemoryJobQueue()
         self.repo = InMemoryJobRepository(self.queue)
         self.blobs = InMemoryBlobStore()
-        self.jobs = Jobs(self.repo, self.queue, self.blobs, None, url_seconds=60, lease_seconds=LEASE)
+        self.content_keys = InMemoryContentKeys()
+        self.jobs = Jobs(
+            self.repo, self.queue, self.blobs, None, url_seconds=60, lease_seconds=LEASE, content_keys=self.content_keys
+        )
         self.reporter = LocalJobReporter(self.jobs)
         self.transcoder = FakeTranscoder()
         self.tmp_path = tmp_path

@@ -8,7 +8,9 @@ import logging
 from pathlib import Path
 
 from videoforge.job.adapters.change_notices import listen_for_changes
+from videoforge.job.adapters.content_keys import PostgresContentKeys
 from videoforge.job.adapters.insights import PostgresActivityRecords
+from videoforge.job.adapters.key_sealing import KeySealer
 from videoforge.job.adapters.platform_gauges import keep_gauges_fresh
 from videoforge.job.adapters.repository import PostgresJobRepository
 from videoforge.job.entrypoints.api_servicer import JobApiServicer
@@ -46,6 +48,9 @@ async def build(settings: Settings) -> Service:
     engine = database(settings, "job", MIGRATIONS)
     queue_parts = job_queue_from_settings(settings, engine, migrate)
     repository = PostgresJobRepository(engine, queue_parts.enqueuer)
+    content_keys = None
+    if settings.content_key_secret_file is not None:
+        content_keys = PostgresContentKeys(engine, KeySealer.from_file(settings.content_key_secret_file))
     jobs = Jobs(
         repository,
         queue_parts.queue,
@@ -56,6 +61,7 @@ async def build(settings: Settings) -> Service:
         # not hand a running job to a duplicate delivery.
         lease_seconds=2 * settings.queue_lease_seconds,
         watch_limits=WatchLimits(settings.watch_streams_per_user, settings.watch_stream_max_seconds),
+        content_keys=content_keys,
     )
     stop = asyncio.Event()
     background = [asyncio.create_task(sweep(jobs, stop))]

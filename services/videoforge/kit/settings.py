@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     cdn_key_pair_id: str = "videoforge-local"
     cdn_private_key_file: Path | None = None
     signed_url_seconds: int = 3600
+    # Protected videos' content keys are stored sealed (AES-256-GCM) with this secret: a file of 32 random bytes.
+    # Without it no job may ask for protection; `up` makes one in the data directory.
+    content_key_secret_file: Path | None = None
 
     # Uploads and media limits.
     max_upload_bytes: int = 10 * 1024**3

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 RSA_KEY_BITS = 2048
+CONTENT_KEY_SECRET_BYTES = 32  # an AES-256 key
 _ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -29,6 +30,7 @@ class S3Credentials:
 class LocalSecrets:
     jwt_private_key_file: Path  # signs access and refresh tokens (RS256)
     cdn_private_key_file: Path  # signs media URLs the edge checks (CloudFront format)
+    content_key_secret_file: Path  # seals protected videos' content keys in the database (32 bytes)
     s3: S3Credentials  # the embedded object store's only identity
 
 
@@ -40,6 +42,9 @@ def ensure_local_secrets(data_dir: Path) -> LocalSecrets:
     jwt_key = directory / "jwt-signing-key.pem"
     cdn_key = directory / "cdn-signing-key.pem"
     s3_file = directory / "s3-credentials.json"
+    content_key_secret = directory / "content-key-secret.bin"
+    if not content_key_secret.exists():
+        write_private(content_key_secret, secrets.token_bytes(CONTENT_KEY_SECRET_BYTES))
     for key_file in (jwt_key, cdn_key):
         if not key_file.exists():
             write_private(key_file, _rsa_private_key_pem())
@@ -53,6 +58,7 @@ def ensure_local_secrets(data_dir: Path) -> LocalSecrets:
     return LocalSecrets(
         jwt_private_key_file=jwt_key,
         cdn_private_key_file=cdn_key,
+        content_key_secret_file=content_key_secret,
         s3=S3Credentials(stored["access_key_id"], stored["secret_access_key"]),
     )
 

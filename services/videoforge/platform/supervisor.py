@@ -301,6 +301,8 @@ class _Platform:
             updates["jwt_private_key_file"] = secrets.jwt_private_key_file
         if settings.cdn_private_key_file is None:
             updates["cdn_private_key_file"] = secrets.cdn_private_key_file
+        if settings.content_key_secret_file is None:
+            updates["content_key_secret_file"] = secrets.content_key_secret_file
         with ExitStack() as stack:
             stack.callback(self._registry.clear)
             if not settings.database_url:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from videoforge.content_protection import ContentKey
 from videoforge.kit.subprocesses import ProcessError
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
@@ -125,16 +126,21 @@ async def transcode(
         record_encode_speed(info.duration_seconds, time.perf_counter() - encode_started)
     with observed_stage("package"):
         ladder = await asyncio.to_thread(_joined_ladder, presentation, layout, work_dir / "joined")
+        if options.content_key is not None and options.protection == "clearkey":
+            ladder = await _lowest_in_the_clear(encoder, ladder, options.content_key, work_dir / "clear")
     on_progress(PACKAGE_DONE)
     with observed_stage("extras"):
-        files = await _extras(encoder, ladder, info.duration_seconds, output)
+        # A protected video has no MP4 downloads: a file in the clear would play past its keys.
+        files = await _extras(encoder, ladder, info.duration_seconds, output, downloads=not options.protection)
         if text_tracks is not None:
             await _extract_text_tracks(text_tracks, source, output)
     on_progress(EXTRAS_DONE)
     return TranscodeResult(info, rungs, output, _presentation_files(presentation) + files, list(layout.codec_rungs))
 
 
-async def _extras(encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float, output: Path) -> list[OutputFile]:
+async def _extras(
+    encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float, output: Path, *, downloads: bool = True
+) -> list[OutputFile]:
     """The poster, preview, storyboard and MP4 downloads, made from the encoded renditions."""
     lowest_rung, lowest = ladder.lowest
     for folder in ("images", "storyboard", "downloads"):
@@ -148,7 +154,7 @@ async def _extras(encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float
         OutputFile(_rel(storyboard.index, output), "STORYBOARD_INDEX"),
         *(OutputFile(_rel(sheet, output), "STORYBOARD") for sheet in storyboard.sheets),
     ]
-    for rung, video in ladder.renditions:
+    for rung, video in ladder.renditions if downloads else []:
         # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
         mp4 = await encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
         files.append(OutputFile(_rel(mp4, output), "MP4", rung.name))
@@ -179,6 +185,15 @@ def _joined_ladder(presentation: PresentationSnapshot, layout: PresentationLayou
         # Downloads carry the default audio rendition: the first track in stereo.
         audio = join_stream(presentation, layout, layout.first_audio_stream, folder / "audio.mp4")
     return EncodedLadder(renditions=renditions, audio=audio)
+
+
+async def _lowest_in_the_clear(
+    encoder: FfmpegEncoder, ladder: EncodedLadder, key: ContentKey, folder: Path
+) -> EncodedLadder:
+    """The lowest rendition of a CENC-encrypted ladder decrypted, for the images made from it (kept here only)."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    rung, video = ladder.lowest
+    return EncodedLadder(renditions=[(rung, await encoder.decrypt_copy(video, key, folder / video.name))], audio=None)
 
 
 def _presentation_files(presentation: PresentationSnapshot) -> list[OutputFile]:

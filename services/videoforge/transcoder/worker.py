@@ -33,6 +33,7 @@ from videoforge.transcoder.domain.ports import (
     TranscodeResult,
 )
 from videoforge.transcoder.domain.presentation import PresentationSnapshot
+from videoforge.transcoder.encrypted_upload import encrypting_upload
 from videoforge.transcoder.observed_stages import delivery_span, observed_stage
 from videoforge.transcoder.presentation_upload import PresentationUpload
 
@@ -206,6 +207,8 @@ class TranscodeWorker:
         async def upload(path: Path, relative: str) -> None:
             await _storing(lambda: self._blobs.upload_file(path, prefix + relative, guess_content_type(path)))
 
+        stored = encrypting_upload(upload, attempt.options, staging / "encrypted")
+
         async def announce(snapshot: PresentationSnapshot) -> None:
             assets = [
                 ProducedAsset(m.kind, m.quality, prefix + m.relative, guess_content_type(Path(m.relative)), len(data))
@@ -214,7 +217,7 @@ class TranscodeWorker:
             ]
             await self._jobs.record_live_output(attempt, prefix, assets, snapshot.renditions, snapshot.has_audio)
 
-        return PresentationUpload(upload, staging, announce)
+        return PresentationUpload(stored, staging, announce)
 
     async def _import_source(self, attempt: Attempt, source: Path) -> None:
         """An imported video's source, not stored yet: fetched through the outbound policy, checked and probed as

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from videoforge.content_protection import ContentKey
 from videoforge.job.domain.jobs import Asset, Job, JobEvent
 
 
@@ -118,3 +119,15 @@ class JobRepository(ABC):
 
     @abstractmethod
     async def acknowledge_events(self, event_ids: Sequence[int]) -> None: ...
+
+
+class ContentKeys(ABC):
+    """One content key per protected video, kept sealed."""
+
+    @abstractmethod
+    async def key_for(self, video_id: str) -> ContentKey:
+        """The video's key, made on first asking: every job of a video encrypts with the same one."""
+
+    @abstractmethod
+    async def forget(self, video_id: str) -> None:
+        """Drops the video's key, when its outputs are gone."""

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from google.rpc import status_pb2
 from grpc.aio import ServicerContext
 
+from videoforge.content_protection import ContentKey
 from videoforge.job.domain.insights import ActivityRecords
 from videoforge.job.domain.jobs import COMPLETED, FAILED, PENDING, WORKING_STATES, Asset, Job, JobError, JobEvent
 from videoforge.job.entrypoints.api_shapes import gigabytes
@@ -28,9 +29,9 @@ from videoforge.transcoder.entrypoints.media_proto import (
 )
 
 
-def job_proto(job: Job, *, full_source_url: bool = False) -> pb.Job:
-    """The job as callers see it; `full_source_url` only for the worker that fetches it (a URL may carry a
-    token in its query or credentials)."""
+def job_proto(job: Job, *, full_source_url: bool = False, content_key: ContentKey | None = None) -> pb.Job:
+    """The job as callers see it; `full_source_url` and `content_key` only for the worker that fetches it (a URL
+    may carry a token in its query or credentials) and encrypts its output."""
     message = pb.Job(
         name=f"jobs/{job.id}",
         id=job.id,
@@ -50,10 +51,15 @@ def job_proto(job: Job, *, full_source_url: bool = False) -> pb.Job:
         source_url=job.source_url if full_source_url else redact(job.source_url) if job.source_url else "",
         codecs=job.codecs,
         protection=job.protection,
+        content_key=content_key_proto(content_key),
     )
     if job.error:
         message.error.CopyFrom(status_pb2.Status(code=code_number(job.error.code), message=job.error.message))
     return message
+
+
+def content_key_proto(key: ContentKey | None) -> pb.ContentKey | None:
+    return pb.ContentKey(key_id=key.key_id, key=key.key) if key is not None else None
 
 
 def asset_proto(asset: Asset) -> pb.Asset:
@@ -222,7 +228,7 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
 
     async def StartAttempt(self, request: pb.StartAttemptRequest, context: ServicerContext) -> pb.Job:
         job = await self._jobs.start_attempt(request.job_id, request.delivery_token)
-        return job_proto(job, full_source_url=True)
+        return job_proto(job, full_source_url=True, content_key=await self._jobs.content_key(job))
 
     async def ReportProgress(
         self, request: pb.ReportProgressRequest, context: ServicerContext
@@ -273,6 +279,8 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
             renditions=renditions_proto(job.renditions),
             duration_seconds=job.duration_seconds,
             live=live,
+            protection=job.protection,
+            content_key=content_key_proto(await self._jobs.content_key(job)),
         )
 
     async def PurgeVideoJobs(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from videoforge.content_protection import ContentKey
 from videoforge.job.domain.jobs import (
     CANCELLED,
     COMPLETED,
@@ -31,7 +32,7 @@ from videoforge.job.domain.jobs import (
     ensure_visible,
     job_not_found,
 )
-from videoforge.job.domain.ports import JobRepository
+from videoforge.job.domain.ports import ContentKeys, JobRepository
 from videoforge.job.service_layer.job_watch import JobChanges, WatchLimits
 from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, require
@@ -121,8 +122,11 @@ class Jobs:
         lease_seconds: float,
         retry_seconds: float = 330.0,
         watch_limits: WatchLimits | None = None,
+        content_keys: ContentKeys | None = None,
     ) -> None:
         self._repo, self._queue, self._blobs = repository, queue, blobs
+        # None: no key-sealing secret is set, so no job may ask for protection.
+        self._content_keys = content_keys
         self._media = GuardedMedia(blobs, self._references)
         self._signer, self._url_seconds = signer, url_seconds
         # A job waiting for a retry must be started again within `retry_seconds` (the queue's longest backoff
@@ -141,6 +145,8 @@ class Jobs:
         options = EncodingOptions.parse(new.codecs, new.protection)
         if new.reuse_covering and (covering := covering_job(await self._repo.for_video(video_id), formats, options)):
             return covering
+        if options.protection:
+            await self._key_store().key_for(video_id)  # made with the job, so its worker and players find it
         now = datetime.now(UTC)
         job = Job(
             id=new_id(),
@@ -489,6 +495,17 @@ class Jobs:
         # Shown with the folder it grows in, which becomes its output once it completes.
         return replace(job, output_prefix=attempt_prefix(job.video_id, job.id, job.attempt)), manifests, True
 
+    async def content_key(self, job: Job) -> ContentKey | None:
+        """The key the job's output is encrypted with; None for a job whose output plays in the clear."""
+        return await self._key_store().key_for(job.video_id) if job.protection else None
+
+    def _key_store(self) -> ContentKeys:
+        if self._content_keys is None:
+            raise FailedPrecondition(
+                "Content protection is not set up here (CONTENT_KEY_SECRET_FILE is not set).", "PROTECTION_UNAVAILABLE"
+            )
+        return self._content_keys
+
     async def purge_video(self, video_id: str) -> int:
         video_id = require(video_id, "video_id")
         jobs = await self._repo.for_video(video_id)
@@ -500,7 +517,10 @@ class Jobs:
         # Rows first, so nothing references the outputs when the guard checks; a worker still uploading is
         # told to stop by its next report and discards its attempt.
         await self._repo.delete_jobs([job.id for job in jobs])
-        return await self._media.delete_prefix(video_outputs_prefix(video_id))
+        freed = await self._media.delete_prefix(video_outputs_prefix(video_id))
+        if self._content_keys is not None:
+            await self._content_keys.forget(video_id)
+        return freed
 
     # Internals
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from videoforge.content_protection import ContentKey
 from videoforge.gallery.client import GalleryClient
 from videoforge.job.client import JobInternalClient
 from videoforge.job.v1 import job_pb2
@@ -45,4 +46,10 @@ class JobPublishedOutputs(PublishedOutputs):
             renditions=[rendition_from_proto(r) for r in output.renditions],
             duration_seconds=output.duration_seconds,
             live=output.live,
+            protection=output.protection,
+            content_key=_content_key(output.content_key) if output.HasField("content_key") else None,
         )
+
+
+def _content_key(message: job_pb2.ContentKey) -> ContentKey:
+    return ContentKey(message.key_id, message.key)

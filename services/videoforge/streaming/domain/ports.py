@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from videoforge.content_protection import ContentKey
 from videoforge.media_model import Rendition
 
 
@@ -44,6 +45,9 @@ class PlayableOutput:
     duration_seconds: float = 0.0
     # Still growing: its job runs, and its manifests change until the job completes.
     live: bool = False
+    # `clearkey`, `aes-128` or empty (in the clear), and then the key its segments are encrypted with.
+    protection: str = ""
+    content_key: ContentKey | None = field(default=None, repr=False)
 
     def asset(self, kind: str, quality: str = "") -> OutputAsset | None:
         return next((a for a in self.assets if a.kind == kind and (not quality or a.quality == quality)), None)

@@ -55,3 +55,17 @@ class StreamingServicer(streaming_pb2_grpc.StreamingServiceServicer):
     async def GetManifest(self, request: pb.GetManifestRequest, context: ServicerContext) -> httpbody_pb2.HttpBody:
         kind, body = await self._playback.manifest(request.video_id, request.path, request.token)
         return httpbody_pb2.HttpBody(content_type=kind, data=body)
+
+    async def GetContentKey(self, request: pb.GetContentKeyRequest, context: ServicerContext) -> httpbody_pb2.HttpBody:
+        key = await self._playback.content_key(request.video_id, request.token)
+        return httpbody_pb2.HttpBody(content_type="application/octet-stream", data=key)
+
+    async def GetClearKeyLicense(
+        self, request: pb.GetClearKeyLicenseRequest, context: ServicerContext
+    ) -> pb.ClearKeyLicense:
+        keys = await self._playback.clearkey_license(
+            request.video_id, request.token, list(request.license_request.kids)
+        )
+        return pb.ClearKeyLicense(
+            keys=[pb.JsonWebKey(kty=key.kty, kid=key.kid, k=key.k) for key in keys], type="temporary"
+        )

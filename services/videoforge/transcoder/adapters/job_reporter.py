@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import grpc
 from google.rpc import status_pb2
 
+from videoforge.content_protection import ContentKey
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.grpc_client_errors import translate_rpc_error
 from videoforge.kit.grpc_errors import code_number
@@ -35,7 +37,7 @@ class GrpcJobReporter(JobReporter):
             input_source=job.input_source,
             output_formats=list(job.output_formats),
             source_url=job.source_url,
-            options=EncodingOptions.parse(job.codecs, job.protection),
+            options=replace(EncodingOptions.parse(job.codecs, job.protection), content_key=_content_key(job)),
         )
 
     async def progress(self, attempt: Attempt, state: str, percent: int) -> bool:
@@ -107,3 +109,8 @@ def _assets_proto(assets: list[ProducedAsset]) -> list[job_pb2.Asset]:
         )
         for asset in assets
     ]
+
+
+def _content_key(job: job_pb2.Job) -> ContentKey | None:
+    """The key a protected job's output is encrypted with, which StartAttempt hands its worker."""
+    return ContentKey(job.content_key.key_id, job.content_key.key) if job.HasField("content_key") else None
