@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     # Every audio track of a source becomes a stereo AAC rendition; on, a track with 5.1 or more channels also gets a
     # 5.1 AAC rendition.
     audio_surround: bool = False
+    # EBU R128 two-pass loudness normalisation of every audio rendition to -16 LUFS, true peaks at most -1 dBTP.
+    # Off: the audio keeps the source's loudness (both are still measured for the video's details).
+    loudness_normalization: bool = True
 
     # Requests to user-given URLs (import from a URL) reach only public addresses over https. Hosts named here
     # (`host:port`, comma-separated or a JSON list) are exempt, plain http included: a test server or a private

@@ -8,9 +8,11 @@ from videoforge.kit.settings import Settings
 from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
+from videoforge.transcoder.adapters.ffmpeg_loudness import LoudnessMeter
 from videoforge.transcoder.domain.media import MediaLimits
 from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget
 from videoforge.transcoder.entrypoints.grpc_servicer import ProbeBounds, TranscoderServicer
+from videoforge.transcoder.loudness_normalization import LoudnessNormalization
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
 
 
@@ -36,6 +38,12 @@ def per_title_planner(settings: Settings) -> PerTitlePlanner | None:
         preset=settings.encoder_preset, max_pixels=settings.max_pixels, memory_bytes=settings.media_memory_bytes
     )
     return PerTitlePlanner(analyzer, QualityTarget(ssim_db=settings.per_title_target_ssim_db))
+
+
+def loudness_normalization(settings: Settings) -> LoudnessNormalization:
+    """Loudness measured for every transcode; the audio normalised unless LOUDNESS_NORMALIZATION is off."""
+    meter = LoudnessMeter(max_pixels=settings.max_pixels, memory_bytes=settings.media_memory_bytes)
+    return LoudnessNormalization(meter, normalize=settings.loudness_normalization)
 
 
 async def build(settings: Settings) -> Service:

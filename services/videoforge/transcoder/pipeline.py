@@ -21,6 +21,7 @@ from videoforge.transcoder.domain.per_title import PerTitlePlanner
 from videoforge.transcoder.domain.ports import ChunkedEncoding, OutputFile, Transcoder, TranscodeResult
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
 from videoforge.transcoder.live_presentation import encode_presentation, join_stream
+from videoforge.transcoder.loudness_normalization import LoudnessNormalization
 from videoforge.transcoder.observed_stages import observed_stage, record_encode_speed
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,12 @@ class MediaPipeline(Transcoder):
         per_title: PerTitlePlanner | None = None,
         text_tracks: TextTrackExtractor | None = None,
         surround_audio: bool = False,
+        loudness: LoudnessNormalization | None = None,
     ) -> None:
         self._encoder, self._limits = encoder, limits
         self._per_title, self._text_tracks = per_title, text_tracks
         self._surround_audio = surround_audio
+        self._loudness = loudness
 
     async def transcode(
         self,
@@ -70,6 +73,7 @@ class MediaPipeline(Transcoder):
             options=options,
             surround_audio=self._surround_audio,
             chunks=chunks,
+            loudness=self._loudness,
         )
 
 
@@ -87,6 +91,7 @@ async def transcode(
     options: EncodingOptions = DEFAULT_ENCODING,
     surround_audio: bool = False,
     chunks: ChunkedEncoding | None = None,
+    loudness: LoudnessNormalization | None = None,
 ) -> TranscodeResult:
     """`surround_audio`: a 5.1 rendition of each surround track besides its stereo one. `chunks`: how a long
     source is encoded in chunks across workers (its presentation then published only once finished)."""
@@ -95,10 +100,23 @@ async def transcode(
         info = await encoder.probe(source)
     validate(info, limits)
     rungs = plan_ladder(info, formats or None)
-    if per_title is not None:
-        rungs = await per_title.plan(source, info, rungs, work_dir / "analysis")
-    start, end = ENCODE_SHARE
     audio = plan_audio(info.audio_tracks, surround=surround_audio)
+    async with asyncio.TaskGroup() as reads:
+        # Both read the source before the encode can start, side by side: the audio's loudness (a few percent of
+        # the source's duration, audio only) and the per-title analysis.
+        measuring = (
+            None
+            if loudness is None
+            else reads.create_task(
+                loudness.measure_before(source, audio, duration=info.duration_seconds, scratch=work_dir)
+            )
+        )
+        if per_title is not None:
+            rungs = await per_title.plan(source, info, rungs, work_dir / "analysis")
+    measured = measuring.result() if measuring else None
+    if loudness is not None:
+        audio = loudness.apply(audio, measured)
+    start, end = ENCODE_SHARE
     layout = PresentationLayout.for_ladder(rungs, audio, codec_rungs(rungs, options.codecs))
     output = work_dir / "output"
     with observed_stage("encode"):
@@ -134,8 +152,19 @@ async def transcode(
         files = await _extras(encoder, ladder, info.duration_seconds, output, downloads=not options.protection)
         if text_tracks is not None:
             await _extract_text_tracks(text_tracks, source, output)
+        # A protected rendition's audio is encrypted: no figure for what it sounds like.
+        published_audio = None if options.protection else ladder.audio
+        figures = (
+            None
+            if loudness is None
+            else await loudness.figures(
+                source, measured, audio, published_audio, duration=info.duration_seconds, scratch=work_dir
+            )
+        )
     on_progress(EXTRAS_DONE)
-    return TranscodeResult(info, rungs, output, _presentation_files(presentation) + files, list(layout.codec_rungs))
+    return TranscodeResult(
+        info, rungs, output, _presentation_files(presentation) + files, list(layout.codec_rungs), loudness=figures
+    )
 
 
 async def _extras(
@@ -145,19 +174,25 @@ async def _extras(
     lowest_rung, lowest = ladder.lowest
     for folder in ("images", "storyboard", "downloads"):
         (output / folder).mkdir(exist_ok=True)
-    poster = await encoder.make_poster(lowest, output / "images" / "poster.jpg", duration=duration)
-    preview = await encoder.make_preview_gif(lowest, output / "images" / "preview.gif", duration=duration)
-    storyboard = await encoder.make_storyboard(lowest, lowest_rung, output / "storyboard", duration=duration)
+    renditions = ladder.renditions if downloads else []
+    # Side by side: each is a short, mostly single-threaded run over a small rendition, or a copy.
+    poster, preview, storyboard, *mp4s = await asyncio.gather(
+        encoder.make_poster(lowest, output / "images" / "poster.jpg", duration=duration),
+        encoder.make_preview_gif(lowest, output / "images" / "preview.gif", duration=duration),
+        encoder.make_storyboard(lowest, lowest_rung, output / "storyboard", duration=duration),
+        *(
+            # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
+            encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
+            for rung, video in renditions
+        ),
+    )
     files = [
         OutputFile(_rel(poster, output), "POSTER"),
         OutputFile(_rel(preview, output), "PREVIEW"),
         OutputFile(_rel(storyboard.index, output), "STORYBOARD_INDEX"),
         *(OutputFile(_rel(sheet, output), "STORYBOARD") for sheet in storyboard.sheets),
     ]
-    for rung, video in ladder.renditions if downloads else []:
-        # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
-        mp4 = await encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
-        files.append(OutputFile(_rel(mp4, output), "MP4", rung.name))
+    files += [OutputFile(_rel(mp4, output), "MP4", rung.name) for (rung, _), mp4 in zip(renditions, mp4s, strict=True)]
     return files
 
 

@@ -22,7 +22,7 @@ from videoforge.storage.s3 import blob_store_from_settings
 from videoforge.transcoder.adapters.job_reporter import GrpcJobReporter
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.adapters.url_source import UrlSourceImporter
-from videoforge.transcoder.bootstrap import media_encoder, media_limits, per_title_planner
+from videoforge.transcoder.bootstrap import loudness_normalization, media_encoder, media_limits, per_title_planner
 from videoforge.transcoder.chunked import Chunking
 from videoforge.transcoder.pipeline import MediaPipeline
 from videoforge.transcoder.worker import TranscodeWorker, WorkerConfig, drain
@@ -54,6 +54,7 @@ async def run_worker(settings: Settings) -> None:
             per_title=per_title_planner(settings),
             text_tracks=TextTrackExtractor(),
             surround_audio=settings.audio_surround,
+            loudness=loudness_normalization(settings),
         ),
         WorkerConfig(
             worker_id=f"{socket.gethostname()}-{os.getpid()}",

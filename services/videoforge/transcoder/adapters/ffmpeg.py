@@ -555,10 +555,13 @@ def _dash_output(rungs: Sequence[Rung], layout: PresentationLayout, out_dir: Pat
 
 def _audio_args(rendition: AudioRendition, output_index: int) -> list[str]:
     """One audio rendition: its source track as AAC, tagged with the language the MPD's `lang` is written from
-    and its name. `output_index` is its place among the output's audio streams."""
+    and its name, through its loudness filter if it has one. `output_index` is its place among the output's audio
+    streams."""
     a = f":a:{output_index}"
+    # loudnorm's fallback works at 192 kHz: -ar brings it back to the rendition's rate.
+    loudness = [f"-filter{a}", rendition.loudness_filter] if rendition.loudness_filter else []
     return [
-        "-map", f"0:a:{rendition.source}", f"-c{a}", "aac", f"-b{a}", f"{rendition.bitrate_kbps}k",
+        "-map", f"0:a:{rendition.source}", *loudness, f"-c{a}", "aac", f"-b{a}", f"{rendition.bitrate_kbps}k",
         f"-ac{a}", str(rendition.channels), f"-ar{a}", str(SAMPLE_RATE),
         f"-metadata:s{a}", f"language={rendition.language}", f"-metadata:s{a}", f"title={rendition.name}",
     ]  # fmt: skip

@@ -28,6 +28,8 @@ class AudioRendition:
     bitrate_kbps: int
     language: str  # BCP 47
     name: str
+    # FFmpeg's audio filter that brings it to the target loudness; empty leaves it as the source has it.
+    loudness_filter: str = ""
 
 
 def plan_audio(tracks: Sequence[AudioTrack], *, surround: bool) -> tuple[AudioRendition, ...]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.loudness import LoudnessFigures
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
 
@@ -31,6 +32,8 @@ class TranscodeResult:
     files: list[OutputFile]
     # The rungs in other codecs than H.264, when asked for (the extras are made from `rungs`).
     codec_rungs: list[Rung] = field(default_factory=list)
+    # The default audio track's loudness in the source and as published; None without audio or figures.
+    loudness: LoudnessFigures | None = None
 
     @property
     def renditions(self) -> list[Rung]:
