@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import m3u8
 import pytest
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from videoforge.content_protection import ContentKey, b64url, from_b64url
 from videoforge.job.adapters.key_sealing import KeySealer
+from videoforge.media_model import EncodingOptions
 from videoforge.streaming.domain.protection import (
     CLEARKEY_SYSTEM,
     MP4_PROTECTION_SCHEME,
@@ -26,6 +28,7 @@ from videoforge.transcoder.domain.hls_encryption import (
     media_segment_number,
     sequence_iv,
 )
+from videoforge.transcoder.encrypted_upload import encrypting_upload
 
 KEY = ContentKey(bytes(range(16)), bytes(range(16, 32)))
 MPD = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -171,3 +174,12 @@ def test_only_media_segments_are_numbered() -> None:
 def test_base64url_round_trips_without_padding() -> None:
     assert b64url(b"\xfb\xff") == "-_8"
     assert from_b64url("-_8") == b"\xfb\xff" == base64.urlsafe_b64decode("-_8=")
+
+
+async def test_an_aes128_upload_without_its_key_refuses_before_anything_is_stored(tmp_path: Path) -> None:
+    async def upload(path: Path, relative: str) -> None:
+        raise AssertionError("nothing is stored")
+
+    with pytest.raises(ValueError, match="content key"):
+        encrypting_upload(upload, EncodingOptions.parse([], "aes-128"), tmp_path)
+    assert encrypting_upload(upload, EncodingOptions(), tmp_path) is upload, "a video in the clear goes up as it is"
