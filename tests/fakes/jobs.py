@@ -242,6 +242,7 @@ class InMemoryJobRepository(JobRepository):
                 poster_key=kinds.get("POSTER", ""),
                 preview_key=kinds.get("PREVIEW", ""),
                 duration_seconds=self.jobs[playing].duration_seconds,
+                loudness=self.jobs[playing].loudness,
             )
         self._last_event_id += 1
         self.event_log.append(

@@ -13,6 +13,7 @@ from videoforge.job.service_layer.jobs import Jobs
 from videoforge.kit.errors import Unavailable
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions, Rendition
 from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.loudness import LoudnessFigures
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.ports import (
     Attempt,
@@ -45,6 +46,7 @@ class FakeTranscoder(Transcoder):
         self.before_finish = before_finish
         self.runs = 0
         self.options = DEFAULT_ENCODING
+        self.loudness: LoudnessFigures | None = None  # what the result says was measured of the audio
 
     async def transcode(
         self,
@@ -80,7 +82,7 @@ class FakeTranscoder(Transcoder):
             OutputFile("360p_1.m4s"),
             OutputFile("images/poster.jpg", "POSTER"),
         ]
-        return TranscodeResult(INFO, [RUNG], output, files)
+        return TranscodeResult(INFO, [RUNG], output, files, loudness=self.loudness)
 
 
 @dataclass
@@ -126,10 +128,19 @@ class LocalJobReporter(JobReporter):
         self._reply("record_live_output")
 
     async def complete(
-        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+        self,
+        attempt: Attempt,
+        output_prefix: str,
+        assets: list[ProducedAsset],
+        renditions: list[Rung],
+        has_audio: bool,
+        loudness: LoudnessFigures | None = None,
     ) -> None:
         produced = [Asset("", "", "", a.kind, a.quality, a.key, a.content_type, a.size_bytes) for a in assets]
-        await self.jobs.complete_attempt(attempt.job_id, attempt.number, output_prefix, produced, [Rendition("360p")])
+        figures = loudness.as_fields() if loudness is not None else None
+        await self.jobs.complete_attempt(
+            attempt.job_id, attempt.number, output_prefix, produced, [Rendition("360p")], loudness=figures
+        )
         self._reply("complete")
 
     async def fail(self, attempt: Attempt, code: str, message: str, *, will_retry: bool) -> None:

@@ -294,8 +294,9 @@ class TranscodeWorker:
     ) -> None:
         """The outputs are uploaded: worth waiting out an outage before the work is redone. Safe to repeat: a
         completion that already took effect answers OK."""
+        has_audio, loudness = result.info.has_audio, result.loudness
         await self._reporting(
-            claim, lambda: self._jobs.complete(attempt, prefix, assets, result.renditions, result.info.has_audio)
+            claim, lambda: self._jobs.complete(attempt, prefix, assets, result.renditions, has_audio, loudness)
         )
 
     async def _reporting(self, claim: ClaimedJob, report: Callable[[], Awaitable[T]]) -> T:

@@ -9,6 +9,7 @@ from videoforge.gallery.domain.ports import JobEventFeed, JobScheduler, MediaPro
 from videoforge.gallery.domain.videos import JobSnapshot, JobTicket, JobUpdate, PlayingOutput, Video
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
 from videoforge.kit.grpc_client_errors import translate_rpc_error
+from videoforge.loudness_proto import loudness_fields
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions, MediaSummary
 from videoforge.transcoder.entrypoints.media_proto import summary_from_proto, summary_proto
 from videoforge.transcoder.v1 import transcoder_pb2, transcoder_pb2_grpc
@@ -100,6 +101,7 @@ def _update(event: job_pb2.JobEvent) -> JobUpdate:
             poster_key=published.poster_key,
             preview_key=published.preview_key,
             duration_seconds=published.duration_seconds,
+            loudness=loudness_fields(published.loudness) if published.HasField("loudness") else None,
         )
         if published
         else None,

@@ -71,11 +71,13 @@ def _playing(job_id: str, extra: dict[str, Any]) -> PlayingOutput | None:
         poster_key=extra.get("poster_key", ""),
         preview_key=extra.get("preview_key", ""),
         duration_seconds=float(extra.get("duration_seconds", 0.0)),
+        loudness=extra.get("loudness"),
     )
 
 
 def _extra(filename: str, playing: PlayingOutput | None, source_url: str = "") -> dict[str, Any]:
-    """The `extra` column: the file name, an imported video's URL, and the images of what plays."""
+    """The `extra` column: the file name, an imported video's URL, and the images, duration and loudness of what
+    plays."""
     images = {k: v for k, v in asdict(playing).items() if k != "job_id"} if playing else {}
     imported = {"source_url": source_url} if source_url else {}
     return {"filename": filename, **imported, **images}

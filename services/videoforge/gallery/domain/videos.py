@@ -32,6 +32,8 @@ class PlayingOutput:
     poster_key: str = ""
     preview_key: str = ""
     duration_seconds: float = 0.0
+    # Its audio's loudness in the source and as published (figures by name), when its job measured it.
+    loudness: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

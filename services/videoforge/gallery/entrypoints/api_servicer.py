@@ -46,6 +46,7 @@ def api_video(video: pb.Video) -> api.ApiVideo:
         preview_url=video.preview_url,
         latest_job=video.latest_job,
         updated_at=video.update_time,
+        loudness=video.loudness if video.HasField("loudness") else None,
     )
 
 

@@ -14,6 +14,7 @@ from videoforge.kit.cdn import MediaSigner
 from videoforge.kit.paging import PageInfo
 from videoforge.kit.principal import current_principal
 from videoforge.kit.proto_time import timestamp
+from videoforge.loudness_proto import loudness_proto
 from videoforge.media_model import EncodingOptions
 from videoforge.transcoder.entrypoints.media_proto import summary_proto
 
@@ -62,6 +63,8 @@ class VideoPresenter:
                 message.thumbnail_url = self._signer.sign_key(poster, self._seconds)
             if preview := video.playing.preview_key:
                 message.preview_url = self._signer.sign_key(preview, self._seconds)
+        if video.playing is not None and video.playing.loudness is not None:
+            message.loudness.CopyFrom(loudness_proto(video.playing.loudness))
         return message
 
     def page(self, videos: list[Video], info: PageInfo) -> pb.ListVideosResponse:

@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from videoforge.gallery.v1 import gallery_pb2 as _gallery_pb2
 from videoforge.job.v1 import job_api_pb2 as _job_api_pb2
+from videoforge.job.v1 import job_pb2 as _job_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -47,6 +48,7 @@ class ApiVideo(_message.Message):
     PREVIEW_URL_FIELD_NUMBER: _builtins.int
     LATEST_JOB_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    LOUDNESS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     user_id: _builtins.str
     title: _builtins.str
@@ -76,6 +78,12 @@ class ApiVideo(_message.Message):
     def latest_job(self) -> _gallery_pb2.JobSnapshot: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def loudness(self) -> _job_pb2.Loudness:
+        """The loudness of the audio it plays, in the source and as published; absent until a transcode with audio
+        published it.
+        """
+
     def __init__(
         self,
         *,
@@ -97,10 +105,11 @@ class ApiVideo(_message.Message):
         preview_url: _builtins.str = ...,
         latest_job: _gallery_pb2.JobSnapshot | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        loudness: _job_pb2.Loudness | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "latest_job", b"latest_job", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "latest_job", b"latest_job", "loudness", b"loudness", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_codec", b"audio_codec", "created_at", b"created_at", "description", b"description", "duration", b"duration", "file_size", b"file_size", "id", b"id", "latest_job", b"latest_job", "preview_url", b"preview_url", "resolution", b"resolution", "s3_key", b"s3_key", "status", b"status", "thumbnail_url", b"thumbnail_url", "title", b"title", "updated_at", b"updated_at", "user_id", b"user_id", "video_codec", b"video_codec", "views", b"views", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_codec", b"audio_codec", "created_at", b"created_at", "description", b"description", "duration", b"duration", "file_size", b"file_size", "id", b"id", "latest_job", b"latest_job", "loudness", b"loudness", "preview_url", b"preview_url", "resolution", b"resolution", "s3_key", b"s3_key", "status", b"status", "thumbnail_url", b"thumbnail_url", "title", b"title", "updated_at", b"updated_at", "user_id", b"user_id", "video_codec", b"video_codec", "views", b"views", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

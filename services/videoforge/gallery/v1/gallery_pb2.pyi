@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from videoforge.job.v1 import job_pb2 as _job_pb2
 from videoforge.transcoder.v1 import transcoder_pb2 as _transcoder_pb2
 import builtins as _builtins
 import sys
@@ -74,6 +75,7 @@ class Video(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     PUBLISHED_JOB_ID_FIELD_NUMBER: _builtins.int
+    LOUDNESS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Format: `videos/{video}`."""
     id: _builtins.str
@@ -110,6 +112,12 @@ class Video(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def loudness(self) -> _job_pb2.Loudness:
+        """Output only. The loudness of the audio it plays, in the source and as published; unset until a transcode
+        with audio published it.
+        """
+
     def __init__(
         self,
         *,
@@ -130,10 +138,11 @@ class Video(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         published_job_id: _builtins.str = ...,
+        loudness: _job_pb2.Loudness | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latest_job", b"latest_job", "media", b"media", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latest_job", b"latest_job", "loudness", b"loudness", "media", b"media", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "latest_job", b"latest_job", "media", b"media", "name", b"name", "owner_id", b"owner_id", "preview_url", b"preview_url", "published_job_id", b"published_job_id", "source_key", b"source_key", "state", b"state", "status", b"status", "thumbnail_url", b"thumbnail_url", "title", b"title", "update_time", b"update_time", "view_count", b"view_count", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "latest_job", b"latest_job", "loudness", b"loudness", "media", b"media", "name", b"name", "owner_id", b"owner_id", "preview_url", b"preview_url", "published_job_id", b"published_job_id", "source_key", b"source_key", "state", b"state", "status", b"status", "thumbnail_url", b"thumbnail_url", "title", b"title", "update_time", b"update_time", "view_count", b"view_count", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

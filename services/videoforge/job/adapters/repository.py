@@ -69,7 +69,7 @@ def _lease_end(seconds: float) -> Any:
 async def _publication_in(conn: AsyncConnection, video_id: str) -> Publication | None:
     playing = (
         await conn.execute(
-            select(jobs.c.id, jobs.c.media)
+            select(jobs.c.id, jobs.c.media, jobs.c.loudness)
             .join(publications, publications.c.job_id == jobs.c.id)
             .where(publications.c.video_id == video_id)
         )
@@ -90,6 +90,7 @@ async def _publication_in(conn: AsyncConnection, video_id: str) -> Publication |
         poster_key=images.get("POSTER", ""),
         preview_key=images.get("PREVIEW", ""),
         duration_seconds=float(playing.media.get("duration_seconds", 0.0)),
+        loudness=playing.loudness,
     )
 
 

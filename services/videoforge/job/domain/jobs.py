@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from videoforge.kit.errors import NotFound
+from videoforge.kit.errors import InvalidArgument, NotFound
 from videoforge.kit.principal import Principal
 from videoforge.media_model import (
     DEFAULT_ENCODING,
@@ -116,6 +118,8 @@ class Publication:
     poster_key: str = ""
     preview_key: str = ""
     duration_seconds: float = 0.0
+    # The published audio's loudness (figures by name), when its job measured it.
+    loudness: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,26 @@ def covering_job(jobs: list[Job], formats: list[str], options: EncodingOptions =
         and options.protection == job.protection
     ]
     return max(covering, key=lambda job: job.create_time, default=None)
+
+
+# A completed job's loudness figures (dB: LUFS and dBTP), and how far from 0 any real measurement lies.
+LOUDNESS_FIGURES = ("input_integrated_lufs", "input_true_peak_dbtp", "output_integrated_lufs", "output_true_peak_dbtp")
+LOUDNESS_LIMIT_DB = 100.0
+
+
+def checked_loudness(fields: Mapping[str, float] | None) -> dict[str, float] | None:
+    """A worker's loudness figures as a job stores them: each a finite level within the limit, and whether the
+    audio was normalised. Raises InvalidArgument otherwise."""
+    if fields is None:
+        return None
+    checked: dict[str, float] = {}
+    for name in LOUDNESS_FIGURES:
+        value = float(fields.get(name, math.nan))
+        if not (math.isfinite(value) and abs(value) <= LOUDNESS_LIMIT_DB):
+            description = f"must be a level within ±{LOUDNESS_LIMIT_DB:g} dB"
+            raise InvalidArgument.for_field(f"loudness.{name}", description, "BAD_LOUDNESS")
+        checked[name] = value
+    return {**checked, "normalized": bool(fields.get("normalized", False))}
 
 
 def job_not_found(job_id: str) -> NotFound:

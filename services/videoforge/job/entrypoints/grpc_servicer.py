@@ -21,6 +21,7 @@ from videoforge.kit.errors import InvalidArgument
 from videoforge.kit.grpc_errors import code_name, code_number
 from videoforge.kit.paging import PageInfo
 from videoforge.kit.proto_time import timestamp
+from videoforge.loudness_proto import loudness_fields, loudness_proto
 from videoforge.transcoder.entrypoints.media_proto import (
     rendition_from_proto,
     renditions_proto,
@@ -52,6 +53,7 @@ def job_proto(job: Job, *, full_source_url: bool = False, content_key: ContentKe
         codecs=job.codecs,
         protection=job.protection,
         content_key=content_key_proto(content_key),
+        loudness=loudness_proto(job.loudness),
     )
     if job.error:
         message.error.CopyFrom(status_pb2.Status(code=code_number(job.error.code), message=job.error.message))
@@ -252,8 +254,14 @@ class JobInternalServicer(job_pb2_grpc.JobInternalServiceServicer):
     async def CompleteAttempt(self, request: pb.CompleteAttemptRequest, context: ServicerContext) -> pb.Job:
         produced = [asset_from_proto(a) for a in request.assets]
         renditions = [rendition_from_proto(r) for r in request.renditions]
+        loudness = loudness_fields(request.loudness) if request.HasField("loudness") else None
         job = await self._jobs.complete_attempt(
-            request.job_id, request.attempt, request.output_prefix, produced, renditions
+            request.job_id,
+            request.attempt,
+            request.output_prefix,
+            produced,
+            renditions,
+            loudness=loudness,
         )
         return job_proto(job)
 
@@ -312,7 +320,16 @@ def event_proto(event: JobEvent) -> pb.JobEvent:
         error_message=event.error_message,
     )
     if event.publication is not None:
-        message.publication.CopyFrom(pb.Publication(**event.publication.__dict__))
+        published = event.publication
+        message.publication.CopyFrom(
+            pb.Publication(
+                job_id=published.job_id,
+                poster_key=published.poster_key,
+                preview_key=published.preview_key,
+                duration_seconds=published.duration_seconds,
+                loudness=loudness_proto(published.loudness),
+            )
+        )
     if event.media is not None:
         message.media.CopyFrom(summary_proto(event.media))
     return message

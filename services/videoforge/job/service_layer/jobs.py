@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from videoforge.job.domain.jobs import (
     Job,
     JobError,
     JobEvent,
+    checked_loudness,
     covering_job,
     ensure_visible,
     job_not_found,
@@ -380,8 +381,16 @@ class Jobs:
         raise FailedPrecondition(f"The job is already {settled.state.lower()}.", "JOB_FINISHED")
 
     async def complete_attempt(
-        self, job_id: str, attempt: int, output_prefix: str, produced: list[Asset], renditions: list[Rendition]
+        self,
+        job_id: str,
+        attempt: int,
+        output_prefix: str,
+        produced: list[Asset],
+        renditions: list[Rendition],
+        *,
+        loudness: Mapping[str, float] | None = None,
     ) -> Job:
+        """`loudness`: what the worker measured of the default audio track (figures by name), None without."""
         current = await self._repo.get(job_id)
         if current is None:
             raise job_not_found(job_id)
@@ -393,6 +402,7 @@ class Jobs:
             raise InvalidArgument.for_field("assets", "every asset must lie under the output prefix", "BAD_ASSET")
         produced = [replace(a, video_id=current.video_id, job_id=job_id, id=a.id or new_id()) for a in produced]
         values = {"state": COMPLETED, "progress": 100, "output_prefix": output_prefix, "renditions": renditions}
+        values["loudness"] = checked_loudness(loudness)
         job = await self._repo.complete(job_id, attempt, values, produced)
         if job is None:
             settled = await self._settled(job_id, attempt)

@@ -75,6 +75,7 @@ class Job(_message.Message):
     CODECS_FIELD_NUMBER: _builtins.int
     PROTECTION_FIELD_NUMBER: _builtins.int
     CONTENT_KEY_FIELD_NUMBER: _builtins.int
+    LOUDNESS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. Format: `jobs/{job}`."""
     id: _builtins.str
@@ -127,6 +128,12 @@ class Job(_message.Message):
         worker that encrypts the output; never shown to people.
         """
 
+    @_builtins.property
+    def loudness(self) -> Global___Loudness:
+        """Output only. The loudness of the default audio track in the source and as published, once the job completed
+        (unset without audio).
+        """
+
     def __init__(
         self,
         *,
@@ -150,10 +157,11 @@ class Job(_message.Message):
         codecs: _abc.Iterable[_builtins.str] | None = ...,
         protection: _builtins.str = ...,
         content_key: Global___ContentKey | None = ...,
+        loudness: Global___Loudness | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["content_key", b"content_key", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content_key", b"content_key", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "loudness", b"loudness", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "codecs", b"codecs", "content_key", b"content_key", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "protection", b"protection", "renditions", b"renditions", "source_url", b"source_url", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "codecs", b"codecs", "content_key", b"content_key", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "input_source", b"input_source", "loudness", b"loudness", "name", b"name", "output_formats", b"output_formats", "owner_id", b"owner_id", "progress", b"progress", "protection", b"protection", "renditions", b"renditions", "source_url", b"source_url", "start_time", b"start_time", "state", b"state", "status", b"status", "update_time", b"update_time", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1025,6 +1033,7 @@ class CompleteAttemptRequest(_message.Message):
     OUTPUT_PREFIX_FIELD_NUMBER: _builtins.int
     ASSETS_FIELD_NUMBER: _builtins.int
     RENDITIONS_FIELD_NUMBER: _builtins.int
+    LOUDNESS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     attempt: _builtins.int
     output_prefix: _builtins.str
@@ -1033,6 +1042,10 @@ class CompleteAttemptRequest(_message.Message):
     def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Asset]: ...
     @_builtins.property
     def renditions(self) -> _containers.RepeatedCompositeFieldContainer[_transcoder_pb2.Rendition]: ...
+    @_builtins.property
+    def loudness(self) -> Global___Loudness:
+        """The default audio track's loudness in the source and as published; unset when it has none."""
+
     def __init__(
         self,
         *,
@@ -1041,14 +1054,55 @@ class CompleteAttemptRequest(_message.Message):
         output_prefix: _builtins.str = ...,
         assets: _abc.Iterable[Global___Asset] | None = ...,
         renditions: _abc.Iterable[_transcoder_pb2.Rendition] | None = ...,
+        loudness: Global___Loudness | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loudness", b"loudness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "attempt", b"attempt", "job_id", b"job_id", "output_prefix", b"output_prefix", "renditions", b"renditions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "attempt", b"attempt", "job_id", b"job_id", "loudness", b"loudness", "output_prefix", b"output_prefix", "renditions", b"renditions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompleteAttemptRequest: _TypeAlias = CompleteAttemptRequest  # noqa: Y015
+
+@_typing.final
+class Loudness(_message.Message):
+    """EBU R128 loudness (ITU-R BS.1770) of a video's default audio track: in the source, and as published (brought
+    to -16 LUFS integrated, true peaks at most -1 dBTP, unless normalisation is off).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INPUT_INTEGRATED_LUFS_FIELD_NUMBER: _builtins.int
+    INPUT_TRUE_PEAK_DBTP_FIELD_NUMBER: _builtins.int
+    OUTPUT_INTEGRATED_LUFS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TRUE_PEAK_DBTP_FIELD_NUMBER: _builtins.int
+    NORMALIZED_FIELD_NUMBER: _builtins.int
+    input_integrated_lufs: _builtins.float
+    """The source's integrated loudness, in LUFS."""
+    input_true_peak_dbtp: _builtins.float
+    """The source's true peak, in dBTP."""
+    output_integrated_lufs: _builtins.float
+    """The published audio's integrated loudness, in LUFS."""
+    output_true_peak_dbtp: _builtins.float
+    """The published audio's true peak, in dBTP."""
+    normalized: _builtins.bool
+    """Whether the published audio was normalised (else it keeps the source's loudness)."""
+    def __init__(
+        self,
+        *,
+        input_integrated_lufs: _builtins.float = ...,
+        input_true_peak_dbtp: _builtins.float = ...,
+        output_integrated_lufs: _builtins.float = ...,
+        output_true_peak_dbtp: _builtins.float = ...,
+        normalized: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_integrated_lufs", b"input_integrated_lufs", "input_true_peak_dbtp", b"input_true_peak_dbtp", "normalized", b"normalized", "output_integrated_lufs", b"output_integrated_lufs", "output_true_peak_dbtp", b"output_true_peak_dbtp"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Loudness: _TypeAlias = Loudness  # noqa: Y015
 
 @_typing.final
 class RecordSourceRequest(_message.Message):
@@ -1475,10 +1529,15 @@ class Publication(_message.Message):
     POSTER_KEY_FIELD_NUMBER: _builtins.int
     PREVIEW_KEY_FIELD_NUMBER: _builtins.int
     DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    LOUDNESS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     poster_key: _builtins.str
     preview_key: _builtins.str
     duration_seconds: _builtins.float
+    @_builtins.property
+    def loudness(self) -> Global___Loudness:
+        """The published audio's loudness; unset without audio."""
+
     def __init__(
         self,
         *,
@@ -1486,10 +1545,11 @@ class Publication(_message.Message):
         poster_key: _builtins.str = ...,
         preview_key: _builtins.str = ...,
         duration_seconds: _builtins.float = ...,
+        loudness: Global___Loudness | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loudness", b"loudness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "job_id", b"job_id", "poster_key", b"poster_key", "preview_key", b"preview_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "job_id", b"job_id", "loudness", b"loudness", "poster_key", b"poster_key", "preview_key", b"preview_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

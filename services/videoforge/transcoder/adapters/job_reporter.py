@@ -14,6 +14,7 @@ from videoforge.kit.grpc_client_errors import translate_rpc_error
 from videoforge.kit.grpc_errors import code_number
 from videoforge.media_model import EncodingOptions
 from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.loudness import LoudnessFigures
 from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.ports import Attempt, JobReporter, ProducedAsset
 from videoforge.transcoder.entrypoints.media_proto import media_proto, rendition_proto
@@ -61,9 +62,18 @@ class GrpcJobReporter(JobReporter):
             await self._stub.RecordLiveOutput(request, timeout=self._timeout)
 
     async def complete(
-        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
+        self,
+        attempt: Attempt,
+        output_prefix: str,
+        assets: list[ProducedAsset],
+        renditions: list[Rung],
+        has_audio: bool,
+        loudness: LoudnessFigures | None = None,
     ) -> None:
-        request = job_pb2.CompleteAttemptRequest(**_output(attempt, output_prefix, assets, renditions, has_audio))
+        request = job_pb2.CompleteAttemptRequest(
+            **_output(attempt, output_prefix, assets, renditions, has_audio),
+            loudness=job_pb2.Loudness(**loudness.as_fields()) if loudness is not None else None,
+        )
         with translate_rpc_error():
             await self._stub.CompleteAttempt(request, timeout=self._timeout)
 

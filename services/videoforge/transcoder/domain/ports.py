@@ -135,8 +135,15 @@ class JobReporter(ABC):
 
     @abstractmethod
     async def complete(
-        self, attempt: Attempt, output_prefix: str, assets: list[ProducedAsset], renditions: list[Rung], has_audio: bool
-    ) -> None: ...
+        self,
+        attempt: Attempt,
+        output_prefix: str,
+        assets: list[ProducedAsset],
+        renditions: list[Rung],
+        has_audio: bool,
+        loudness: LoudnessFigures | None = None,
+    ) -> None:
+        """Tells the job service the attempt's output is stored whole, with what was measured of its audio."""
 
     @abstractmethod
     async def fail(self, attempt: Attempt, code: str, message: str, *, will_retry: bool) -> None: ...
