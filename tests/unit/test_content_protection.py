@@ -183,3 +183,13 @@ async def test_an_aes128_upload_without_its_key_refuses_before_anything_is_store
     with pytest.raises(ValueError, match="content key"):
         encrypting_upload(upload, EncodingOptions.parse([], "aes-128"), tmp_path)
     assert encrypting_upload(upload, EncodingOptions(), tmp_path) is upload, "a video in the clear goes up as it is"
+
+
+def test_the_sealing_secret_is_read_raw_or_in_base64(tmp_path: Path) -> None:
+    secret = bytes(range(32))
+    sealed = KeySealer(secret).seal(KEY.key, "v")
+    (tmp_path / "raw").write_bytes(secret)
+    (tmp_path / "base64").write_text(base64.b64encode(secret).decode() + "\n")
+
+    for name in ("raw", "base64"):
+        assert KeySealer.from_file(tmp_path / name).open(sealed, "v") == KEY.key

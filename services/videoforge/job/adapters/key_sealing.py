@@ -3,6 +3,7 @@ copy of the database alone yields no key and a sealed key moved to another video
 
 from __future__ import annotations
 
+import base64
 import secrets
 from pathlib import Path
 
@@ -21,7 +22,9 @@ class KeySealer:
 
     @classmethod
     def from_file(cls, path: Path) -> KeySealer:
-        return cls(path.read_bytes())
+        """From a file of 32 bytes, raw or in base64 (as a Kubernetes Secret's stringData holds them)."""
+        content = path.read_bytes()
+        return cls(content if len(content) == SECRET_BYTES else base64.b64decode(content.strip(), validate=True))
 
     def seal(self, key: bytes, video_id: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
