@@ -20,6 +20,7 @@ from videoforge.media_model import (
     is_video_key,
     output_folder,
     parse_formats,
+    video_outputs_prefix,
     video_prefix,
 )
 from videoforge.published_captions import captions_index_key, read_index
@@ -239,6 +240,8 @@ class Playback:
 
     async def _protected(self, video_id: str, key: str, text: str, grant: SignedGrant) -> str:
         """A manifest of a protected output with where its players get the key, carrying the same grant."""
+        if not key.startswith(video_outputs_prefix(video_id)):
+            return text  # captions' playlists: in the clear
         output = await self._serving_output(video_id, key)
         if output is None or output.content_key is None:
             return text
@@ -272,10 +275,11 @@ class Playback:
         return output.content_key
 
     async def _serving_output(self, video_id: str, key: str = "") -> PlayableOutput | None:
-        """What the video plays from, as its manifests and keys are served: kept per video while it has a key and
-        `key` (a manifest's) lies in its folder, asked again otherwise. None while nothing plays."""
+        """What the video plays from, as its manifests and keys are served: kept per video while a manifest asked
+        for (`key`) lies in its folder, or, asked for a key, while it has one; asked again otherwise (its job's
+        protection goes with its folder). None while nothing plays."""
         kept = self._outputs_by_video.get(video_id)
-        if kept is not None and kept.content_key is not None and (not key or _in_output(kept, key)):
+        if kept is not None and (_in_output(kept, key) if key else kept.content_key is not None):
             return kept
         try:
             output = await self._outputs.published(video_id)
