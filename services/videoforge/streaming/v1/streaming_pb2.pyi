@@ -96,9 +96,9 @@ class Stream(_message.Message):
     RENDITION_FIELD_NUMBER: _builtins.int
     quality: _builtins.str
     url: _builtins.str
-    """Signed HLS media playlist of this rendition."""
+    """Signed HLS media playlist of this rendition; empty for a `clearkey` video (DASH only)."""
     mp4_url: _builtins.str
-    """Signed progressive MP4 of this rendition."""
+    """Signed progressive MP4 of this rendition; empty for a protected video, which has none."""
     expires_in: _builtins.int
     @_builtins.property
     def rendition(self) -> _transcoder_pb2.Rendition: ...
@@ -221,7 +221,9 @@ class VideoStream(_message.Message):
     stream_url: _builtins.str
     expires_in: _builtins.int
     kind: _builtins.str
-    """`hls` (the adaptive master) or `source` (the uploaded file, before a transcode)."""
+    """`hls` (the adaptive master), `dash` (the MPD of a `clearkey` video, which plays over DASH only) or `source`
+    (the uploaded file, before a transcode).
+    """
     def __init__(
         self,
         *,
