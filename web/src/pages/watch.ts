@@ -19,16 +19,21 @@ export async function watchView({ params, signal }: ViewContext): Promise<ViewRe
   if (!playback) return { title: video.title, content: notReady(video) };
 
   const player = createPlayer(playback, video.title, signal);
+  // A protected video plays over one protocol only (clearkey: DASH, aes-128: HLS): the other URL is empty.
+  const start: StreamFormat = playback.hlsUrl ? "hls" : "dash";
   const formats = choices("Streaming format", [
-    choice("radio", "stream-format", "hls", "HLS (hls.js)", true),
-    choice("radio", "stream-format", "dash", "DASH (Shaka Player)"),
+    choice("radio", "stream-format", "hls", "HLS (hls.js)", start === "hls"),
+    choice("radio", "stream-format", "dash", "DASH (Shaka Player)", start === "dash"),
   ]);
+  for (const input of formats.querySelectorAll<HTMLInputElement>("input")) {
+    input.disabled = !(input.value === "dash" ? playback.dashUrl : playback.hlsUrl);
+  }
   formats.classList.add("inline-choices");
   formats.addEventListener("change", (event) => {
     const target = event.target as HTMLInputElement;
     if (target.checked) void player.useFormat(target.value as StreamFormat);
   });
-  void player.useFormat("hls");
+  void player.useFormat(start);
 
   const views = formatCount(Number(video.viewCount), "view", "views");
   return {
