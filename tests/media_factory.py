@@ -74,6 +74,32 @@ class MediaFactory:
         argv = ["-filter_complex", graph, "-map", "[v]", "-fps_mode", "vfr", *QUICK_H264]
         return await self._clip("vfr.mp4", argv)
 
+    async def uneven_frame_rate(self) -> Path:
+        """854x480, 7 s whose frame rate changes twice (2.5 s at 30 fps, 2.5 s at 12, 2 s at 50): counted in frames,
+        no GOP length gives 2 s everywhere."""
+        parts = [(30, 2.5), (12, 2.5), (50, 2)]
+        sources = ";".join(
+            f"testsrc2=size=854x480:rate={rate}:duration={seconds}[p{i}]" for i, (rate, seconds) in enumerate(parts)
+        )
+        graph = f"{sources};{''.join(f'[p{i}]' for i in range(len(parts)))}concat=n={len(parts)}:v=1[v]"
+        argv = ["-filter_complex", graph, "-map", "[v]", "-fps_mode", "vfr", *QUICK_H264]
+        return await self._clip("uneven-rate.mp4", argv)
+
+    async def hdr(self, transfer: str, seconds: int = 2) -> Path:
+        """720p testsrc2 graded HDR as `transfer` says (`smpte2084`: PQ, `arib-std-b67`: HLG): its BT.709 light made
+        linear, moved into BT.2020 primaries, then encoded with white at 1000 cd/m² (PQ) or at full scene light
+        (HLG); 10-bit 4:2:0 H.264 (this FFmpeg's x265 takes 8-bit only), tagged as HDR10 and HLG files are."""
+        linear = _per_channel("lutrgb", "maxval*pow(val/maxval\\,2.4)")
+        encode = _per_channel("lutrgb", _HDR_ENCODINGS[transfer])
+        graph = (
+            f"format=rgb48le,{linear},colorchannelmixer={_BT709_TO_BT2020},{encode},"
+            "scale=out_color_matrix=bt2020nc:out_range=tv,format=yuv420p10le,"
+            f"setparams=color_primaries=bt2020:color_trc={transfer}:colorspace=bt2020nc:range=tv"
+        )
+        tags = ["-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc"]
+        argv = [*_video(1280, 720, "30", seconds), "-vf", graph, "-c:v", "libx264", "-preset", "ultrafast", *tags]
+        return await self._clip(f"hdr-{transfer}-{seconds}s.mp4", argv)
+
     async def long_360p(self, minutes: int = 10) -> Path:
         """Long enough for progress reports, cancellation and lease renewal to matter."""
         seconds = minutes * 60
@@ -172,6 +198,26 @@ class MediaFactory:
 
 def _video(width: int, height: int, rate: str, seconds: int) -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}:duration={seconds}"]
+
+
+# Linear BT.709 RGB into BT.2020 primaries (BT.2087), as colorchannelmixer's options.
+_BT709_TO_BT2020 = (
+    "rr=0.6274:rg=0.3293:rb=0.0433:gr=0.0691:gg=0.9195:gb=0.0114:br=0.0164:bg=0.0880:bb=0.8956"
+)
+# Linear light (0..maxval) to the HDR signal, as lutrgb expressions: PQ (ST 2084) with 1.0 at 1000 cd/m², and
+# HLG's OETF (ARIB STD-B67) with 1.0 at full scene light.
+_PQ_OF_LIGHT = "pow(val/maxval*0.1\\,0.1593017578125)"
+_HDR_ENCODINGS = {
+    "smpte2084": f"maxval*pow((0.8359375+18.8515625*{_PQ_OF_LIGHT})/(1+18.6875*{_PQ_OF_LIGHT})\\,78.84375)",
+    "arib-std-b67": (
+        "maxval*if(lte(val/maxval\\,1/12)\\,sqrt(3*val/maxval)"
+        "\\,0.17883277*log(12*val/maxval-0.28466892)+0.55991073)"
+    ),
+}
+
+
+def _per_channel(filter_name: str, expression: str) -> str:
+    return f"{filter_name}=r='{expression}':g='{expression}':b='{expression}'"
 
 
 def _sine(seconds: int) -> list[str]:

@@ -27,6 +27,7 @@ from videoforge.transcoder.domain.presentation import (
     segment_count,
     stream_files,
 )
+from videoforge.transcoder.domain.tone_mapping import HdrTransfer
 
 # How often the growing output is looked at: a fraction of a segment's length.
 POLL_SECONDS = 0.25
@@ -43,12 +44,20 @@ async def encode_presentation(
     on_progress: Callable[[float], None],
     sink: PresentationSink | None,
     options: EncodingOptions = DEFAULT_ENCODING,
+    tone_map: HdrTransfer | None = None,
 ) -> PresentationSnapshot:
     """Encodes the presentation into out_dir; while it runs, `sink` gets each new state of it, and the final
-    one once the encode ended. Returns that final state."""
+    one once the encode ended. Returns that final state. `tone_map`: as the encoder's."""
     encoding = asyncio.create_task(
         encoder.encode_presentation(
-            source, rungs, layout, out_dir, duration=duration, on_progress=on_progress, options=options
+            source,
+            rungs,
+            layout,
+            out_dir,
+            duration=duration,
+            on_progress=on_progress,
+            options=options,
+            tone_map=tone_map,
         )
     )
     try:

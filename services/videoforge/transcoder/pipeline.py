@@ -125,7 +125,9 @@ async def transcode(
         def encode_progress(done: float) -> None:
             on_progress(start + (end - start) * done)
 
-        if chunks is not None and chunks.applies(info, layout, options):
+        # Chunks are encoded retimed at a constant rate and without tone mapping: such sources are encoded whole.
+        whole = info.variable_frame_rate or info.hdr_transfer is not None
+        if chunks is not None and not whole and chunks.applies(info, layout, options):
             presentation = await chunks.encode(
                 source, info, rungs, layout, output, on_progress=encode_progress, sink=sink
             )
@@ -140,6 +142,7 @@ async def transcode(
                 on_progress=encode_progress,
                 sink=sink,
                 options=options,
+                tone_map=info.hdr_transfer,
             )
         record_encode_speed(info.duration_seconds, time.perf_counter() - encode_started)
     with observed_stage("package"):

@@ -27,12 +27,14 @@ from videoforge.content_protection import ContentKey
 from videoforge.kit.errors import Unavailable
 from videoforge.kit.subprocesses import ProcessFailed, ProcessTimedOut, ResourceLimits, run_process
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
+from videoforge.transcoder.adapters.ffmpeg_tone_map import SDR_PICTURE, SDR_TAGS, tone_map_filters
 from videoforge.transcoder.domain.audio_renditions import SAMPLE_RATE, AudioRendition
 from videoforge.transcoder.domain.chunks import Chunk, ChunkPlan
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 from videoforge.transcoder.domain.presentation import PresentationLayout
+from videoforge.transcoder.domain.tone_mapping import HdrTransfer
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ CPU_SECONDS_PER_MEDIA_SECOND = 40.0
 ENCODE_COST = {"h264": 1.0, "hevc": 4.0, "av1": 2.0}
 # SVT-AV1's speed preset (0 slowest .. 13): a fast one, near x264 veryfast's speed on a small worker.
 SVT_AV1_PRESET = 10
+# The most frames a GOP spans when keyframes come by time: GOP_SECONDS at the highest frame rate accepted. Forced
+# keyframes come first; past it an encoder adds one (on the same frame in every rung, so still aligned).
+KEYFRAME_CEILING = GOP_SECONDS * math.ceil(MediaLimits().max_frame_rate)
 # Room for containers' headers and indexes beyond what the streams themselves take.
 FILE_SIZE_MARGIN = 64 * 1024**2
 # ffprobe's JSON is small for any real file; a huge report means a hostile one.
@@ -62,7 +67,7 @@ MAX_PROBE_REPORT_CHARS = 1 << 20
 PROBE_ENTRIES = (
     "format=format_name,duration,size,bit_rate"
     ":stream=index,codec_type,codec_name,width,height,coded_width,coded_height,sample_aspect_ratio,avg_frame_rate"
-    ",r_frame_rate,duration"
+    ",r_frame_rate,duration,pix_fmt,color_transfer,color_primaries,color_space"
     ",channels,channel_layout"
     ":stream_disposition=attached_pic:stream_tags=rotate,language,title:stream_side_data=side_data_type,rotation"
 )
@@ -227,8 +232,10 @@ class FfmpegEncoder:
         duration: float,
         on_progress: Callable[[float], None] | None = None,
         options: EncodingOptions = DEFAULT_ENCODING,
+        tone_map: HdrTransfer | None = None,
     ) -> None:
         """Encode every rung and the audio from ONE decode straight into CMAF segments, as `layout` names them.
+        `tone_map`: the source is HDR with that transfer, and the ladder is made SDR (BT.709) from it.
 
         FFmpeg's DASH muxer writes each segment once it is whole (under a temporary name, then renamed), then
         the manifests that list it: a dynamic MPD and growing HLS playlists while it runs, a static MPD and
@@ -241,14 +248,15 @@ class FfmpegEncoder:
             # The muxer opens its files but makes no folders.
             await asyncio.to_thread((out_dir / folder).mkdir, parents=True, exist_ok=True)
         codecs = ["h264", *dict.fromkeys(rung.codec for rung in layout.codec_rungs)]
-        argv = self._ladder_input(source, rungs, len(codecs))
+        picture = SDR_PICTURE if tone_map is None else await asyncio.to_thread(tone_map_filters, tone_map)
+        argv = self._ladder_input(source, rungs, len(codecs), picture=picture)
         total_work = _encode_work([*rungs, *layout.codec_rungs])
         for i, rung in enumerate(rungs):
             argv += ["-map", f"[v{i}]", *self._video_args(rung, total_work, f":{i}")]
         for output_index, rendition in enumerate(layout.audio):
             argv += _audio_args(rendition, output_index)
         argv += self._codec_rungs_args(rungs, layout.codec_rungs, total_work)
-        argv += [*_cenc_args(options), *_dash_output(rungs, layout, out_dir)]
+        argv += [*(SDR_TAGS if tone_map else ()), *_cenc_args(options), *_dash_output(rungs, layout, out_dir)]
         cost = sum(ENCODE_COST[codec] for codec in codecs)
         await self._run_encode(
             argv, [*rungs, *layout.codec_rungs], duration=duration, on_progress=on_progress, cost=cost
@@ -304,16 +312,23 @@ class FfmpegEncoder:
         await self._run_encode(argv, rungs, duration=duration, on_progress=None, cost=0.1)
 
     def _ladder_input(
-        self, source: Path, rungs: Sequence[Rung], codec_count: int = 1, *, seek_seconds: float | None = None
+        self,
+        source: Path,
+        rungs: Sequence[Rung],
+        codec_count: int = 1,
+        *,
+        seek_seconds: float | None = None,
+        picture: str = SDR_PICTURE,
     ) -> list[str]:
         """The command up to its outputs: the source decoded once, split into one scaled stream per rung, and
         each of those split again per codec (`[v0]` for H.264, `[v0c1]`, `[v0c2]` for the others).
         `seek_seconds`: decoded from there (frame-accurately: decoding drops the frames before it), its frames
-        stamped from 0 one frame apart, as a chunk of a long source is encoded."""
+        stamped from 0 one frame apart, as a chunk of a long source is encoded. `picture`: the filters from the
+        decoded frames to the ladder's picture (an HDR source's tone mapping)."""
         seek, retime = ([], "") if seek_seconds is None else (["-ss", f"{seek_seconds:.6f}"], "setpts=N/FRAME_RATE/TB,")
         # Convert the pixel format once at source size, then split: each rung only scales.
         splits = "".join(f"[s{i}]" for i in range(len(rungs)))
-        graph = [f"[0:v:0]{retime}format=yuv420p,split={len(rungs)}{splits}"]
+        graph = [f"[0:v:0]{retime}{picture},split={len(rungs)}{splits}"]
         for i, rung in enumerate(rungs):
             # setsar=1: non-square source pixels were already stretched into the rung's display size.
             graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1{_codec_copies(i, codec_count)}")
@@ -370,7 +385,8 @@ class FfmpegEncoder:
             *([f"-crf{v}", f"{rung.crf:.1f}"] if rung.crf is not None else []),
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
-            f"-g{v}", str(rung.gop_frames), f"-keyint_min{v}", str(rung.gop_frames), f"-sc_threshold{v}", "0",
+            f"-g{v}", str(_keyint(rung)), f"-keyint_min{v}", str(_keyint(rung)), f"-sc_threshold{v}", "0",
+            *_forced_keyframes(rung, v, idr=True),
             f"-pix_fmt{v}", "yuv420p",
         ]  # fmt: skip
 
@@ -392,11 +408,11 @@ class FfmpegEncoder:
     def _hevc_args(self, rung: Rung, threads: int, v: str) -> list[str]:
         """x265 for one rung, tagged `hvc1` (what Apple's players and MSE want in MP4), with x264's fixed GOP:
         closed, no scene-cut keyframes, so its keyframes fall where every other rung's do."""
-        gop = rung.gop_frames
+        gop = _keyint(rung)
         params = f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:pools={threads}:log-level=error"
         return [
             f"-c{v}", "libx265", f"-tag{v}", "hvc1", f"-preset{v}", self._preset,
-            *_rate_args(rung, v), f"-x265-params{v}", params,
+            *_rate_args(rung, v), f"-x265-params{v}", params, *_forced_keyframes(rung, v, idr=True),
         ]  # fmt: skip
 
     def _encode_timeout(self, duration: float) -> float:
@@ -570,11 +586,26 @@ def _audio_args(rendition: AudioRendition, output_index: int) -> list[str]:
 def _av1_args(rung: Rung, threads: int, v: str) -> list[str]:
     """SVT-AV1 for one rung at its average bitrate (SVT caps peaks in constant-quality mode only), keyframes every
     GOP and none at scene changes, as the other rungs."""
-    params = f"keyint={rung.gop_frames}:scd=0:lp={threads}"
+    params = f"keyint={_keyint(rung)}:scd=0:lp={threads}"
     return [
         f"-c{v}", "libsvtav1", f"-preset{v}", str(SVT_AV1_PRESET), f"-b{v}", f"{rung.video_kbps}k",
-        f"-svtav1-params{v}", params,
+        f"-svtav1-params{v}", params, *_forced_keyframes(rung, v, idr=False),
     ]  # fmt: skip
+
+
+def _keyint(rung: Rung) -> int:
+    """The most frames from one keyframe to the next: the GOP, or for a rung keyed by time the ceiling."""
+    return KEYFRAME_CEILING if rung.keyframes_by_time else rung.gop_frames
+
+
+def _forced_keyframes(rung: Rung, v: str, *, idr: bool) -> list[str]:
+    """For a rung keyed by time: a keyframe at the first frame at or past each multiple of GOP_SECONDS of the
+    source's time, the same frame in every rung whatever the codec. `idr`: the encoder is told to make it an IDR
+    frame (x264, x265), as a segment must start a closed GOP; an AV1 key frame is one already."""
+    if not rung.keyframes_by_time:
+        return []
+    idr_args = [f"-forced-idr{v}", "1"] if idr else []
+    return [f"-force_key_frames{v}", f"expr:gte(t,n_forced*{GOP_SECONDS})", *idr_args]
 
 
 def _rate_args(rung: Rung, v: str) -> list[str]:

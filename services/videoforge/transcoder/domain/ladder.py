@@ -58,6 +58,9 @@ class Rung:
     crf: float | None = None
     # The video codec: `h264`, or `hevc` / `av1` for the rungs of a ladder asked for in those too.
     codec: str = "h264"
+    # Keyframes every GOP_SECONDS of the source's time rather than every `gop_frames` frames: for a source whose
+    # frames are unevenly spaced, so that its segments still last GOP_SECONDS.
+    keyframes_by_time: bool = False
 
 
 def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None) -> list[Rung]:
@@ -76,10 +79,16 @@ def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None)
     gop_frames = max(1, math.ceil(GOP_SECONDS * info.frame_rate_fraction))
     applicable = [fmt for fmt in FORMATS if long_side >= fmt.width or short_side >= fmt.height]
     if not applicable:
-        return [_own_size_rung(info, gop_frames)]
+        return _timed([_own_size_rung(info, gop_frames)], info)
     rungs = [_rung(fmt, info, gop_frames) for fmt in applicable]
     chosen = [rung for rung in rungs if rung.name in wanted]
-    return chosen or (rungs[:1] if wanted else rungs)
+    return _timed(chosen or (rungs[:1] if wanted else rungs), info)
+
+
+def _timed(rungs: list[Rung], info: MediaInfo) -> list[Rung]:
+    """A variable-frame-rate source's rungs get keyframes by time: counted in frames, a GOP would last longer
+    where frames come slower (and a segment with it)."""
+    return [replace(rung, keyframes_by_time=True) for rung in rungs] if info.variable_frame_rate else rungs
 
 
 def _rung(fmt: Format, info: MediaInfo, gop_frames: int) -> Rung:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.languages import bcp47
+from videoforge.transcoder.domain.tone_mapping import HDR_TRANSFERS, HdrTransfer
 
 # How much of a file `sniff_refusal` wants to see.
 SNIFF_BYTES = 4096
 # Above this a stream's average rate is taken for a timestamp glitch and its base rate is tried instead.
 _PLAUSIBLE_FRAME_RATE = Fraction(1000)
+# How far a stream's average rate may stray from its base rate before its frames are taken as unevenly spaced:
+# a constant-rate file's two agree, up to the rounding of a container's timescale.
+_VARIABLE_RATE_TOLERANCE = Fraction(1, 100)
+_BIT_DEPTH = re.compile(r"p(?P<bits>\d+)(?:le|be)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,24 @@ class MediaInfo:
     coded_height: int = 0
     stream_count: int = 1
     audio_tracks: tuple[AudioTrack, ...] = ()
+    # The video's colour as tagged, in ffprobe's words (`smpte2084`, `bt2020`, `bt2020nc`...; "" when untagged).
+    color_transfer: str = ""
+    color_primaries: str = ""
+    color_space: str = ""
+    pix_fmt: str = ""
+    # Frames unevenly spaced in time (average and base rates disagree): a phone's or a screen recording's.
+    variable_frame_rate: bool = False
+
+    @property
+    def hdr_transfer(self) -> HdrTransfer | None:
+        """`pq` or `hlg` for an HDR source, which the ladder tone-maps to SDR; None for SDR."""
+        return HDR_TRANSFERS.get(self.color_transfer)
+
+    @property
+    def bit_depth(self) -> int:
+        """Bits per sample of the decoded picture (`yuv420p10le`: 10); 8 when the format names none."""
+        match = _BIT_DEPTH.search(self.pix_fmt)
+        return int(match["bits"]) if match else 8
 
     @property
     def frame_rate(self) -> float:
@@ -159,6 +183,11 @@ def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
         coded_height=max(0, _int(video.get("coded_height")) or 0),
         stream_count=len(streams),
         audio_tracks=audio_tracks,
+        color_transfer=str(video.get("color_transfer") or ""),
+        color_primaries=str(video.get("color_primaries") or ""),
+        color_space=str(video.get("color_space") or ""),
+        pix_fmt=str(video.get("pix_fmt") or ""),
+        variable_frame_rate=_variable_rate(video.get("avg_frame_rate"), video.get("r_frame_rate")),
     )
 
 
@@ -268,6 +297,14 @@ def _frame_rate(average: object, base: object) -> Fraction | None:
     rates = [rate for rate in (_ratio(average, "/"), _ratio(base, "/")) if rate is not None]
     plausible = [rate for rate in rates if rate <= _PLAUSIBLE_FRAME_RATE]
     return (plausible or [max(rates, default=None)])[0]
+
+
+def _variable_rate(average: object, base: object) -> bool:
+    """Whether the average rate strays from the base rate (the rate every timestamp is a multiple of)."""
+    average_rate, base_rate = _ratio(average, "/"), _ratio(base, "/")
+    if average_rate is None or base_rate is None:
+        return False
+    return abs(average_rate - base_rate) > base_rate * _VARIABLE_RATE_TOLERANCE
 
 
 def _ratio(value: object, separator: str = ":") -> Fraction | None:

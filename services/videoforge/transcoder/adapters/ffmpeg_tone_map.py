@@ -1,0 +1,50 @@
+"""The FFmpeg filters that make an HDR source's decoded frames the ladder's SDR picture, through the 3D LUT of
+`domain.tone_mapping` (why a LUT, and which curve, are told there).
+
+The LUT file is computed once per process per transfer (a fraction of a second) into a folder of the process's
+own, and written again should that folder have been cleaned away.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+from videoforge.transcoder.domain.tone_mapping import LUT_SIZE, HdrTransfer, cube_lut
+
+# The ladder's picture: 8-bit 4:2:0, what every rung's encoder and every player takes.
+SDR_PICTURE = "format=yuv420p"
+# How the tone-mapped picture is tagged (in the encoders' VUI and the container): BT.709 throughout.
+SDR_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
+
+
+def tone_map_filters(transfer: HdrTransfer) -> str:
+    """Filters from an HDR (BT.2020) source's frames to the ladder's SDR picture, tagged BT.709. Blocking: it may
+    write the LUT file."""
+    lut = _lut_file(transfer)
+    return (
+        # R'G'B' as the source's YCbCr encodes it (range as the frames say), 16 bits: no banding before the LUT.
+        "scale=in_color_matrix=bt2020nc,format=gbrp16le,"
+        f"lut3d=file='{lut}':interp=tetrahedral,"
+        # The frames now hold BT.709 SDR: tagged so, the conversion below and the encoders take them as such.
+        "setparams=color_primaries=bt709:color_trc=bt709,"
+        f"scale=out_color_matrix=bt709:out_range=tv,{SDR_PICTURE},setparams=colorspace=bt709:range=tv"
+    )
+
+
+def _lut_file(transfer: HdrTransfer) -> Path:
+    path = _lut_folder() / f"{transfer}-{LUT_SIZE}.cube"
+    if not path.exists():
+        # Written under a name of its own then renamed: an encode never reads half a LUT.
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".partial", delete=False) as partial:
+            partial.write(cube_lut(transfer))
+        os.replace(partial.name, path)
+    return path
+
+
+@functools.cache
+def _lut_folder() -> Path:
+    # A folder only this process writes (mode 0700): no other user can put a LUT of their own in its place.
+    return Path(tempfile.mkdtemp(prefix="videoforge-tone-map-"))

@@ -1,0 +1,151 @@
+"""HDR (PQ or HLG, BT.2020) pictures made SDR (BT.709) for the ladder: the maths of one 3D LUT.
+
+This FFmpeg has neither zimg (`zscale`) nor libplacebo, and its `colorspace` filter cannot linearise PQ or HLG, so
+`tonemap` never gets the linear light it works on. Its swscale does map transfer functions (`scale` with
+`out_transfer`), but with its own fixed, undocumented choices of tone curve and gamut mapping that we cannot tune,
+and it visibly lifts blacks and desaturates on our test pictures. So the whole conversion is one 3D LUT computed
+here, written as a `.cube` file and applied by FFmpeg's `lut3d` to the source's R'G'B' (converted from YCbCr with
+the BT.2020 matrix): one table lookup per pixel whatever the maths, at source size, once before the ladder splits.
+
+Per LUT entry (a non-linear BT.2020 R'G'B' signal):
+1. To display light in cd/m²: PQ by its EOTF (SMPTE ST 2084); HLG by its inverse OETF then its OOTF for a
+   1000 cd/m² display (system gamma 1.2, BT.2100).
+2. Relative to HDR reference white, 203 cd/m² (BT.2408), which becomes SDR's reference white.
+3. BT.2020 → BT.709 primaries in linear light; colours outside BT.709 are desaturated towards their own luminance
+   until no channel is negative (hue and luminance kept, rather than clipped channel by channel).
+4. The BT.2390 EETF (a Hermite knee in the PQ domain, identity below it) compresses the source's 1000 cd/m² peak
+   to SDR's peak, applied to max(R, G, B) and scaling all three channels alike (as ST 2094-40 does): hue and
+   saturation kept, no channel over 1.
+5. Encoded for a BT.1886 display (the inverse of its 2.4 gamma), which is what a BT.709-tagged video is shown on.
+
+The LUT's grid is uniform in the signal, i.e. in PQ or HLG code values, which are perceptually spaced: 33 points
+a side interpolate within a code value or two of the exact curve where pictures live (LUT_SIZE).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+HdrTransfer = Literal["pq", "hlg"]
+# ffprobe's names for the transfer characteristics this module converts.
+HDR_TRANSFERS: dict[str, HdrTransfer] = {"smpte2084": "pq", "arib-std-b67": "hlg"}
+
+LUT_SIZE = 33
+# HDR reference (diffuse) white, BT.2408: where SDR white goes.
+REFERENCE_WHITE_NITS = 203.0
+# The peak a source is taken to be mastered to (and HLG's nominal display peak): the usual HDR10 grade's.
+SOURCE_PEAK_NITS = 1000.0
+SDR_GAMMA = 2.4
+
+# SMPTE ST 2084 constants.
+_M1, _M2 = 2610 / 16384, 2523 / 4096 * 128
+_C1, _C2, _C3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+PQ_PEAK_NITS = 10_000.0
+# ARIB STD-B67 (BT.2100 HLG) constants.
+_HLG_A = 0.17883277
+_HLG_B = 1 - 4 * _HLG_A
+_HLG_C = 0.5 - _HLG_A * math.log(4 * _HLG_A)
+_HLG_GAMMA = 1.2  # system gamma for a 1000 cd/m² display
+_BT2020_LUMA = (0.2627, 0.6780, 0.0593)
+_BT709_LUMA = (0.2126, 0.7152, 0.0722)
+# Linear BT.2020 RGB to linear BT.709 RGB (BT.2087), rows summing to 1 (white stays white).
+_BT2020_TO_BT709 = (
+    (1.660491, -0.587641, -0.072850),
+    (-0.124550, 1.132900, -0.008349),
+    (-0.018151, -0.100579, 1.118730),
+)
+
+Rgb = tuple[float, float, float]
+
+
+def pq_eotf(signal: float) -> float:
+    """A PQ code value (0..1) to display light in cd/m²."""
+    power = max(signal, 0.0) ** (1 / _M2)
+    return PQ_PEAK_NITS * (max(power - _C1, 0.0) / (_C2 - _C3 * power)) ** (1 / _M1)
+
+
+def pq_inverse_eotf(nits: float) -> float:
+    """Display light in cd/m² to a PQ code value (0..1)."""
+    y = (max(nits, 0.0) / PQ_PEAK_NITS) ** _M1
+    return ((_C1 + _C2 * y) / (1 + _C3 * y)) ** _M2
+
+
+def hlg_inverse_oetf(signal: float) -> float:
+    """An HLG code value (0..1) to relative scene light (0..1)."""
+    signal = max(signal, 0.0)
+    if signal <= 0.5:
+        return signal * signal / 3
+    return (math.exp((signal - _HLG_C) / _HLG_A) + _HLG_B) / 12
+
+
+def hlg_display_nits(signal: Rgb) -> Rgb:
+    """HLG R'G'B' to display light in cd/m² on the nominal 1000 cd/m² display (inverse OETF, then OOTF)."""
+    scene = tuple(hlg_inverse_oetf(channel) for channel in signal)
+    luminance = sum(weight * channel for weight, channel in zip(_BT2020_LUMA, scene, strict=True))
+    gain = SOURCE_PEAK_NITS * luminance ** (_HLG_GAMMA - 1) if luminance > 0 else 0.0
+    r, g, b = (gain * channel for channel in scene)
+    return r, g, b
+
+
+def bt2390_eetf(nits: float, *, source_peak: float = SOURCE_PEAK_NITS, target_peak: float) -> float:
+    """ITU-R BT.2390's EETF (black at 0): light up to a knee kept as it is, the rest to `target_peak` along a
+    Hermite spline in the PQ domain, `source_peak` landing on `target_peak` exactly."""
+    source_max = pq_inverse_eotf(source_peak)
+    e1 = min(pq_inverse_eotf(nits) / source_max, 1.0)
+    max_lum = pq_inverse_eotf(target_peak) / source_max
+    knee = 1.5 * max_lum - 0.5
+    if e1 >= knee:
+        t = (e1 - knee) / (1 - knee)
+        t2, t3 = t * t, t * t * t
+        e1 = (2 * t3 - 3 * t2 + 1) * knee + (t3 - 2 * t2 + t) * (1 - knee) + (-2 * t3 + 3 * t2) * max_lum
+    return pq_eotf(e1 * source_max)
+
+
+def sdr_from_hdr(signal: Rgb, transfer: HdrTransfer) -> Rgb:
+    """One BT.2020 HDR R'G'B' signal to the BT.709 SDR R'G'B' signal (0..1) shown in its place."""
+    nits = tuple(pq_eotf(channel) for channel in signal) if transfer == "pq" else hlg_display_nits(signal)
+    relative = tuple(channel / REFERENCE_WHITE_NITS for channel in nits)
+    linear = _into_bt709_gamut(_matrix(_BT2020_TO_BT709, relative))
+    peak = max(linear)
+    if peak <= 0:
+        return 0.0, 0.0, 0.0
+    mapped = bt2390_eetf(peak * REFERENCE_WHITE_NITS, target_peak=REFERENCE_WHITE_NITS) / REFERENCE_WHITE_NITS
+    # Clamped: desaturation leaves a channel meant to be 0 a rounding error below it.
+    r, g, b = (min(1.0, max(0.0, channel * mapped / peak)) ** (1 / SDR_GAMMA) for channel in linear)
+    return r, g, b
+
+
+def cube_lut(transfer: HdrTransfer, size: int = LUT_SIZE) -> str:
+    """The `.cube` file (Adobe's format, as `lut3d` reads it) of `sdr_from_hdr` for `transfer`."""
+    lines = [f'TITLE "{transfer.upper()} BT.2020 to SDR BT.709"', f"LUT_3D_SIZE {size}"]
+    lines += (f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in _grid(size, lambda rgb: sdr_from_hdr(rgb, transfer)))
+    return "\n".join(lines) + "\n"
+
+
+def _grid(size: int, convert: Callable[[Rgb], Rgb]) -> Iterator[Rgb]:
+    # .cube order: red varies fastest, then green, then blue.
+    steps = [i / (size - 1) for i in range(size)]
+    for b in steps:
+        for g in steps:
+            for r in steps:
+                yield convert((r, g, b))
+
+
+def _matrix(rows: tuple[Rgb, Rgb, Rgb], rgb: tuple[float, ...]) -> Rgb:
+    r, g, b = (sum(weight * channel for weight, channel in zip(row, rgb, strict=True)) for row in rows)
+    return r, g, b
+
+
+def _into_bt709_gamut(rgb: Rgb) -> Rgb:
+    """Desaturate towards the colour's own luminance just enough that no channel is negative."""
+    luminance = sum(weight * channel for weight, channel in zip(_BT709_LUMA, rgb, strict=True))
+    if luminance <= 0:
+        return 0.0, 0.0, 0.0
+    lowest = min(rgb)
+    if lowest >= 0:
+        return rgb
+    keep = luminance / (luminance - lowest)
+    r, g, b = (luminance + keep * (channel - luminance) for channel in rgb)
+    return r, g, b
