@@ -381,8 +381,6 @@ class FfmpegEncoder:
         return [
             f"-c{v}", "libx264", f"-profile{v}", "high", f"-preset{v}", self._preset, f"-threads{v}", str(threads),
             *_rate_args(rung, v),
-            # A per-title rung: constant quality under its peak rate (-b still tells muxers what to expect).
-            *([f"-crf{v}", f"{rung.crf:.1f}"] if rung.crf is not None else []),
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
             f"-g{v}", str(_keyint(rung)), f"-keyint_min{v}", str(_keyint(rung)), f"-sc_threshold{v}", "0",
@@ -584,11 +582,14 @@ def _audio_args(rendition: AudioRendition, output_index: int) -> list[str]:
 
 
 def _av1_args(rung: Rung, threads: int, v: str) -> list[str]:
-    """SVT-AV1 for one rung at its average bitrate (SVT caps peaks in constant-quality mode only), keyframes every
-    GOP and none at scene changes, as the other rungs."""
+    """SVT-AV1 for one rung at its average bitrate (SVT caps peaks in constant-quality mode only), or at constant
+    quality `crf` under its peak rate; keyframes every GOP and none at scene changes, as the other rungs."""
     params = f"keyint={_keyint(rung)}:scd=0:lp={threads}"
+    rate = [f"-b{v}", f"{rung.video_kbps}k"]
+    if rung.crf is not None:
+        rate = [f"-crf{v}", f"{rung.crf:.0f}", f"-maxrate{v}", f"{rung.maxrate_kbps}k"]
     return [
-        f"-c{v}", "libsvtav1", f"-preset{v}", str(SVT_AV1_PRESET), f"-b{v}", f"{rung.video_kbps}k",
+        f"-c{v}", "libsvtav1", f"-preset{v}", str(SVT_AV1_PRESET), *rate,
         f"-svtav1-params{v}", params, *_forced_keyframes(rung, v, idr=False),
     ]  # fmt: skip
 
@@ -609,10 +610,13 @@ def _forced_keyframes(rung: Rung, v: str, *, idr: bool) -> list[str]:
 
 
 def _rate_args(rung: Rung, v: str) -> list[str]:
-    """The rung's average bitrate, and its peak rate over a buffer (x264 and x265 alike)."""
+    """The rung's average bitrate, and its peak rate over a buffer (x264 and x265 alike); a constant-quality rung
+    (per-title for x264, the codec benchmark's for x265) at its CRF under that peak (-b still tells muxers what to
+    expect)."""
     return [
         f"-b{v}", f"{rung.video_kbps}k",
         f"-maxrate{v}", f"{rung.maxrate_kbps}k", f"-bufsize{v}", f"{rung.bufsize_kbps}k",
+        *([f"-crf{v}", f"{rung.crf:.1f}"] if rung.crf is not None else []),
     ]  # fmt: skip
 
 
