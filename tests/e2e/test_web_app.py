@@ -257,7 +257,7 @@ async def test_the_watch_page_plays_switches_quality_and_previews_the_storyboard
     await screenshot(owner, "watch-storyboard")
 
     details = owner.locator(".details")
-    for fact in ("0:04", f"1920{BY}1080", "h264", "aac", "1080p", "360p"):
+    for fact in ("0:04", f"1920{BY}1080", "h264", "aac", "1080p", "360p", "Published loudness", "(normalised)"):
         await expect(details).to_contain_text(fact)
     await expect(owner.get_by_role("link", name="Download MP4")).to_have_attribute(
         "href", re.compile(r"/downloads/720p\.mp4\?")

@@ -25,6 +25,11 @@ export function formatBitrate(bitsPerSecond: number): string {
   return `${Math.round(bitsPerSecond / 1000)} kb/s`;
 }
 
+/** An integrated loudness and its true peak: `-16.0 LUFS, peak -12.3 dBTP`. */
+export function formatLoudness(integratedLufs = 0, truePeakDbtp = 0): string {
+  return `${integratedLufs.toFixed(1)} LUFS, peak ${truePeakDbtp.toFixed(1)} dBTP`;
+}
+
 export function formatCount(count: number, one: string, many: string): string {
   return `${new Intl.NumberFormat().format(count)} ${count === 1 ? one : many}`;
 }

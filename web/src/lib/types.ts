@@ -39,6 +39,15 @@ export interface JobSnapshot {
   errorMessage: string;
 }
 
+// EBU R128 loudness of the default audio track; proto3 JSON leaves out zeros and false.
+export interface Loudness {
+  inputIntegratedLufs?: number;
+  inputTruePeakDbtp?: number;
+  outputIntegratedLufs?: number;
+  outputTruePeakDbtp?: number;
+  normalized?: boolean;
+}
+
 export interface Video {
   id: string;
   ownerId: string;
@@ -52,6 +61,7 @@ export interface Video {
   previewUrl: string;
   latestJob?: JobSnapshot;
   createTime?: string;
+  loudness?: Loudness;
 }
 
 export interface Pagination {

@@ -3,9 +3,17 @@
 import { ApiError, describeError, get } from "../lib/api";
 import { h } from "../lib/dom";
 import type { StreamFormat } from "../lib/engines";
-import { formatAge, formatBitrate, formatBytes, formatCount, formatDuration, sentence } from "../lib/format";
+import {
+  formatAge,
+  formatBitrate,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatLoudness,
+  sentence,
+} from "../lib/format";
 import type { ViewContext, ViewResult } from "../lib/router";
-import type { Playback, Rendition, Stream, Video } from "../lib/types";
+import type { Loudness, Playback, Rendition, Stream, Video } from "../lib/types";
 import { choice, choices, field } from "../ui/forms";
 import { createPlayer } from "../ui/player";
 import { statusBadge, visibilityBadge } from "../ui/status";
@@ -131,6 +139,15 @@ function downloadBox(videoId: string, video: Video, qualities: Rendition[], sign
   return h("div", { class: "download" }, field("Download quality", select), link, problem);
 }
 
+function loudnessRows(loudness: Loudness | undefined): [string, string][] {
+  if (!loudness) return [];
+  const published = formatLoudness(loudness.outputIntegratedLufs, loudness.outputTruePeakDbtp);
+  return [
+    ["Source loudness", formatLoudness(loudness.inputIntegratedLufs, loudness.inputTruePeakDbtp)],
+    ["Published loudness", `${published} (${loudness.normalized ? "normalised" : "as the source"})`],
+  ];
+}
+
 function details(video: Video, playback: Playback): HTMLElement {
   const media = video.media;
   const renditions = playback.qualities ?? [];
@@ -143,6 +160,7 @@ function details(video: Video, playback: Playback): HTMLElement {
     ["Qualities", renditions.map((r) => `${r.name} (${formatBitrate(Number(r.bitrate))})`).join(", ") || "—"],
     ["Views", formatCount(Number(video.viewCount), "view", "views")],
     ["Source size", media?.sizeBytes ? formatBytes(Number(media.sizeBytes)) : "—"],
+    ...loudnessRows(video.loudness),
   ];
   return h(
     "dl",
