@@ -1,0 +1,105 @@
+"""What the probe learns of a source's picture (HDR transfer, bit depth, uneven frame timing) and what the ladder
+and the encoder make of it: tone mapping before the split, keyframes by time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from videoforge.transcoder.adapters.ffmpeg import KEYFRAME_CEILING, FfmpegEncoder
+from videoforge.transcoder.adapters.ffmpeg_tone_map import tone_map_filters
+from videoforge.transcoder.domain.ladder import codec_rungs, plan_ladder
+from videoforge.transcoder.domain.media import MediaInfo, parse_ffprobe
+
+
+def _probed(**video: Any) -> MediaInfo:
+    stream = {
+        "codec_type": "video", "codec_name": "hevc", "width": 1920, "height": 1080,
+        "avg_frame_rate": "30/1", "r_frame_rate": "30/1",
+    } | video  # fmt: skip
+    return parse_ffprobe({"streams": [stream], "format": {"format_name": "matroska,webm", "duration": "10"}})
+
+
+@pytest.mark.parametrize(
+    ("transfer", "expected"),
+    [("smpte2084", "pq"), ("arib-std-b67", "hlg"), ("bt709", None), ("unknown", None), (None, None)],
+)
+def test_pq_and_hlg_sources_are_hdr(transfer: str | None, expected: str | None) -> None:
+    tags = {} if transfer is None else {"color_transfer": transfer}
+
+    assert _probed(**tags).hdr_transfer == expected
+
+
+def test_colour_tags_and_bit_depth_are_kept() -> None:
+    info = _probed(pix_fmt="yuv420p10le", color_transfer="smpte2084", color_primaries="bt2020", color_space="bt2020nc")
+
+    assert (info.color_primaries, info.color_space, info.bit_depth) == ("bt2020", "bt2020nc", 10)
+    assert _probed(pix_fmt="yuv420p").bit_depth == 8
+    assert _probed().bit_depth == 8
+
+
+@pytest.mark.parametrize(
+    ("average", "base", "variable"),
+    [
+        ("21/1", "60/1", True),  # 30 fps then 12 fps: timestamps on a 60 fps grid, 21 frames a second
+        ("2997/100", "30000/1001", False),  # a container's rounded timescale: the same rate
+        ("30000/1001", "30000/1001", False),
+        ("25/1", "50/1", True),
+        ("0/0", "25/1", False),  # no average to compare with
+    ],
+)
+def test_a_frame_rate_is_variable_when_the_average_strays_from_the_base_rate(
+    average: str, base: str, variable: bool
+) -> None:
+    assert _probed(avg_frame_rate=average, r_frame_rate=base).variable_frame_rate is variable
+
+
+def test_a_variable_frame_rate_ladder_is_keyed_by_time_in_every_codec() -> None:
+    rungs = plan_ladder(_probed(avg_frame_rate="21/1", r_frame_rate="60/1"))
+
+    assert rungs and all(rung.keyframes_by_time for rung in rungs)
+    assert all(rung.keyframes_by_time for rung in codec_rungs(rungs, ["h264", "hevc", "av1"]))
+    assert not any(rung.keyframes_by_time for rung in plan_ladder(_probed()))
+
+
+def test_rungs_keyed_by_time_force_a_keyframe_every_two_seconds_with_no_gop_limit_before_it() -> None:
+    encoder = FfmpegEncoder(cpu_count=4)
+    [timed] = plan_ladder(_probed(avg_frame_rate="21/1", r_frame_rate="60/1"), ["1080p"])
+    [hevc, av1] = codec_rungs([timed], ["h264", "hevc", "av1"])
+
+    x264 = encoder._video_args(timed, 1.0, ":0")
+    x265 = encoder._codec_rungs_args([timed], [hevc], 1.0)
+    svt = encoder._codec_rungs_args([timed], [hevc, av1], 1.0)
+
+    forced = ["-force_key_frames:v:0", "expr:gte(t,n_forced*2)", "-forced-idr:v:0", "1"]
+    assert _after(x264, "-force_key_frames:v:0", 4) == forced
+    assert _after(x264, "-g:v:0", 2) == ["-g:v:0", str(KEYFRAME_CEILING)]
+    assert _after(x265, "-force_key_frames:v:1", 2) == ["-force_key_frames:v:1", "expr:gte(t,n_forced*2)"]
+    assert f"keyint={KEYFRAME_CEILING}:" in x265[x265.index("-x265-params:v:1") + 1]
+    assert _after(svt, "-force_key_frames:v:2", 2) == ["-force_key_frames:v:2", "expr:gte(t,n_forced*2)"]
+    # Constant-rate rungs keep their fixed GOP in frames, as chunked encodes cut them.
+    [fixed] = plan_ladder(_probed(), ["1080p"])
+    assert "-force_key_frames:v:0" not in encoder._video_args(fixed, 1.0, ":0")
+
+
+def test_an_hdr_source_is_tone_mapped_once_before_the_ladder_splits() -> None:
+    encoder = FfmpegEncoder()
+    [rung] = plan_ladder(_probed(), ["1080p"])
+
+    graph = encoder._ladder_input(Path("source.mp4"), [rung], picture=tone_map_filters("pq"))[-1]
+    decoded, _, rungs = graph.partition(",split=1")
+
+    assert decoded.startswith("[0:v:0]scale=in_color_matrix=bt2020nc,format=gbrp16le,lut3d=file='")
+    assert "pq-33.cube':interp=tetrahedral" in decoded
+    assert decoded.endswith("format=yuv420p,setparams=colorspace=bt709:range=tv")
+    assert "lut3d" not in rungs
+    lut = Path(decoded.split("file='")[1].split("'")[0])
+    assert lut.read_text().startswith('TITLE "PQ BT.2020 to SDR BT.709"\nLUT_3D_SIZE 33\n')
+    assert "format=yuv420p,split" in encoder._ladder_input(Path("source.mp4"), [rung])[-1]
+
+
+def _after(argv: list[str], option: str, count: int) -> list[str]:
+    at = argv.index(option)
+    return argv[at : at + count]

@@ -1,0 +1,78 @@
+"""HDR to SDR maths: the PQ and HLG curves at their published points, the BT.2390 EETF, and the LUT they make."""
+
+from __future__ import annotations
+
+import pytest
+
+from videoforge.transcoder.domain.tone_mapping import (
+    LUT_SIZE,
+    HdrTransfer,
+    bt2390_eetf,
+    cube_lut,
+    hlg_display_nits,
+    hlg_inverse_oetf,
+    pq_eotf,
+    pq_inverse_eotf,
+    sdr_from_hdr,
+)
+
+
+@pytest.mark.parametrize(
+    ("nits", "signal"),
+    [(0, 0.0), (100, 0.5081), (203, 0.5807), (1000, 0.7518), (10_000, 1.0)],  # ST 2084 / BT.2408 tables
+)
+def test_pq_meets_the_published_code_values(nits: float, signal: float) -> None:
+    assert pq_inverse_eotf(nits) == pytest.approx(signal, abs=5e-4)
+    assert pq_eotf(pq_inverse_eotf(nits)) == pytest.approx(nits, rel=1e-9, abs=1e-9)
+
+
+def test_hlg_reference_white_is_203_nits_on_a_1000_nit_display() -> None:
+    assert hlg_inverse_oetf(0.5) == pytest.approx(1 / 12)
+    assert hlg_inverse_oetf(1.0) == pytest.approx(1.0, abs=1e-6)
+    # BT.2408: 75% HLG is HDR reference white.
+    assert hlg_display_nits((0.75, 0.75, 0.75)) == pytest.approx((203, 203, 203), rel=0.01)
+    assert hlg_display_nits((1.0, 1.0, 1.0)) == pytest.approx((1000, 1000, 1000), rel=1e-5)
+
+
+def test_the_eetf_keeps_dim_light_and_lands_the_source_peak_on_the_target_peak() -> None:
+    assert bt2390_eetf(0, target_peak=203) == 0
+    assert bt2390_eetf(50, target_peak=203) == pytest.approx(50)
+    assert bt2390_eetf(1000, target_peak=203) == pytest.approx(203)
+    assert bt2390_eetf(4000, target_peak=203) == pytest.approx(203)  # past the mastering peak: clipped there
+    curve = [bt2390_eetf(nits, target_peak=203) for nits in range(0, 1001, 10)]
+    assert curve == sorted(curve)
+
+
+@pytest.mark.parametrize("transfer", ["pq", "hlg"])
+def test_black_stays_black_and_white_becomes_white(transfer: HdrTransfer) -> None:
+    peak_white = (1.0, 1.0, 1.0) if transfer == "hlg" else (pq_inverse_eotf(1000),) * 3
+    reference_white = (0.75,) * 3 if transfer == "hlg" else (pq_inverse_eotf(203),) * 3
+
+    assert sdr_from_hdr((0.0, 0.0, 0.0), transfer) == (0.0, 0.0, 0.0)
+    assert sdr_from_hdr(peak_white, transfer) == pytest.approx((1, 1, 1), abs=1e-5)
+    # Diffuse white stays neutral and near the top, leaving headroom for highlights.
+    r, g, b = sdr_from_hdr(reference_white, transfer)
+    assert r == pytest.approx(g, abs=1e-4) == pytest.approx(b, abs=1e-4)
+    assert 0.85 < g < 0.95
+
+
+def test_colours_outside_bt709_are_desaturated_not_clipped_into_another_hue() -> None:
+    bt2020_green = (0.0, pq_inverse_eotf(400), 0.0)
+
+    r, g, b = sdr_from_hdr(bt2020_green, "pq")
+
+    assert min(r, g, b) >= 0 and max(r, g, b) <= 1
+    assert g > r and g > b  # still green
+
+
+def test_the_cube_file_has_every_grid_point_in_range_black_first_white_last() -> None:
+    lines = cube_lut("pq").splitlines()
+
+    assert lines[1] == f"LUT_3D_SIZE {LUT_SIZE}"
+    entries = [tuple(float(value) for value in line.split()) for line in lines[2:]]
+    assert len(entries) == LUT_SIZE**3
+    assert entries[0] == (0.0, 0.0, 0.0)
+    assert entries[-1] == (1.0, 1.0, 1.0)  # 10000 cd/m² white, past the peak: SDR white
+    assert all(0.0 <= value <= 1.0 for entry in entries for value in entry)
+    # Red varies fastest: the second entry is (dim, BT.2020) red.
+    assert entries[1][0] > 3 * max(entries[1][1:])
