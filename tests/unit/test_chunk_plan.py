@@ -1,4 +1,4 @@
-"""Chunk planning: whole GOPs, every frame in exactly one chunk, a warm-up GOP before every chunk but the first,
+"""Chunk planning: whole GOPs, every frame in exactly one chunk, two warm-up GOPs before every chunk but the first,
 and the concat lists that drop those warm-ups."""
 
 from __future__ import annotations
@@ -48,15 +48,15 @@ def test_chunk_length_is_rounded_to_whole_gops() -> None:
 def test_a_short_tail_joins_the_chunk_before_it() -> None:
     plan = plan_chunks(RUNGS, Fraction(30), 65.0, chunk_seconds=30)
     assert len(plan.chunks) == 2
-    assert plan.encode_seconds(plan.chunks[-1]) == pytest.approx(65.0 - 30.0 + 2.0)
+    assert plan.encode_seconds(plan.chunks[-1]) == pytest.approx(65.0 - 30.0 + 4.0)
 
 
-def test_every_chunk_but_the_first_is_encoded_from_one_gop_earlier() -> None:
+def test_every_chunk_but_the_first_is_encoded_from_two_gops_earlier() -> None:
     plan = plan_chunks([replace(rung, gop_frames=50) for rung in RUNGS], Fraction(25), 100.0, chunk_seconds=20)
     first, second = plan.chunks[:2]
     assert (first.warmup_frames, first.encode_start_frame, first.encode_frames) == (0, 0, 500)
-    assert (second.warmup_frames, second.encode_start_frame, second.encode_frames) == (50, 450, 550)
-    assert plan.encode_seconds(second) == 22.0
+    assert (second.warmup_frames, second.encode_start_frame, second.encode_frames) == (100, 400, 600)
+    assert plan.encode_seconds(second) == 24.0
 
 
 def test_the_join_list_starts_each_later_chunk_past_its_warm_up() -> None:
@@ -65,9 +65,9 @@ def test_the_join_list_starts_each_later_chunk_past_its_warm_up() -> None:
         "ffconcat version 1.0",
         "file c0000/360p.mp4",
         "file c0001/360p.mp4",
-        "inpoint 2002000us",
+        "inpoint 4004000us",
         "file c0002/360p.mp4",
-        "inpoint 2002000us",
+        "inpoint 4004000us",
     ]
 
 

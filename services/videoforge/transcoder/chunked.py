@@ -333,6 +333,7 @@ class ChunkRunner:
                     await encoding
         if await folder.wanted():
             await folder.store(chunk, files, work)
+            log.info("chunk %s encoded by %s", claim.job_id, self._worker_id)
         return True
 
     async def _source_file(self, key: str) -> Path:
