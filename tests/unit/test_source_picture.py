@@ -76,6 +76,9 @@ def test_rungs_keyed_by_time_force_a_keyframe_every_two_seconds_with_no_gop_limi
     forced = ["-force_key_frames:v:0", "expr:gte(t,n_forced*2)", "-forced-idr:v:0", "1"]
     assert _after(x264, "-force_key_frames:v:0", 4) == forced
     assert _after(x264, "-g:v:0", 2) == ["-g:v:0", str(KEYFRAME_CEILING)]
+    # The source's own frame timing, never frames duplicated up to its base rate.
+    assert _after(x264, "-fps_mode:v:0", 2) == ["-fps_mode:v:0", "vfr"]
+    assert _after(svt, "-fps_mode:v:2", 2) == ["-fps_mode:v:2", "vfr"]
     assert _after(x265, "-force_key_frames:v:1", 2) == ["-force_key_frames:v:1", "expr:gte(t,n_forced*2)"]
     assert f"keyint={KEYFRAME_CEILING}:" in x265[x265.index("-x265-params:v:1") + 1]
     assert _after(svt, "-force_key_frames:v:2", 2) == ["-force_key_frames:v:2", "expr:gte(t,n_forced*2)"]

