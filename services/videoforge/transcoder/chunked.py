@@ -55,6 +55,8 @@ POLL_SECONDS = 0.5
 # (its worker may have died; the lease's lapse would bring it back, but only after the lease).
 STALL_FACTOR = 2.0
 STALL_FLOOR_SECONDS = 10.0
+# Logged for each chunk encoded (bench/chunked_bench.py reads these): the chunk, who, wall seconds, media seconds.
+CHUNK_ENCODED = "chunk %s encoded by %s in %.2f s (%.2f s of media)"
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,9 @@ class ChunkedAttempt(ChunkedEncoding):
             join = work / f"{rung.name}.ffconcat"
             await asyncio.to_thread(join.write_text, join_list(plan, rung.name))
             joins.append(join)
+        started = time.monotonic()
         await self._encoder.package_chunks(source, joins, layout, out_dir, rungs=rungs, duration=info.duration_seconds)
+        log.info("job %s: chunks joined and packaged in %.2f s", self._attempt.job_id, time.monotonic() - started)
         await self._folder.remove()
         return await finished_presentation(layout, out_dir, rungs, sink)
 
@@ -235,8 +239,10 @@ class ChunkedAttempt(ChunkedEncoding):
         await self._folder.take(chunk, COORDINATOR, work)
         started = time.monotonic()
         files = await self._encoder.encode_chunk(source, plan, chunk, work / chunk.name)
-        self._slowest_chunk = max(self._slowest_chunk, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self._slowest_chunk = max(self._slowest_chunk, seconds)
         await self._folder.store(chunk, files, work)
+        log.info(CHUNK_ENCODED, chunk.name, COORDINATOR, seconds, plan.encode_seconds(chunk))
 
     async def _done_indexes(self, plan: ChunkPlan) -> set[int]:
         done = await self._folder.done()
@@ -309,6 +315,7 @@ class ChunkRunner:
             return True  # done, or the coordinator is on it (a coordinator that dies takes its attempt along)
         await folder.take(chunk, self._worker_id, work)
         source = await self._source_file(task.input_source)
+        started = time.monotonic()
         encoding = asyncio.create_task(self._encoder.encode_chunk(source, plan, chunk, work / chunk.name))
         try:
             since_renew = 0.0
@@ -333,7 +340,8 @@ class ChunkRunner:
                     await encoding
         if await folder.wanted():
             await folder.store(chunk, files, work)
-            log.info("chunk %s encoded by %s", claim.job_id, self._worker_id)
+            seconds = time.monotonic() - started
+            log.info(CHUNK_ENCODED, chunk.name, self._worker_id, seconds, plan.encode_seconds(chunk))
         return True
 
     async def _source_file(self, key: str) -> Path:
