@@ -85,10 +85,10 @@ class MediaFactory:
         argv = ["-filter_complex", graph, "-map", "[v]", "-fps_mode", "vfr", *QUICK_H264]
         return await self._clip("uneven-rate.mp4", argv)
 
-    async def hdr(self, transfer: str, seconds: int = 2) -> Path:
-        """720p testsrc2 graded HDR as `transfer` says (`smpte2084`: PQ, `arib-std-b67`: HLG): its BT.709 light made
-        linear, moved into BT.2020 primaries, then encoded with white at 1000 cd/m² (PQ) or at full scene light
-        (HLG); 10-bit 4:2:0 H.264 (this FFmpeg's x265 takes 8-bit only), tagged as HDR10 and HLG files are."""
+    async def hdr(self, transfer: str, seconds: int = 2, height: int = 720) -> Path:
+        """16:9 testsrc2 `height` lines high graded HDR as `transfer` says (`smpte2084`: PQ, `arib-std-b67`: HLG): its
+        BT.709 light made linear, moved into BT.2020 primaries, then encoded with white at 1000 cd/m² (PQ) or at full
+        scene light (HLG); 10-bit 4:2:0 H.264 (this FFmpeg's x265 takes 8-bit only), tagged as HDR10 and HLG are."""
         linear = _per_channel("lutrgb", "maxval*pow(val/maxval\\,2.4)")
         encode = _per_channel("lutrgb", _HDR_ENCODINGS[transfer])
         graph = (
@@ -97,8 +97,9 @@ class MediaFactory:
             f"setparams=color_primaries=bt2020:color_trc={transfer}:colorspace=bt2020nc:range=tv"
         )
         tags = ["-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc"]
-        argv = [*_video(1280, 720, "30", seconds), "-vf", graph, "-c:v", "libx264", "-preset", "ultrafast", *tags]
-        return await self._clip(f"hdr-{transfer}-{seconds}s.mp4", argv)
+        x264 = ["-c:v", "libx264", "-preset", "ultrafast", *tags]
+        argv = [*_video(height * 16 // 9, height, "30", seconds), "-vf", graph, *x264]
+        return await self._clip(f"hdr-{transfer}-{height}p-{seconds}s.mp4", argv)
 
     async def long_360p(self, minutes: int = 10) -> Path:
         """Long enough for progress reports, cancellation and lease renewal to matter."""
@@ -201,17 +202,14 @@ def _video(width: int, height: int, rate: str, seconds: int) -> list[str]:
 
 
 # Linear BT.709 RGB into BT.2020 primaries (BT.2087), as colorchannelmixer's options.
-_BT709_TO_BT2020 = (
-    "rr=0.6274:rg=0.3293:rb=0.0433:gr=0.0691:gg=0.9195:gb=0.0114:br=0.0164:bg=0.0880:bb=0.8956"
-)
+_BT709_TO_BT2020 = "rr=0.6274:rg=0.3293:rb=0.0433:gr=0.0691:gg=0.9195:gb=0.0114:br=0.0164:bg=0.0880:bb=0.8956"
 # Linear light (0..maxval) to the HDR signal, as lutrgb expressions: PQ (ST 2084) with 1.0 at 1000 cd/m², and
 # HLG's OETF (ARIB STD-B67) with 1.0 at full scene light.
 _PQ_OF_LIGHT = "pow(val/maxval*0.1\\,0.1593017578125)"
 _HDR_ENCODINGS = {
     "smpte2084": f"maxval*pow((0.8359375+18.8515625*{_PQ_OF_LIGHT})/(1+18.6875*{_PQ_OF_LIGHT})\\,78.84375)",
     "arib-std-b67": (
-        "maxval*if(lte(val/maxval\\,1/12)\\,sqrt(3*val/maxval)"
-        "\\,0.17883277*log(12*val/maxval-0.28466892)+0.55991073)"
+        "maxval*if(lte(val/maxval\\,1/12)\\,sqrt(3*val/maxval)\\,0.17883277*log(12*val/maxval-0.28466892)+0.55991073)"
     ),
 }
 
