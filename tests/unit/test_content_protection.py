@@ -18,6 +18,7 @@ from videoforge.streaming.domain.protection import (
     CLEARKEY_SYSTEM,
     MP4_PROTECTION_SCHEME,
     clearkey_license,
+    common_pssh,
     dash_with_clearkey,
     hls_with_aes128,
     plays_over,
@@ -102,6 +103,7 @@ def test_a_clearkey_mpd_names_cenc_and_the_clearkey_system_first_in_every_adapta
         }
         assert system.get("schemeIdUri") == CLEARKEY_SYSTEM
         assert system.findtext(f"{DASHIF}Laurl") == "https://edge/api/stream/v/license?token=t"
+        assert base64.b64decode(system.findtext(f"{CENC}pssh") or "") == common_pssh(KEY.key_id)
         assert adaptation_set.find(f"{MPD}Representation") is not None, "the rest stays"
 
 
@@ -193,3 +195,13 @@ def test_the_sealing_secret_is_read_raw_or_in_base64(tmp_path: Path) -> None:
 
     for name in ("raw", "base64"):
         assert KeySealer.from_file(tmp_path / name).open(sealed, "v") == KEY.key
+
+
+def test_the_pssh_box_names_the_common_system_and_the_key_id() -> None:
+    box = common_pssh(KEY.key_id)
+
+    assert int.from_bytes(box[:4], "big") == len(box) == 52 and box[4:8] == b"pssh"
+    assert box[8] == 1, "version 1: key IDs listed"
+    assert box[12:28] == bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")
+    assert int.from_bytes(box[28:32], "big") == 1 and box[32:48] == KEY.key_id
+    assert box[48:] == bytes(4), "no system data"

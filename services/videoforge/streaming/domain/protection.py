@@ -9,6 +9,8 @@ whose byte ranges cannot be decrypted alone. Licence and key URLs are made here 
 
 from __future__ import annotations
 
+import base64
+import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ _CENC_NS = "urn:mpeg:cenc:2013"
 _DASHIF_NS = "https://dashif.org/CPS"
 MP4_PROTECTION_SCHEME = "urn:mpeg:dash:mp4protection:2011"
 CLEARKEY_SYSTEM = "urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"
+COMMON_PSSH_SYSTEM = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")  # W3C Common PSSH Box Format
 _MAP = "#EXT-X-MAP:"
 _IFRAME_STREAM = "#EXT-X-I-FRAME-STREAM-INF:"
 MAX_LICENSE_KIDS = 16
@@ -42,8 +45,16 @@ def dash_with_clearkey(mpd: str, key: ContentKey, license_url: str) -> str:
         scheme.set(f"{{{_CENC_NS}}}default_KID", key.kid_uuid)
         system = ET.Element(f"{{{_MPD_NS}}}ContentProtection", {"schemeIdUri": CLEARKEY_SYSTEM, "value": "ClearKey1.0"})
         ET.SubElement(system, f"{{{_DASHIF_NS}}}Laurl").text = license_url
+        ET.SubElement(system, f"{{{_CENC_NS}}}pssh").text = base64.b64encode(common_pssh(key.key_id)).decode()
         adaptation_set[0:0] = [scheme, system]
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def common_pssh(key_id: bytes) -> bytes:
+    """A version-1 `pssh` box of the W3C Common system naming the key ID: the `cenc` init data a browser's ClearKey
+    CDM asks its licence for. The muxer writes none into the init segments, so the MPD carries it."""
+    body = struct.pack(">I", 1 << 24) + COMMON_PSSH_SYSTEM + struct.pack(">I", 1) + key_id + struct.pack(">I", 0)
+    return struct.pack(">I", 8 + len(body)) + b"pssh" + body
 
 
 def hls_with_aes128(playlist: str, key_url: str) -> str:
