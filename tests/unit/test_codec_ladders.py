@@ -25,8 +25,8 @@ def test_another_codecs_rungs_keep_size_and_gop_at_a_share_of_the_bitrate() -> N
     hevc, av1 = codec_rungs([per_title], ["h264", "hevc", "av1"])
 
     assert (hevc.codec, hevc.name, hevc.width, hevc.height, hevc.gop_frames) == ("hevc", "480p", 854, 480, 60)
-    assert (hevc.video_kbps, hevc.maxrate_kbps, hevc.bufsize_kbps) == (585, 1365, 1820)
-    assert (av1.codec, av1.video_kbps, av1.maxrate_kbps) == ("av1", 495, 1155)
+    assert (hevc.video_kbps, hevc.maxrate_kbps, hevc.bufsize_kbps) == (675, 1575, 2100)
+    assert (av1.codec, av1.video_kbps, av1.maxrate_kbps) == ("av1", 675, 1575)
     # x264's constant-quality setting means nothing to the others: they encode to the expected bitrate.
     assert hevc.crf is None and av1.crf is None
     assert codec_rungs([HD, SD], ["h264"]) == []
@@ -73,10 +73,10 @@ def test_the_encoders_of_other_codecs_share_the_h264_rungs_pictures_and_keyframe
     assert maps == ["[v0c1]", "[v1c1]", "[v0c2]", "[v1c2]"]
     hevc = args[: args.index("-map", 1)]
     assert _option(hevc, "-c:v:2") == "libx265" and _option(hevc, "-tag:v:2") == "hvc1"
-    assert _option(hevc, "-b:v:2") == "3250k" and _option(hevc, "-maxrate:v:2") == "4875k"
+    assert _option(hevc, "-b:v:2") == "3750k" and _option(hevc, "-maxrate:v:2") == "5625k"
     assert "keyint=60:min-keyint=60:scenecut=0:open-gop=0" in _option(hevc, "-x265-params:v:2")
     assert "log-level=error" in _option(hevc, "-x265-params:v:2")
-    assert _option(args, "-c:v:5") == "libsvtav1" and _option(args, "-b:v:5") == "770k"
+    assert _option(args, "-c:v:5") == "libsvtav1" and _option(args, "-b:v:5") == "1050k"
     assert _option(args, "-svtav1-params:v:5").startswith("keyint=60:scd=0")
 
 

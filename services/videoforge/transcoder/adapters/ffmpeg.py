@@ -52,7 +52,8 @@ REMOTE_READ_TIMEOUT_MICROSECONDS = 5_000_000
 DEFAULT_MEMORY_BYTES = 16 * 1024**3
 # CPU seconds an encode may spend per second of source, over all its threads: several times a 4K ladder's.
 CPU_SECONDS_PER_MEDIA_SECOND = 40.0
-# What a codec's rungs cost to encode against x264's, at the presets below (bench/codec_bench.py measures it): the
+# What a codec's rungs cost to encode against x264's, at the presets below, with room: bench/codec_bench.py measures
+# x265's ladder at about 2.4x and SVT-AV1's at 1x the CPU time of the whole H.264 encode (decode included). The
 # encode's CPU and time limits grow with the codecs asked for, and each encoder's threads with its share.
 ENCODE_COST = {"h264": 1.0, "hevc": 4.0, "av1": 2.0}
 # SVT-AV1's speed preset (0 slowest .. 13): a fast one, near x264 veryfast's speed on a small worker.
