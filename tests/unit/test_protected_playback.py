@@ -105,3 +105,14 @@ async def test_the_manifests_of_a_video_in_the_clear_read_its_output_once(world:
         assert b"EXT-X-KEY" not in served
 
     assert outputs.reads == before + 1
+
+
+async def test_a_key_asked_after_the_video_changed_protection_is_the_new_ones(world: World) -> None:
+    playback = _protect(world, "clearkey")
+    token = _token((await playback.playback("v1")).dash_url)
+    await playback.clearkey_license("v1", token, [b64url(KEY.key_id)])
+
+    # Transcoded again with aes-128, as another replica saw: this one's kept output is the clearkey one.
+    _protect(world, "aes-128")
+
+    assert await playback.content_key("v1", token) == KEY.key

@@ -269,17 +269,18 @@ class Playback:
         video_id = require(video_id, "video_id")
         # The grant must cover this video's own folder: one of another video, or none, opens nothing here.
         self._grant_from_token(token, video_prefix(video_id) + "key")
-        output = await self._serving_output(video_id)
+        output = await self._serving_output(video_id, protection=protection)
         if output is None or output.protection != protection or output.content_key is None:
             raise NotFound(f"The video has no {protection} key.", "NO_CONTENT_KEY")
         return output.content_key
 
-    async def _serving_output(self, video_id: str, key: str = "") -> PlayableOutput | None:
+    async def _serving_output(self, video_id: str, key: str = "", *, protection: str = "") -> PlayableOutput | None:
         """What the video plays from, as its manifests and keys are served: kept per video while a manifest asked
-        for (`key`) lies in its folder, or, asked for a key, while it has one; asked again otherwise (its job's
-        protection goes with its folder). None while nothing plays."""
+        for (`key`) lies in its folder, or, asked for a key, while it has that `protection`; asked again otherwise
+        (a job's protection goes with its folder, and another replica may have seen a newer job). None while
+        nothing plays."""
         kept = self._outputs_by_video.get(video_id)
-        if kept is not None and (_in_output(kept, key) if key else kept.content_key is not None):
+        if kept is not None and (_in_output(kept, key) if key else kept.protection == protection):
             return kept
         try:
             output = await self._outputs.published(video_id)
