@@ -18,10 +18,10 @@ from tests.decoding import decoded_seconds
 from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import run_process
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
-from videoforge.transcoder.adapters.ffmpeg_analysis import TRIAL_CRFS, FfmpegLadderAnalyzer
+from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
 from videoforge.transcoder.domain.ladder import plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits
-from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget
+from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget, TrialSearch
 from videoforge.transcoder.domain.ports import TranscodeResult
 from videoforge.transcoder.pipeline import MediaPipeline
 
@@ -106,16 +106,19 @@ async def test_the_per_title_presentation_plays_to_the_end(flat: tuple[Encoded, 
     assert duration == pytest.approx(result.info.duration_seconds, abs=0.15)
 
 
-async def test_a_source_with_one_rung_is_measured_at_every_trial_setting(
+async def test_a_source_with_one_rung_is_measured_at_the_middle_setting_and_the_neighbour_it_points_to(
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:
     source = await media_factory.tiny()
     info = await FfmpegEncoder().probe(source)
     rungs = plan_ladder(info)
+    search = TrialSearch(TARGET.aim_db)
 
-    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path)
+    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path, search)
 
     assert curves is not None
     assert [curve.rung for curve in curves] == rungs
-    assert [point.crf for point in curves[0].points] == list(TRIAL_CRFS)
+    first, second = curves[0].points
+    assert first.crf == search.first
+    assert second.crf == search.second(rungs[0], first)
     assert all(point.kbps > 0 and point.ssim_db == point.screen_ssim_db for point in curves[0].points)

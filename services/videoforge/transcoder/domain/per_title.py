@@ -1,9 +1,10 @@
 """The per-title ladder: each rung gets the bits this source needs to look good, never more than the fixed ladder.
 
-A short analysis measures, per rung, a few trial encodes of sampled seconds: their bitrate and their SSIM
+A short analysis measures, per rung, two trial encodes of sampled seconds: their bitrate and their SSIM
 (in dB, `-10·log10(1 - SSIM)`), once at the rung's own size and once scaled up to the top rung's size, the
-size the viewer's screen shows every rung at. From those curves `choose_ladder` picks each rung's constant-quality
-setting (and so its bitrate) and drops the rungs a viewer would not see as better than the one below.
+size the viewer's screen shows every rung at. `TrialSearch` says which two settings a rung needs. From those
+curves `choose_ladder` picks each rung's constant-quality setting (and so its bitrate) and drops the rungs a
+viewer would not see as better than the one below.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ SAMPLE_WINDOWS = 3
 SAMPLE_SECONDS = 0.25
 # SSIM 0.999999: as good as identical.
 MAX_SSIM_DB = 60.0
+# x264 constant-quality settings a rung's trials are taken from (dearest first): from near-transparent to plainly
+# soft, so the curve spans the target and the fixed ladder's bitrates on easy and hard sources alike.
+TRIAL_CRFS = (20.0, 26.0, 32.0)
 # The constant quality settings a rung may get: past CRF 12 x264 is close to lossless (and its lossless CRF 0
 # is not H.264 High), so a curve pointing there is extrapolated too far to trust.
 MIN_CRF, MAX_CRF = 12.0, 51.0
@@ -46,6 +50,11 @@ class QualityTarget:
 
     ssim_db: float = DEFAULT_TARGET_SSIM_DB
     min_gain_db: float = DEFAULT_MIN_GAIN_DB
+
+    @property
+    def aim_db(self) -> float:
+        """What a rung's samples must reach for its whole encode to meet `ssim_db`."""
+        return self.ssim_db + SAMPLING_MARGIN_DB
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +97,41 @@ class PerTitleLadder:
         return [choice.rung for choice in self.chosen]
 
 
+@dataclass(frozen=True, slots=True)
+class TrialSearch:
+    """Which two of the three trial settings a rung is measured at: the middle one, then the neighbour on the side
+    where the rung's setting lies, picked from what the middle one measured.
+
+    `choose_ladder` reads a rung's setting, and its qualities at the bitrate it gets, from the two points around
+    them: the third setting would change neither, and trials take most of the analysis' time (the dearest ones
+    most, on a hard source). `target_db` is what the ladder aims at: the target plus the sampling margin.
+    """
+
+    target_db: float
+    crfs: tuple[float, float, float] = TRIAL_CRFS
+
+    @property
+    def first(self) -> float:
+        return self.crfs[1]
+
+    def second(self, rung: Rung, first: TrialPoint) -> float:
+        """The dearer setting when the middle one falls short of the target within the rung's fixed bitrate (the
+        setting lies past it); else the cheaper one: the setting lies between the two, or, when the target costs
+        more than the fixed bitrate, the rung stays fixed and its qualities at that bitrate lie between them."""
+        if first.ssim_db < self.target_db and first.kbps < rung.video_kbps:
+            return self.crfs[0]
+        return self.crfs[2]
+
+
 class LadderAnalyzer(ABC):
     """Measures how many bits a source needs per rung: the analysis pass of the per-title ladder."""
 
     @abstractmethod
     async def measure(
-        self, source: Path, info: MediaInfo, rungs: Sequence[Rung], work_dir: Path
+        self, source: Path, info: MediaInfo, rungs: Sequence[Rung], work_dir: Path, search: TrialSearch
     ) -> list[RungCurve] | None:
-        """A curve per rung (in the order given), or None when the source could not be measured."""
+        """A curve per rung (in the order given) with the trials `search` asks for, or None when the source could
+        not be measured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +143,8 @@ class PerTitlePlanner:
 
     async def plan(self, source: Path, info: MediaInfo, rungs: list[Rung], work_dir: Path) -> list[Rung]:
         """The per-title rungs, or `rungs` as they are when the source could not be measured."""
-        curves = await self.analyzer.measure(source, info, rungs, work_dir)
+        search = TrialSearch(self.target.aim_db)
+        curves = await self.analyzer.measure(source, info, rungs, work_dir, search)
         if curves is None:
             return rungs
         ladder = choose_ladder(curves, self.target)
@@ -132,7 +169,7 @@ def choose_ladder(curves: Sequence[RungCurve], target: QualityTarget = QualityTa
     """
     if not curves:
         raise ValueError("choose_ladder needs at least one rung")
-    chosen = [_choose(curve, target.ssim_db + SAMPLING_MARGIN_DB) for curve in curves]
+    chosen = [_choose(curve, target.aim_db) for curve in curves]
     kept, dropped = [chosen[-1]], []
     for choice in reversed(chosen[:-1]):
         if choice.screen_ssim_db - kept[-1].screen_ssim_db >= target.min_gain_db:
