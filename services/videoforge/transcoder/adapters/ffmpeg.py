@@ -235,8 +235,9 @@ class FfmpegEncoder:
         options: EncodingOptions = DEFAULT_ENCODING,
         tone_map: HdrTransfer | None = None,
     ) -> None:
-        """Encode every rung and the audio from ONE decode straight into CMAF segments, as `layout` names them.
-        `tone_map`: the source is HDR with that transfer, and the ladder is made SDR (BT.709) from it.
+        """Encode every rung (in H.264, and in the layout's other codecs) and the audio from ONE decode straight
+        into CMAF segments, as `layout` names them. `tone_map`: the source is HDR with that transfer, and the
+        ladder is made SDR (BT.709) from it.
 
         FFmpeg's DASH muxer writes each segment once it is whole (under a temporary name, then renamed), then
         the manifests that list it: a dynamic MPD and growing HLS playlists while it runs, a static MPD and
