@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     # from the queue, then joined and packaged once (0: never). Below it splitting and joining cost more than
     # sharing saves (bench/chunk_sim.py measures where).
     chunked_min_source_seconds: float = Field(default=240.0, ge=0)
-    chunk_seconds: float = Field(default=30.0, ge=2)
+    chunk_seconds: float = Field(default=60.0, ge=2)
     # Every audio track of a source becomes a stereo AAC rendition; on, a track with 5.1 or more channels also gets a
     # 5.1 AAC rendition.
     audio_surround: bool = False
