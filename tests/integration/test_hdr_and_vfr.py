@@ -1,6 +1,6 @@
 """HDR and variable-frame-rate sources through the real pipeline (FFmpeg): PQ and HLG become a BT.709-tagged SDR
 ladder that looks like the picture graded, not a grey wash; a source whose frame rate changes gets 2 s segments
-starting on keyframes aligned across rungs and codecs, and plays whole.
+starting on keyframes aligned across rungs and codecs, and plays whole. Neither is ever encoded in chunks.
 
 A before/after frame pair of each HDR case is written under test-artifacts/hdr/ for people to look at.
 Run with ``-p tests.fixtures.media``.
@@ -23,8 +23,9 @@ from videoforge.kit.subprocesses import run_process
 from videoforge.media_model import EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.ladder import GOP_SECONDS
-from videoforge.transcoder.domain.media import MediaLimits
-from videoforge.transcoder.domain.ports import TranscodeResult
+from videoforge.transcoder.domain.media import MediaInfo, MediaLimits
+from videoforge.transcoder.domain.ports import ChunkedEncoding, TranscodeResult
+from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSnapshot
 from videoforge.transcoder.pipeline import MediaPipeline
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "hdr"
@@ -36,10 +37,27 @@ RUNG_SIZE = (640, 360)
 UNEVEN_SECONDS, UNEVEN_FRAMES, SLOWEST_FRAME = 7.0, 75 + 30 + 100, 1 / 12
 
 
+class _ChunkingEverything(ChunkedEncoding):
+    """Chunked encoding that would take any source: such sources must be encoded whole all the same (chunks are
+    retimed at a constant rate and not tone-mapped)."""
+
+    def applies(self, info: MediaInfo, layout: PresentationLayout, options: EncodingOptions) -> bool:
+        return True
+
+    async def encode(self, *args: object, **kwargs: object) -> PresentationSnapshot:
+        raise AssertionError("an HDR or variable-frame-rate source was encoded in chunks")
+
+
 async def _transcode(source: Path, work_dir: Path, formats: list[str], codecs: tuple[str, ...]) -> TranscodeResult:
     pipeline = MediaPipeline(FfmpegEncoder(), MediaLimits())
-    options = EncodingOptions(codecs=codecs)
-    return await pipeline.transcode(source, work_dir, formats=formats, on_progress=lambda _: None, options=options)
+    return await pipeline.transcode(
+        source,
+        work_dir,
+        formats=formats,
+        on_progress=lambda _: None,
+        options=EncodingOptions(codecs=codecs),
+        chunks=_ChunkingEverything(),
+    )
 
 
 def _frame(media: Path, number: int = FRAME) -> Image.Image:
