@@ -30,7 +30,7 @@ from PIL import Image, ImageChops, ImageStat
 from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import run_process
 from videoforge.transcoder.adapters.ffmpeg_tone_map import SDR_PICTURE, tone_map_filters
-from videoforge.transcoder.domain.tone_mapping import HDR_TRANSFERS
+from videoforge.transcoder.domain.tone_mapping import HDR_TRANSFERS, ToneMap
 
 FRAME = 15
 SWSCALE = "scale=out_transfer=bt709:out_primaries=bt709:out_color_matrix=bt709:out_range=tv,format=yuv420p"
@@ -39,7 +39,7 @@ SWSCALE = "scale=out_transfer=bt709:out_primaries=bt709:out_color_matrix=bt709:o
 def _ways(transfer: str) -> dict[str, str]:
     return {
         "untreated": SDR_PICTURE,
-        "lut": tone_map_filters(HDR_TRANSFERS[transfer]),
+        "lut": tone_map_filters(ToneMap(HDR_TRANSFERS[transfer])),
         "swscale": SWSCALE,
     }
 

@@ -101,6 +101,20 @@ class MediaFactory:
         argv = [*_video(height * 16 // 9, height, "30", seconds), "-vf", graph, *x264]
         return await self._clip(f"hdr-{transfer}-{height}p-{seconds}s.mp4", argv)
 
+    async def hdr10_with_light_levels(self, content_light: int, mastering_peak: int) -> Path:
+        """The PQ clip in Matroska, tagged with a content light level (MaxCLL) and a mastering display's peak, as
+        HDR10 masters are: x264 writes them as SEI, and FFmpeg carries them from the decoded frames into the
+        container's colour metadata."""
+        pq = await self.hdr("smpte2084")
+        display = f"G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L({mastering_peak * 10000},50)"
+        sei = ["-x264-params", f"mastering-display={display}:cll={content_light},400"]
+        with_sei = await self._clip(
+            f"hdr10-sei-{content_light}-{mastering_peak}.mp4",
+            ["-i", str(pq), "-c:v", "libx264", "-preset", "ultrafast", *sei],
+        )
+        name = f"hdr10-{content_light}-{mastering_peak}.mkv"
+        return await self._clip(name, ["-i", str(with_sei), "-c:v", "libx264", "-preset", "ultrafast"])
+
     async def long_360p(self, minutes: int = 10) -> Path:
         """Long enough for progress reports, cancellation and lease renewal to matter."""
         seconds = minutes * 60

@@ -26,6 +26,7 @@ from videoforge.transcoder.domain.ladder import GOP_SECONDS
 from videoforge.transcoder.domain.media import MediaInfo, MediaLimits
 from videoforge.transcoder.domain.ports import ChunkedEncoding, TranscodeResult
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSnapshot
+from videoforge.transcoder.domain.tone_mapping import ToneMap
 from videoforge.transcoder.pipeline import MediaPipeline
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "hdr"
@@ -126,6 +127,16 @@ async def test_an_hdr_source_becomes_an_sdr_ladder_that_looks_as_graded(
         # PQ's code values read as SDR are a washed-out grey: far from the picture, and far less saturated.
         assert _difference(untreated, reference) > 3 * _difference(tone_mapped, reference)
         assert _saturation(untreated) < 0.6 * _saturation(tone_mapped)
+
+
+async def test_an_hdr10_sources_light_levels_set_the_peak_it_is_tone_mapped_from(media_factory: MediaFactory) -> None:
+    source = await media_factory.hdr10_with_light_levels(content_light=1500, mastering_peak=4000)
+
+    info = await FfmpegEncoder().probe(source)
+
+    assert (info.color_transfer, info.bit_depth) == ("smpte2084", 10)
+    assert (info.content_light_nits, info.mastering_peak_nits) == (1500, 4000)
+    assert info.tone_map == ToneMap("pq", 1500)
 
 
 async def test_a_variable_frame_rate_source_gets_2_s_segments_keyed_alike_in_every_rung_and_codec(

@@ -12,6 +12,7 @@ from videoforge.transcoder.adapters.ffmpeg import KEYFRAME_CEILING, FfmpegEncode
 from videoforge.transcoder.adapters.ffmpeg_tone_map import tone_map_filters
 from videoforge.transcoder.domain.ladder import codec_rungs, plan_ladder
 from videoforge.transcoder.domain.media import MediaInfo, parse_ffprobe
+from videoforge.transcoder.domain.tone_mapping import ToneMap
 
 
 def _probed(**video: Any) -> MediaInfo:
@@ -30,6 +31,21 @@ def test_pq_and_hlg_sources_are_hdr(transfer: str | None, expected: str | None) 
     tags = {} if transfer is None else {"color_transfer": transfer}
 
     assert _probed(**tags).hdr_transfer == expected
+
+
+def test_a_pq_sources_peak_comes_from_its_light_level_tags() -> None:
+    mastering = {"side_data_type": "Mastering display metadata", "max_luminance": "40000000/10000"}
+    content = {"side_data_type": "Content light level metadata", "max_content": 1500, "max_average": 400}
+    pq = {"color_transfer": "smpte2084"}
+
+    assert _probed(**pq).tone_map == ToneMap("pq", 1000)  # untagged: the usual HDR10 grade's
+    assert _probed(**pq, side_data_list=[mastering]).tone_map == ToneMap("pq", 4000)
+    # The content's own brightest pixel wins over the display it was mastered on.
+    assert _probed(**pq, side_data_list=[mastering, content]).tone_map == ToneMap("pq", 1500)
+    assert _probed(**pq, side_data_list=[content | {"max_content": 0}]).tone_map == ToneMap("pq", 1000)
+    # HLG is scene-referred: its nominal display's peak whatever the tags.
+    assert _probed(color_transfer="arib-std-b67", side_data_list=[mastering]).tone_map == ToneMap("hlg", 1000)
+    assert _probed().tone_map is None
 
 
 def test_colour_tags_and_bit_depth_are_kept() -> None:
@@ -91,15 +107,15 @@ def test_an_hdr_source_is_tone_mapped_once_before_the_ladder_splits() -> None:
     encoder = FfmpegEncoder()
     [rung] = plan_ladder(_probed(), ["1080p"])
 
-    graph = encoder._ladder_input(Path("source.mp4"), [rung], picture=tone_map_filters("pq"))[-1]
+    graph = encoder._ladder_input(Path("source.mp4"), [rung], picture=tone_map_filters(ToneMap("pq")))[-1]
     decoded, _, rungs = graph.partition(",split=1")
 
     assert decoded.startswith("[0:v:0]scale=in_color_matrix=bt2020nc,format=gbrp16le,lut3d=file='")
-    assert "pq-33.cube':interp=tetrahedral" in decoded
+    assert "pq-1000-33.cube':interp=tetrahedral" in decoded
     assert decoded.endswith("format=yuv420p,setparams=colorspace=bt709:range=tv")
     assert "lut3d" not in rungs
     lut = Path(decoded.split("file='")[1].split("'")[0])
-    assert lut.read_text().startswith('TITLE "PQ BT.2020 to SDR BT.709"\nLUT_3D_SIZE 33\n')
+    assert lut.read_text().startswith('TITLE "PQ BT.2020 (1000 cd/m2) to SDR BT.709"\nLUT_3D_SIZE 33\n')
     assert "format=yuv420p,split" in encoder._ladder_input(Path("source.mp4"), [rung])[-1]
 
 

@@ -7,6 +7,7 @@ import pytest
 from videoforge.transcoder.domain.tone_mapping import (
     LUT_SIZE,
     HdrTransfer,
+    ToneMap,
     bt2390_eetf,
     cube_lut,
     hlg_display_nits,
@@ -14,6 +15,7 @@ from videoforge.transcoder.domain.tone_mapping import (
     pq_eotf,
     pq_inverse_eotf,
     sdr_from_hdr,
+    tone_map_for,
 )
 
 
@@ -48,25 +50,56 @@ def test_black_stays_black_and_white_becomes_white(transfer: HdrTransfer) -> Non
     peak_white = (1.0, 1.0, 1.0) if transfer == "hlg" else (pq_inverse_eotf(1000),) * 3
     reference_white = (0.75,) * 3 if transfer == "hlg" else (pq_inverse_eotf(203),) * 3
 
-    assert sdr_from_hdr((0.0, 0.0, 0.0), transfer) == (0.0, 0.0, 0.0)
-    assert sdr_from_hdr(peak_white, transfer) == pytest.approx((1, 1, 1), abs=1e-5)
+    assert sdr_from_hdr((0.0, 0.0, 0.0), ToneMap(transfer)) == (0.0, 0.0, 0.0)
+    assert sdr_from_hdr(peak_white, ToneMap(transfer)) == pytest.approx((1, 1, 1), abs=1e-5)
     # Diffuse white stays neutral and near the top, leaving headroom for highlights.
-    r, g, b = sdr_from_hdr(reference_white, transfer)
+    r, g, b = sdr_from_hdr(reference_white, ToneMap(transfer))
     assert r == pytest.approx(g, abs=1e-4) == pytest.approx(b, abs=1e-4)
     assert 0.85 < g < 0.95
+
+
+def test_a_brighter_master_keeps_its_highlights_apart_and_its_own_peak_becomes_white() -> None:
+    bright = ToneMap("pq", 4000)
+
+    def grey(nits: float, tone_map: ToneMap) -> float:
+        return sdr_from_hdr((pq_inverse_eotf(nits),) * 3, tone_map)[1]
+
+    assert grey(4000, bright) == pytest.approx(1.0, abs=1e-5)
+    # A 1000 cd/m² master would clip both to white.
+    assert grey(1000, bright) < 0.99 and grey(1000, bright) < grey(2000, bright) < grey(4000, bright)
+    assert grey(1000, ToneMap("pq")) == grey(2000, ToneMap("pq")) == pytest.approx(1.0, abs=1e-5)
+    assert grey(20, bright) == pytest.approx(grey(20, ToneMap("pq")), abs=1e-6)  # below the knee: untouched
+
+
+@pytest.mark.parametrize(
+    ("content_light", "mastering_peak", "peak"),
+    [
+        (0, 0, 1000),
+        (0, 4000, 4000),
+        (1500, 4000, 1500),
+        (4000, 1000, 1000),
+        (80, 0, 400),
+        (1e6, 0, 10_000),
+        (1234, 0, 1200),
+    ],
+)
+def test_the_peak_is_the_content_light_level_within_the_mastering_peak_kept_sane_and_rounded(
+    content_light: float, mastering_peak: float, peak: float
+) -> None:
+    assert tone_map_for("pq", content_light=content_light, mastering_peak=mastering_peak) == ToneMap("pq", peak)
 
 
 def test_colours_outside_bt709_are_desaturated_not_clipped_into_another_hue() -> None:
     bt2020_green = (0.0, pq_inverse_eotf(400), 0.0)
 
-    r, g, b = sdr_from_hdr(bt2020_green, "pq")
+    r, g, b = sdr_from_hdr(bt2020_green, ToneMap("pq"))
 
     assert min(r, g, b) >= 0 and max(r, g, b) <= 1
     assert g > r and g > b  # still green
 
 
 def test_the_cube_file_has_every_grid_point_in_range_black_first_white_last() -> None:
-    lines = cube_lut("pq").splitlines()
+    lines = cube_lut(ToneMap("pq")).splitlines()
 
     assert lines[1] == f"LUT_3D_SIZE {LUT_SIZE}"
     entries = [tuple(float(value) for value in line.split()) for line in lines[2:]]

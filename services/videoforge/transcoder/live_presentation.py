@@ -27,7 +27,7 @@ from videoforge.transcoder.domain.presentation import (
     segment_count,
     stream_files,
 )
-from videoforge.transcoder.domain.tone_mapping import HdrTransfer
+from videoforge.transcoder.domain.tone_mapping import ToneMap
 
 # How often the growing output is looked at: a fraction of a segment's length.
 POLL_SECONDS = 0.25
@@ -44,7 +44,7 @@ async def encode_presentation(
     on_progress: Callable[[float], None],
     sink: PresentationSink | None,
     options: EncodingOptions = DEFAULT_ENCODING,
-    tone_map: HdrTransfer | None = None,
+    tone_map: ToneMap | None = None,
 ) -> PresentationSnapshot:
     """Encodes the presentation into out_dir; while it runs, `sink` gets each new state of it, and the final
     one once the encode ended. Returns that final state. `tone_map`: as the encoder's."""

@@ -142,7 +142,7 @@ async def transcode(
                 on_progress=encode_progress,
                 sink=sink,
                 options=options,
-                tone_map=info.hdr_transfer,
+                tone_map=info.tone_map,
             )
         record_encode_speed(info.duration_seconds, time.perf_counter() - encode_started)
     with observed_stage("package"):

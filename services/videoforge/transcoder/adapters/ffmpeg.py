@@ -34,7 +34,7 @@ from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 from videoforge.transcoder.domain.presentation import PresentationLayout
-from videoforge.transcoder.domain.tone_mapping import HdrTransfer
+from videoforge.transcoder.domain.tone_mapping import ToneMap
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ PROBE_ENTRIES = (
     ":stream=index,codec_type,codec_name,width,height,coded_width,coded_height,sample_aspect_ratio,avg_frame_rate"
     ",r_frame_rate,duration,pix_fmt,color_transfer,color_primaries,color_space"
     ",channels,channel_layout"
-    ":stream_disposition=attached_pic:stream_tags=rotate,language,title:stream_side_data=side_data_type,rotation"
+    ":stream_disposition=attached_pic:stream_tags=rotate,language,title"
+    ":stream_side_data=side_data_type,rotation,max_content,max_luminance"
 )
 AUDIO_ARGS = ("-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000")
 STORYBOARD_TILE_WIDTH = 160
@@ -233,11 +234,11 @@ class FfmpegEncoder:
         duration: float,
         on_progress: Callable[[float], None] | None = None,
         options: EncodingOptions = DEFAULT_ENCODING,
-        tone_map: HdrTransfer | None = None,
+        tone_map: ToneMap | None = None,
     ) -> None:
         """Encode every rung (in H.264, and in the layout's other codecs) and the audio from ONE decode straight
-        into CMAF segments, as `layout` names them. `tone_map`: the source is HDR with that transfer, and the
-        ladder is made SDR (BT.709) from it.
+        into CMAF segments, as `layout` names them. `tone_map`: the source is HDR, and the ladder is made SDR
+        (BT.709) from it so.
 
         FFmpeg's DASH muxer writes each segment once it is whole (under a temporary name, then renamed), then
         the manifests that list it: a dynamic MPD and growing HLS playlists while it runs, a static MPD and

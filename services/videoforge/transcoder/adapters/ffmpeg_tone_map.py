@@ -1,8 +1,8 @@
 """The FFmpeg filters that make an HDR source's decoded frames the ladder's SDR picture, through the 3D LUT of
 `domain.tone_mapping` (why a LUT, and which curve, are told there).
 
-The LUT file is computed once per process per transfer (a fraction of a second) into a folder of the process's
-own, and written again should that folder have been cleaned away.
+The LUT file is computed once per process per transfer and peak (a fraction of a second) into a folder of the
+process's own, and written again should that folder have been cleaned away.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from videoforge.transcoder.domain.tone_mapping import LUT_SIZE, HdrTransfer, cube_lut
+from videoforge.transcoder.domain.tone_mapping import LUT_SIZE, ToneMap, cube_lut
 
 # The ladder's picture: 8-bit 4:2:0, what every rung's encoder and every player takes.
 SDR_PICTURE = "format=yuv420p"
@@ -20,10 +20,10 @@ SDR_PICTURE = "format=yuv420p"
 SDR_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
 
 
-def tone_map_filters(transfer: HdrTransfer) -> str:
+def tone_map_filters(tone_map: ToneMap) -> str:
     """Filters from an HDR (BT.2020) source's frames to the ladder's SDR picture, tagged BT.709. Blocking: it may
     write the LUT file."""
-    lut = _lut_file(transfer)
+    lut = _lut_file(tone_map)
     return (
         # R'G'B' as the source's YCbCr encodes it (range as the frames say), 16 bits: no banding before the LUT.
         "scale=in_color_matrix=bt2020nc,format=gbrp16le,"
@@ -34,12 +34,12 @@ def tone_map_filters(transfer: HdrTransfer) -> str:
     )
 
 
-def _lut_file(transfer: HdrTransfer) -> Path:
-    path = _lut_folder() / f"{transfer}-{LUT_SIZE}.cube"
+def _lut_file(tone_map: ToneMap) -> Path:
+    path = _lut_folder() / f"{tone_map.transfer}-{tone_map.peak_nits:.0f}-{LUT_SIZE}.cube"
     if not path.exists():
         # Written under a name of its own then renamed: an encode never reads half a LUT.
         with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".partial", delete=False) as partial:
-            partial.write(cube_lut(transfer))
+            partial.write(cube_lut(tone_map))
         os.replace(partial.name, path)
     return path
 

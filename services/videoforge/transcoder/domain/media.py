@@ -10,7 +10,7 @@ from typing import Any
 
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.languages import bcp47
-from videoforge.transcoder.domain.tone_mapping import HDR_TRANSFERS, HdrTransfer
+from videoforge.transcoder.domain.tone_mapping import HDR_TRANSFERS, HdrTransfer, ToneMap, tone_map_for
 
 # How much of a file `sniff_refusal` wants to see.
 SNIFF_BYTES = 4096
@@ -65,6 +65,10 @@ class MediaInfo:
     color_primaries: str = ""
     color_space: str = ""
     pix_fmt: str = ""
+    # An HDR10 source's light levels as tagged, in cd/m² (0 when untagged): its content light level (MaxCLL) and its
+    # mastering display's peak.
+    content_light_nits: float = 0
+    mastering_peak_nits: float = 0
     # Frames unevenly spaced in time (average and base rates disagree): a phone's or a screen recording's.
     variable_frame_rate: bool = False
 
@@ -72,6 +76,14 @@ class MediaInfo:
     def hdr_transfer(self) -> HdrTransfer | None:
         """`pq` or `hlg` for an HDR source, which the ladder tone-maps to SDR; None for SDR."""
         return HDR_TRANSFERS.get(self.color_transfer)
+
+    @property
+    def tone_map(self) -> ToneMap | None:
+        """How the ladder makes an HDR source SDR; None for SDR."""
+        transfer = self.hdr_transfer
+        if transfer is None:
+            return None
+        return tone_map_for(transfer, content_light=self.content_light_nits, mastering_peak=self.mastering_peak_nits)
 
     @property
     def bit_depth(self) -> int:
@@ -187,6 +199,8 @@ def parse_ffprobe(report: dict[str, Any]) -> MediaInfo:
         color_primaries=str(video.get("color_primaries") or ""),
         color_space=str(video.get("color_space") or ""),
         pix_fmt=str(video.get("pix_fmt") or ""),
+        content_light_nits=_side_data_number(video, "Content light level metadata", "max_content"),
+        mastering_peak_nits=_side_data_number(video, "Mastering display metadata", "max_luminance"),
         variable_frame_rate=_variable_rate(video.get("avg_frame_rate"), video.get("r_frame_rate")),
     )
 
@@ -279,6 +293,15 @@ def sniff_refusal(first_bytes: bytes) -> str | None:
 def _looks_like_text(sample: bytes) -> bool:
     # Every video container has binary headers (box sizes, EBML ids, sync bytes) within its first bytes.
     return not any(byte < 0x20 and byte not in b"\t\n\r\f" for byte in sample)
+
+
+def _side_data_number(stream: dict[str, Any], kind: str, field: str) -> float:
+    """A number from the stream's side data of that kind (`1000` or `10000000/10000`), 0 when absent or absurd."""
+    for side_data in stream.get("side_data_list") or []:
+        if side_data.get("side_data_type") == kind:
+            value = _ratio(side_data.get(field), "/") or _float(side_data.get(field))
+            return float(value) if value and value > 0 else 0.0
+    return 0.0
 
 
 def _rotation(stream: dict[str, Any]) -> int:

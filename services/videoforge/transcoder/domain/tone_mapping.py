@@ -14,10 +14,14 @@ Per LUT entry (a non-linear BT.2020 R'G'B' signal):
 2. Relative to HDR reference white, 203 cd/m² (BT.2408), which becomes SDR's reference white.
 3. BT.2020 → BT.709 primaries in linear light; colours outside BT.709 are desaturated towards their own luminance
    until no channel is negative (hue and luminance kept, rather than clipped channel by channel).
-4. The BT.2390 EETF (a Hermite knee in the PQ domain, identity below it) compresses the source's 1000 cd/m² peak
-   to SDR's peak, applied to max(R, G, B) and scaling all three channels alike (as ST 2094-40 does): hue and
+4. The BT.2390 EETF (a Hermite knee in the PQ domain, identity below it) compresses the source's peak to SDR's
+   peak, applied to max(R, G, B) and scaling all three channels alike (as ST 2094-40 does): hue and
    saturation kept, no channel over 1.
 5. Encoded for a BT.1886 display (the inverse of its 2.4 gamma), which is what a BT.709-tagged video is shown on.
+
+A PQ source's peak is the brightest its tags say it holds (its content light level, else its mastering display's
+peak; 1000 cd/m², the usual HDR10 grade's, when untagged), so a 4000 cd/m² master keeps its highlights apart and a
+dim one is not compressed for light it never has. HLG is scene-referred: its peak is its nominal display's.
 
 The LUT's grid is uniform in the signal, i.e. in PQ or HLG code values, which are perceptually spaced: 33 points
 a side interpolate within a code value or two of the exact curve where pictures live (LUT_SIZE).
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 HdrTransfer = Literal["pq", "hlg"]
@@ -36,8 +41,12 @@ HDR_TRANSFERS: dict[str, HdrTransfer] = {"smpte2084": "pq", "arib-std-b67": "hlg
 LUT_SIZE = 33
 # HDR reference (diffuse) white, BT.2408: where SDR white goes.
 REFERENCE_WHITE_NITS = 203.0
-# The peak a source is taken to be mastered to (and HLG's nominal display peak): the usual HDR10 grade's.
+# The peak a source is taken to be mastered to when untagged (and HLG's nominal display peak): the usual HDR10
+# grade's. Tagged peaks are kept within PEAK_RANGE_NITS (a dimmer claim is a wrong one, or needs no tone mapping to
+# speak of) and rounded to PEAK_STEP_NITS, so a handful of LUTs serve every source.
 SOURCE_PEAK_NITS = 1000.0
+PEAK_RANGE_NITS = (400.0, 10_000.0)
+PEAK_STEP_NITS = 100.0
 SDR_GAMMA = 2.4
 
 # SMPTE ST 2084 constants.
@@ -59,6 +68,25 @@ _BT2020_TO_BT709 = (
 )
 
 Rgb = tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ToneMap:
+    """How an HDR source is made SDR: its transfer, and the brightest light its pictures hold, in cd/m²."""
+
+    transfer: HdrTransfer
+    peak_nits: float = SOURCE_PEAK_NITS
+
+
+def tone_map_for(transfer: HdrTransfer, *, content_light: float = 0, mastering_peak: float = 0) -> ToneMap:
+    """A source's tone mapping from its tags: `content_light` (MaxCLL) and `mastering_peak` (its mastering
+    display's maximum luminance), both in cd/m², 0 when untagged. MaxCLL is the content's own brightest pixel, so
+    it wins, within the mastering display's peak when both are told."""
+    told = [peak for peak in (content_light, mastering_peak) if peak > 0]
+    if transfer == "hlg" or not told:
+        return ToneMap(transfer)
+    low, high = PEAK_RANGE_NITS
+    return ToneMap("pq", round(min(max(min(told), low), high) / PEAK_STEP_NITS) * PEAK_STEP_NITS)
 
 
 def pq_eotf(signal: float) -> float:
@@ -104,24 +132,27 @@ def bt2390_eetf(nits: float, *, source_peak: float = SOURCE_PEAK_NITS, target_pe
     return pq_eotf(e1 * source_max)
 
 
-def sdr_from_hdr(signal: Rgb, transfer: HdrTransfer) -> Rgb:
+def sdr_from_hdr(signal: Rgb, tone_map: ToneMap) -> Rgb:
     """One BT.2020 HDR R'G'B' signal to the BT.709 SDR R'G'B' signal (0..1) shown in its place."""
-    nits = tuple(pq_eotf(channel) for channel in signal) if transfer == "pq" else hlg_display_nits(signal)
+    pq = tone_map.transfer == "pq"
+    nits = tuple(pq_eotf(channel) for channel in signal) if pq else hlg_display_nits(signal)
     relative = tuple(channel / REFERENCE_WHITE_NITS for channel in nits)
     linear = _into_bt709_gamut(_matrix(_BT2020_TO_BT709, relative))
     peak = max(linear)
     if peak <= 0:
         return 0.0, 0.0, 0.0
-    mapped = bt2390_eetf(peak * REFERENCE_WHITE_NITS, target_peak=REFERENCE_WHITE_NITS) / REFERENCE_WHITE_NITS
+    eetf = bt2390_eetf(peak * REFERENCE_WHITE_NITS, source_peak=tone_map.peak_nits, target_peak=REFERENCE_WHITE_NITS)
+    mapped = eetf / REFERENCE_WHITE_NITS
     # Clamped: desaturation leaves a channel meant to be 0 a rounding error below it.
     r, g, b = (min(1.0, max(0.0, channel * mapped / peak)) ** (1 / SDR_GAMMA) for channel in linear)
     return r, g, b
 
 
-def cube_lut(transfer: HdrTransfer, size: int = LUT_SIZE) -> str:
-    """The `.cube` file (Adobe's format, as `lut3d` reads it) of `sdr_from_hdr` for `transfer`."""
-    lines = [f'TITLE "{transfer.upper()} BT.2020 to SDR BT.709"', f"LUT_3D_SIZE {size}"]
-    lines += (f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in _grid(size, lambda rgb: sdr_from_hdr(rgb, transfer)))
+def cube_lut(tone_map: ToneMap, size: int = LUT_SIZE) -> str:
+    """The `.cube` file (Adobe's format, as `lut3d` reads it) of `sdr_from_hdr` for `tone_map`."""
+    title = f"{tone_map.transfer.upper()} BT.2020 ({tone_map.peak_nits:g} cd/m2) to SDR BT.709"
+    lines = [f'TITLE "{title}"', f"LUT_3D_SIZE {size}"]
+    lines += (f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in _grid(size, lambda rgb: sdr_from_hdr(rgb, tone_map)))
     return "\n".join(lines) + "\n"
 
 
