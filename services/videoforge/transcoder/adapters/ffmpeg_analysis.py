@@ -24,6 +24,7 @@ from videoforge.transcoder.adapters.ffmpeg import (
     FILE_SIZE_MARGIN,
     INPUT_GUARD,
 )
+from videoforge.transcoder.adapters.ffmpeg_tone_map import SDR_PICTURE, tone_map_filters
 from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.media import MediaInfo, MediaLimits
 from videoforge.transcoder.domain.per_title import (
@@ -89,7 +90,10 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         """Decode the sampled stretches once, one after the other, into raw frames numbered afresh at the
         source's rate (the stretches' own timestamps overlap); the number of frames written."""
         rate = info.frame_rate_fraction
-        graph = f"{_sampled(len(windows))},settb={rate.denominator}/{rate.numerator},setpts=N[samples]"
+        # An HDR source is measured as the ladder shows it: tone-mapped.
+        tone_map = info.tone_map
+        picture = SDR_PICTURE if tone_map is None else await asyncio.to_thread(tone_map_filters, tone_map)
+        graph = f"{_sampled(len(windows), picture)},settb={rate.denominator}/{rate.numerator},setpts=N[samples]"
         argv = [
             *self._ffmpeg_argv("-progress", "pipe:1", "-nostats"), *self._window_inputs(source, windows),
             "-filter_complex", graph, "-map", "[samples]", "-fps_mode", "passthrough",
@@ -225,10 +229,11 @@ def _file(path: Path) -> str:
     return f"file:{path.resolve()}"
 
 
-def _sampled(windows: int) -> str:
-    """The sampled stretches, one after the other, in the pixel format the ladder is encoded from."""
+def _sampled(windows: int, picture: str) -> str:
+    """The sampled stretches, one after the other, as the picture the ladder is encoded from (`picture`: the
+    filters that make it)."""
     streams = "".join(f"[{i}:v:0]" for i in range(windows))
-    return f"{streams}concat=n={windows}:v=1:a=0,format=yuv420p"
+    return f"{streams}concat=n={windows}:v=1:a=0,{picture}"
 
 
 def _labels(prefix: str, count: int) -> str:
