@@ -26,7 +26,7 @@ dim one is not compressed for light it never has. HLG is scene-referred: its pea
 The LUT's grid is uniform in the signal, i.e. in PQ or HLG code values, which are perceptually spaced. With 33
 points a side (LUT_SIZE), FFmpeg's tetrahedral interpolation stays within half an 8-bit code value of the exact
 maths on greys; saturated colours, where a channel meets 0 and the 2.4 gamma is steepest, are off by 4 code values
-on average (1 in 100 by 35) over SDR colours graded into PQ at random. A 65-point LUT halves that at about 1.4
+on average (1 in 100 by 35) over SDR colours graded into PQ at random. A 65-point LUT halves that at about 1.6
 times the filter's CPU; keeping the gamut conversion out of the LUT (float R'G'B', `colorchannelmixer`, a 1D
 gamma LUT) more than halves it again at about twice the CPU, but then clips out-of-gamut colours instead.
 """
