@@ -152,8 +152,8 @@ class Settings(BaseSettings):
     per_title_target_ssim_db: float = Field(default=22.0, gt=0, le=60)
     # Sources at least this long are encoded in chunks of about chunk_seconds (whole GOPs) that any worker claims
     # from the queue, then joined and packaged once (0: never). Below it splitting and joining cost more than
-    # sharing saves (bench/chunk_sim.py measures where).
-    chunked_min_source_seconds: float = Field(default=240.0, ge=0)
+    # sharing saves: with 60 s chunks two workers finish sooner from 90 s on (bench/chunk_sim.py, measured costs).
+    chunked_min_source_seconds: float = Field(default=90.0, ge=0)
     chunk_seconds: float = Field(default=60.0, ge=2)
     # Every audio track of a source becomes a stereo AAC rendition; on, a track with 5.1 or more channels also gets a
     # 5.1 AAC rendition.
