@@ -1,7 +1,7 @@
 """Chunked encoding through the real pipeline: workers sharing one PostgreSQL queue and one S3 store encode a long
 source in chunks, and the published renditions are checked frame by frame against the source: every frame
 once, timestamps one frame apart, and no worse at the seams than elsewhere (PSNR within 0.5 dB). A chunk whose
-worker dies mid-encode is delivered again, and the job still completes once."""
+worker dies mid-encode is delivered again, and the job still completes once; the chunks of a cancelled job stop."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.media_factory import MediaFactory
 from videoforge.job.domain.jobs import Job
 from videoforge.job.service_layer.jobs import Jobs, NewJob
 from videoforge.kit.db import create_engine_for, migrate
+from videoforge.kit.principal import Principal, reset_principal, set_principal
 from videoforge.kit.subprocesses import run_process
 from videoforge.media_model import MediaSummary, attempt_prefix
 from videoforge.queue.postgres import PostgresJobQueue
@@ -234,3 +235,21 @@ async def test_a_chunk_whose_worker_dies_is_encoded_again_and_the_job_completes_
     assert job.state == "COMPLETED" and job.attempt == 1
     await assert_frame_exact(platform, job, source, tmp_path)
     assert not await platform.blobs.list(prefix + "chunks/"), "late chunk messages found no plan and left nothing"
+
+
+async def test_the_chunks_of_a_cancelled_job_stop_and_leave_nothing(platform: Platform, source: Path) -> None:
+    job_id = await platform.new_job(source)
+    prefix = attempt_prefix("v1", job_id, 1)
+    async with running(platform.worker("w1")):
+        await platform.taken_by("coordinator", prefix)
+        async with running(platform.worker("w2")):
+            await platform.taken_by("w2", prefix)
+            token = set_principal(Principal("u1"))
+            try:
+                await platform.jobs.cancel_job(job_id)
+            finally:
+                reset_principal(token)
+            job = await platform.finished(job_id)
+            await platform.drained()
+    assert job.state == "CANCELLED"
+    assert not await platform.blobs.list(prefix), "the attempt's chunks and plan are gone, none written late"
