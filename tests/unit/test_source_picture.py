@@ -110,12 +110,13 @@ def test_an_hdr_source_is_tone_mapped_once_before_the_ladder_splits() -> None:
     graph = encoder._ladder_input(Path("source.mp4"), [rung], picture=tone_map_filters(ToneMap("pq")))[-1]
     decoded, _, rungs = graph.partition(",split=1")
 
-    assert decoded.startswith("[0:v:0]scale=in_color_matrix=bt2020nc,format=gbrp16le,lut3d=file='")
-    assert "pq-1000-33.cube':interp=tetrahedral" in decoded
+    assert decoded.startswith("[0:v:0]scale=in_color_matrix=bt2020nc,format=gbrpf32le,lut3d=file='")
+    assert "pq-1000-33.cube':interp=tetrahedral,colorchannelmixer=rr=1.660491:rg=-0.587641:" in decoded
+    assert "bt1886-16384.cube',setparams=color_primaries=bt709:color_trc=bt709," in decoded
     assert decoded.endswith("format=yuv420p,setparams=colorspace=bt709:range=tv")
     assert "lut3d" not in rungs
     lut = Path(decoded.split("file='")[1].split("'")[0])
-    assert lut.read_text().startswith('TITLE "PQ BT.2020 (1000 cd/m2) to SDR BT.709"\nLUT_3D_SIZE 33\n')
+    assert lut.read_text().startswith('TITLE "PQ BT.2020 (1000 cd/m2) tone-mapped, linear"\nLUT_3D_SIZE 33\n')
     assert "format=yuv420p,split" in encoder._ladder_input(Path("source.mp4"), [rung])[-1]
 
 

@@ -10,11 +10,13 @@ from videoforge.transcoder.domain.tone_mapping import (
     ToneMap,
     bt2390_eetf,
     cube_lut,
+    gamma_lut,
     hlg_display_nits,
     hlg_inverse_oetf,
     pq_eotf,
     pq_inverse_eotf,
     sdr_from_hdr,
+    sdr_signal,
     tone_map_for,
 )
 
@@ -89,13 +91,23 @@ def test_the_peak_is_the_content_light_level_within_the_mastering_peak_kept_sane
     assert tone_map_for("pq", content_light=content_light, mastering_peak=mastering_peak) == ToneMap("pq", peak)
 
 
-def test_colours_outside_bt709_are_desaturated_not_clipped_into_another_hue() -> None:
+def test_colours_are_moved_to_bt709_primaries_and_what_falls_outside_is_clipped() -> None:
+    bt709_red_light = (0.627404, 0.069097, 0.016391)  # BT.709's red primary in BT.2020 terms (BT.2087)
     bt2020_green = (0.0, pq_inverse_eotf(400), 0.0)
 
+    assert sdr_signal(bt709_red_light) == pytest.approx((1, 0, 0), abs=2e-3)
+    assert sdr_signal((1.0, 1.0, 1.0)) == pytest.approx((1, 1, 1))
     r, g, b = sdr_from_hdr(bt2020_green, ToneMap("pq"))
+    assert (r, b) == (0.0, 0.0) and g == 1.0  # still green, at BT.709's most
 
-    assert min(r, g, b) >= 0 and max(r, g, b) <= 1
-    assert g > r and g > b  # still green
+
+def test_the_gamma_lut_is_the_bt1886_inverse_from_black_to_white() -> None:
+    lines = gamma_lut(1024).splitlines()
+
+    assert lines[1] == "LUT_1D_SIZE 1024"
+    values = [tuple(float(value) for value in line.split()) for line in lines[2:]]
+    assert values[0] == (0, 0, 0) and values[-1] == (1, 1, 1) and len(values) == 1024
+    assert values[511][0] == pytest.approx((511 / 1023) ** (1 / 2.4), abs=1e-6)
 
 
 def test_the_cube_file_has_every_grid_point_in_range_black_first_white_last() -> None:
@@ -107,5 +119,6 @@ def test_the_cube_file_has_every_grid_point_in_range_black_first_white_last() ->
     assert entries[0] == (0.0, 0.0, 0.0)
     assert entries[-1] == (1.0, 1.0, 1.0)  # 10000 cd/m² white, past the peak: SDR white
     assert all(0.0 <= value <= 1.0 for entry in entries for value in entry)
-    # Red varies fastest: the second entry is (dim, BT.2020) red.
-    assert entries[1][0] > 3 * max(entries[1][1:])
+    # Red varies fastest: the second entry is (dim, BT.2020) red, in linear light.
+    assert entries[1][0] > 0 and entries[1][1:] == (0.0, 0.0)
+    assert entries[1][0] == pytest.approx(pq_eotf(1 / (LUT_SIZE - 1)) / 203, rel=1e-4)

@@ -1,34 +1,34 @@
-"""HDR (PQ or HLG, BT.2020) pictures made SDR (BT.709) for the ladder: the maths of one 3D LUT.
+"""HDR (PQ or HLG, BT.2020) pictures made SDR (BT.709) for the ladder: the maths, and the LUTs FFmpeg applies.
 
 This FFmpeg has neither zimg (`zscale`) nor libplacebo, and its `colorspace` filter cannot linearise PQ or HLG, so
 `tonemap` never gets the linear light it works on. Its swscale does convert transfers and primaries (`scale` with
 `out_transfer`, `out_primaries`), by fixed choices of its own we cannot tune: on our graded test pictures it lands
-about 3.5 to 4.5 times further from the original than this LUT, at over twice the CPU (bench/tone_map_bench.py).
-So the whole conversion is one 3D LUT computed here, written as a `.cube` file and applied by FFmpeg's `lut3d` to
-the source's R'G'B' (converted from YCbCr with the BT.2020 matrix): one table lookup per pixel whatever the maths,
-at source size, once before the ladder splits (about 0.5 CPU s per second of 1080p30 on top of the decode).
+6 to 8 times further from the original than this conversion, at a third more CPU (bench/tone_map_bench.py).
+So the conversion is computed here and applied by FFmpeg per pixel, on the source's R'G'B' (converted from YCbCr
+with the BT.2020 matrix) in 32-bit float, at source size, once before the ladder splits:
 
-Per LUT entry (a non-linear BT.2020 R'G'B' signal):
-1. To display light in cd/m²: PQ by its EOTF (SMPTE ST 2084); HLG by its inverse OETF then its OOTF for a
-   1000 cd/m² display (system gamma 1.2, BT.2100).
-2. Relative to HDR reference white, 203 cd/m² (BT.2408), which becomes SDR's reference white.
-3. BT.2020 → BT.709 primaries in linear light; colours outside BT.709 are desaturated towards their own luminance
-   until no channel is negative (hue and luminance kept, rather than clipped channel by channel).
-4. The BT.2390 EETF (a Hermite knee in the PQ domain, identity below it) compresses the source's peak to SDR's
-   peak, applied to max(R, G, B) and scaling all three channels alike (as ST 2094-40 does): hue and
-   saturation kept, no channel over 1.
-5. Encoded for a BT.1886 display (the inverse of its 2.4 gamma), which is what a BT.709-tagged video is shown on.
+1. A 3D LUT (`lut3d`, `cube_lut`) from the non-linear BT.2020 R'G'B' signal to tone-mapped linear BT.2020 light:
+   a. to display light in cd/m²: PQ by its EOTF (SMPTE ST 2084); HLG by its inverse OETF then its OOTF for a
+      1000 cd/m² display (system gamma 1.2, BT.2100);
+   b. relative to HDR reference white, 203 cd/m² (BT.2408), which becomes SDR's reference white;
+   c. the BT.2390 EETF (a Hermite knee in the PQ domain, identity below it) compresses the source's peak to SDR's
+      peak, applied to max(R, G, B) and scaling all three channels alike (as ST 2094-40 does): hue and saturation
+      kept, no channel over 1.
+2. BT.2020 → BT.709 primaries in linear light (`colorchannelmixer`, BT2020_TO_BT709), exact per pixel; what falls
+   outside BT.709 is clipped by the next step.
+3. A 1D LUT (`lut1d`, `gamma_lut`): clipped to 0..1 and encoded for a BT.1886 display (the inverse of its 2.4
+   gamma), which is what a BT.709-tagged video is shown on.
 
 A PQ source's peak is the brightest its tags say it holds (its content light level, else its mastering display's
 peak; 1000 cd/m², the usual HDR10 grade's, when untagged), so a 4000 cd/m² master keeps its highlights apart and a
 dim one is not compressed for light it never has. HLG is scene-referred: its peak is its nominal display's.
 
-The LUT's grid is uniform in the signal, i.e. in PQ or HLG code values, which are perceptually spaced. With 33
-points a side (LUT_SIZE), FFmpeg's tetrahedral interpolation stays within half an 8-bit code value of the exact
-maths on greys; saturated colours, where a channel meets 0 and the 2.4 gamma is steepest, are off by 4 code values
-on average (1 in 100 by 35) over SDR colours graded into PQ at random. A 65-point LUT halves that at about 1.6
-times the filter's CPU; keeping the gamut conversion out of the LUT (float R'G'B', `colorchannelmixer`, a 1D
-gamma LUT) more than halves it again at about twice the CPU, but then clips out-of-gamut colours instead.
+The 3D LUT's grid is uniform in the signal, i.e. in PQ or HLG code values, which are perceptually spaced; it holds
+only the smooth part of the maths. The gamut conversion and the gamma stay out of it on purpose: where a saturated
+colour's channel meets 0 they bend sharply, and a 33-point LUT holding them (desaturating out-of-gamut colours
+instead of clipping them) was off by 4 8-bit code values on average, 1 in 100 by 35, over SDR colours graded into
+PQ at random; this way, 1.5 on average and 1 in 100 by 14 (greys within half a code value either way), for about
+twice that filter's CPU (about 1 CPU s per second of 1080p30 on top of the decode).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ HdrTransfer = Literal["pq", "hlg"]
 HDR_TRANSFERS: dict[str, HdrTransfer] = {"smpte2084": "pq", "arib-std-b67": "hlg"}
 
 LUT_SIZE = 33
+# Entries of the 1D gamma LUT, linearly interpolated: within about a code value of the curve even at its steep foot.
+GAMMA_LUT_SIZE = 16384
 # HDR reference (diffuse) white, BT.2408: where SDR white goes.
 REFERENCE_WHITE_NITS = 203.0
 # The peak a source is taken to be mastered to when untagged (and HLG's nominal display peak): the usual HDR10
@@ -63,9 +65,8 @@ _HLG_B = 1 - 4 * _HLG_A
 _HLG_C = 0.5 - _HLG_A * math.log(4 * _HLG_A)
 _HLG_GAMMA = 1.2  # system gamma for a 1000 cd/m² display
 _BT2020_LUMA = (0.2627, 0.6780, 0.0593)
-_BT709_LUMA = (0.2126, 0.7152, 0.0722)
 # Linear BT.2020 RGB to linear BT.709 RGB (BT.2087), rows summing to 1 (white stays white).
-_BT2020_TO_BT709 = (
+BT2020_TO_BT709 = (
     (1.660491, -0.587641, -0.072850),
     (-0.124550, 1.132900, -0.008349),
     (-0.018151, -0.100579, 1.118730),
@@ -136,27 +137,49 @@ def bt2390_eetf(nits: float, *, source_peak: float = SOURCE_PEAK_NITS, target_pe
     return pq_eotf(e1 * source_max)
 
 
-def sdr_from_hdr(signal: Rgb, tone_map: ToneMap) -> Rgb:
-    """One BT.2020 HDR R'G'B' signal to the BT.709 SDR R'G'B' signal (0..1) shown in its place."""
+def tone_mapped_light(signal: Rgb, tone_map: ToneMap) -> Rgb:
+    """The 3D LUT's entry for a BT.2020 HDR R'G'B' signal: linear BT.2020 light relative to SDR white, its brightest
+    channel brought within 1 by the EETF."""
     pq = tone_map.transfer == "pq"
     nits = tuple(pq_eotf(channel) for channel in signal) if pq else hlg_display_nits(signal)
-    relative = tuple(channel / REFERENCE_WHITE_NITS for channel in nits)
-    linear = _into_bt709_gamut(_matrix(_BT2020_TO_BT709, relative))
-    peak = max(linear)
+    peak = max(nits)
     if peak <= 0:
         return 0.0, 0.0, 0.0
-    eetf = bt2390_eetf(peak * REFERENCE_WHITE_NITS, source_peak=tone_map.peak_nits, target_peak=REFERENCE_WHITE_NITS)
-    mapped = eetf / REFERENCE_WHITE_NITS
-    # Clamped: desaturation leaves a channel meant to be 0 a rounding error below it.
-    r, g, b = (min(1.0, max(0.0, channel * mapped / peak)) ** (1 / SDR_GAMMA) for channel in linear)
+    mapped = bt2390_eetf(peak, source_peak=tone_map.peak_nits, target_peak=REFERENCE_WHITE_NITS)
+    r, g, b = (channel / peak * mapped / REFERENCE_WHITE_NITS for channel in nits)
     return r, g, b
 
 
+def sdr_signal(light: Rgb) -> Rgb:
+    """Linear BT.2020 light (1: SDR white) to the BT.709 SDR R'G'B' signal, as the mixer and 1D LUT make it."""
+    r, g, b = (bt1886_inverse_eotf(channel) for channel in _matrix(BT2020_TO_BT709, light))
+    return r, g, b
+
+
+def bt1886_inverse_eotf(light: float) -> float:
+    """Relative light, clipped to 0..1, to the signal a BT.1886 display (gamma 2.4, black at 0) shows it from."""
+    return min(1.0, max(0.0, light)) ** (1 / SDR_GAMMA)
+
+
+def sdr_from_hdr(signal: Rgb, tone_map: ToneMap) -> Rgb:
+    """One BT.2020 HDR R'G'B' signal to the BT.709 SDR R'G'B' signal (0..1) shown in its place: the exact maths the
+    LUTs and the mixer approximate."""
+    return sdr_signal(tone_mapped_light(signal, tone_map))
+
+
 def cube_lut(tone_map: ToneMap, size: int = LUT_SIZE) -> str:
-    """The `.cube` file (Adobe's format, as `lut3d` reads it) of `sdr_from_hdr` for `tone_map`."""
-    title = f"{tone_map.transfer.upper()} BT.2020 ({tone_map.peak_nits:g} cd/m2) to SDR BT.709"
+    """The 3D `.cube` file (Adobe's format, as `lut3d` reads it) of `tone_mapped_light` for `tone_map`."""
+    title = f"{tone_map.transfer.upper()} BT.2020 ({tone_map.peak_nits:g} cd/m2) tone-mapped, linear"
     lines = [f'TITLE "{title}"', f"LUT_3D_SIZE {size}"]
-    lines += (f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in _grid(size, lambda rgb: sdr_from_hdr(rgb, tone_map)))
+    # Linear light is small near black: digits enough that the gamma after it does not show their rounding.
+    lines += (f"{r:.9f} {g:.9f} {b:.9f}" for r, g, b in _grid(size, lambda rgb: tone_mapped_light(rgb, tone_map)))
+    return "\n".join(lines) + "\n"
+
+
+def gamma_lut(size: int = GAMMA_LUT_SIZE) -> str:
+    """The 1D `.cube` file (as `lut1d` reads it) of `bt1886_inverse_eotf`, the same curve for all three channels."""
+    lines = ['TITLE "BT.1886 inverse EOTF"', f"LUT_1D_SIZE {size}"]
+    lines += (f"{v:.7f} {v:.7f} {v:.7f}" for v in (bt1886_inverse_eotf(i / (size - 1)) for i in range(size)))
     return "\n".join(lines) + "\n"
 
 
@@ -171,17 +194,4 @@ def _grid(size: int, convert: Callable[[Rgb], Rgb]) -> Iterator[Rgb]:
 
 def _matrix(rows: tuple[Rgb, Rgb, Rgb], rgb: tuple[float, ...]) -> Rgb:
     r, g, b = (sum(weight * channel for weight, channel in zip(row, rgb, strict=True)) for row in rows)
-    return r, g, b
-
-
-def _into_bt709_gamut(rgb: Rgb) -> Rgb:
-    """Desaturate towards the colour's own luminance just enough that no channel is negative."""
-    luminance = sum(weight * channel for weight, channel in zip(_BT709_LUMA, rgb, strict=True))
-    if luminance <= 0:
-        return 0.0, 0.0, 0.0
-    lowest = min(rgb)
-    if lowest >= 0:
-        return rgb
-    keep = luminance / (luminance - lowest)
-    r, g, b = (luminance + keep * (channel - luminance) for channel in rgb)
     return r, g, b
