@@ -2,13 +2,15 @@
 matrix of `domain.tone_mapping` (why LUTs, and which curves, are told there).
 
 The LUT files are computed once per process (the 3D one per transfer and peak: a fraction of a second) into a
-folder of the process's own, and written again should that folder have been cleaned away.
+folder of the process's own, removed when it exits, and written again should that folder have been cleaned away.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -61,5 +63,8 @@ def _lut_file(name: str, text: Callable[[], str]) -> Path:
 
 @functools.cache
 def _lut_folder() -> Path:
-    # A folder only this process writes (mode 0700): no other user can put a LUT of their own in its place.
-    return Path(tempfile.mkdtemp(prefix="videoforge-tone-map-"))
+    # A folder only this process writes (mode 0700): no other user can put a LUT of their own in its place. It goes
+    # with the process.
+    folder = tempfile.mkdtemp(prefix="videoforge-tone-map-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
