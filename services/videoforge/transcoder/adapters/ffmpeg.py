@@ -294,7 +294,7 @@ class FfmpegEncoder:
         duration: float,
     ) -> None:
         """The presentation `encode_presentation` writes, from a ladder encoded in chunks: each rung's chunks
-        (`joins`: a concat list per rung, as `chunk_join_list` writes them) copied, not encoded again, and the
+        (`joins`: a concat list per rung, as `domain.chunks.join_list` writes them) copied, not encoded again, and the
         audio encoded once over the whole source. Same layout, same manifests."""
         for folder in layout.segment_folders():
             await asyncio.to_thread((out_dir / folder).mkdir, parents=True, exist_ok=True)
