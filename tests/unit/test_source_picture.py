@@ -3,6 +3,7 @@ and the encoder make of it: tone mapping before the split, keyframes by time."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,17 @@ def test_an_hdr_source_is_tone_mapped_once_before_the_ladder_splits() -> None:
 def _after(argv: list[str], option: str, count: int) -> list[str]:
     at = argv.index(option)
     return argv[at : at + count]
+
+
+def test_luts_cleaned_away_under_a_running_process_are_written_again() -> None:
+    first = _lut_paths(tone_map_filters(ToneMap("hlg")))
+    shutil.rmtree(first[0].parent)
+
+    again = _lut_paths(tone_map_filters(ToneMap("hlg")))
+
+    assert again[0].parent != first[0].parent
+    assert all(path.read_text().startswith("TITLE ") for path in again)
+
+
+def _lut_paths(filters: str) -> list[Path]:
+    return [Path(part.split("'")[0]) for part in filters.split("file='")[1:]]

@@ -52,6 +52,8 @@ def tone_map_filters(tone_map: ToneMap) -> str:
 
 
 def _lut_file(name: str, text: Callable[[], str]) -> Path:
+    if not _lut_folder().is_dir():  # cleaned away under us: a new one of our own
+        _lut_folder.cache_clear()
     path = _lut_folder() / name
     if not path.exists():
         # Written under a name of its own then renamed: an encode never reads half a LUT.
