@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -33,8 +34,8 @@ from videoforge.queue.postgres import PostgresJobQueue
 from videoforge.storage.s3 import S3BlobStore
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.chunked import CHUNK_ENCODED, Chunking
-from videoforge.transcoder.domain.chunks import WARMUP_GOPS
-from videoforge.transcoder.domain.ladder import GOP_SECONDS
+from videoforge.transcoder.domain.chunks import WARMUP_GOPS, plan_chunks
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 from videoforge.transcoder.domain.media import MediaLimits
 from videoforge.transcoder.domain.presentation import stream_files
 from videoforge.transcoder.pipeline import MediaPipeline
@@ -179,7 +180,10 @@ async def psnr_per_frame(encoded: Path, source: Path, size: tuple[int, int], sta
 async def assert_frame_exact(platform: Platform, job: Job, source: Path, into: Path) -> None:
     """Every rung: the source's frames, each once, one frame apart; and the frames at the seams as good as the rest."""
     gop = GOP_SECONDS * RATE
-    seams = [chunk * CHUNK_SECONDS * RATE for chunk in range(1, SECONDS // CHUNK_SECONDS)]
+    # Where the plan cut the source: the first frame of every chunk but the first.
+    rung = Rung("any", 2, 2, 1, 1, 1, gop_frames=gop)
+    seams = [chunk.start_frame for chunk in plan_chunks([rung], Fraction(RATE), SECONDS, CHUNK_SECONDS).chunks[1:]]
+    assert len(seams) == SECONDS // CHUNK_SECONDS - 1
     for stream in range(len(RUNGS)):
         rendition = await published_rendition(platform, job, stream, into)
         timestamps, step, size = frame_timestamps(rendition)

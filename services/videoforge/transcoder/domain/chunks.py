@@ -8,6 +8,7 @@ starts cold, and the first keyframes of an encode come out up to 5 dB worse than
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -82,24 +83,33 @@ class ChunkPlan:
 
 
 def plan_chunks(rungs: list[Rung], frame_rate: Fraction, duration_seconds: float, chunk_seconds: float) -> ChunkPlan:
-    """Chunks of about `chunk_seconds` (a whole number of GOPs, at least one), the last one running to the end
-    of the source and never shorter than half a chunk (a short tail joins the chunk before it)."""
+    """About one chunk per `chunk_seconds` (whole GOPs, at least one), the last one running to the end of the
+    source; a tail shorter than half a chunk is shared out rather than made a chunk of its own."""
     gop = rungs[0].gop_frames
     if any(rung.gop_frames != gop for rung in rungs):
         raise ValueError("every rung must share one GOP for chunk boundaries to be keyframes of all of them")
     chunk_frames = gop * max(1, round(chunk_seconds * frame_rate / gop))
     total_frames = math.floor(duration_seconds * frame_rate)
     count = max(1, round(total_frames / chunk_frames))
+    warmup = WARMUP_GOPS * gop
+    starts = _balanced_starts(total_frames, count, gop, warmup) or [i * chunk_frames for i in range(count)]
+    ends = [*starts[1:], 0]
     chunks = tuple(
-        Chunk(
-            index=i,
-            start_frame=i * chunk_frames,
-            frames=chunk_frames if i < count - 1 else 0,
-            warmup_frames=min(i * chunk_frames, WARMUP_GOPS * gop),
-        )
-        for i in range(count)
+        Chunk(index=i, start_frame=start, frames=end - start if end else 0, warmup_frames=min(start, warmup))
+        for i, (start, end) in enumerate(zip(starts, ends, strict=True))
     )
     return ChunkPlan(tuple(rungs), frame_rate, duration_seconds, chunks)
+
+
+def _balanced_starts(total_frames: int, count: int, gop: int, warmup: int) -> list[int] | None:
+    """Starts (whole GOPs) that give every chunk about the same frames to encode, warm-up included: the first
+    chunk, which has none, runs longer by it, so no worker is left to finish a heavier chunk alone. None where
+    rounding to GOPs would leave a chunk under one GOP."""
+    share = (total_frames + (count - 1) * warmup) / count
+    starts = [0, *(gop * round((i * share - (i - 1) * warmup) / gop) for i in range(1, count))]
+    if any(later - earlier < gop for earlier, later in itertools.pairwise([*starts, total_frames])):
+        return None
+    return starts
 
 
 def join_list(plan: ChunkPlan, rung_name: str) -> str:
