@@ -84,9 +84,6 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         except (ProcessError, ValueError) as error:
             logger.warning("per-title analysis of %s failed, keeping the fixed ladder: %s", source.name, error)
             return None
-        finally:
-            # Raw frames are large (a few hundred MB at 4K): not kept through the encode.
-            await asyncio.to_thread((work_dir / SAMPLES).unlink, missing_ok=True)
         return [RungCurve(rung, points) for rung, *points in zip(rungs, first, second, strict=True)]
 
     async def _sample(self, source: Path, info: MediaInfo, windows: list[tuple[float, float]], work_dir: Path) -> int:
