@@ -1,5 +1,5 @@
 """Chunk planning: whole GOPs, every frame in exactly one chunk, two warm-up GOPs before every chunk but the first,
-and the concat lists that drop those warm-ups."""
+the concat lists that drop those warm-ups, and which sources are chunked at all."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from fractions import Fraction
 
 import pytest
 
+from tests.fakes.blobs import InMemoryBlobStore
+from tests.fakes.queue import InMemoryJobQueue
+from videoforge.media_model import EncodingOptions
+from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.chunked import ChunkedAttempt, Chunking
 from videoforge.transcoder.domain.chunks import (
     ChunkPlan,
     chunk_message_id,
@@ -16,11 +21,16 @@ from videoforge.transcoder.domain.chunks import (
     worth_chunking,
 )
 from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.media import MediaInfo
+from videoforge.transcoder.domain.ports import Attempt
+from videoforge.transcoder.domain.presentation import PresentationLayout
 
 RUNGS = [
     Rung("720p", 1280, 720, 2800, 4200, 5600, gop_frames=60),
     Rung("360p", 640, 360, 800, 1200, 1600, gop_frames=60),
 ]
+
+SOURCE = MediaInfo("mov,mp4", 120.0, 1280, 720, Fraction(30), "h264")
 
 
 def covered_frames(plan: ChunkPlan, total: int) -> list[int]:
@@ -98,3 +108,25 @@ def test_chunk_messages_are_keyed_by_job_attempt_and_chunk() -> None:
 )
 def test_only_sources_past_the_threshold_are_chunked(duration: float, threshold: float, chunked: bool) -> None:
     assert worth_chunking(duration, threshold) is chunked
+
+
+@pytest.mark.parametrize(
+    ("changed", "options", "chunked"),
+    [
+        ({}, EncodingOptions(), True),
+        ({"duration_seconds": 60.0}, EncodingOptions(), False),
+        ({"variable_frame_rate": True}, EncodingOptions(), False),
+        ({"color_transfer": "smpte2084"}, EncodingOptions(), False),
+        ({}, EncodingOptions(codecs=("h264", "av1")), False),
+        ({}, EncodingOptions(protection="clearkey"), False),
+    ],
+)
+def test_only_long_plain_h264_sdr_constant_rate_sources_are_chunked(
+    changed: dict[str, object], options: EncodingOptions, chunked: bool
+) -> None:
+    info = replace(SOURCE, **changed)  # type: ignore[arg-type]
+    attempt = Attempt("j1", "v1", 1, "uploads/u1/a/source", ["360p"])
+    chunking = Chunking(FfmpegEncoder(), min_source_seconds=90, chunk_seconds=60)
+    coordinator = ChunkedAttempt(chunking, InMemoryJobQueue(), InMemoryBlobStore(), attempt)
+    layout = PresentationLayout.for_ladder(RUNGS, ())
+    assert coordinator.applies(info, layout, options) is chunked

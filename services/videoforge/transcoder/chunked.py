@@ -148,9 +148,11 @@ class ChunkedAttempt(ChunkedEncoding):
         self._slowest_chunk = 0.0
 
     def applies(self, info: MediaInfo, layout: PresentationLayout, options: EncodingOptions) -> bool:
-        # H.264 alone and in the clear: chunks encode and the packaging copies H.264 rungs only.
+        # H.264 alone and in the clear: chunks encode and the packaging copies H.264 rungs only. SDR at a constant
+        # rate: a chunk's frames are stamped one frame apart, and its picture is the source's own.
         plain = options.codecs == ("h264",) and not options.protection and not layout.codec_rungs
-        return plain and worth_chunking(info.duration_seconds, self._chunking.min_source_seconds)
+        steady = not info.variable_frame_rate and info.hdr_transfer is None
+        return plain and steady and worth_chunking(info.duration_seconds, self._chunking.min_source_seconds)
 
     async def encode(
         self,
