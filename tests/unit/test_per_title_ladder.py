@@ -196,3 +196,15 @@ async def test_the_planner_searches_for_the_target_plus_the_sampling_margin(tmp_
     await PerTitlePlanner(analyzer, TARGET).plan(tmp_path / "source", SOURCE, FIXED, tmp_path)
 
     assert analyzer.searches == [TrialSearch(TARGET.ssim_db + SAMPLING_MARGIN_DB)]
+
+
+def test_a_rung_that_stays_at_its_fixed_setting_is_kept_however_little_it_adds_at_screen_size() -> None:
+    curves = _easy_curves()
+    # 720p cannot reach the target within its fixed bitrate, and reads barely better than 480p on the screen.
+    curves[1] = _curve(FIXED[1], (18, 9000, 19.0, 16.05), (25, 4000, 17.0, 16.02), (32, 2000, 15.0, 16.0))
+
+    ladder = choose_ladder(curves, TARGET)
+
+    assert [rung.name for rung in ladder.rungs] == ["1080p", "720p", "480p", "360p"]
+    assert ladder.rungs[1] == FIXED[1]
+    assert ladder.dropped == []
