@@ -241,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(
                     f"chunked, k={workers}: {run.seconds:.1f} s, {speedup:.2f}x the baseline ({verdict} {target:.1f}x)"
                 )
+                # Who encoded which chunk and how long it took, and the join: where the time went.
+                steps = [
+                    line for line in run.log.splitlines() if _CHUNK_LINE.search(line) or _PACKAGE_LINE.search(line)
+                ]
+                print("\n".join(f"  {step}" for step in steps))
                 runs.append(run)
         finally:
             s3.stop()
