@@ -77,11 +77,19 @@ def platform_children(settings: Settings, *, workers: int = 1) -> list[ChildSpec
     services = [
         ChildSpec(name, (*python, "serve", name), identity_files(mesh, name).environment()) for name in SERVICES
     ]
-    worker_identity = identity_files(mesh, WORKER).environment()
+    worker_identity = {**identity_files(mesh, WORKER).environment(), **_chunking_environment(settings, workers)}
     worker_specs = [
         ChildSpec(f"worker-{index}", (*python, "worker"), worker_identity) for index in range(1, workers + 1)
     ]
     return [*services, *worker_specs, edge_child(settings)]
+
+
+def _chunking_environment(settings: Settings, workers: int) -> dict[str, str]:
+    """One worker alone never gains from chunks (bench/chunk_sim.py) and its long sources would lose playing while
+    they grow: unless asked for, a one-worker platform encodes every source whole."""
+    if workers > 1 or "chunked_min_source_seconds" in settings.model_fields_set:
+        return {}
+    return {"CHUNKED_MIN_SOURCE_SECONDS": "0"}
 
 
 def edge_child(settings: Settings) -> ChildSpec:
