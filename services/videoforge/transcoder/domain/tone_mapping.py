@@ -20,8 +20,9 @@ with the BT.2020 matrix) in 32-bit float, at source size, once before the ladder
    gamma), which is what a BT.709-tagged video is shown on.
 
 A PQ source's peak is the brightest its tags say it holds (its content light level within its mastering display's
-peak, either alone when the other is untold; 1000 cd/m², the usual HDR10 grade's, when untagged), so a 4000 cd/m² master keeps its highlights apart and a
-dim one is not compressed for light it never has. HLG is scene-referred: its peak is its nominal display's.
+peak, either alone when the other is untold; 1000 cd/m², the usual HDR10 grade's, when untagged), so a
+4000 cd/m² master keeps its highlights apart and a dim one is not compressed for light it never has. HLG is
+scene-referred: its peak is its nominal display's.
 
 The 3D LUT's grid is uniform in the signal, i.e. in PQ or HLG code values, which are perceptually spaced; it holds
 only the smooth part of the maths. The gamut conversion and the gamma stay out of it on purpose: where a saturated
