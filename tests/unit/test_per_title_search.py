@@ -3,12 +3,10 @@ holds its setting, and the ladder chosen from those two points is the ladder all
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 
-from videoforge.transcoder.domain.ladder import Rung, plan_ladder
-from videoforge.transcoder.domain.media import MediaInfo
+from tests.unit.test_per_title_ladder import FIXED
+from videoforge.transcoder.domain.ladder import Rung
 from videoforge.transcoder.domain.per_title import (
     TRIAL_CRFS,
     QualityTarget,
@@ -18,15 +16,6 @@ from videoforge.transcoder.domain.per_title import (
     choose_ladder,
 )
 
-SOURCE = MediaInfo(
-    container="mov,mp4,m4a,3gp,3g2,mj2",
-    duration_seconds=30.0,
-    width=1920,
-    height=1080,
-    frame_rate_fraction=Fraction(30),
-    video_codec="h264",
-)
-FIXED = plan_ladder(SOURCE)  # 1080p 5000, 720p 2800, 480p 1400, 360p 800 kb/s
 TARGET = QualityTarget()
 SEARCH = TrialSearch(TARGET.aim_db)
 DEAREST, MIDDLE, CHEAPEST = TRIAL_CRFS

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from grpc.aio import ServicerContext
 
-from videoforge.gallery.entrypoints.grpc_servicer import VideoPresenter, changes_of, encoding_options, paging_of
+from videoforge.gallery.entrypoints.grpc_servicer import (
+    VideoPresenter,
+    changes_of,
+    confirm_upload,
+    encoding_options,
+    import_video,
+    paging_of,
+)
 from videoforge.gallery.service_layer.gallery import Gallery
 from videoforge.gallery.v1 import gallery_api_pb2 as api
 from videoforge.gallery.v1 import gallery_api_pb2_grpc
@@ -55,25 +62,11 @@ class GalleryApiServicer(gallery_api_pb2_grpc.GalleryApiServiceServicer):
         self._gallery, self._present = gallery, presenter
 
     async def ConfirmUpload(self, request: pb.ConfirmUploadRequest, context: ServicerContext) -> api.ApiVideo:
-        video = await self._gallery.confirm_upload(
-            request.s3_key,
-            request.title,
-            request.description,
-            request.visibility,
-            list(request.formats),
-            encoding_options(request),
-        )
+        video = await confirm_upload(self._gallery, request)
         return api_video(self._present.video(video))
 
     async def ImportVideo(self, request: pb.ImportVideoRequest, context: ServicerContext) -> api.ApiVideo:
-        video, _ = await self._gallery.import_video(
-            request.url,
-            request.title,
-            request.description,
-            request.visibility,
-            list(request.formats),
-            encoding_options(request),
-        )
+        video, _ = await import_video(self._gallery, request)
         return api_video(self._present.video(video))
 
     async def CreateVideoJob(

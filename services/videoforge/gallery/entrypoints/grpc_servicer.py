@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf import empty_pb2
 from grpc.aio import ServicerContext
 
-from videoforge.gallery.domain.videos import Video
+from videoforge.gallery.domain.videos import JobTicket, Video
 from videoforge.gallery.service_layer.gallery import Gallery, Paging
 from videoforge.gallery.v1 import gallery_pb2 as pb
 from videoforge.gallery.v1 import gallery_pb2_grpc
@@ -31,6 +31,30 @@ def encoding_options(
 ) -> EncodingOptions:
     """The codecs and protection a request asks for, checked (INVALID_ARGUMENT naming the field otherwise)."""
     return EncodingOptions.parse(request.codecs, request.protection)
+
+
+async def confirm_upload(gallery: Gallery, request: pb.ConfirmUploadRequest) -> Video:
+    """ConfirmUpload's use case, for the gallery's own and the original API's shapes alike."""
+    return await gallery.confirm_upload(
+        request.s3_key,
+        request.title,
+        request.description,
+        request.visibility,
+        list(request.formats),
+        encoding_options(request),
+    )
+
+
+async def import_video(gallery: Gallery, request: pb.ImportVideoRequest) -> tuple[Video, JobTicket]:
+    """ImportVideo's use case, for the gallery's own and the original API's shapes alike."""
+    return await gallery.import_video(
+        request.url,
+        request.title,
+        request.description,
+        request.visibility,
+        list(request.formats),
+        encoding_options(request),
+    )
 
 
 class VideoPresenter:
@@ -138,25 +162,11 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
         return empty_pb2.Empty()
 
     async def ConfirmUpload(self, request: pb.ConfirmUploadRequest, context: ServicerContext) -> pb.Video:
-        video = await self._gallery.confirm_upload(
-            request.s3_key,
-            request.title,
-            request.description,
-            request.visibility,
-            list(request.formats),
-            encoding_options(request),
-        )
+        video = await confirm_upload(self._gallery, request)
         return self._present.video(video)
 
     async def ImportVideo(self, request: pb.ImportVideoRequest, context: ServicerContext) -> pb.Video:
-        video, _ = await self._gallery.import_video(
-            request.url,
-            request.title,
-            request.description,
-            request.visibility,
-            list(request.formats),
-            encoding_options(request),
-        )
+        video, _ = await import_video(self._gallery, request)
         return self._present.video(video)
 
     async def CreateVideoJob(self, request: pb.CreateVideoJobRequest, context: ServicerContext) -> job_pb2.Job:
