@@ -115,6 +115,18 @@ async def test_events_bring_the_video_to_ready_and_are_acknowledged(platform: Pl
     assert await platform.sync() == 0, "acknowledged events do not come again"
 
 
+async def test_a_video_read_while_processing_reads_ready_once_its_event_is_applied(platform: Platform) -> None:
+    video_id = await platform.upload()
+    assert (await platform.gallery.get_video(None, video_id)).state == "processing"
+    await platform.run_next()
+
+    async def changed(update: JobUpdate) -> None:
+        platform.gallery.changed(update.video_id)
+
+    await apply_job_events(platform.videos, platform.feed, after=changed)
+    assert (await platform.gallery.get_video(None, video_id)).state == "ready"
+
+
 async def test_a_repeated_or_older_event_is_skipped(platform: Platform) -> None:
     video_id = await platform.upload()
     await platform.run_next()

@@ -12,6 +12,7 @@ from videoforge.gallery.adapters.mesh_clients import GrpcJobEventFeed, GrpcJobSc
 from videoforge.gallery.adapters.repository import PostgresVideoRepository
 from videoforge.gallery.adapters.webhook_repository import PostgresWebhookRepository
 from videoforge.gallery.adapters.webhook_sender import SignedWebhookTransport
+from videoforge.gallery.domain.videos import JobUpdate
 from videoforge.gallery.entrypoints.api_servicer import GalleryApiServicer
 from videoforge.gallery.entrypoints.caption_servicer import CaptionServicer
 from videoforge.gallery.entrypoints.grpc_servicer import GalleryInternalServicer, GalleryServicer, VideoPresenter
@@ -104,12 +105,17 @@ async def build(settings: Settings) -> Service:
         ),
     ]
     stop = asyncio.Event()
+
+    async def after_job_update(update: JobUpdate) -> None:
+        gallery.changed(update.video_id)
+        await caption_library.import_source_tracks(update)
+
     events = asyncio.create_task(
         follow_job_events(
             videos,
             GrpcJobEventFeed(jobs, timeout=settings.rpc_timeout_seconds),
             stop,
-            after=caption_library.import_source_tracks,
+            after=after_job_update,
         )
     )
     sweeping = (

@@ -428,6 +428,10 @@ class Gallery:
         video_id = bare_id(require(name, "name"))
         return ensure_viewable(await self._recent(video_id), video_id, principal)
 
+    def changed(self, video_id: str) -> None:
+        """Told of a change made in this process outside these use cases (an applied job event): reads show it."""
+        self._hot.forget(video_id)
+
     async def _recent(self, video_id: str) -> Video | None:
         # A missing video is kept too: asking again for one that is not there costs as much.
         return await self._hot.get(video_id, lambda: self._videos.get(video_id), keep=lambda _: True)
