@@ -1,11 +1,15 @@
-"""The ports `videoforge up` hands out for metrics: consecutive from a start, past any that are taken."""
+"""The ports `videoforge up` hands out: metrics ports consecutive from a start, past any that are taken, and never
+a port promised to the edge."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from itertools import islice
 
-from videoforge.platform.ports import ports_from
+from videoforge.kit.settings import Settings
+from videoforge.platform.ports import free_port, ports_from
+from videoforge.platform.supervisor import relocated_service_addresses
 
 
 def test_ports_count_up_from_the_first_past_a_taken_one() -> None:
@@ -20,3 +24,23 @@ def test_ports_count_up_from_the_first_past_a_taken_one() -> None:
 def test_zero_hands_out_any_free_ports() -> None:
     handed = list(islice(ports_from(0), 3))
     assert all(port > 0 for port in handed)
+
+
+def test_ports_promised_to_the_edge_are_never_handed_out() -> None:
+    first = free_port()
+    handed = list(islice(ports_from(first, avoid={first, first + 1}), 2))
+    assert first not in handed and first + 1 not in handed
+
+
+def test_a_service_moved_off_a_taken_default_port_does_not_take_the_edge_port() -> None:
+    identity_port = int(Settings().identity_address.rpartition(":")[2])
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # already taken, say by a platform another test runs
+            taken.bind(("127.0.0.1", identity_port))
+            taken.listen()
+        # Every port but the one handed out last is promised: the move must find another.
+        promised = {free_port() for _ in range(50)}
+        moved = relocated_service_addresses(Settings(), avoid=promised)
+    port = int(moved["identity_address"].rpartition(":")[2])
+    assert port != identity_port and port not in promised

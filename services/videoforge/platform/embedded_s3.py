@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import boto3
@@ -73,14 +74,16 @@ def start_embedded_s3(
     region: str = "us-east-1",
     log_path: Path | None = None,
     timeout: float = READY_TIMEOUT_SECONDS,
+    avoid: Collection[int] = (),
 ) -> EmbeddedS3:
-    """Start `weed mini` on ``directory`` and return once S3 answers (and ``bucket`` exists, if named)."""
+    """Start `weed mini` on ``directory`` and return once S3 answers (and ``bucket`` exists, if named); none of its
+    ports is in `avoid`."""
     directory = directory.resolve()
     data = directory / "data"
     data.mkdir(parents=True, exist_ok=True)
     config = directory / "s3.json"
     _write_identities(config, credentials)
-    ports = _ports(directory / "ports.json")
+    ports = _ports(directory / "ports.json", avoid)
     argv = [
         installed_binary("weed"),
         "-logtostderr",  # into our log file; glog's default is files of its own under /tmp
@@ -129,19 +132,23 @@ def _write_identities(path: Path, credentials: S3Credentials) -> None:
         json.dump(identities, file)
 
 
-def _ports(path: Path) -> dict[str, int]:
+def _ports(path: Path, avoid: Collection[int]) -> dict[str, int]:
     """The ports of the last run when they are all free again, otherwise new free ones (and remember them)."""
+
+    def usable(port: int) -> bool:
+        return port not in avoid and port_is_free(HOST, port)
+
     with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
         stored = json.loads(path.read_text())
         previous = {server: int(stored[server]) for server in _SERVERS}
-        if all(port_is_free(HOST, port) and port_is_free(HOST, port + GRPC_PORT_OFFSET) for port in previous.values()):
+        if all(usable(port) and usable(port + GRPC_PORT_OFFSET) for port in previous.values()):
             return previous
     chosen: dict[str, int] = {}
     taken: set[int] = set()
     while len(chosen) < len(_SERVERS):
         port = random.randrange(*_PORT_RANGE)
         pair = {port, port + GRPC_PORT_OFFSET}
-        if pair & taken or not all(port_is_free(HOST, candidate) for candidate in pair):
+        if pair & taken or not all(usable(candidate) for candidate in pair):
             continue
         chosen[_SERVERS[len(chosen)]] = port
         taken |= pair

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -17,21 +17,25 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free right now; the caller's server should bind it soon, before anything else takes it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+def free_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
+    """A port free right now and not in `avoid` (ports promised to a server that has not bound them yet); the
+    caller's server should bind it soon, before anything else takes it."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
-def ports_from(first: int, host: str = "127.0.0.1") -> Iterator[int]:
-    """Free ports counting up from `first`, skipping taken ones (so a second platform moves up past the first's);
-    any free ports when `first` is 0."""
+def ports_from(first: int, host: str = "127.0.0.1", avoid: Collection[int] = ()) -> Iterator[int]:
+    """Free ports counting up from `first`, skipping taken ones (so a second platform moves up past the first's)
+    and those in `avoid`; any free ports when `first` is 0."""
     port = first
     while True:
         if not first:
-            yield free_port(host)
+            yield free_port(host, avoid)
             continue
-        if port_is_free(host, port):
+        if port not in avoid and port_is_free(host, port):
             yield port
         port += 1

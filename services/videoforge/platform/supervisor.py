@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +126,9 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
-def relocated_service_addresses(settings: Settings) -> dict[str, str]:
-    """Service addresses left at their defaults whose port is taken (say, by another platform), moved to free ports.
+def relocated_service_addresses(settings: Settings, avoid: Collection[int] = ()) -> dict[str, str]:
+    """Service addresses left at their defaults whose port is taken (say, by another platform), moved to free ports
+    other than those in `avoid` (the edge's, which Envoy binds only after the services).
 
     Addresses set explicitly are kept: the service will then fail to bind and say so in its log.
     """
@@ -138,7 +139,7 @@ def relocated_service_addresses(settings: Settings) -> dict[str, str]:
         host, _, port = address.rpartition(":")
         if address != Settings.model_fields[field].default or port_is_free(host, int(port)):
             continue
-        moved[field] = f"{host}:{free_port(host)}"
+        moved[field] = f"{host}:{free_port(host, avoid)}"
         logger.warning("port %s is taken; the %s service listens on %s instead", port, name, moved[field])
     return moved
 
@@ -296,7 +297,9 @@ class _Platform:
         self._registry = _Registry(data_dir / "run" / "children.json")
         self._supervised: list[_Supervised] = []  # everything restarted on exit, SeaweedFS included
         self._children: list[ChildProcess] = []  # services, workers and edge, in start order
-        self._metrics_ports = ports_from(metrics_port)
+        # The edge binds last: nothing handed out before it may take the ports it was promised.
+        self._edge_ports = {edge_port, settings.edge_http_redirect_port} - {0}
+        self._metrics_ports = ports_from(metrics_port, avoid=self._edge_ports)
         self._metrics: dict[str, str] = {}  # child name -> where its metrics are
 
     def run(self, startup_timeout: float) -> int:
@@ -324,6 +327,7 @@ class _Platform:
                     bucket=settings.s3_bucket,
                     region=settings.s3_region,
                     log_path=self._logs / "seaweedfs.log",
+                    avoid=self._edge_ports,
                 )
                 stack.callback(s3.stop)
                 self._supervise_process(s3.process)
@@ -334,7 +338,7 @@ class _Platform:
                 return 0
             if not settings.edge_admin_port:
                 updates["edge_admin_port"] = next(self._metrics_ports)
-            final = settings_with(settings, **updates, **relocated_service_addresses(settings))
+            final = settings_with(settings, **updates, **relocated_service_addresses(settings, self._edge_ports))
             stack.callback(self._stop_children)
             self._start_children(final)
             if not self._wait_until_healthy(final, startup_timeout):
