@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.media",
     "tests.fixtures.jwks",
     "tests.fixtures.mesh_pki",
+    "tests.fixtures.browser",
 ]
 pytest_plugins.append("tests.fixtures.platform")
 

@@ -8,7 +8,6 @@ import posixpath
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,9 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 import m3u8
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_players import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import QUICK_H264, MediaFactory
 from videoforge.client.edge import EdgeClient
@@ -98,14 +96,6 @@ def test_the_signed_mpd_has_an_audio_adaptation_set_per_track(owner: EdgeClient,
     assert [(s.get("lang"), s.findtext(f"{MPD}Label")) for s in sets] == [("en", "English"), ("fr", "Français")]
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
-
-
 def _stream_folder(owner: EdgeClient, rendition: m3u8.Media) -> str:
     """The path of the folder a rendition's segments are fetched from."""
     playlist = m3u8.loads(httpx.get(rendition.uri).raise_for_status().text)
@@ -149,7 +139,7 @@ async def test_the_audio_menu_switches_tracks_in_both_players(
 
 
 async def _wait_for_a_segment_from(page: Page, fetched: list[str], folder: str, engine: str) -> None:
-    for _ in range(100):
+    for _ in range(300):
         if any(path.startswith(folder) and path.endswith(".m4s") for path in fetched):
             return
         await page.wait_for_timeout(100)

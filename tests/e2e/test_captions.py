@@ -18,7 +18,7 @@ from playwright.async_api import Page, async_playwright, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.test_cli import Cli
-from tests.e2e.test_players import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.browser import launch_chromium
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
@@ -216,7 +216,7 @@ async def test_the_watch_page_caption_menu_lists_the_captions_and_shows_the_chos
     platform: RunningPlatform, captioned: dict[str, Any]
 ) -> None:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = await launch_chromium(playwright)
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 860})
             await page.goto(f"{platform.url}/watch/{captioned['video']['id']}")

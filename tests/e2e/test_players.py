@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from tests.fixtures.browser import launch_chromium
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
@@ -20,11 +21,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 HLS_JS = ROOT / "web" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 SHAKA_JS = ROOT / "web" / "node_modules" / "shaka-player" / "dist" / "shaka-player.compiled.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-]  # fmt: skip
 
 PLAY_HLS = """async (url) => {
   const video = document.querySelector('video');
@@ -81,7 +77,7 @@ async def ready_video(platform: RunningPlatform, media_factory: MediaFactory) ->
 
 async def playing_page(platform: RunningPlatform, library: Path) -> Any:
     playwright = await async_playwright().start()
-    browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    browser = await launch_chromium(playwright)
     page = await browser.new_page()
     # Opened on the edge's origin, as the web app is; the player then loads what the signed URLs name.
     await page.goto(f"{platform.url}/healthz")

@@ -81,6 +81,7 @@ def test_an_imported_video_is_transcoded_and_plays(
 
     assert job["status"] == "COMPLETED", job
     assert job["inputSource"] == url.split("?")[0] + "?…", "the URL is shown without its query"
+    user.wait_for_video(video["id"], job_id)  # job events reach the gallery a moment after the job ends
     shown = user.request("GET", f"/api/gallery/videos/{video['id']}")
     assert shown["status"] == "ready"
     assert shown["duration"] > 0 and shown["resolution"] and shown["videoCodec"] == "h264"

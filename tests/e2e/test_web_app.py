@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
@@ -26,15 +26,6 @@ from videoforge.client.edge import ApiError, EdgeClient
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 375, "height": 780}
@@ -78,15 +69,6 @@ async def sign_up(context: BrowserContext, base_url: str, address: str) -> Page:
     await page.get_by_role("button", name="Sign up").click()
     await expect(page.get_by_role("button", name="Log out")).to_be_visible()
     return page
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: ./setup installs Debian's chromium"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture(scope="module")

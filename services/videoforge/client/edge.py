@@ -218,20 +218,31 @@ class EdgeClient:
                     yield job.get("result", job)
 
     def wait_for_job(self, job_id: str, *, timeout: float = 600.0) -> dict[str, Any]:
+        """The job once final and once its video shows that, so what follows reads the video as the job left it."""
         last: dict[str, Any] = {}
         for last in self.watch_job(job_id, timeout=timeout):
             if last.get("status") in FINAL_JOB_STATES:
                 break
+        if last.get("videoId"):
+            try:
+                self.wait_for_video(last["videoId"], job_id, or_other_job=True)
+            except ApiError as error:
+                if error.status not in (403, 404):  # a video deleted, or not the caller's to read, has nothing to show
+                    raise
         return last
 
-    def wait_for_video(self, video_id: str, job_id: str, *, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_for_video(
+        self, video_id: str, job_id: str, *, timeout: float = 30.0, or_other_job: bool = False
+    ) -> dict[str, Any]:
         """The video once it shows the job's final state: job events reach the gallery a moment after the job
-        itself changes."""
+        itself changes. With `or_other_job`, also once it shows another job (a newer one has taken over)."""
         deadline = time.monotonic() + timeout
         while True:
             video = self.request("GET", f"/v1/videos/{video_id}")
             job = video.get("latestJob") or {}
             if job.get("jobId") == job_id and job.get("state") in FINAL_JOB_STATES:
+                return video
+            if or_other_job and job.get("jobId") != job_id:
                 return video
             if time.monotonic() > deadline:
                 raise TimeoutError(f"video {video_id} did not show the end of job {job_id} within {timeout} s")
