@@ -92,6 +92,21 @@ def test_added_captions_are_answered_and_listed_for_anyone_who_may_watch(
     assert [(c["language"], c["label"]) for c in listed] == [("en", "English"), ("fr", "Français")]
 
 
+def test_a_repeated_add_answers_the_caption_already_added_and_adds_no_second(
+    owner: EdgeClient, captioned: dict[str, Any]
+) -> None:
+    video_id, french = captioned["video"]["id"], captioned["french"]
+    # As a client retries after its reply was lost: the same request again.
+    again = owner.request(
+        "POST",
+        f"/v1/videos/{video_id}/captions",
+        json={"language": "fr", "label": "Français", "format": "vtt", "content": FRENCH_VTT},
+    )
+    assert again == french
+    listed = owner.request("GET", f"/api/gallery/videos/{video_id}/captions")["captions"]
+    assert [c["id"] for c in listed] == [captioned["english"]["id"], french["id"]]
+
+
 def test_the_signed_master_lists_both_subtitle_renditions_and_their_segments_download(
     owner: EdgeClient, captioned: dict[str, Any]
 ) -> None:

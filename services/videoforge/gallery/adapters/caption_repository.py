@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, delete, insert, select
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from videoforge.gallery.adapters.tables import metadata, videos
@@ -42,19 +43,19 @@ class PostgresCaptionRepository(CaptionRepository):
 
     async def add(self, caption: Caption, files: PackagedFiles) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(captions).values(
-                    id=caption.id,
-                    video_id=caption.video_id,
-                    language=caption.language,
-                    label=caption.label,
-                    origin=caption.origin,
-                    cue_count=caption.cue_count,
-                    hls_playlist=files.hls_playlist,
-                    dash_adaptation_set=files.dash_adaptation_set,
-                    create_time=caption.create_time,
-                )
+            # A caption is named by what it is: the same one added twice at once is stored once.
+            row = pg_insert(captions).values(
+                id=caption.id,
+                video_id=caption.video_id,
+                language=caption.language,
+                label=caption.label,
+                origin=caption.origin,
+                cue_count=caption.cue_count,
+                hls_playlist=files.hls_playlist,
+                dash_adaptation_set=files.dash_adaptation_set,
+                create_time=caption.create_time,
             )
+            await conn.execute(row.on_conflict_do_nothing(index_elements=[captions.c.id]))
 
     async def for_video(self, video_id: str) -> list[tuple[Caption, PackagedFiles]]:
         async with self._engine.connect() as conn:

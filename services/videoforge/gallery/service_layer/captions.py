@@ -25,7 +25,6 @@ from videoforge.gallery.domain.captions import (
 from videoforge.gallery.domain.ports import VideoRepository
 from videoforge.gallery.domain.videos import JobUpdate, Video, bare_id, ensure_manageable, ensure_viewable
 from videoforge.kit.errors import InvalidArgument, NotFound, ResourceExhausted, require
-from videoforge.kit.ids import new_id
 from videoforge.kit.principal import current_principal, require_user
 from videoforge.media_model import JobState, output_folder
 
@@ -42,7 +41,9 @@ class CaptionLibrary:
         language = check_language(language)
         label = check_label(label, language)
         text = parse_caption(content, check_format(format_), video.media.duration_seconds)
-        return await self._add(video, language, label, ORIGIN_UPLOAD, text.webvtt, len(text.cues))
+        # Named by what it is: a repeated add (a retry after a lost reply) finds it added and answers it again.
+        caption_id = _named_by(f"{video.id}/{language}/{label}/{text.webvtt}")
+        return await self._add(video, language, label, ORIGIN_UPLOAD, text.webvtt, len(text.cues), caption_id)
 
     async def import_source_tracks(self, update: JobUpdate) -> None:
         """Adds the text tracks the completed job found in the source as captions of its video, once: a repeated
@@ -57,7 +58,7 @@ class CaptionLibrary:
         known = {caption.id for caption, _ in await self._captions.for_video(video.id)}
         for track, data in await self._publisher.source_tracks(output_folder(playing.poster_key)):
             # Named by the source and track, not the job: transcoding the video again adds no second copy.
-            caption_id = hashlib.sha256(f"{video.source_key}/{track.file}".encode()).hexdigest()[:24]
+            caption_id = _named_by(f"{video.source_key}/{track.file}")
             if caption_id in known:
                 continue
             try:
@@ -70,13 +71,16 @@ class CaptionLibrary:
             await self._add(video, language, label, ORIGIN_SOURCE, text.webvtt, len(text.cues), caption_id)
 
     async def _add(
-        self, video: Video, language: str, label: str, origin: str, webvtt: str, cues: int, caption_id: str = ""
+        self, video: Video, language: str, label: str, origin: str, webvtt: str, cues: int, caption_id: str
     ) -> Caption:
-        if len(await self._captions.for_video(video.id)) >= MAX_CAPTIONS_PER_VIDEO:
+        present = {caption.id: caption for caption, _ in await self._captions.for_video(video.id)}
+        if caption_id in present:
+            return present[caption_id]
+        if len(present) >= MAX_CAPTIONS_PER_VIDEO:
             raise ResourceExhausted(
                 f"A video may have at most {MAX_CAPTIONS_PER_VIDEO} captions; delete one first.", "TOO_MANY_CAPTIONS"
             )
-        caption = Caption(caption_id or new_id(), video.id, language, label, origin, cues, datetime.now(UTC))
+        caption = Caption(caption_id, video.id, language, label, origin, cues, datetime.now(UTC))
         # Files first, then the row, then the index: whatever the index lists is stored and whole.
         files = await self._publisher.publish(caption, webvtt)
         await self._captions.add(caption, files)
@@ -105,3 +109,8 @@ class CaptionLibrary:
             await self._publisher.write_index(video_id, captions)
 
         await self._captions.publish_each_change(video_id, write)
+
+
+def _named_by(identity: str) -> str:
+    """A caption id (as long as `new_id`'s) derived from what makes a caption the same one."""
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
