@@ -102,3 +102,15 @@ def test_webhooks_are_the_owners_alone(platform: RunningPlatform, media_host: Me
 
     owner.request("DELETE", f"/api/webhooks/{hook['id']}")
     assert owner.request("GET", "/api/webhooks")["webhooks"] == []
+
+
+def test_a_repeated_create_answers_the_webhook_already_made(platform: RunningPlatform, media_host: MediaHost) -> None:
+    owner, other = new_user(platform), new_user(platform)
+    body = {"url": f"http://{media_host.address}/hooks/once", "events": ["video.ready"]}
+    made = owner.request("POST", "/api/webhooks", json=body)
+    # As a client retries after its reply was lost: the same request again, secret and all answered as before.
+    assert owner.request("POST", "/api/webhooks", json=body) == made
+    assert [h["id"] for h in owner.request("GET", "/api/webhooks")["webhooks"]] == [made["id"]]
+    # Another user's, or another set of events, is a webhook of its own.
+    assert other.request("POST", "/api/webhooks", json=body)["id"] != made["id"]
+    assert owner.request("POST", "/api/webhooks", json={**body, "events": []})["id"] != made["id"]

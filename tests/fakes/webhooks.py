@@ -21,8 +21,8 @@ class InMemoryWebhooks:
         self.webhooks: dict[str, Webhook] = {}
         self.records: dict[str, Delivery] = {}
 
-    async def add(self, webhook: Webhook) -> None:
-        self.webhooks[webhook.id] = webhook
+    async def add(self, webhook: Webhook) -> Webhook:
+        return self.webhooks.setdefault(webhook.id, webhook)
 
     async def count(self, owner_id: str) -> int:
         return sum(w.owner_id == owner_id for w in self.webhooks.values())

@@ -22,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videoforge.gallery.adapters.tables import metadata
@@ -89,27 +90,29 @@ async def record_video_event(conn: AsyncConnection, owner_id: str, event: str, p
         await conn.execute(insert(webhook_deliveries), rows)
 
 
-def _webhook(row: Any) -> Webhook:
-    # The secret stays in the database: only the answer that created the webhook shows it.
-    return Webhook(row.id, row.owner_id, row.url, list(row.events), row.create_time)
+def _webhook(row: Any, *, with_secret: bool = False) -> Webhook:
+    # The secret stays in the database: only the answer to a create shows it.
+    return Webhook(row.id, row.owner_id, row.url, list(row.events), row.create_time, row.secret if with_secret else "")
 
 
 class PostgresWebhookRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, webhook: Webhook) -> None:
+    async def add(self, webhook: Webhook) -> Webhook:
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(webhooks).values(
-                    id=webhook.id,
-                    owner_id=webhook.owner_id,
-                    url=webhook.url,
-                    events=webhook.events,
-                    secret=webhook.secret,
-                    create_time=webhook.create_time,
-                )
+            row = pg_insert(webhooks).values(
+                id=webhook.id,
+                owner_id=webhook.owner_id,
+                url=webhook.url,
+                events=webhook.events,
+                secret=webhook.secret,
+                create_time=webhook.create_time,
             )
+            # Two creates of the same webhook at once: the first one's row (and secret) is the one answered.
+            await conn.execute(row.on_conflict_do_nothing(index_elements=[webhooks.c.id]))
+            stored = (await conn.execute(select(webhooks).where(webhooks.c.id == webhook.id))).one()
+        return _webhook(stored, with_secret=True)
 
     async def count(self, owner_id: str) -> int:
         async with self._engine.connect() as conn:

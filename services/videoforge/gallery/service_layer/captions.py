@@ -3,7 +3,6 @@ found in the source, added once its output is published."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -25,6 +24,7 @@ from videoforge.gallery.domain.captions import (
 from videoforge.gallery.domain.ports import VideoRepository
 from videoforge.gallery.domain.videos import JobUpdate, Video, bare_id, ensure_manageable, ensure_viewable
 from videoforge.kit.errors import InvalidArgument, NotFound, ResourceExhausted, require
+from videoforge.kit.ids import id_named_by
 from videoforge.kit.principal import current_principal, require_user
 from videoforge.media_model import JobState, output_folder
 
@@ -42,7 +42,7 @@ class CaptionLibrary:
         label = check_label(label, language)
         text = parse_caption(content, check_format(format_), video.media.duration_seconds)
         # Named by what it is: a repeated add (a retry after a lost reply) finds it added and answers it again.
-        caption_id = _named_by(f"{video.id}/{language}/{label}/{text.webvtt}")
+        caption_id = id_named_by(f"{video.id}/{language}/{label}/{text.webvtt}")
         return await self._add(video, language, label, ORIGIN_UPLOAD, text.webvtt, len(text.cues), caption_id)
 
     async def import_source_tracks(self, update: JobUpdate) -> None:
@@ -58,7 +58,7 @@ class CaptionLibrary:
         known = {caption.id for caption, _ in await self._captions.for_video(video.id)}
         for track, data in await self._publisher.source_tracks(output_folder(playing.poster_key)):
             # Named by the source and track, not the job: transcoding the video again adds no second copy.
-            caption_id = _named_by(f"{video.source_key}/{track.file}")
+            caption_id = id_named_by(f"{video.source_key}/{track.file}")
             if caption_id in known:
                 continue
             try:
@@ -109,8 +109,3 @@ class CaptionLibrary:
             await self._publisher.write_index(video_id, captions)
 
         await self._captions.publish_each_change(video_id, write)
-
-
-def _named_by(identity: str) -> str:
-    """A caption id (as long as `new_id`'s) derived from what makes a caption the same one."""
-    return hashlib.sha256(identity.encode()).hexdigest()[:24]

@@ -22,7 +22,7 @@ from videoforge.gallery.domain.webhooks import (
 )
 from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, require
-from videoforge.kit.ids import new_id
+from videoforge.kit.ids import id_named_by
 from videoforge.kit.principal import require_user
 
 log = logging.getLogger(__name__)
@@ -49,15 +49,18 @@ class WebhookRegistry:
         principal = require_user()
         # Addresses are checked again on every attempt: a name may point elsewhere by then.
         url = self._policy.checked_url(url, "url")
-        if await self._webhooks.count(principal.user_id) >= MAX_WEBHOOKS_PER_USER:
+        events = checked_events(events)
+        # Named by what it is: a repeated create (a retry after a lost reply) answers the webhook already made,
+        # secret included, since the first answer may never have arrived.
+        webhook_id = id_named_by("\n".join([principal.user_id, url, *events]))
+        made = await self._webhooks.get(webhook_id)
+        if made is None and await self._webhooks.count(principal.user_id) >= MAX_WEBHOOKS_PER_USER:
             raise FailedPrecondition(
                 f"You already have {MAX_WEBHOOKS_PER_USER} webhooks; delete one before adding another.",
                 "TOO_MANY_WEBHOOKS",
             )
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        webhook = Webhook(new_id(), principal.user_id, url, checked_events(events), datetime.now(UTC), secret)
-        await self._webhooks.add(webhook)
-        return webhook
+        return await self._webhooks.add(Webhook(webhook_id, principal.user_id, url, events, datetime.now(UTC), secret))
 
     async def list(self) -> list[Webhook]:
         return await self._webhooks.list(require_user().user_id)
