@@ -73,7 +73,6 @@ PROBE_ENTRIES = (
     ":stream_disposition=attached_pic:stream_tags=rotate,language,title"
     ":stream_side_data=side_data_type,rotation,max_content,max_luminance"
 )
-AUDIO_ARGS = ("-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000")
 STORYBOARD_TILE_WIDTH = 160
 STORYBOARD_COLUMNS = 5
 STORYBOARD_ROWS = 5
@@ -86,7 +85,8 @@ PREVIEW_FPS = 10
 
 @dataclass(frozen=True, slots=True)
 class EncodedLadder:
-    """What `encode_ladder` wrote: one video-only MP4 per rung (largest first) and one audio MP4."""
+    """A presentation's renditions joined for the steps that read a whole one: one MP4 per H.264 rung (largest
+    first), and the default audio rendition's, if any."""
 
     renditions: list[tuple[Rung, Path]]
     audio: Path | None
@@ -193,37 +193,6 @@ class FfmpegEncoder:
             raise UnsupportedMedia("The file could not be read as a video") from error
         return parse_ffprobe(parsed)
 
-    async def encode_ladder(
-        self,
-        source: Path,
-        rungs: Sequence[Rung],
-        out_dir: Path,
-        *,
-        has_audio: bool,
-        duration: float,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> EncodedLadder:
-        """Encode every rung from ONE decode of the source, and the audio once, in one FFmpeg process.
-
-        `on_progress` gets the fraction done (0..1) about twice a second. Raises UnsupportedMedia when
-        the source decodes to less than its probed duration; ProcessFailed or ProcessTimedOut otherwise.
-        """
-        if not rungs:
-            raise ValueError("encode_ladder needs at least one rung")
-        await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        argv = self._ladder_input(source, rungs)
-        renditions: list[tuple[Rung, Path]] = []
-        total_pixels = sum(rung.width * rung.height for rung in rungs)
-        for i, rung in enumerate(rungs):
-            path = out_dir / f"video-{rung.name}.mp4"
-            renditions.append((rung, path))
-            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_pixels), "-an", *_CLEAN_OUTPUT, str(path)]
-        audio = out_dir / "audio.mp4" if has_audio else None
-        if audio is not None:
-            argv += ["-map", "0:a:0", "-vn", *AUDIO_ARGS, *_CLEAN_OUTPUT, str(audio)]
-        await self._run_encode(argv, rungs, duration=duration, on_progress=on_progress)
-        return EncodedLadder(renditions=renditions, audio=audio)
-
     async def encode_presentation(
         self,
         source: Path,
@@ -242,8 +211,11 @@ class FfmpegEncoder:
 
         FFmpeg's DASH muxer writes each segment once it is whole (under a temporary name, then renamed), then
         the manifests that list it: a dynamic MPD and growing HLS playlists while it runs, a static MPD and
-        ended playlists when done. So the segment set can be published while it grows. Raises as
-        `encode_ladder` does.
+        ended playlists when done. So the segment set can be published while it grows. `on_progress` gets the
+        fraction done (0..1) about twice a second.
+
+        Raises UnsupportedMedia when the source decodes to less than its probed duration, or its encode runs past
+        its time limit or a resource limit; ProcessFailed when FFmpeg fails otherwise.
         """
         if not rungs:
             raise ValueError("encode_presentation needs at least one rung")
@@ -268,7 +240,7 @@ class FfmpegEncoder:
     async def encode_chunk(self, source: Path, plan: ChunkPlan, chunk: Chunk, out_dir: Path) -> dict[str, Path]:
         """One chunk of the ladder, its warm-up first: every rung of `plan` from ONE decode of that span, each into
         an MP4 of its own (by rung name) with timestamps from 0, as `package_chunks` joins them. Raises as
-        `encode_ladder` does."""
+        `encode_presentation` does."""
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         # Half a frame early: the first frame kept is the chunk's own, whatever rounding its timestamp meets.
         seek = max(0.0, plan.seconds(chunk.encode_start_frame) - plan.seconds(1) / 2)
