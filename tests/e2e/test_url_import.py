@@ -93,6 +93,24 @@ def test_an_imported_video_is_transcoded_and_plays(
     assert master.status_code == 200 and "#EXT-X-STREAM-INF" in master.text
 
 
+def test_an_import_sent_again_with_its_request_id_answers_the_same_video_and_job(
+    user: EdgeClient, hosted_clip: tuple[str, Path]
+) -> None:
+    url, _ = hosted_clip
+    request_id = str(uuid.uuid4())
+    first = user.import_video(url, title="Sent twice", formats=["low"], request_id=request_id)
+    # As a client retries after its reply was lost: the same request, the same id.
+    again = user.import_video(url, title="Sent twice", formats=["low"], request_id=request_id)
+
+    assert (again["id"], again["latestJob"]["jobId"]) == (first["id"], first["latestJob"]["jobId"])
+    assert my_video_ids(user).count(first["id"]) == 1
+    assert user.wait_for_job(first["latestJob"]["jobId"], timeout=180)["status"] == "COMPLETED"
+    # Another id is another import.
+    other = user.import_video(url, title="Sent twice", formats=["low"], request_id=str(uuid.uuid4()))
+    assert other["id"] != first["id"]
+    user.wait_for_job(other["latestJob"]["jobId"], timeout=180)
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

@@ -20,7 +20,7 @@ class InMemoryVideoRepository(VideoRepository):
         self.uploads: dict[str, Upload] = {}
 
     async def add_upload(self, upload: Upload) -> None:
-        self.uploads[upload.key] = upload
+        self.uploads.setdefault(upload.key, upload)
 
     async def get_upload(self, key: str) -> Upload | None:
         return self.uploads.get(key)

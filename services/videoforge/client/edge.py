@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,9 +109,12 @@ class EdgeClient:
         formats: list[str] | None = None,
         codecs: list[str] | None = None,
         protection: str = "",
+        request_id: str = "",
     ) -> dict[str, Any]:
-        """A video from a file at an https URL: answered at once, with the job that fetches and transcodes it."""
+        """A video from a file at an https URL: answered at once, with the job that fetches and transcodes it.
+        `request_id` (a fresh UUID when not given) makes sending it again safe: the repeat answers the same video."""
         body: dict[str, Any] = {"url": url, "title": title, "description": description, "visibility": visibility}
+        body["requestId"] = request_id or str(uuid.uuid4())
         body |= _transcode_fields(formats, codecs, protection)
         return self.request("POST", "/v1/videos:import", json=body)
 

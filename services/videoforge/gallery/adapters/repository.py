@@ -16,7 +16,6 @@ from sqlalchemy import (
     column,
     delete,
     func,
-    insert,
     select,
     text,
     union_all,
@@ -100,7 +99,9 @@ class PostgresVideoRepository(VideoRepository):
 
     async def add_upload(self, upload: Upload) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(insert(uploads).values(**asdict(upload)))
+            # A key named by a request (a repeated import) is added once; the first row stands.
+            row = pg_insert(uploads).values(**asdict(upload))
+            await conn.execute(row.on_conflict_do_nothing(index_elements=[uploads.c.key]))
 
     async def get_upload(self, key: str) -> Upload | None:
         async with self._engine.connect() as conn:

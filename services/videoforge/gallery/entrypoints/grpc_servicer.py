@@ -54,6 +54,7 @@ async def import_video(gallery: Gallery, request: pb.ImportVideoRequest) -> tupl
         request.visibility,
         list(request.formats),
         encoding_options(request),
+        request_id=request.request_id,
     )
 
 

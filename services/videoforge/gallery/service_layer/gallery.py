@@ -27,7 +27,7 @@ from videoforge.gallery.domain.videos import (
 from videoforge.gallery.service_layer.view_counter import ViewCounter
 from videoforge.kit.address_policy import AddressPolicy
 from videoforge.kit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
-from videoforge.kit.ids import new_id
+from videoforge.kit.ids import id_named_by, new_id
 from videoforge.kit.paging import PageInfo, page_info, page_request, parse_filter
 from videoforge.kit.principal import Principal, require_admin, require_user
 from videoforge.kit.recent_reads import RecentReads
@@ -55,6 +55,7 @@ LIST_COUNT_CAP, SEARCH_COUNT_CAP = 10_000, 1_000
 ALLOWED_CONTENT_TYPES = ("video/", "application/octet-stream")
 # The uploads table's column; real types (`video/x-matroska; codecs="..."`) are far shorter.
 MAX_CONTENT_TYPE = 100
+MAX_REQUEST_ID = 100
 UPDATABLE_FIELDS = ("title", "description", "visibility")
 
 
@@ -265,10 +266,14 @@ class Gallery:
         options: EncodingOptions = DEFAULT_ENCODING,
         *,
         url_field: str = "url",
+        request_id: str = "",
     ) -> tuple[Video, JobTicket]:
         """A video whose source is at a URL: created at once with its job, which fetches the file (through the
-        outbound policy), checks and probes it as uploads are, stores it as the source and transcodes it."""
+        outbound policy), checks and probes it as uploads are, stores it as the source and transcodes it.
+        With `request_id`, a repeat answers the video and job the first request made."""
         principal = require_user()
+        if len(request_id) > MAX_REQUEST_ID:
+            raise InvalidArgument.for_field("request_id", f"must be at most {MAX_REQUEST_ID} characters")
         title, description = check_title(title), check_description(description)
         visibility = check_visibility(visibility)
         url = self._import_policy.checked_url(url, url_field)
@@ -280,7 +285,8 @@ class Gallery:
                 "STORAGE_QUOTA_EXCEEDED",
             )
         now = datetime.now(UTC)
-        key = upload_key(principal.user_id, new_id())
+        # Keyed by the request when it has an id: a repeat meets the upload, video and job the first one made.
+        key = upload_key(principal.user_id, id_named_by(f"import/{request_id}") if request_id else new_id())
         filename = _file_name(url)
         await self._videos.add_upload(Upload(key, principal.user_id, filename, "", 0, "", None, now))
         video = _new_video(

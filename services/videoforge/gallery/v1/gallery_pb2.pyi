@@ -487,6 +487,7 @@ class ImportVideoRequest(_message.Message):
     FORMATS_FIELD_NUMBER: _builtins.int
     CODECS_FIELD_NUMBER: _builtins.int
     PROTECTION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     url: _builtins.str
     """Required. Where the file is: an https URL on a public address."""
     title: _builtins.str
@@ -496,6 +497,10 @@ class ImportVideoRequest(_message.Message):
     """`public` (default), `unlisted` or `private`."""
     protection: _builtins.str
     """`clearkey` (CENC, played over DASH) or `aes-128` (HLS); empty plays in the clear."""
+    request_id: _builtins.str
+    """Optional. A unique id for this request (a UUID, at most 100 characters): sent again with the same id, as
+    after a lost reply, the import answers the video and job the first one made instead of importing again.
+    """
     @_builtins.property
     def formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats to transcode to (`1080p`, `720p`, ... or `high`, `medium`, `low`, `mobile`); empty follows the
@@ -518,10 +523,11 @@ class ImportVideoRequest(_message.Message):
         formats: _abc.Iterable[_builtins.str] | None = ...,
         codecs: _abc.Iterable[_builtins.str] | None = ...,
         protection: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "description", b"description", "formats", b"formats", "protection", b"protection", "title", b"title", "url", b"url", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "description", b"description", "formats", b"formats", "protection", b"protection", "request_id", b"request_id", "title", b"title", "url", b"url", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
