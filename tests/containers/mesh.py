@@ -19,12 +19,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
+import psutil
 from botocore.config import Config
 
 from videoforge.kit.mesh_tls import EDGE, WORKER
@@ -37,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "deploy" / "image" / "build"
 CONTAINERS_CONF = ROOT / "deploy" / "image" / "containers.conf"
 BASE_IMAGE = "localhost/videoforge-base:bookworm"
+# Each container and network names the test process that started it, so a later run can remove what a killed one left.
+OWNER_LABEL = "org.videoforge.test-run"
 IMAGE_UID = 10001
 BUILD_TIMEOUT_SECONDS = 900
 READY_TIMEOUT_SECONDS = 120
@@ -148,6 +152,29 @@ class ContainerMesh:
         return "\n".join(f"--- {role}\n{self.logs(role)}" for role in self.containers)
 
 
+def _remove_leftovers() -> None:
+    """Containers and networks a test run left when it was killed before its teardown: they hold CPU and ports."""
+    owned = ("--filter", f"label={OWNER_LABEL}")
+    containers = podman("ps", "--all", *owned, "--format", "{{.Names}}", check=False).stdout.split()
+    described = _inspected(("inspect", *containers)) if containers else []
+    if dead := _of_dead_runs((item["Name"], item["Config"].get("Labels") or {}) for item in described):
+        podman("rm", "--force", *dead, check=False, timeout=120)
+    networks = podman("network", "ls", *owned, "--format", "{{.Name}}", check=False).stdout.split()
+    described = _inspected(("network", "inspect", *networks)) if networks else []
+    if dead := _of_dead_runs((item["name"], item.get("labels") or {}) for item in described):
+        podman("network", "rm", "--force", *dead, check=False, timeout=120)
+
+
+def _inspected(argv: tuple[str, ...]) -> list[dict[str, Any]]:
+    return list(json.loads(podman(*argv, check=False).stdout or "[]"))
+
+
+def _of_dead_runs(owned: Iterable[tuple[str, dict[str, str]]]) -> list[str]:
+    """The names whose owning test process is gone."""
+    owners = ((name.lstrip("/"), labels.get(OWNER_LABEL, "")) for name, labels in owned)
+    return [name for name, pid in owners if not (pid.isdigit() and psutil.pid_exists(int(pid)))]
+
+
 class MeshBuilder:
     """Starts the mesh's parts in order and tears down whatever it started, whatever went wrong."""
 
@@ -167,7 +194,8 @@ class MeshBuilder:
         )
 
     def start(self) -> ContainerMesh:
-        podman("network", "create", self._network)
+        _remove_leftovers()
+        podman("network", "create", self._network, "--label", f"{OWNER_LABEL}={os.getpid()}")
         gateway = self._gateway()
         secret_files = self._secrets()
         mesh = self._mesh_certificates()
@@ -247,6 +275,7 @@ class MeshBuilder:
     ) -> None:
         name = f"{self._prefix}-{role}"
         argv = ["run", "--detach", "--init", "--name", name, "--network", self._network, "--network-alias", role]
+        argv += ["--label", f"{OWNER_LABEL}={os.getpid()}"]
         for key in environment:
             argv += ["--env", key]  # values from our environment: secrets stay out of the command line
         for volume in volumes:
