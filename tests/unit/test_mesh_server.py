@@ -65,3 +65,12 @@ async def test_the_probe_port_answers_health_in_plaintext_and_nothing_else(
             )
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
     assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_health_lists_every_service_it_serves(server: RunningServer, mesh_pki: MeshPki) -> None:
+    async with mesh_pki.aio_channel(f"127.0.0.1:{server.port}", server=TRANSCODER, caller=GALLERY) as channel:
+        listed = await health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest(), timeout=5)
+    assert {name: answer.status for name, answer in listed.statuses.items()} == {
+        "": health_pb2.HealthCheckResponse.SERVING,
+        SERVICE: health_pb2.HealthCheckResponse.SERVING,
+    }

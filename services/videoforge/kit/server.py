@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import grpc
+from grpc.aio import ServicerContext
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -25,6 +26,25 @@ log = logging.getLogger("videoforge.server")
 SERVER_OPTIONS = [("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)]
 
 
+class MeshHealth(health.aio.HealthServicer):
+    """grpcio's asyncio health service, which answers Check and Watch, and also List (every status at once),
+    which it leaves unimplemented."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._statuses: dict[str, health_pb2.HealthCheckResponse.ServingStatus.ValueType] = {}
+
+    async def set(self, service: str, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        await super().set(service, status)
+        self._statuses[service] = status
+
+    async def List(
+        self, request: health_pb2.HealthListRequest, context: ServicerContext
+    ) -> health_pb2.HealthListResponse:
+        statuses = {name: health_pb2.HealthCheckResponse(status=status) for name, status in self._statuses.items()}
+        return health_pb2.HealthListResponse(statuses=statuses)
+
+
 @dataclass
 class ServiceBinding:
     """A servicer and the function that adds it, with the full names health and reflection report."""
@@ -37,7 +57,7 @@ class ServiceBinding:
 class RunningServer:
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
+    health: MeshHealth
     service_names: list[str] = field(default_factory=list)
     probes: grpc.aio.Server | None = None
 
@@ -65,7 +85,7 @@ async def create_server(
     """
     interceptors = [*server_observers(), CallerAccessInterceptor(), ServiceInterceptor(verifier)]
     server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = MeshHealth()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names: list[str] = []
     for binding in bindings:
@@ -86,7 +106,7 @@ async def create_server(
     return RunningServer(server, port, health_servicer, names, probes)
 
 
-async def _serve_health_only(address: str, port: int, servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+async def _serve_health_only(address: str, port: int, servicer: MeshHealth) -> grpc.aio.Server:
     server = grpc.aio.server(options=SERVER_OPTIONS)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     probe_address = f"{address.rpartition(':')[0]}:{port}"
