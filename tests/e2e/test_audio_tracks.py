@@ -17,6 +17,7 @@ import m3u8
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.fixtures.browser import PLAY_MUTED_FROM_START
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import QUICK_H264, MediaFactory
 from videoforge.client.edge import EdgeClient
@@ -24,9 +25,6 @@ from videoforge.client.edge import EdgeClient
 pytestmark = pytest.mark.e2e
 MPD = "{urn:mpeg:dash:schema:mpd:2011}"
 SECONDS = 6
-PLAY_MUTED = (
-    "(() => { const v = document.querySelector('video'); v.muted = true; v.currentTime = 0; return v.play(); })()"
-)
 
 
 def _tone(frequency: int, layout: str) -> list[str]:
@@ -118,7 +116,7 @@ async def test_the_audio_menu_switches_tracks_in_both_players(
                 fetched.clear()
                 await page.get_by_label("DASH (Shaka Player)").check()
                 await expect(player).to_have_attribute("data-engine", engine, timeout=20_000)
-            await page.evaluate(PLAY_MUTED)
+            await page.evaluate(PLAY_MUTED_FROM_START)
             audio = page.get_by_role("button", name=re.compile(r"^Audio"))
             await expect(audio).to_have_accessible_name("Audio: English", timeout=20_000)
             await _wait_for_a_segment_from(page, fetched, english, engine)
@@ -129,7 +127,7 @@ async def test_the_audio_menu_switches_tracks_in_both_players(
             await menu.get_by_role("menuitemradio", name="Français").click()
             await expect(audio).to_have_accessible_name("Audio: Français")
             await expect(player.locator(".audio")).to_have_attribute("data-language", "fr")
-            await page.evaluate(PLAY_MUTED)
+            await page.evaluate(PLAY_MUTED_FROM_START)
             await _wait_for_a_segment_from(page, fetched, french, engine)
             await audio.click()
             await menu.get_by_role("menuitemradio", name="English").click()

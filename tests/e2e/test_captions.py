@@ -18,7 +18,7 @@ from playwright.async_api import Page, async_playwright, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.test_cli import Cli
-from tests.fixtures.browser import launch_chromium
+from tests.fixtures.browser import PLAY_MUTED_FROM_START, launch_chromium
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
@@ -217,7 +217,6 @@ def test_the_cli_adds_lists_and_deletes_captions(
         assert "Example:" in cli("videos", "captions", command, "--help").stdout
 
 
-PLAY_MUTED = "(() => { const v = document.querySelector('video'); v.muted = true; return v.play(); })()"
 PAUSE_IN_FIRST_CUE = "(() => { const v = document.querySelector('video'); v.pause(); v.currentTime = 0.5; })()"
 # The track the page's <video> shows, once its cues are loaded: (language, first cue's text).
 SHOWN_TRACK = """() => {
@@ -241,7 +240,7 @@ async def test_the_watch_page_caption_menu_lists_the_captions_and_shows_the_chos
                 if engine == "Shaka Player":
                     await page.get_by_label("DASH (Shaka Player)").check()
                     await expect(player).to_have_attribute("data-engine", engine, timeout=20_000)
-                await page.evaluate(PLAY_MUTED)
+                await page.evaluate(PLAY_MUTED_FROM_START)
                 captions = page.get_by_role("button", name=re.compile(r"^Captions"))
                 await expect(captions).to_have_accessible_name("Captions: Off", timeout=20_000)
                 await expect(captions).to_be_enabled()

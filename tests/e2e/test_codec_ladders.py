@@ -11,6 +11,7 @@ import m3u8
 import pytest
 
 from tests.e2e.test_players import SHAKA_JS, advances, playing_page
+from tests.fixtures.browser import evaluate_in_time
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import EdgeClient
@@ -70,7 +71,7 @@ async def test_shaka_player_in_chromium_plays_the_av1_rungs(
     playback = client.request("GET", f"/api/stream/{video['id']}/playback")
     playwright, browser, page = await playing_page(platform, SHAKA_JS)
     try:
-        tracks = await page.evaluate(PLAY_AV1, playback["dashUrl"])
+        tracks = await evaluate_in_time(page, PLAY_AV1, playback["dashUrl"])
         assert sorted(height for height, _, _ in tracks) == [360, 480]
         assert all(codec.startswith("av01.") for _, codec, _ in tracks), tracks
         assert await advances(page) > 1.5

@@ -22,6 +22,7 @@ import m3u8
 import pytest
 
 from tests.e2e.test_players import SHAKA_JS, advances, playing_page
+from tests.fixtures.browser import evaluate_in_time
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import QUICK_H264, MediaFactory
 from videoforge.client.edge import EdgeClient
@@ -142,7 +143,7 @@ async def test_the_same_file_with_av1_and_clearkey_plays_in_shaka_player(
 
     playwright, browser, page = await playing_page(platform, SHAKA_JS)
     try:
-        await page.evaluate(PLAY_DASH, playback["dashUrl"])
+        await evaluate_in_time(page, PLAY_DASH, playback["dashUrl"])
         await page.wait_for_function(
             "document.querySelector('video').currentTime > 1.5 || window.failure", timeout=90_000
         )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from tests.fixtures.browser import launch_chromium
+from tests.fixtures.browser import evaluate_in_time, launch_chromium
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
@@ -101,7 +101,7 @@ async def test_player_plays_the_signed_url_and_switches_quality(
 ) -> None:
     playwright, browser, page = await playing_page(platform, library)
     try:
-        heights = await page.evaluate(play, ready_video[url_field])
+        heights = await evaluate_in_time(page, play, ready_video[url_field])
         assert sorted(set(heights)) == [360, 720]
         assert await advances(page) > 1.5
         assert await page.evaluate(switch) == 360

@@ -17,6 +17,7 @@ import m3u8
 import pytest
 
 from tests.e2e.test_players import HLS_JS, SHAKA_JS, advances, playing_page
+from tests.fixtures.browser import evaluate_in_time
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import EdgeClient
@@ -72,7 +73,7 @@ async def protected(platform: RunningPlatform, media_factory: MediaFactory) -> d
 async def _plays(platform: RunningPlatform, library: Path, url: str) -> None:
     playwright, browser, page = await playing_page(platform, library)
     try:
-        await page.evaluate(PLAY, [url, "hls.js" if library == HLS_JS else "shaka"])
+        await evaluate_in_time(page, PLAY, [url, "hls.js" if library == HLS_JS else "shaka"])
         await page.wait_for_function(
             "document.querySelector('video').currentTime > 1.5 || window.failure", timeout=60_000
         )

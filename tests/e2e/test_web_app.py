@@ -44,7 +44,10 @@ RECORD_UPLOAD = """() => {
   }).observe(document.body, { attributes: true, childList: true, characterData: true, subtree: true });
 }"""
 # The clip lasts seconds: by the time a check wants it playing it may have ended, so start it over.
-PLAY_FROM_START = "(() => { const v = document.querySelector('video'); v.currentTime = 0; return v.play(); })()"
+# Not awaiting play()'s promise, which never settles while a player is stalled: the checks after it wait in time.
+PLAY_FROM_START = (
+    "(() => { const v = document.querySelector('video'); v.currentTime = 0; v.play().catch(() => {}); })()"
+)
 
 
 def email(prefix: str) -> str:
