@@ -288,3 +288,17 @@ async def test_a_cancelled_retranscode_leaves_the_playing_version_intact(
     after = client.request("GET", f"/api/stream/{video['id']}/playback")["hlsUrl"]
     assert after.split("?")[0] == before.split("?")[0]
     assert httpx.get(after).status_code == 200
+
+
+async def test_a_transcode_request_sent_again_with_its_request_id_starts_no_second_job(
+    client: EdgeClient, media_factory: MediaFactory
+) -> None:
+    video, _ = upload_and_wait(client, await media_factory.tiny())
+    body = {"videoId": video["id"], "outputFormats": ["mobile"], "requestId": str(uuid.uuid4())}
+    first = client.request("POST", "/v1/jobs", json=body)
+    # As a client retries after its reply was lost: the same request, the same id.
+    assert client.request("POST", "/v1/jobs", json=body)["id"] == first["id"]
+    other = client.request("POST", "/v1/jobs", json={**body, "requestId": str(uuid.uuid4())})
+    assert other["id"] != first["id"]
+    for job in (first, other):
+        assert client.wait_for_job(job["id"], timeout=120)["status"] in ("COMPLETED", "CANCELLED")

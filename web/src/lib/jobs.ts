@@ -79,9 +79,15 @@ function parseLine(line: string): Job {
   return message as Job;
 }
 
-/** Starts a new job for the same video, with the same formats. */
+/** Starts a new job for the same video, with the same formats; the request id makes a resend start no second one. */
 export function retryJob(job: Pick<Job, "videoId" | "outputFormats">): Promise<Job> {
-  return post<Job>("/v1/jobs", { videoId: job.videoId, outputFormats: job.outputFormats ?? [] });
+  const body = { videoId: job.videoId, outputFormats: job.outputFormats ?? [], requestId: requestId() };
+  return post<Job>("/v1/jobs", body);
+}
+
+/** 128 random bits in hex: getRandomValues works on plain-HTTP pages too, where randomUUID does not exist. */
+function requestId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 export function cancelJob(jobId: string): Promise<Job> {

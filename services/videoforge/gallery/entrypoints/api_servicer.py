@@ -79,6 +79,7 @@ class GalleryApiServicer(gallery_api_pb2_grpc.GalleryApiServiceServicer):
             list(request.output_formats),
             encoding_options(request),
             reuse_covering=True,
+            request_id=request.request_id,
         )
         return api.CreateVideoJobResponse(
             job=api_job(ticket.answer, video.media), message=JOB_REUSED if ticket.reused else JOB_CREATED

@@ -172,7 +172,11 @@ class GalleryServicer(gallery_pb2_grpc.GalleryServiceServicer):
 
     async def CreateVideoJob(self, request: pb.CreateVideoJobRequest, context: ServicerContext) -> job_pb2.Job:
         _, ticket = await self._gallery.create_video_job(
-            request.video_id, request.input_source, list(request.output_formats), encoding_options(request)
+            request.video_id,
+            request.input_source,
+            list(request.output_formats),
+            encoding_options(request),
+            request_id=request.request_id,
         )
         return ticket.answer
 

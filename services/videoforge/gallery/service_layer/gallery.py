@@ -272,8 +272,7 @@ class Gallery:
         outbound policy), checks and probes it as uploads are, stores it as the source and transcodes it.
         With `request_id`, a repeat answers the video and job the first request made."""
         principal = require_user()
-        if len(request_id) > MAX_REQUEST_ID:
-            raise InvalidArgument.for_field("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        _check_request_id(request_id)
         title, description = check_title(title), check_description(description)
         visibility = check_visibility(visibility)
         url = self._import_policy.checked_url(url, url_field)
@@ -323,20 +322,27 @@ class Gallery:
         options: EncodingOptions = DEFAULT_ENCODING,
         *,
         reuse_covering: bool = False,
+        request_id: str = "",
     ) -> tuple[Video, JobTicket]:
         """A transcode the owner asked for: by video id, or by the key they uploaded it under. With
-        `reuse_covering`, a running or completed job that makes every requested format answers instead."""
+        `reuse_covering`, a running or completed job that makes every requested format answers instead. With
+        `request_id`, a repeat answers the job the first request started."""
         principal = require_user()
+        _check_request_id(request_id)
         if not video_id.strip() and not input_source.strip():
             raise InvalidArgument.for_field("video_id", "give a video id or an uploaded input_source", "MISSING_FIELD")
         if "://" in input_source:
             # The original API's import: a new video, private since only a transcode was asked for.
             url = input_source.strip()
             title = _file_name(url)[:MAX_TITLE]
-            return await self.import_video(url, title, "", "private", formats, options, url_field="input_source")
+            return await self.import_video(
+                url, title, "", "private", formats, options, url_field="input_source", request_id=request_id
+            )
         video = await self.lookup_video(principal, video_id, input_source)
         video = ensure_manageable(video, video.id, principal)
-        ticket = await self._start_job(video, formats, new_id(), options, reuse_covering=reuse_covering)
+        # The job service starts one job per request id: a repeat of this request meets the job it started.
+        job_request = id_named_by(f"job/{principal.user_id}/{request_id}") if request_id else new_id()
+        ticket = await self._start_job(video, formats, job_request, options, reuse_covering=reuse_covering)
         return video, replace(ticket, reused=ticket.snapshot.job_id == video.latest_job.job_id)
 
     async def reconcile_uploads(self, apply: bool) -> UploadsReport:
@@ -532,3 +538,8 @@ def _file_name(url: str) -> str:
 
 def _older(moment: datetime | None, cutoff: datetime) -> bool:
     return moment is not None and moment < cutoff
+
+
+def _check_request_id(request_id: str) -> None:
+    if len(request_id) > MAX_REQUEST_ID:
+        raise InvalidArgument.for_field("request_id", f"must be at most {MAX_REQUEST_ID} characters")

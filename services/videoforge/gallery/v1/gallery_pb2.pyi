@@ -544,6 +544,7 @@ class CreateVideoJobRequest(_message.Message):
     OUTPUT_FORMATS_FIELD_NUMBER: _builtins.int
     CODECS_FIELD_NUMBER: _builtins.int
     PROTECTION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """The video to transcode. One of `video_id` or `input_source` is required."""
     input_source: _builtins.str
@@ -552,6 +553,10 @@ class CreateVideoJobRequest(_message.Message):
     """
     protection: _builtins.str
     """`clearkey` (CENC, played over DASH) or `aes-128` (HLS); empty plays in the clear."""
+    request_id: _builtins.str
+    """Optional. A unique id for this request (a UUID, at most 100 characters): sent again with the same id, as
+    after a lost reply, it answers the job the first one started instead of starting another.
+    """
     @_builtins.property
     def output_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Formats or aliases; empty means every rung that fits the source."""
@@ -570,10 +575,11 @@ class CreateVideoJobRequest(_message.Message):
         output_formats: _abc.Iterable[_builtins.str] | None = ...,
         codecs: _abc.Iterable[_builtins.str] | None = ...,
         protection: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "input_source", b"input_source", "output_formats", b"output_formats", "protection", b"protection", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codecs", b"codecs", "input_source", b"input_source", "output_formats", b"output_formats", "protection", b"protection", "request_id", b"request_id", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
