@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import socket
 from itertools import islice
+from pathlib import Path
 
 from videoforge.kit.settings import Settings
+from videoforge.platform.embedded_s3 import GRPC_PORT_OFFSET, _ports
 from videoforge.platform.ports import free_port, ports_from
 from videoforge.platform.supervisor import relocated_service_addresses
 
@@ -44,3 +46,10 @@ def test_a_service_moved_off_a_taken_default_port_does_not_take_the_edge_port() 
         moved = relocated_service_addresses(Settings(), avoid=promised)
     port = int(moved["identity_address"].rpartition(":")[2])
     assert port != identity_port and port not in promised
+
+
+def test_the_embedded_s3_takes_no_port_an_outgoing_connection_could_be_given(tmp_path: Path) -> None:
+    low, _high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    chosen = _ports(tmp_path / "ports.json", avoid=())
+    assert all(port + GRPC_PORT_OFFSET < low for port in chosen.values()), chosen
+    assert len({*chosen.values(), *(port + GRPC_PORT_OFFSET for port in chosen.values())}) == 2 * len(chosen)
