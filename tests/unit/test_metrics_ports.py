@@ -53,3 +53,9 @@ def test_the_embedded_s3_takes_no_port_an_outgoing_connection_could_be_given(tmp
     chosen = _ports(tmp_path / "ports.json", avoid=())
     assert all(port + GRPC_PORT_OFFSET < low for port in chosen.values()), chosen
     assert len({*chosen.values(), *(port + GRPC_PORT_OFFSET for port in chosen.values())}) == 2 * len(chosen)
+
+
+def test_free_ports_lie_below_those_outgoing_connections_are_given() -> None:
+    low, _high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    handed = {free_port() for _ in range(20)}
+    assert all(port < low for port in handed), handed

@@ -35,8 +35,9 @@ STOP_GRACE_SECONDS = 15.0
 # when told otherwise): both ports must be free, and below 65535.
 GRPC_PORT_OFFSET = 10000
 # HTTP ports from here, gRPC ports 10000 above: all below the ports Linux hands outgoing connections (32768 up by
-# default), which the platform's own clients draw on constantly and could take between our check and weed's bind.
-_PORT_RANGE = (10000, 22000)
+# default), which the platform's own clients draw on constantly and could take between our check and weed's bind,
+# and below those `ports.free_port` hands out.
+_PORT_RANGE = (10000, 20000)
 _SERVERS = ("s3", "master", "volume", "filer", "admin")
 # The S3 identity may do everything; it is the only one and lives only on loopback.
 _ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]

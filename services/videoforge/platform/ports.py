@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Collection, Iterator
 
+# Handed out by `free_port`: below the ports Linux gives outgoing connections (32768 up by default), so that no
+# client connecting meanwhile can take a port between its check and its server's bind. (The embedded S3 takes its
+# ports below these.)
+HANDED_OUT = range(30000, 32768)
 
-def port_is_free(host: str, port: int) -> bool:
+
+def port_is_free(host: str, port: int, *, reuse: bool = True) -> bool:
+    """Whether a server could bind `port` now; with `reuse`, as servers bind (connections of a previous run
+    lingering in TIME_WAIT don't make a port busy), otherwise as one that does not ask to reuse addresses."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # As servers bind: connections of a previous run lingering in TIME_WAIT don't make a port busy.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -21,10 +29,9 @@ def free_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
     """A port free right now and not in `avoid` (ports promised to a server that has not bound them yet); the
     caller's server should bind it soon, before anything else takes it."""
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((host, 0))
-            port = int(probe.getsockname()[1])
-        if port not in avoid:
+        port = random.choice(HANDED_OUT)
+        # Free for any server, even one that does not reuse addresses: the caller's may not.
+        if port not in avoid and port_is_free(host, port, reuse=False):
             return port
 
 
