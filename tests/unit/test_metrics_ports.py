@@ -59,3 +59,8 @@ def test_free_ports_lie_below_those_outgoing_connections_are_given() -> None:
     low, _high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     handed = {free_port() for _ in range(20)}
     assert all(port < low for port in handed), handed
+
+
+def test_a_port_handed_out_is_not_handed_out_again_before_its_server_could_bind_it() -> None:
+    handed = [free_port() for _ in range(200)]
+    assert len(set(handed)) == len(handed)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import socket
+from collections import deque
 from collections.abc import Collection, Iterator
 
 # Handed out by `free_port`: below the ports Linux gives outgoing connections (32768 up by default), so that no
 # client connecting meanwhile can take a port between its check and its server's bind. (The embedded S3 takes its
 # ports below these.)
 HANDED_OUT = range(30000, 32768)
+_handed: deque[int] = deque(maxlen=512)
 
 
 def port_is_free(host: str, port: int, *, reuse: bool = True) -> bool:
@@ -30,8 +32,10 @@ def free_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
     caller's server should bind it soon, before anything else takes it."""
     while True:
         port = random.choice(HANDED_OUT)
-        # Free for any server, even one that does not reuse addresses: the caller's may not.
-        if port not in avoid and port_is_free(host, port, reuse=False):
+        # Free for any server, even one that does not reuse addresses: the caller's may not. Not one handed out
+        # lately either: its server may not have bound it yet.
+        if port not in avoid and port not in _handed and port_is_free(host, port, reuse=False):
+            _handed.append(port)
             return port
 
 
