@@ -180,10 +180,13 @@ async def test_a_full_scratch_disk_fails_the_attempt_as_retryable_and_publishes_
     assert client.request("GET", f"/api/gallery/videos/{video['id']}")["status"] != "ready"
     # The platform's own worker, with room to work, takes the retry and finishes it.
     final = client.wait_for_job(job_id, timeout=180)
-    assert final["status"] == "COMPLETED" and final["attempt"] == 2, final
+    # The small-disk worker may fail the job again before it stops, so the retry that completes can be any later one.
+    assert final["status"] == "COMPLETED" and final["attempt"] >= 2, final
     assert first_and_last_segments_play(client, video["id"])
-    # The segments attempt 1 uploaded as it went (its growing presentation) go once attempt 2 completes.
-    assert await platform.blob_store().list(f"videos/{video['id']}/jobs/{job_id}/attempt-1/") == []
+    # The segments the failed attempts uploaded as they went (their growing presentations) go once the job completes.
+    bucket = platform.blob_store()
+    for attempt in range(1, final["attempt"]):
+        assert await bucket.list(f"videos/{video['id']}/jobs/{job_id}/attempt-{attempt}/") == [], attempt
 
 
 async def test_restart_failed_after_a_dead_letter_runs_the_job_again_to_completion(
