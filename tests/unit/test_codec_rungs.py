@@ -51,11 +51,13 @@ def test_each_codec_and_picture_shape_gets_its_own_adaptation_set_after_the_audi
 
     sets = _adaptation_sets([HD, uhd_shape, SD], 1, extra)
 
+    # Video is cut at every keyframe (the keyframes say where segments start); the audio where the video is.
+    cut = "seg_duration=0.1,"
     assert sets == (
-        "id=0,streams=0,1 id=1,streams=2 id=2,streams=3 "  # H.264 16:9, H.264 854x480, the audio
-        "id=3,streams=4,5 id=4,streams=6 id=5,streams=7,8 id=6,streams=9"  # HEVC, then AV1, by shape
+        f"id=0,{cut}streams=0,1 id=1,{cut}streams=2 id=2,streams=3 "  # H.264 16:9, H.264 854x480, the audio
+        f"id=3,{cut}streams=4,5 id=4,{cut}streams=6 id=5,{cut}streams=7,8 id=6,{cut}streams=9"  # HEVC, AV1
     )
-    assert _adaptation_sets([HD, SD], 0) == "id=0,streams=0 id=1,streams=1"
+    assert _adaptation_sets([HD, SD], 0) == f"id=0,{cut}streams=0 id=1,{cut}streams=1"
 
 
 def test_the_encoders_of_other_codecs_share_the_h264_rungs_pictures_and_keyframes() -> None:

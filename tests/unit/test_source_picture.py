@@ -81,7 +81,7 @@ def test_a_variable_frame_rate_ladder_is_keyed_by_time_in_every_codec() -> None:
     assert not any(rung.keyframes_by_time for rung in plan_ladder(_probed()))
 
 
-def test_rungs_keyed_by_time_force_a_keyframe_every_two_seconds_with_no_gop_limit_before_it() -> None:
+def test_rungs_keyed_by_time_force_a_keyframe_each_two_seconds_with_no_gop_limit_before_it() -> None:
     encoder = FfmpegEncoder(cpu_count=4)
     [timed] = plan_ladder(_probed(avg_frame_rate="21/1", r_frame_rate="60/1"), ["1080p"])
     [hevc, av1] = codec_rungs([timed], ["h264", "hevc", "av1"])
@@ -90,15 +90,16 @@ def test_rungs_keyed_by_time_force_a_keyframe_every_two_seconds_with_no_gop_limi
     x265 = encoder._codec_rungs_args([timed], [hevc], 1.0)
     svt = encoder._codec_rungs_args([timed], [hevc, av1], 1.0)
 
-    forced = ["-force_key_frames:v:0", "expr:gte(t,n_forced*2)", "-forced-idr:v:0", "1"]
+    every_two_seconds = "expr:lt(n_forced,1)+gt(floor(t/2),floor(prev_forced_t/2))"
+    forced = ["-force_key_frames:v:0", every_two_seconds, "-forced-idr:v:0", "1"]
     assert _after(x264, "-force_key_frames:v:0", 4) == forced
     assert _after(x264, "-g:v:0", 2) == ["-g:v:0", str(KEYFRAME_CEILING)]
     # The source's own frame timing, never frames duplicated up to its base rate.
     assert _after(x264, "-fps_mode:v:0", 2) == ["-fps_mode:v:0", "vfr"]
     assert _after(svt, "-fps_mode:v:2", 2) == ["-fps_mode:v:2", "vfr"]
-    assert _after(x265, "-force_key_frames:v:1", 2) == ["-force_key_frames:v:1", "expr:gte(t,n_forced*2)"]
+    assert _after(x265, "-force_key_frames:v:1", 2) == ["-force_key_frames:v:1", every_two_seconds]
     assert f"keyint={KEYFRAME_CEILING}:" in x265[x265.index("-x265-params:v:1") + 1]
-    assert _after(svt, "-force_key_frames:v:2", 2) == ["-force_key_frames:v:2", "expr:gte(t,n_forced*2)"]
+    assert _after(svt, "-force_key_frames:v:2", 2) == ["-force_key_frames:v:2", every_two_seconds]
     # Constant-rate rungs keep their fixed GOP in frames, as chunked encodes cut them.
     [fixed] = plan_ladder(_probed(), ["1080p"])
     assert "-force_key_frames:v:0" not in encoder._video_args(fixed, 1.0, ":0")

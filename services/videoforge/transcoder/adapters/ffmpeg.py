@@ -29,7 +29,7 @@ from videoforge.transcoder.adapters.ffmpeg_tone_map import SDR_PICTURE, SDR_TAGS
 from videoforge.transcoder.domain.audio_renditions import SAMPLE_RATE, AudioRendition
 from videoforge.transcoder.domain.chunks import Chunk, ChunkPlan
 from videoforge.transcoder.domain.errors import UnsupportedMedia
-from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SEGMENTS, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 from videoforge.transcoder.domain.presentation import PresentationLayout
 from videoforge.transcoder.domain.tone_mapping import ToneMap
@@ -59,6 +59,9 @@ SVT_AV1_PRESET = 10
 # The most frames a GOP spans when keyframes come by time: GOP_SECONDS at the highest frame rate accepted. Forced
 # keyframes come first; past it an encoder adds one (on the same frame in every rung, so still aligned).
 KEYFRAME_CEILING = GOP_SECONDS * math.ceil(MediaLimits().max_frame_rate)
+# The DASH muxer cuts a video segment at a keyframe this long after the segment's start: shorter than any segment,
+# so that every keyframe starts one.
+KEYFRAME_CUT_SECONDS = 0.1
 # Room for containers' headers and indexes beyond what the streams themselves take.
 FILE_SIZE_MARGIN = 64 * 1024**2
 # ffprobe's JSON is small for any real file; a huge report means a hostile one.
@@ -225,10 +228,10 @@ class FfmpegEncoder:
         argv = self._ladder_input(source, rungs, len(codecs), picture=picture)
         total_work = _encode_work([*rungs, *layout.codec_rungs])
         for i, rung in enumerate(rungs):
-            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_work, f":{i}")]
+            argv += ["-map", f"[v{i}]", *self._video_args(rung, total_work, f":{i}", opening=True)]
         for output_index, rendition in enumerate(layout.audio):
             argv += _audio_args(rendition, output_index)
-        argv += self._codec_rungs_args(rungs, layout.codec_rungs, total_work)
+        argv += self._codec_rungs_args(rungs, layout.codec_rungs, total_work, opening=True)
         argv += [*(SDR_TAGS if tone_map else ()), *_cenc_args(options), *_dash_output(rungs, layout, out_dir)]
         cost = sum(ENCODE_COST[codec] for codec in codecs)
         await self._run_encode(
@@ -345,8 +348,9 @@ class FfmpegEncoder:
         if on_progress is not None:
             on_progress(1.0)
 
-    def _video_args(self, rung: Rung, total_pixels: float, stream: str = "") -> list[str]:
-        """x264 options for one rung; `stream` (`:0`, `:1`...) picks its video stream when rungs share an output."""
+    def _video_args(self, rung: Rung, total_pixels: float, stream: str = "", *, opening: bool = False) -> list[str]:
+        """x264 options for one rung; `stream` (`:0`, `:1`...) picks its video stream when rungs share an output.
+        `opening`: the first GOP cut in OPENING_SEGMENTS (a presentation's; a chunk's GOPs stay whole)."""
         # Each x264 gets threads in proportion to its share of the pixels, so all rungs finish together
         # instead of the largest trailing alone while the others idle.
         threads = self._threads(rung, total_pixels)
@@ -357,7 +361,7 @@ class FfmpegEncoder:
             # Fixed GOP, no scene-cut keyframes: keyframes must align across rungs or players stall when
             # switching, and every segment must start on one.
             f"-g{v}", str(_keyint(rung)), f"-keyint_min{v}", str(_keyint(rung)), f"-sc_threshold{v}", "0",
-            *_timed_by_source(rung, v, idr=True),
+            *_forced_keyframes(rung, v, idr=True, opening=opening),
             f"-pix_fmt{v}", "yuv420p",
         ]  # fmt: skip
 
@@ -365,25 +369,30 @@ class FfmpegEncoder:
         """Each encoder's threads in proportion to its share of the work (`_encode_work`)."""
         return max(1, math.ceil(self._cpu_count * _encode_work([rung]) / total_work))
 
-    def _codec_rungs_args(self, rungs: Sequence[Rung], codec_rungs: Sequence[Rung], total_work: float) -> list[str]:
+    def _codec_rungs_args(
+        self, rungs: Sequence[Rung], codec_rungs: Sequence[Rung], total_work: float, *, opening: bool = False
+    ) -> list[str]:
         """The rungs in other codecs, mapped after the audio (as the layout numbers them), each fed by its H.264
-        rung's scaled picture: codec by codec, rung by rung."""
+        rung's scaled picture: codec by codec, rung by rung. `opening`: as `_video_args`."""
         argv: list[str] = []
         for k, rung in enumerate(codec_rungs):
             copy, i = divmod(k, len(rungs))
             v, threads = f":v:{len(rungs) + k}", self._threads(rung, total_work)
-            encoder = self._hevc_args(rung, threads, v) if rung.codec == "hevc" else _av1_args(rung, threads, v)
+            if rung.codec == "hevc":
+                encoder = self._hevc_args(rung, threads, v, opening=opening)
+            else:
+                encoder = _av1_args(rung, threads, v, opening=opening)
             argv += ["-map", f"[v{i}c{copy + 1}]", *encoder]
         return argv
 
-    def _hevc_args(self, rung: Rung, threads: int, v: str) -> list[str]:
+    def _hevc_args(self, rung: Rung, threads: int, v: str, *, opening: bool) -> list[str]:
         """x265 for one rung, tagged `hvc1` (what Apple's players and MSE want in MP4), with x264's fixed GOP:
         closed, no scene-cut keyframes, so its keyframes fall where every other rung's do."""
         gop = _keyint(rung)
         params = f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:pools={threads}:log-level=error"
         return [
             f"-c{v}", "libx265", f"-tag{v}", "hvc1", f"-preset{v}", self._preset,
-            *_rate_args(rung, v), f"-x265-params{v}", params, *_timed_by_source(rung, v, idr=True),
+            *_rate_args(rung, v), f"-x265-params{v}", params, *_forced_keyframes(rung, v, idr=True, opening=opening),
         ]  # fmt: skip
 
     def _encode_timeout(self, duration: float) -> float:
@@ -541,7 +550,7 @@ def _audio_args(rendition: AudioRendition, output_index: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _av1_args(rung: Rung, threads: int, v: str) -> list[str]:
+def _av1_args(rung: Rung, threads: int, v: str, *, opening: bool) -> list[str]:
     """SVT-AV1 for one rung at its average bitrate (SVT caps peaks in constant-quality mode only), or at constant
     quality `crf` under its peak rate; keyframes every GOP and none at scene changes, as the other rungs."""
     params = f"keyint={_keyint(rung)}:scd=0:lp={threads}"
@@ -550,7 +559,7 @@ def _av1_args(rung: Rung, threads: int, v: str) -> list[str]:
         rate = [f"-crf{v}", f"{rung.crf:.0f}", f"-maxrate{v}", f"{rung.maxrate_kbps}k"]
     return [
         f"-c{v}", "libsvtav1", f"-preset{v}", str(SVT_AV1_PRESET), *rate,
-        f"-svtav1-params{v}", params, *_timed_by_source(rung, v, idr=False),
+        f"-svtav1-params{v}", params, *_forced_keyframes(rung, v, idr=False, opening=opening),
     ]  # fmt: skip
 
 
@@ -559,16 +568,31 @@ def _keyint(rung: Rung) -> int:
     return KEYFRAME_CEILING if rung.keyframes_by_time else rung.gop_frames
 
 
-def _timed_by_source(rung: Rung, v: str, *, idr: bool) -> list[str]:
-    """For a rung keyed by time: the source's frame timing kept (the DASH muxer would otherwise have frames
-    duplicated up to a constant rate, the stream's base rate, which a phone's clip puts at 120 fps or more), and a
-    keyframe at the first frame at or past each multiple of GOP_SECONDS, the same frame in every rung whatever the
-    codec. `idr`: the encoder is told to make it an IDR frame (x264, x265), as a segment must start a closed GOP;
-    an AV1 key frame is one already."""
-    if not rung.keyframes_by_time:
+def _forced_keyframes(rung: Rung, v: str, *, idr: bool, opening: bool) -> list[str]:
+    """Keyframes forced where segments must start, on the same frame in every rung whatever the codec: the first
+    frame of each GOP and, with `opening`, of each of the first GOP's OPENING_SEGMENTS parts. A rung keyed by time
+    counts GOPs in the source's seconds and keeps the source's frame timing (the DASH muxer would otherwise have
+    frames duplicated up to a constant rate, the stream's base rate, which a phone's clip puts at 120 fps or more);
+    any other counts them in frames (`gop_frames`, as the encoder's own GOP). `idr`: the encoder is told to make each
+    an IDR frame (x264, x265), as a segment must start a closed GOP; an AV1 key frame is one already."""
+    if not (rung.keyframes_by_time or opening):
         return []
+    position, previous, gop = (
+        ("t", "prev_forced_t", GOP_SECONDS) if rung.keyframes_by_time else ("n", "prev_forced_n", rung.gop_frames)
+    )
+    parts = OPENING_SEGMENTS if opening else 1
+    # A frame starts a segment when it is the first one forced, or lies in a later part than the last one forced.
+    expression = f"lt(n_forced,1)+gt({_segment_part(position, gop, parts)},{_segment_part(previous, gop, parts)})"
+    timing = [f"-fps_mode{v}", "vfr"] if rung.keyframes_by_time else []
     idr_args = [f"-forced-idr{v}", "1"] if idr else []
-    return [f"-fps_mode{v}", "vfr", f"-force_key_frames{v}", f"expr:gte(t,n_forced*{GOP_SECONDS})", *idr_args]
+    return [*timing, f"-force_key_frames{v}", f"expr:{expression}", *idr_args]
+
+
+def _segment_part(position: str, gop: float, parts: int) -> str:
+    """The number of the segment a frame at `position` (seconds or frames, as `gop`) lies in, the first GOP cut in
+    `parts`: an FFmpeg expression."""
+    whole = f"floor({position}/{gop})"
+    return whole if parts == 1 else f"if(lt({position},{gop}),floor({position}*{parts}/{gop}),{parts - 1}+{whole})"
 
 
 def _rate_args(rung: Rung, v: str) -> list[str]:
@@ -600,10 +624,15 @@ def _adaptation_sets(rungs: Sequence[Rung], audio_count: int, codec_rungs: Seque
     and 854x480 is not exactly 16:9), then each audio rendition in a set of its own (one language, one channel
     count each), then the rungs of each other codec by shape (a set holds one codec family, so a player picks a
     set it can decode)."""
-    audio = [str(len(rungs) + i) for i in range(audio_count)]
-    other_codecs = _video_sets(codec_rungs, first_stream=len(rungs) + audio_count)
-    sets = [*_video_sets(rungs, first_stream=0), *audio, *other_codecs]
-    return " ".join(f"id={number},streams={streams}" for number, streams in enumerate(sets))
+    # A video set's segments start at each of its keyframes, which alone say where (the opening's are shorter
+    # than a GOP); the audio is cut where the video is.
+    cut = f"seg_duration={KEYFRAME_CUT_SECONDS},"
+    audio = [f"streams={len(rungs) + i}" for i in range(audio_count)]
+    video = [f"{cut}streams={streams}" for streams in _video_sets(rungs, first_stream=0)]
+    other_codecs = [
+        f"{cut}streams={streams}" for streams in _video_sets(codec_rungs, first_stream=len(rungs) + audio_count)
+    ]
+    return " ".join(f"id={number},{streams}" for number, streams in enumerate([*video, *audio, *other_codecs]))
 
 
 def _video_sets(rungs: Sequence[Rung], *, first_stream: int) -> list[str]:

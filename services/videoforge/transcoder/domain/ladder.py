@@ -13,6 +13,10 @@ from videoforge.transcoder.domain.media import MediaInfo
 
 # Seconds between keyframes; the packager cuts segments of the same length at those keyframes.
 GOP_SECONDS = 2
+# A presentation's first GOP is cut into this many segments (half a second each), each starting on a keyframe of its
+# own: a video being transcoded is watchable once half a second of every rung is encoded, and any player starts
+# after a smaller first download.
+OPENING_SEGMENTS = 4
 # Floor for the bitrate of a rung smaller than every format (bits per pixel grow as frames shrink).
 MIN_VIDEO_KBPS = 150
 # Another codec's rung takes this share of the H.264 rung's bitrates for about its quality: bench/codec_bench.py
