@@ -75,8 +75,15 @@ def test_the_ceiling_leaves_headroom_for_the_aac_encode() -> None:
     assert FILTER_TRUE_PEAK_DBTP < -1.0
 
 
-def test_the_second_pass_carries_the_measured_figures_and_asks_for_linear_gain() -> None:
-    text = normalization_filter(Measurement(-30.12, -26.4, 2.3, -40.12, 0.02), channels=2)
+def test_a_track_whose_peaks_allow_it_gets_the_gain_alone() -> None:
+    # loudnorm's linear mode applies the same gain, but only after 3 s of look-ahead.
+    assert normalization_filter(Measurement(-30.12, -26.4, 2.3, -40.12, 0.02), channels=2) == (
+        "aformat=channel_layouts=stereo,volume=14.12dB"
+    )
+
+
+def test_the_second_pass_of_a_track_with_loud_peaks_carries_the_measured_figures() -> None:
+    text = normalization_filter(Measurement(-30.12, -6.4, 2.3, -40.12, 0.02), channels=2)
 
     layout, loudnorm = text.split(",")
     assert layout == "aformat=channel_layouts=stereo"
@@ -86,7 +93,7 @@ def test_the_second_pass_carries_the_measured_figures_and_asks_for_linear_gain()
         "TP": f"{FILTER_TRUE_PEAK_DBTP:g}",
         "LRA": "11",
         "measured_I": "-30.12",
-        "measured_TP": "-26.40",
+        "measured_TP": "-6.40",
         "measured_LRA": "2.30",
         "measured_thresh": "-40.12",
         "offset": "0.02",
@@ -96,7 +103,7 @@ def test_the_second_pass_carries_the_measured_figures_and_asks_for_linear_gain()
 
 def test_a_wide_range_track_is_not_squeezed_to_the_default_range() -> None:
     # loudnorm keeps to linear gain only for a range within its target: it is told the track's own.
-    assert ":LRA=18.5:" in normalization_filter(_measured(-24.0, -12.0, range_lu=18.5), channels=2)
+    assert ":LRA=18.5:" in normalization_filter(_measured(-24.0, -8.0, range_lu=18.5), channels=2)
     assert ":LRA=50:" in normalization_filter(_measured(-24.0, -12.0, range_lu=70.0), channels=2)
     assert not _measured(-24.0, -12.0, range_lu=70.0).linear
 

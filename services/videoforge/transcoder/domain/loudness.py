@@ -1,6 +1,8 @@
 """EBU R128 loudness normalisation in two passes: FFmpeg's `loudnorm` measures each audio rendition's source
-track, then a second `loudnorm` given those figures brings it to -16 LUFS integrated with true peaks at most
--1 dBTP, by one linear gain wherever that gain keeps the peaks under the ceiling.
+track, then the encode brings it to -16 LUFS integrated with true peaks at most -1 dBTP, by one linear gain
+(`volume`) wherever that gain keeps the peaks under the ceiling. That is the gain loudnorm's second pass would
+apply, without its 3 s look-ahead: the encode's first segment would wait for 3 s of audio, and for the 3 s of
+video read with it.
 
 Where it cannot (a quiet track with loud peaks), loudnorm's own fallback takes over: gain riding with a true-peak
 limiter (looking ahead, oversampled at 192 kHz). Measured on a quiet track with loud clicks, it lands on the target
@@ -96,7 +98,9 @@ def measure_filter(channels: int) -> str:
 
 def normalization_filter(measured: Measurement, channels: int) -> str:
     """The second pass over a source track as the encode applies it (`-filter:a:K`): the same layout as measured,
-    then loudnorm told the first pass's figures, linear where the peaks allow."""
+    then the linear gain where the peaks allow, else loudnorm told the first pass's figures."""
+    if measured.linear:
+        return f"{_layout(channels)},volume={measured.gain_db:.2f}dB"
     range_lu = min(max(TARGET_RANGE_LU, measured.range_lu), MAX_RANGE_LU)
     figures = (
         f"measured_I={measured.integrated_lufs:.2f}:measured_TP={measured.true_peak_dbtp:.2f}"
