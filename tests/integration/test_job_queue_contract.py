@@ -445,3 +445,39 @@ async def test_a_relayed_outbox_row_keeps_the_trace_of_the_transaction_that_wrot
     assert claim is not None
     carried = trace.get_current_span(trace_context_of(claim.payload)).get_span_context()
     assert carried.trace_id == span.get_span_context().trace_id
+
+
+async def test_postgres_wakes_an_idle_worker_as_a_job_is_enqueued(
+    postgres_queue: PostgresJobQueue, new_engine: Callable[[], AsyncEngine]
+) -> None:
+    other_process = PostgresJobQueue(new_engine(), **RETRY)
+    try:
+        await postgres_queue.wait_for_work(0.01)  # listening from here on
+        waiting = asyncio.create_task(postgres_queue.wait_for_work(60))
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "nothing was enqueued yet"
+        started = asyncio.get_running_loop().time()
+        await other_process.enqueue("job-1", {})
+        await asyncio.wait_for(waiting, 10)
+        assert asyncio.get_running_loop().time() - started < 2
+        assert (claim := await postgres_queue.claim("worker-a", LEASE)) is not None and claim.job_id == "job-1"
+    finally:
+        await postgres_queue.dispose()
+
+
+async def test_postgres_announces_an_enqueue_only_once_its_transaction_commits(
+    postgres_queue: PostgresJobQueue, new_engine: Callable[[], AsyncEngine]
+) -> None:
+    engine = new_engine()
+    try:
+        await postgres_queue.wait_for_work(0.01)
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await postgres_queue.enqueue_in(connection, "rolled-back", {})
+            await transaction.rollback()
+        # No announcement came: the wait runs its whole time.
+        started = asyncio.get_running_loop().time()
+        await postgres_queue.wait_for_work(1.0)
+        assert asyncio.get_running_loop().time() - started >= 0.9
+    finally:
+        await postgres_queue.dispose()

@@ -16,6 +16,7 @@ Errors reaching the backing store (database down, SQS unreachable) propagate as 
 from __future__ import annotations
 
 import abc
+import asyncio
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +76,11 @@ class JobQueue(abc.ABC):
     async def claim(self, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
         """Leases the next waiting message, or returns None when none is waiting. ``worker_id`` names
         the holder for operators where the backend can record it."""
+
+    async def wait_for_work(self, seconds: float) -> None:
+        """Returns when a message may have come, at the latest after ``seconds``: an idle worker's pause before
+        it claims again. A backend that hears of new messages returns as one comes; this one just waits."""
+        await asyncio.sleep(seconds)
 
     @abc.abstractmethod
     async def renew(self, claim: ClaimedJob, lease_seconds: float) -> bool:

@@ -9,16 +9,26 @@ stale holder matches no row.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import psycopg
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from videoforge.kit.tracing import with_trace_context
 from videoforge.queue.port import LEASES_EXHAUSTED, ClaimedJob, DeadLetter, JobQueue, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+# Where an enqueue is announced to idle workers, so that they claim at once instead of at their next poll.
+NEW_MESSAGE_CHANNEL = "videoforge_queue_message"
+_ANNOUNCE = text(f"SELECT pg_notify('{NEW_MESSAGE_CHANNEL}', '')")
 
 # The claim's delivery still holds a live lease.
 _HELD = "id = :id AND attempts = :attempt AND leased_by IS NOT NULL AND visible_at > now()"
@@ -133,6 +143,34 @@ class PostgresJobQueue(JobQueue):
     ) -> None:
         self._engine = engine
         self._retry = RetryPolicy(max_attempts, backoff_base, backoff_cap)
+        # A connection of its own, outside the engine's pool: it must sit outside any transaction to hear.
+        self._listener: psycopg.AsyncConnection[Any] | None = None
+
+    async def wait_for_work(self, seconds: float) -> None:
+        """Returns when an enqueue is announced (or one was since the last wait), at the latest after `seconds`.
+        Without the database it waits out `seconds`, and listens again next time."""
+        try:
+            listener = self._listener or await self._listen()
+            async for _ in listener.notifies(timeout=seconds, stop_after=1):
+                pass
+        except psycopg.Error as error:
+            log.warning("cannot hear of new jobs, polling instead: %s", error)
+            await self.dispose()
+            await asyncio.sleep(seconds)
+
+    async def dispose(self) -> None:
+        """Closes its listening connection (never the engine it was given)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                await listener.close()
+
+    async def _listen(self) -> psycopg.AsyncConnection[Any]:
+        url = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        listener = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        await listener.execute(f"LISTEN {NEW_MESSAGE_CHANNEL}")
+        self._listener = listener
+        return listener
 
     async def enqueue(self, job_id: str, payload: Mapping[str, Any], *, delay_seconds: float = 0) -> None:
         async with self._engine.begin() as connection:
@@ -150,6 +188,8 @@ class PostgresJobQueue(JobQueue):
         carries the current trace, which the worker continues."""
         values = {"job_id": job_id, "payload": with_trace_context(payload), "delay": float(delay_seconds)}
         await connection.execute(_ENQUEUE, values)
+        # Delivered when the caller's transaction commits, never before; dropped with it if it rolls back.
+        await connection.execute(_ANNOUNCE)
 
     async def claim(self, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
         async with self._engine.begin() as connection:

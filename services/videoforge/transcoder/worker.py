@@ -102,10 +102,19 @@ class TranscodeWorker:
                 log.warning("could not reach the queue; retrying", exc_info=True)
                 claim = None
             if claim is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), IDLE_POLL_SECONDS)
+                await self._idle(stop)
                 continue
             await self.handle(claim)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Until a job may have come (the queue says so, or IDLE_POLL_SECONDS passed) or the worker is stopped."""
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self._queue.wait_for_work(IDLE_POLL_SECONDS))]
+        try:
+            await asyncio.wait(waits, timeout=IDLE_POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def handle(self, claim: ClaimedJob) -> None:
         with delivery_span(claim):

@@ -36,7 +36,8 @@ def consumer_queue(settings: Settings) -> tuple[JobQueue, list[object]]:
         raise SystemExit("DATABASE_URL is not set; start the platform with `videoforge up`.")
     migrate(settings.database_url, "queue", PostgresJobQueue.migrations_dir)
     engine = create_engine_for(settings.database_url, pool_size=2)
-    return PostgresJobQueue(engine, max_attempts=settings.queue_max_attempts), [engine]
+    queue = PostgresJobQueue(engine, max_attempts=settings.queue_max_attempts)
+    return queue, [queue, engine]
 
 
 async def run_worker(settings: Settings) -> None:
