@@ -44,6 +44,25 @@ async def test_segments_go_up_before_the_manifests_each_once_and_playable_is_ann
     assert (tmp_path / "staging" / "master.m3u8").read_text() == "0/1.m4s\n0/2.m4s\n"
 
 
+async def test_the_master_goes_up_only_once_the_playlists_it_names_are_up(tmp_path: Path) -> None:
+    stored: list[str] = []
+
+    async def upload(path: Path, relative: str) -> None:
+        await asyncio.sleep(0.05 if relative == "media_1.m3u8" else 0)  # one playlist slower than the rest
+        stored.append(relative)
+
+    async def announce(state: PresentationSnapshot) -> None:
+        pass
+
+    playlists = [(ManifestFile(f"media_{n}.m3u8", "HLS_PLAYLIST"), b"0/1.m4s\n") for n in range(3)]
+    state = snapshot(tmp_path, 1, playable=True)
+    sink = PresentationUpload(upload, tmp_path / "staging", announce)
+    await sink.publish(PresentationSnapshot(tmp_path, state.segments, [state.manifests[0], *playlists], playable=True))
+
+    assert stored[0] == "0/1.m4s" and stored[-1] == "master.m3u8"
+    assert sorted(stored[1:-1]) == ["media_0.m3u8", "media_1.m3u8", "media_2.m3u8"]
+
+
 async def test_a_failed_upload_stops_the_others_and_fails_with_its_own_error(tmp_path: Path) -> None:
     finished: list[str] = []
 

@@ -29,8 +29,8 @@ from videoforge.transcoder.domain.presentation import (
 )
 from videoforge.transcoder.domain.tone_mapping import ToneMap
 
-# How often the growing output is looked at: a fraction of a segment's length.
-POLL_SECONDS = 0.25
+# How often the growing output is looked at: a fraction of the shortest segment's length.
+POLL_SECONDS = 0.1
 
 
 async def encode_presentation(

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from videoforge.transcoder.domain.presentation import PresentationSink, PresentationSnapshot
+from videoforge.transcoder.domain.presentation import ManifestFile, PresentationSink, PresentationSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,10 @@ class PresentationUpload(PresentationSink):
     async def publish(self, snapshot: PresentationSnapshot) -> None:
         new = [segment for segment in snapshot.segments if segment not in self.uploaded]
         await self._upload_all([(snapshot.output_dir / segment, segment) for segment in new])
-        for manifest, data in snapshot.manifests:
-            if self._published.get(manifest.relative) == data:
-                continue
-            # The bytes as read, not the file: the muxer may have written a newer one listing newer segments.
-            staged = self._staging / manifest.relative
-            await asyncio.to_thread(_write, staged, data)
-            await self._upload(staged, manifest.relative)
-            self._published[manifest.relative] = data
-            self.uploaded.add(manifest.relative)
+        changed = [(m, data) for m, data in snapshot.manifests if self._published.get(m.relative) != data]
+        # Side by side, but the master last: it names the other playlists.
+        await self._publish_manifests([(m, data) for m, data in changed if m.kind != "HLS_MASTER"])
+        await self._publish_manifests([(m, data) for m, data in changed if m.kind == "HLS_MASTER"])
         if snapshot.playable and not self._announced:
             try:
                 await self._on_playable(snapshot)
@@ -50,6 +45,16 @@ class PresentationUpload(PresentationSink):
             except Exception as error:
                 # Watching early is a bonus: the transcode goes on, and the next state tries again.
                 log.warning("could not announce the growing output: %s", error)
+
+    async def _publish_manifests(self, manifests: list[tuple[ManifestFile, bytes]]) -> None:
+        staged = []
+        for manifest, data in manifests:
+            # The bytes as read, not the file: the muxer may have written a newer one listing newer segments.
+            path = self._staging / manifest.relative
+            await asyncio.to_thread(_write, path, data)
+            staged.append((path, manifest.relative))
+        await self._upload_all(staged)
+        self._published.update((manifest.relative, data) for manifest, data in manifests)
 
     async def upload_rest(self, output_dir: Path) -> None:
         """Everything else the transcode left in output_dir: images, downloads."""
