@@ -20,6 +20,7 @@ import argparse
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,8 @@ def make_heavy_source(path: Path, seconds: int) -> None:
 
 
 def first_segments_fetched(client: EdgeClient, video_id: str, deadline: float) -> dict[str, Any]:
-    """Waits for GetPlayback to answer, then for the first segment of every stream to come through the edge;
-    returns the playback answer."""
+    """Waits for GetPlayback to answer, then for the first segment of every stream to come through the edge,
+    the streams side by side (as a player fetches its video and audio); returns the playback answer."""
     while True:
         try:
             playback = client.request("GET", f"/api/stream/{video_id}/playback")
@@ -60,11 +61,14 @@ def first_segments_fetched(client: EdgeClient, video_id: str, deadline: float) -
             time.sleep(POLL_SECONDS)
     master = m3u8.loads(_get(playback["hlsUrl"], deadline).text)
     playlists = [variant.uri for variant in master.playlists] + [media.uri for media in master.media if media.uri]
-    for uri in playlists:
-        segments = m3u8.loads(_get(uri, deadline).text).segments
-        first = segments[0]
+
+    def first_segment(uri: str) -> None:
+        first = m3u8.loads(_get(uri, deadline).text).segments[0]
         _get(first.init_section.uri, deadline)
         _get(first.uri, deadline)
+
+    with ThreadPoolExecutor(len(playlists)) as fetches:
+        list(fetches.map(first_segment, playlists))
     return dict(playback)
 
 
