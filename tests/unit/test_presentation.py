@@ -44,6 +44,17 @@ def test_an_ended_playlist_is_on_demand_and_keeps_its_segments() -> None:
     assert stream_files(ended) == ["0/init.mp4", "0/1.m4s", "0/2.m4s"]
 
 
+def test_a_growing_playlist_keeps_one_target_duration_from_its_first_half_second_segment() -> None:
+    opening = GROWING.replace("#EXT-X-TARGETDURATION:2", "#EXT-X-TARGETDURATION:0").replace("2.000000", "0.500000")
+    later = opening + "#EXTINF:0.5,\n0/2.m4s\n#EXTINF:2.002,\n0/3.m4s\n"
+
+    # The muxer writes 0 (the longest segment so far, rounded), which players refuse; then 2.
+    assert m3u8.loads(marked_playlist(opening)).target_duration == 2
+    assert m3u8.loads(marked_playlist(later)).target_duration == 2
+    # A segment longer than the GOP (keyframes by time, a slow frame) still fits it.
+    assert m3u8.loads(marked_playlist(later + "#EXTINF:2.6,\n0/4.m4s\n")).target_duration == 3
+
+
 def test_a_master_playlist_is_left_as_it_is() -> None:
     master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nmedia_0.m3u8\n"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import m3u8
 
 from videoforge.transcoder.domain.audio_renditions import AudioRendition
-from videoforge.transcoder.domain.ladder import Rung
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, Rung
 
 DASH_MANIFEST = "manifest.mpd"
 MASTER_PLAYLIST = "master.m3u8"
@@ -31,6 +31,7 @@ PARTIAL_SUFFIX = ".tmp"
 _TARGET_DURATION = "#EXT-X-TARGETDURATION"
 _PLAYLIST_TYPE = "#EXT-X-PLAYLIST-TYPE"
 _ENDLIST = "#EXT-X-ENDLIST"
+_SEGMENT_LENGTH = "#EXTINF:"
 _AUDIO_MEDIA = "#EXT-X-MEDIA:TYPE=AUDIO,"
 _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 _MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
@@ -119,16 +120,22 @@ class PresentationLayout:
 
 
 def marked_playlist(text: str) -> str:
-    """A media playlist with its type said: EVENT while it grows, VOD once it has ended.
+    """A media playlist with its type said, EVENT while it grows, VOD once it has ended, and a target duration
+    that never changes.
 
-    HLS players read an EVENT playlist from its start and keep reloading it; the muxer writes no type.
+    HLS players read an EVENT playlist from its start and keep reloading it; the muxer writes no type. Its target
+    duration is the longest segment so far, rounded: 0 while only half-second opening segments are listed, which
+    players refuse, and the target duration of a playlist must not change as it grows. So it is the GOP, or a
+    longer segment's rounded length.
     """
     if _TARGET_DURATION not in text:
         return text  # a master playlist has no type
     ended = _ENDLIST in text
     lines = [line for line in text.splitlines() if not line.startswith(_PLAYLIST_TYPE)]
-    at = next(i for i, line in enumerate(lines) if line.startswith(_TARGET_DURATION)) + 1
-    lines.insert(at, f"{_PLAYLIST_TYPE}:{'VOD' if ended else 'EVENT'}")
+    at = next(i for i, line in enumerate(lines) if line.startswith(_TARGET_DURATION))
+    lengths = [line.removeprefix(_SEGMENT_LENGTH).split(",")[0] for line in lines if line.startswith(_SEGMENT_LENGTH)]
+    target = max([GOP_SECONDS, *(round(float(length)) for length in lengths)])
+    lines[at : at + 1] = [f"{_TARGET_DURATION}:{target}", f"{_PLAYLIST_TYPE}:{'VOD' if ended else 'EVENT'}"]
     return "\n".join(lines) + "\n"
 
 
