@@ -11,6 +11,7 @@ from pathlib import Path
 
 from videoforge.content_protection import ContentKey
 from videoforge.kit.subprocesses import ProcessError
+from videoforge.kit.task_groups import failing_as_the_first
 from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
@@ -150,20 +151,28 @@ async def transcode(
         if options.content_key is not None and options.protection == "clearkey":
             ladder = await _lowest_in_the_clear(encoder, ladder, options.content_key, work_dir / "clear")
     on_progress(PACKAGE_DONE)
+    # Side by side: the images and downloads, the source's text tracks, and the published audio's loudness.
     with observed_stage("extras"):
-        # A protected video has no MP4 downloads: a file in the clear would play past its keys.
-        files = await _extras(encoder, ladder, info.duration_seconds, output, downloads=not options.protection)
-        if text_tracks is not None:
-            await _extract_text_tracks(text_tracks, source, output)
-        # A protected rendition's audio is encrypted: no figure for what it sounds like.
-        published_audio = None if options.protection else ladder.audio
-        figures = (
-            None
-            if loudness is None
-            else await loudness.figures(
-                source, measured, audio, published_audio, duration=info.duration_seconds, scratch=work_dir
+        async with failing_as_the_first() as extras:
+            # A protected video has no MP4 downloads: a file in the clear would play past its keys.
+            making = extras.create_task(
+                _extras(encoder, ladder, info.duration_seconds, output, downloads=not options.protection)
             )
-        )
+            if text_tracks is not None:
+                extras.create_task(_extract_text_tracks(text_tracks, source, output))
+            # A protected rendition's audio is encrypted: no figure for what it sounds like.
+            published_audio = None if options.protection else ladder.audio
+            measuring_output = (
+                None
+                if loudness is None
+                else extras.create_task(
+                    loudness.figures(
+                        source, measured, audio, published_audio, duration=info.duration_seconds, scratch=work_dir
+                    )
+                )
+            )
+    files = making.result()
+    figures = measuring_output.result() if measuring_output else None
     on_progress(EXTRAS_DONE)
     return TranscodeResult(
         info, rungs, output, _presentation_files(presentation) + files, list(layout.codec_rungs), loudness=figures

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from videoforge.kit.task_groups import failing_as_the_first
 from videoforge.transcoder.domain.presentation import ManifestFile, PresentationSink, PresentationSnapshot
 
 log = logging.getLogger(__name__)
@@ -68,13 +69,10 @@ class PresentationUpload(PresentationSink):
                 await self._upload(path, relative)
             self.uploaded.add(relative)
 
-        # A task group: when one upload fails the others stop too, so none writes after the attempt gave up.
-        try:
-            async with asyncio.TaskGroup() as uploads:
-                for path, relative in files:
-                    uploads.create_task(upload(path, relative))
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None  # the worker tells failures apart by their type
+        # When one upload fails the others stop too, so none writes after the attempt gave up.
+        async with failing_as_the_first() as uploads:
+            for path, relative in files:
+                uploads.create_task(upload(path, relative))
 
 
 def _write(path: Path, data: bytes) -> None:
