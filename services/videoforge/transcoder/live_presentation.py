@@ -29,8 +29,11 @@ from videoforge.transcoder.domain.presentation import (
 )
 from videoforge.transcoder.domain.tone_mapping import ToneMap
 
-# How often the growing output is looked at: a fraction of the shortest segment's length.
-POLL_SECONDS = 0.1
+# How often the growing output is looked at: a fraction of a segment's length. Until it can be watched, a fraction of
+# the half-second opening segments', so that it is published as soon as it can be; then less often, as each look
+# reads every manifest again, and a long video's playlists grow long.
+OPENING_POLL_SECONDS = 0.1
+POLL_SECONDS = 0.25
 
 
 async def encode_presentation(
@@ -63,7 +66,8 @@ async def encode_presentation(
     try:
         published: PresentationSnapshot | None = None
         while sink is not None and not encoding.done():
-            await asyncio.wait({encoding}, timeout=POLL_SECONDS)
+            watchable = published is not None and published.playable
+            await asyncio.wait({encoding}, timeout=POLL_SECONDS if watchable else OPENING_POLL_SECONDS)
             if encoding.done():
                 break
             snapshot = await asyncio.to_thread(read_snapshot, layout, out_dir, rungs, final=False)

@@ -11,7 +11,7 @@ from fractions import Fraction
 from videoforge.media_model import parse_formats
 from videoforge.transcoder.domain.media import MediaInfo
 
-# Seconds between keyframes; the packager cuts segments of the same length at those keyframes.
+# Seconds between keyframes; segments of the same length start at those keyframes (past the opening's, below).
 GOP_SECONDS = 2
 # A presentation's first GOP is cut into this many segments (half a second each), each starting on a keyframe of its
 # own: a video being transcoded is watchable once half a second of every rung is encoded, and any player starts
