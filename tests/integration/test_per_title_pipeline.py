@@ -122,3 +122,22 @@ async def test_a_source_with_one_rung_is_measured_at_the_middle_setting_and_the_
     assert first.crf == search.first
     assert second.crf == search.second(rungs[0], first)
     assert all(point.kbps > 0 and point.ssim_db == point.screen_ssim_db for point in curves[0].points)
+
+
+async def test_a_hard_sources_top_rung_is_measured_once_when_its_middle_setting_already_costs_too_much(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    source = await media_factory.hard_to_compress(seconds=2)
+    info = await FfmpegEncoder().probe(source)
+    rungs = plan_ladder(info)
+    search = TrialSearch(TARGET.aim_db)
+
+    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path, search)
+
+    assert curves is not None
+    (top,) = curves[0].points
+    assert top.crf == search.first
+    assert top.kbps > rungs[0].video_kbps and top.ssim_db < search.target_db
+    assert all(len(curve.points) == 2 for curve in curves[1:])
+    # The second run encoded only the rungs still open.
+    assert len(list(tmp_path.glob("trial-1-*.h264"))) == len(rungs) - 1

