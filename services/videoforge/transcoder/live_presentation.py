@@ -30,7 +30,7 @@ from videoforge.transcoder.domain.presentation import (
 from videoforge.transcoder.domain.tone_mapping import ToneMap
 
 # How often the growing output is looked at: a fraction of a segment's length. Until it can be watched, a fraction of
-# the half-second opening segments', so that it is published as soon as it can be; then less often, as each look
+# the half-second opening segment's, so that it is published as soon as it can be; then less often, as each look
 # reads every manifest again, and a long video's playlists grow long.
 OPENING_POLL_SECONDS = 0.1
 POLL_SECONDS = 0.25

@@ -29,7 +29,7 @@ from videoforge.transcoder.adapters.ffmpeg_tone_map import SDR_PICTURE, SDR_TAGS
 from videoforge.transcoder.domain.audio_renditions import SAMPLE_RATE, AudioRendition
 from videoforge.transcoder.domain.chunks import Chunk, ChunkPlan
 from videoforge.transcoder.domain.errors import UnsupportedMedia
-from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SEGMENTS, Rung
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SHARE, Rung
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 from videoforge.transcoder.domain.presentation import PresentationLayout
 from videoforge.transcoder.domain.tone_mapping import ToneMap
@@ -350,7 +350,7 @@ class FfmpegEncoder:
 
     def _video_args(self, rung: Rung, total_pixels: float, stream: str = "", *, opening: bool = False) -> list[str]:
         """x264 options for one rung; `stream` (`:0`, `:1`...) picks its video stream when rungs share an output.
-        `opening`: the first GOP cut in OPENING_SEGMENTS (a presentation's; a chunk's GOPs stay whole)."""
+        `opening`: the first GOP cut in two, its OPENING_SHARE first (a presentation's; a chunk's GOPs stay whole)."""
         # Each x264 gets threads in proportion to its share of the pixels, so all rungs finish together
         # instead of the largest trailing alone while the others idle.
         threads = self._threads(rung, total_pixels)
@@ -570,7 +570,7 @@ def _keyint(rung: Rung) -> int:
 
 def _forced_keyframes(rung: Rung, v: str, *, idr: bool, opening: bool) -> list[str]:
     """Keyframes forced where segments must start, on the same frame in every rung whatever the codec: the first
-    frame of each GOP and, with `opening`, of each of the first GOP's OPENING_SEGMENTS parts. A rung keyed by time
+    frame of each GOP and, with `opening`, the first frame past the first GOP's OPENING_SHARE. A rung keyed by time
     counts GOPs in the source's seconds and keeps the source's frame timing (the DASH muxer would otherwise have
     frames duplicated up to a constant rate, the stream's base rate, which a phone's clip puts at 120 fps or more);
     any other counts them in frames (`gop_frames`, as the encoder's own GOP). `idr`: the encoder is told to make each
@@ -580,19 +580,22 @@ def _forced_keyframes(rung: Rung, v: str, *, idr: bool, opening: bool) -> list[s
     position, previous, gop = (
         ("t", "prev_forced_t", GOP_SECONDS) if rung.keyframes_by_time else ("n", "prev_forced_n", rung.gop_frames)
     )
-    parts = OPENING_SEGMENTS if opening else 1
-    # A frame starts a segment when it is the first one forced, or lies in a later part than the last one forced.
-    expression = f"lt(n_forced,1)+gt({_segment_part(position, gop, parts)},{_segment_part(previous, gop, parts)})"
+    # A frame starts a segment when it is the first one forced, or lies in a later segment than the last one forced.
+    part, previous_part = (_segment_part(at, gop, opening=opening) for at in (position, previous))
+    expression = f"lt(n_forced,1)+gt({part},{previous_part})"
     timing = [f"-fps_mode{v}", "vfr"] if rung.keyframes_by_time else []
     idr_args = [f"-forced-idr{v}", "1"] if idr else []
     return [*timing, f"-force_key_frames{v}", f"expr:{expression}", *idr_args]
 
 
-def _segment_part(position: str, gop: float, parts: int) -> str:
-    """The number of the segment a frame at `position` (seconds or frames, as `gop`) lies in, the first GOP cut in
-    `parts`: an FFmpeg expression."""
+def _segment_part(position: str, gop: float, *, opening: bool) -> str:
+    """The number of the segment a frame at `position` (seconds or frames, as `gop`) lies in, with `opening` the
+    first GOP cut after its OPENING_SHARE: an FFmpeg expression."""
     whole = f"floor({position}/{gop})"
-    return whole if parts == 1 else f"if(lt({position},{gop}),floor({position}*{parts}/{gop}),{parts - 1}+{whole})"
+    if not opening:
+        return whole
+    share = OPENING_SHARE
+    return f"if(lt({position}*{share.denominator},{gop}*{share.numerator}),0,1+{whole})"
 
 
 def _rate_args(rung: Rung, v: str) -> list[str]:
@@ -624,8 +627,8 @@ def _adaptation_sets(rungs: Sequence[Rung], audio_count: int, codec_rungs: Seque
     and 854x480 is not exactly 16:9), then each audio rendition in a set of its own (one language, one channel
     count each), then the rungs of each other codec by shape (a set holds one codec family, so a player picks a
     set it can decode)."""
-    # A video set's segments start at each of its keyframes, which alone say where (the opening's are shorter
-    # than a GOP); the audio is cut where the video is.
+    # A video set's segments start at each of its keyframes, which alone say where (the first GOP holds two); the
+    # audio is cut where the video is.
     cut = f"seg_duration={KEYFRAME_CUT_SECONDS},"
     audio = [f"streams={len(rungs) + i}" for i in range(audio_count)]
     video = [f"{cut}streams={streams}" for streams in _video_sets(rungs, first_stream=0)]

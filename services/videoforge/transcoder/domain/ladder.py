@@ -13,10 +13,11 @@ from videoforge.transcoder.domain.media import MediaInfo
 
 # Seconds between keyframes; segments of the same length start at those keyframes (past the opening's, below).
 GOP_SECONDS = 2
-# A presentation's first GOP is cut into this many segments (half a second each), each starting on a keyframe of its
-# own: a video being transcoded is watchable once half a second of every rung is encoded, and any player starts
-# after a smaller first download.
-OPENING_SEGMENTS = 4
+# A presentation's first segment is this share of a GOP (half a second), and the rest of the first GOP starts on a
+# keyframe of its own: a video being transcoded is watchable once half a second of every rung is encoded, and any
+# player starts after a smaller first download. One keyframe more, not one every half second: a constant-quality
+# rung pays for each (three cost a 10 s clip's per-title ladder 2% of its bits; bench/per_title_bench.py).
+OPENING_SHARE = Fraction(1, 4)
 # Floor for the bitrate of a rung smaller than every format (bits per pixel grow as frames shrink).
 MIN_VIDEO_KBPS = 150
 # Another codec's rung takes this share of the H.264 rung's bitrates for about its quality: bench/codec_bench.py

@@ -124,7 +124,7 @@ def marked_playlist(text: str) -> str:
     that never changes.
 
     HLS players read an EVENT playlist from its start and keep reloading it; the muxer writes no type. Its target
-    duration is the longest segment so far, rounded: 0 while only half-second opening segments are listed, which
+    duration is the longest segment so far, rounded: 0 while only the half-second opening segment is listed, which
     players refuse, and the target duration of a playlist must not change as it grows. So it is the GOP, or a
     longer segment's rounded length.
     """
