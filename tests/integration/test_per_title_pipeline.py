@@ -141,3 +141,17 @@ async def test_a_hard_sources_top_rung_is_measured_once_when_its_middle_setting_
     assert all(len(curve.points) == 2 for curve in curves[1:])
     # The second run encoded only the rungs still open.
     assert len(list(tmp_path.glob("trial-1-*.h264"))) == len(rungs) - 1
+
+
+async def test_a_source_whose_stretches_cannot_be_sought_is_sampled_from_its_start(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    # An MPEG-TS clip with a single keyframe, its timestamps starting at 1.4 s: a seek into it finds no frame.
+    source = await media_factory.mpegts()
+    info = await FfmpegEncoder().probe(source)
+    rungs = plan_ladder(info)
+
+    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path, TrialSearch(TARGET.aim_db))
+
+    assert curves is not None
+    assert all(point.kbps > 0 and point.ssim_db > 0 for curve in curves for point in curve.points)

@@ -10,6 +10,7 @@ keyframe interval) and one writes the SSIM of each trial, at the rung's size and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Sequence
@@ -77,7 +78,7 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
         windows = sample_windows(info.duration_seconds)
         try:
-            frames = await self._sample(source, info, windows, work_dir)
+            frames = await self._sampled_frames(source, info, windows, work_dir)
             if frames == 0:
                 return None
             trials = _Trials(rungs[0], frames, frames / info.frame_rate, work_dir)
@@ -92,6 +93,18 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
             RungCurve(rung, (point,) if crf is None else (point, next(second)))
             for rung, point, crf in zip(rungs, first, crfs, strict=True)
         ]
+
+    async def _sampled_frames(
+        self, source: Path, info: MediaInfo, windows: list[tuple[float, float]], work_dir: Path
+    ) -> int:
+        """`_sample` of the stretches; a stream FFmpeg cannot seek in (an MPEG-TS clip with one keyframe) gives no
+        frame there, and is sampled as long from its start instead."""
+        if windows[0][0] > 0:
+            with contextlib.suppress(ProcessError):
+                if frames := await self._sample(source, info, windows, work_dir):
+                    return frames
+        opening = [(0.0, sum(seconds for _, seconds in windows))]
+        return await self._sample(source, info, opening, work_dir)
 
     async def _sample(self, source: Path, info: MediaInfo, windows: list[tuple[float, float]], work_dir: Path) -> int:
         """Decode the sampled stretches once, one after the other, into raw frames numbered afresh at the
