@@ -46,8 +46,9 @@ HARD_MAX_LOSS_DB = 0.3
 
 
 def source_recipes(seconds: int, height: int) -> dict[str, list[str]]:
-    """FFmpeg input arguments per source, at 16:9 `height` and 30 fps."""
-    size = f"{height * 16 // 9}x{height}"
+    """FFmpeg input arguments per source, at 16:9 `height` (the width rounded to even, as H.264's 4:2:0 needs:
+    480 is 854 wide) and 30 fps."""
+    size = f"{round(height * 16 / 9 / 2) * 2}x{height}"
     scale = height / 1080
     head_w, head_h = round(480 * scale) // 2 * 2, round(600 * scale) // 2 * 2
     room = (
