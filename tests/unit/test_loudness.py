@@ -1,4 +1,4 @@
-"""The loudness domain: loudnorm's report read, the second-pass filter built from it, and when a linear gain alone
+"""The loudness domain: ebur128's summary read, the second-pass filter built from it, and when a linear gain alone
 reaches -16 LUFS under the true-peak ceiling."""
 
 from __future__ import annotations
@@ -10,20 +10,42 @@ from videoforge.transcoder.domain.audio_renditions import AudioRendition
 from videoforge.transcoder.domain.loudness import (
     FILTER_TRUE_PEAK_DBTP,
     Measurement,
+    fallback_measure_filter,
     figures,
     measure_filter,
     normalization_filter,
     parse_report,
+    parse_summary,
 )
 from videoforge.transcoder.loudness_normalization import LoudnessNormalization
 
+# As FFmpeg logs it, after the "[Parsed_ebur128_1 @ 0x...] Summary:" that the meter reads it from.
+SUMMARY = """
+
+  Integrated loudness:
+    I:         -30.1 LUFS
+    Threshold: -40.1 LUFS
+
+  Loudness range:
+    LRA:         2.3 LU
+    Threshold: -50.3 LUFS
+    LRA low:   -31.4 LUFS
+    LRA high:  -29.1 LUFS
+
+  True peak:
+    Peak:      -26.4 dBFS
+[out#0/null @ 0x7fe4efae8c80] video:0KiB audio:562KiB subtitle:0KiB other streams:0KiB global headers:0KiB
+"""
+
+
+# loudnorm's own first pass, for a track its fallback takes.
 REPORT = {
     "input_i": "-30.12",
-    "input_tp": "-26.40",
+    "input_tp": "-6.40",
     "input_lra": "2.30",
     "input_thresh": "-40.12",
     "output_i": "-16.02",
-    "output_tp": "-12.30",
+    "output_tp": "-2.30",
     "output_lra": "2.10",
     "output_thresh": "-26.02",
     "normalization_type": "dynamic",
@@ -32,23 +54,33 @@ REPORT = {
 
 
 def _measured(integrated: float, peak: float, range_lu: float = 3.0) -> Measurement:
-    return Measurement(integrated, peak, range_lu, integrated - 10, 0.0)
+    return Measurement(integrated, peak, range_lu, integrated - 10)
 
 
-def test_the_report_gives_the_first_pass_figures() -> None:
-    assert parse_report(REPORT) == Measurement(-30.12, -26.40, 2.30, -40.12, 0.02)
+def test_the_summary_gives_the_first_pass_figures() -> None:
+    # The integrated loudness's gate, not the loudness range's.
+    assert parse_summary(SUMMARY) == Measurement(-30.1, -26.4, 2.3, -40.1)
 
 
 def test_silence_has_no_loudness_to_bring_up() -> None:
+    # ebur128 reads a silent track at its absolute gate, with no peak at all.
+    silent = SUMMARY.replace("-30.1 LUFS", "-70.0 LUFS").replace("-26.4 dBFS", "-inf dBFS")
+    assert parse_summary(silent) is None
+    assert parse_summary(SUMMARY.replace("-30.1 LUFS", "-75.0 LUFS")) is None
+
+
+def test_a_summary_without_its_figures_is_refused() -> None:
+    with pytest.raises(ValueError, match="true peak"):
+        parse_summary(SUMMARY.split("  True peak:")[0])
+    with pytest.raises(ValueError, match="LRA"):
+        parse_summary(SUMMARY.replace("2.3 LU\n", "n/a LU\n"))
+
+
+def test_loudnorms_report_gives_its_figures_and_its_miss_of_the_target() -> None:
+    assert parse_report(REPORT) == Measurement(-30.12, -6.40, 2.30, -40.12, 0.02)
     assert parse_report({**REPORT, "input_i": "-inf", "input_tp": "-inf", "target_offset": "inf"}) is None
-    assert parse_report({**REPORT, "input_i": "-75.00"}) is None
-
-
-def test_a_report_without_its_figures_is_refused() -> None:
     with pytest.raises(ValueError, match="input_tp"):
         parse_report({"input_i": "-20.00"})
-    with pytest.raises(ValueError):
-        parse_report({**REPORT, "input_lra": "n/a"})
 
 
 def test_a_quiet_track_with_headroom_is_brought_up_by_a_linear_gain() -> None:
@@ -77,7 +109,7 @@ def test_the_ceiling_leaves_headroom_for_the_aac_encode() -> None:
 
 def test_a_track_whose_peaks_allow_it_gets_the_gain_alone() -> None:
     # loudnorm's linear mode applies the same gain, but only after 3 s of look-ahead.
-    assert normalization_filter(Measurement(-30.12, -26.4, 2.3, -40.12, 0.02), channels=2) == (
+    assert normalization_filter(Measurement(-30.12, -26.4, 2.3, -40.12), channels=2) == (
         "aformat=channel_layouts=stereo,volume=14.12dB"
     )
 
@@ -109,8 +141,9 @@ def test_a_wide_range_track_is_not_squeezed_to_the_default_range() -> None:
 
 
 def test_both_passes_read_the_track_in_the_layout_it_is_encoded_in() -> None:
-    assert measure_filter(2).startswith("aformat=channel_layouts=stereo,loudnorm=I=-16:")
+    assert measure_filter(2) == "aformat=channel_layouts=stereo,ebur128=peak=true:framelog=quiet"
     assert measure_filter(6).startswith("aformat=channel_layouts=5.1,")
+    assert fallback_measure_filter(2).startswith("aformat=channel_layouts=stereo,loudnorm=I=-16:")
     assert normalization_filter(_measured(-20.0, -10.0), channels=6).startswith("aformat=channel_layouts=5.1,")
     with pytest.raises(ValueError):
         measure_filter(3)
