@@ -29,6 +29,12 @@ class Clock:
         return self.now
 
 
+async def _settled() -> None:
+    """Lets every task that can run do so (nothing here waits on anything outside the loop)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
 def _reads(clock: Clock) -> RecentReads[str, str | None]:
     return RecentReads(seconds=1.0, clock=clock)
 
@@ -52,7 +58,8 @@ async def test_a_change_made_here_shows_at_once_and_a_read_racing_it_is_not_kept
     store.gate = asyncio.Event()
     recent.forget("v1")
     racing = asyncio.create_task(recent.get("v1", lambda: store.get("v1")))
-    await asyncio.sleep(0)  # it has read the old title; the change lands before its answer does
+    while store.reads < 2:  # it has read the old title; the change lands before its answer does
+        await asyncio.sleep(0)
     store.titles["v1"] = "Edited"
     recent.forget("v1")
     store.gate.set()
@@ -69,3 +76,58 @@ async def test_only_answers_the_caller_says_to_keep_are_kept() -> None:
     assert await recent.get("v2", lambda: store.get("v2")) == "Now here", "a missing answer is not kept by default"
     assert await recent.get("v2", lambda: store.get("v2")) == "Now here"
     assert store.reads == 2
+
+
+async def test_an_answer_past_half_its_time_is_given_at_once_and_read_again_behind_it() -> None:
+    store, clock = Store(), Clock()
+    recent = _reads(clock)
+    await recent.get("v1", lambda: store.get("v1"))
+    store.titles["v1"], store.gate = "Changed elsewhere", asyncio.Event()
+    clock.now += 0.6
+    # The source is stuck, yet the caller is answered from what was read 0.6 s ago.
+    assert await asyncio.wait_for(recent.get("v1", lambda: store.get("v1")), 1) == "First"
+    assert store.reads == 2, "one read again in the background"
+    assert await recent.get("v1", lambda: store.get("v1")) == "First"
+    assert store.reads == 2, "not a second one while it runs"
+    store.gate.set()
+    await _settled()
+    clock.now += 0.6  # past the first answer's second, within the new one's
+    store.gate = asyncio.Event()
+    assert await asyncio.wait_for(recent.get("v1", lambda: store.get("v1")), 1) == "Changed elsewhere"
+
+
+async def test_callers_that_miss_together_share_one_read_and_one_giving_up_does_not_stop_it() -> None:
+    store, clock = Store(), Clock()
+    recent = _reads(clock)
+    store.gate = asyncio.Event()
+    callers = [asyncio.create_task(recent.get("v1", lambda: store.get("v1"))) for _ in range(10)]
+    while store.reads == 0:
+        await asyncio.sleep(0)
+    callers[0].cancel()
+    store.gate.set()
+    answers = await asyncio.gather(*callers[1:])
+    assert answers == ["First"] * 9
+    assert store.reads == 1
+
+
+async def test_an_answer_the_caller_may_not_share_is_not_given_to_another() -> None:
+    """As the streaming service asks the gallery: a private video is read with its owner's token, and only a
+    video open to all is shared; another caller gets its own answer."""
+    gate, reads = asyncio.Event(), []
+
+    async def as_viewer(viewer: str) -> str:
+        reads.append(viewer)
+        await gate.wait()
+        return "owner's private video" if viewer == "owner" else "not found"
+
+    recent: RecentReads[str, str] = RecentReads(seconds=1.0, clock=Clock())
+    only_open = {"keep": lambda answer: answer.startswith("open")}
+    owner = asyncio.create_task(recent.get("v1", lambda: as_viewer("owner"), **only_open))
+    while not reads:
+        await asyncio.sleep(0)
+    stranger = asyncio.create_task(recent.get("v1", lambda: as_viewer("stranger"), **only_open))
+    await _settled()
+    gate.set()
+    assert await owner == "owner's private video"
+    assert await stranger == "not found"
+    assert reads == ["owner", "stranger"]
