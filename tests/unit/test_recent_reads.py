@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from videoforge.kit.recent_reads import RecentReads
 
 
@@ -131,3 +133,24 @@ async def test_an_answer_the_caller_may_not_share_is_not_given_to_another() -> N
     assert await owner == "owner's private video"
     assert await stranger == "not found"
     assert reads == ["owner", "stranger"]
+
+
+async def test_a_failed_read_behind_an_answer_leaves_it_until_its_time_is_up_then_the_caller_meets_it() -> None:
+    clock, calls = Clock(), []
+
+    async def read() -> str:
+        calls.append(clock.now)
+        if len(calls) > 1:
+            raise ConnectionError("the source is down")
+        return "First"
+
+    recent = _reads(clock)
+    assert await recent.get("v1", read) == "First"
+    clock.now += 0.6
+    assert await recent.get("v1", read) == "First"
+    await _settled()
+    assert len(calls) == 2, "read again behind the answer, and failed"
+    assert await recent.get("v1", read) == "First"
+    clock.now += 0.5
+    with pytest.raises(ConnectionError):
+        await recent.get("v1", read)

@@ -64,7 +64,7 @@ class RecentReads(Generic[K, V]):
         now = self._clock()
         if kept is not None and now - kept.at < self._seconds:
             if now - kept.at >= self._seconds * REFRESH_SHARE and key not in self._in_flight:
-                self._start(key, read, keep).add_done_callback(_quietly)
+                self._start(key, read, keep)
             return kept.value
         flight = self._in_flight.get(key)
         if flight is not None and flight.generation == self._generation:
@@ -94,13 +94,14 @@ class RecentReads(Generic[K, V]):
             return value
 
         task = asyncio.ensure_future(reading())
+        task.add_done_callback(_failure_seen)
         self._in_flight[key] = _InFlight(task, generation)
         return task
 
 
-def _quietly(task: asyncio.Task[object]) -> None:
-    """A background read that failed is left for the next caller after the answer's time, who reads it again and
-    meets the failure itself."""
+def _failure_seen(task: asyncio.Task[object]) -> None:
+    """A read may end with nobody waiting for it (it ran in the background, or its callers gave up): its failure
+    is noted here, and whoever asks next reads again and meets it."""
     with contextlib.suppress(asyncio.CancelledError):
         if (error := task.exception()) is not None:
-            logger.debug("a background read failed: %s", error)
+            logger.debug("a read of a recent answer failed: %s", error)
