@@ -4,7 +4,8 @@ FFmpeg runs, all through `videoforge.kit.subprocesses` under the encoder's limit
 stretches once into raw frames (decoding the source is the costliest read of it); then, up to twice (the middle
 trial setting of every rung, then the neighbour `TrialSearch` picks from it for the rungs the first left open),
 one run encodes those rungs from the frames (as the ladder is encoded: split, scaled, the same x264 preset and
-keyframe interval) and one writes the SSIM of each trial, at the rung's size and scaled up to the top rung's size.
+keyframe interval) and, decoding each trial as it is written, writes its SSIM at the rung's size and scaled up to
+the top rung's size.
 """
 
 from __future__ import annotations
@@ -42,10 +43,9 @@ logger = logging.getLogger(__name__)
 
 # SSIM is computed on every other trial frame: half the work, and neighbouring frames differ little.
 SSIM_FRAME_STEP = 2
-# The sampled frames, raw, and our own trial files are read back only as what we wrote.
+# The sampled frames, raw, are read back only as what we wrote.
 SAMPLES = "samples.nut"
 SAMPLES_GUARD = ("-protocol_whitelist", "file", "-f", "nut")
-OWN_TRIAL_GUARD = ("-protocol_whitelist", "file", "-f", "h264")
 # Frames per second no source exceeds (MediaLimits' ceiling): bounds what a few sampled seconds can hold.
 MAX_FRAME_RATE = 240
 # Threads for the largest rung's trial; the others get one each.
@@ -139,56 +139,59 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
         self, trials: _Trials, rungs: Sequence[Rung], crfs: Sequence[float], *, stage: int
     ) -> list[TrialPoint]:
         """Each rung encoded from the samples at its own setting in `crfs`, and measured."""
-        await self._encode_trials(trials, rungs, crfs, stage)
-        await self._measure_trials(trials, rungs, stage)
+        await self._encode_and_measure(trials, rungs, crfs, stage)
         return await asyncio.to_thread(self._points, trials, rungs, crfs, stage)
 
-    async def _encode_trials(self, trials: _Trials, rungs: Sequence[Rung], crfs: Sequence[float], stage: int) -> None:
-        graph = [f"[0:v:0]split={len(rungs)}{_labels('s', len(rungs))}"]
-        outputs: list[str] = []
-        for i, (rung, crf) in enumerate(zip(rungs, crfs, strict=True)):
-            graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1[t{i}]")
-            # The largest trial is over half the work: on one thread it alone would set how long the run takes.
-            threads = LARGEST_TRIAL_THREADS if i == 0 else 1
-            outputs += ["-map", f"[t{i}]", *self._trial_args(rung, crf, threads), _trial_name(stage, i)]
-        argv = [*self._ffmpeg_argv(*SAMPLES_GUARD, "-i", SAMPLES), "-filter_complex", ";".join(graph), *outputs]
-        # No trial file can outgrow the raw frames it was made from.
-        largest = max(rung.width * rung.height for rung in rungs) * 2 * trials.frames + FILE_SIZE_MARGIN
-        cpu = 60 + trials.seconds * CPU_SECONDS_PER_MEDIA_SECOND
-        await run_process(argv, timeout=self._timeout, cwd=trials.work_dir, limits=self._limits(cpu, largest))
-
-    async def _measure_trials(self, trials: _Trials, rungs: Sequence[Rung], stage: int) -> None:
-        """Write the SSIM of every trial, per frame, at its rung's size and, for a rung smaller than the screen (the
-        top rung's size), at the screen's size."""
+    async def _encode_and_measure(
+        self, trials: _Trials, rungs: Sequence[Rung], crfs: Sequence[float], stage: int
+    ) -> None:
+        """One FFmpeg run: each rung's trial encoded from the samples into a file of its own and decoded again as
+        it is written (a loopback decoder, `-dec`), its SSIM written per frame at its rung's size and, for a rung
+        smaller than the screen (the top rung's size), at the screen's size. Measuring while encoding keeps both
+        cores busy to the end and reads the samples once."""
         screen = trials.screen
         every_nth = f"settb=1,setpts=N,select='not(mod(n\\,{SSIM_FRAME_STEP}))'"
         scaled = [i for i, rung in enumerate(rungs) if not trials.is_screen_sized(rung)]
-        # One reference per rung at its size, and one per rung smaller than the screen at the screen's size.
+        # One reference per rung at its size, and one per rung smaller than the screen at the screen's size. The
+        # references come from the graph that feeds the encoders, the measures from a second one that reads the
+        # decoders: one graph doing both would wait on its own output.
         references = len(rungs) + len(scaled)
-        graph = [f"[0:v:0]{every_nth},split={references}{_labels('ref', references)}"]
-        inputs = [*SAMPLES_GUARD, "-i", SAMPLES]
-        maps: list[str] = []
-        for i, rung in enumerate(rungs):
-            inputs += [*OWN_TRIAL_GUARD, "-i", _trial_name(stage, i)]
+        feeding = [
+            f"[0:v:0]split={len(rungs) + 1}{_labels('s', len(rungs))}[refs]",
+            f"[refs]{every_nth},split={references}{_labels('ref', references)}",
+        ]
+        measuring: list[str] = []
+        encodes: list[str] = []
+        decoders: list[str] = []
+        measures: list[str] = []
+        for i, (rung, crf) in enumerate(zip(rungs, crfs, strict=True)):
+            size = f"scale={rung.width}:{rung.height},setsar=1"
+            feeding += [f"[s{i}]{size}[t{i}]", f"[ref{i}]{size}[r{i}]"]
+            # The largest trial is over half the work: on one thread it alone would set how long the run takes.
+            threads = LARGEST_TRIAL_THREADS if i == 0 else 1
+            encodes += ["-map", f"[t{i}]", *self._trial_args(rung, crf, threads), _trial_name(stage, i)]
+            decoders += ["-dec", f"{i}:0"]
             native = f"ssim=stats_file={_stats_name(stage, i)}[q{i}]"
-            graph.append(f"[ref{i}]scale={rung.width}:{rung.height},setsar=1[r{i}]")
-            decoded = f"[{i + 1}:v:0]{every_nth}"
+            decoded = f"[dec:{i}]{every_nth}"
             if i not in scaled:
-                graph.append(f"{decoded}[d{i}];[d{i}][r{i}]{native}")
+                measuring.append(f"{decoded}[d{i}];[d{i}][r{i}]{native}")
             else:
+                to_screen = f"scale={screen.width}:{screen.height},setsar=1"
                 at_screen = f"ssim=stats_file={_stats_name(stage, i, screen=True)}[p{i}]"
-                graph.append(
-                    f"[ref{len(rungs) + scaled.index(i)}]scale={screen.width}:{screen.height},setsar=1[rs{i}];"
-                    f"{decoded},split=2[d{i}][e{i}];[d{i}][r{i}]{native};"
-                    f"[e{i}]scale={screen.width}:{screen.height},setsar=1[u{i}];[u{i}][rs{i}]{at_screen}"
+                feeding.append(f"[ref{len(rungs) + scaled.index(i)}]{to_screen}[rs{i}]")
+                measuring.append(
+                    f"{decoded},split=2[d{i}][e{i}];[d{i}][r{i}]{native};[e{i}]{to_screen}[u{i}];[u{i}][rs{i}]{at_screen}"
                 )
-                maps += ["-map", f"[p{i}]"]
-            maps += ["-map", f"[q{i}]"]
-        argv = [*self._ffmpeg_argv(*inputs), "-filter_complex", ";".join(graph), *maps, "-f", "null", "-"]
-        # The stats files hold a short line per frame measured.
-        stats_bytes = 200 * trials.frames + FILE_SIZE_MARGIN
-        cpu = 60 + trials.seconds * CPU_SECONDS_PER_MEDIA_SECOND
-        await run_process(argv, timeout=self._timeout, cwd=trials.work_dir, limits=self._limits(cpu, stats_bytes))
+                measures += ["-map", f"[p{i}]"]
+            measures += ["-map", f"[q{i}]"]
+        argv = [
+            *self._ffmpeg_argv(*SAMPLES_GUARD, "-i", SAMPLES), "-filter_complex", ";".join(feeding), *encodes,
+            *decoders, "-filter_complex", ";".join(measuring), *measures, "-f", "null", "-",
+        ]  # fmt: skip
+        # No trial file can outgrow the raw frames it was made from; the stats files hold a short line per frame.
+        largest = max(rung.width * rung.height for rung in rungs) * 2 * trials.frames + FILE_SIZE_MARGIN
+        cpu = 60 + 2 * trials.seconds * CPU_SECONDS_PER_MEDIA_SECOND
+        await run_process(argv, timeout=self._timeout, cwd=trials.work_dir, limits=self._limits(cpu, largest))
 
     def _points(self, trials: _Trials, rungs: Sequence[Rung], crfs: Sequence[float], stage: int) -> list[TrialPoint]:
         points = []
