@@ -3,7 +3,9 @@ life or letting a video keep playing an output it no longer publishes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -11,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.fakes.blobs import InMemoryBlobStore
 from tests.fakes.streaming import InMemoryPublishedOutputs, InMemoryVideoCatalog
 from videoforge.kit.cdn import MediaSigner
-from videoforge.kit.errors import NotFound
+from videoforge.kit.errors import FailedPrecondition, NotFound
 from videoforge.media_model import Rendition
 from videoforge.streaming.domain.ports import OutputAsset, PlayableOutput, VisibleVideo
-from videoforge.streaming.service_layer.playback import Playback
+from videoforge.streaming.service_layer.playback import UNSETTLED_SECONDS, Playback
 
 SECONDS = 600
 
@@ -29,8 +31,8 @@ class CountingOutputs(InMemoryPublishedOutputs):
         return await super().published(video_id)
 
 
-def output(job_id: str) -> PlayableOutput:
-    master = OutputAsset("HLS_MASTER", f"videos/v1/jobs/{job_id}/attempt-1/master.m3u8")
+def output(job_id: str, video_id: str = "v1") -> PlayableOutput:
+    master = OutputAsset("HLS_MASTER", f"videos/{video_id}/jobs/{job_id}/attempt-1/master.m3u8")
     return PlayableOutput(job_id, [master], [Rendition(name="360p", width=640, height=360, bitrate=800_000)])
 
 
@@ -112,3 +114,28 @@ async def test_a_video_others_may_no_longer_see_is_refused_even_with_its_output_
     del videos.videos["v1"]  # made private, or deleted: the gallery answers NOT_FOUND
     with pytest.raises(NotFound, match="No video"):
         await playback.playback("v1")
+
+
+async def test_viewers_waiting_for_a_video_to_play_share_one_job_read_a_quarter_second(
+    world: tuple[Playback, InMemoryVideoCatalog, CountingOutputs],
+) -> None:
+    playback, videos, outputs = world
+    # Not open to all: the gallery is asked on every call, and its change shows at once.
+    videos.videos["v2"] = VisibleVideo("v2", "processing", "uploads/u1/a2/source")
+    polls = [playback.playback("v2") for _ in range(10)]
+    for poll in polls:
+        with pytest.raises(FailedPrecondition, match="still being transcoded"):
+            await poll
+    assert outputs.reads == 1, "polls while nothing plays yet share the job service's answer"
+
+    # The first segments are out: a poll UNSETTLED_SECONDS later sees the growing output, and shares it.
+    outputs.outputs["v2"] = replace(output("j3", "v2"), live=True)
+    await asyncio.sleep(UNSETTLED_SECONDS)
+    for _ in range(10):
+        assert "/jobs/j3/" in (await playback.playback("v2")).hls_url
+    assert outputs.reads == 2
+
+    # Published: the gallery names the job, and the next call plays its completed output at once.
+    outputs.outputs["v2"] = output("j3", "v2")
+    videos.videos["v2"] = VisibleVideo("v2", "ready", "uploads/u1/a2/source", published_job_id="j3")
+    assert not (await playback.playback("v2")).live

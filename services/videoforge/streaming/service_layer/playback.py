@@ -42,6 +42,10 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # The identifiers of a DASH SegmentTemplate (ISO/IEC 23009-1 5.3.9.4.4), with their optional width.
 _TEMPLATE_IDENTIFIER = re.compile(r"\$(?:RepresentationID|Number|Bandwidth|Time)(?:%0\d+d)?\$")
 OUTPUTS_CACHED = 10_000
+# How long the job service's answer for a video not yet published is shared: viewers waiting for a video to play
+# ask again and again while its transcode runs on the same machines; a quarter second late is still within a
+# player's first segment fetch.
+UNSETTLED_SECONDS = 0.25
 _NOT_READY = {
     "uploaded": "The video has not been transcoded yet; start a job with POST /api/jobs.",
     "processing": "The video is still being transcoded; it plays as soon as its first segments are out.",
@@ -97,6 +101,9 @@ class Playback:
         self._outputs_by_video: LruCache[str, PlayableOutput] = LruCache(OUTPUTS_CACHED)
         # A video open to all, as the gallery answered within the last second: the same answer for every viewer.
         self._open_videos: RecentReads[str, VisibleVideo] = RecentReads()
+        # What a video no job has published yet plays (nothing, or a running job's growing output), for every
+        # viewer who may see it: one read per video each UNSETTLED_SECONDS, not one per viewer's poll.
+        self._unsettled: RecentReads[str, PlayableOutput | None] = RecentReads(seconds=UNSETTLED_SECONDS)
 
     async def _visible(self, video_id: str) -> VisibleVideo:
         video_id = require(video_id, "video_id")
@@ -117,13 +124,25 @@ class Playback:
 
     async def _published(self, video: VisibleVideo) -> PlayableOutput:
         """What the video plays from: the kept output of the job the gallery names, or else (none named yet,
-        or just switched) the job service's answer."""
+        or just switched) the job service's answer, shared for UNSETTLED_SECONDS while none is named."""
         if video.published_job_id and (kept := self._outputs_by_job.get(video.published_job_id)) is not None:
             return kept
-        output = await self._outputs.published(video.id)
+        if video.published_job_id:
+            # A job just published: its answer, read afresh, not one read while another played.
+            output = await self._playable(video.id)
+        else:
+            output = await self._unsettled.get(video.id, lambda: self._playable(video.id), keep=lambda _: True)
+        if output is None:
+            raise NotFound("The video has no playable output yet.", "NOT_READY")
         if not output.live:  # a growing output is its job's completed output only once the job completes
             self._outputs_by_job.put(output.job_id, output)
         return output
+
+    async def _playable(self, video_id: str) -> PlayableOutput | None:
+        try:
+            return await self._outputs.published(video_id)
+        except NotFound:
+            return None
 
     def _grant(self, video_id: str) -> SignedGrant:
         return self._signer.grant(video_prefix(video_id).rstrip("/"), self.seconds)
