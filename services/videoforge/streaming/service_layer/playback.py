@@ -301,11 +301,9 @@ class Playback:
         kept = self._outputs_by_video.get(video_id)
         if kept is not None and (_in_output(kept, key) if key else kept.protection == protection):
             return kept
-        try:
-            output = await self._outputs.published(video_id)
-        except NotFound:
-            return None
-        self._outputs_by_video.put(video_id, output)
+        output = await self._playable(video_id)
+        if output is not None:
+            self._outputs_by_video.put(video_id, output)
         return output
 
     async def _with_captions(self, video_id: str, path: str, text: str) -> str:
