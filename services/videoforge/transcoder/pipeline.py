@@ -17,7 +17,7 @@ from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.domain.audio_renditions import plan_audio
 from videoforge.transcoder.domain.ladder import codec_rungs, plan_ladder
-from videoforge.transcoder.domain.media import MediaLimits, validate
+from videoforge.transcoder.domain.media import MediaInfo, MediaLimits, validate
 from videoforge.transcoder.domain.per_title import PerTitlePlanner
 from videoforge.transcoder.domain.ports import ChunkedEncoding, OutputFile, Transcoder, TranscodeResult
 from videoforge.transcoder.domain.presentation import PresentationLayout, PresentationSink, PresentationSnapshot
@@ -155,9 +155,7 @@ async def transcode(
     with observed_stage("extras"):
         async with failing_as_the_first() as extras:
             # A protected video has no MP4 downloads: a file in the clear would play past its keys.
-            making = extras.create_task(
-                _extras(encoder, ladder, info.duration_seconds, output, downloads=not options.protection)
-            )
+            making = extras.create_task(_extras(encoder, ladder, info, output, downloads=not options.protection))
             if text_tracks is not None:
                 extras.create_task(_extract_text_tracks(text_tracks, source, output))
             # A protected rendition's audio is encrypted: no figure for what it sounds like.
@@ -180,10 +178,11 @@ async def transcode(
 
 
 async def _extras(
-    encoder: FfmpegEncoder, ladder: EncodedLadder, duration: float, output: Path, *, downloads: bool = True
+    encoder: FfmpegEncoder, ladder: EncodedLadder, info: MediaInfo, output: Path, *, downloads: bool = True
 ) -> list[OutputFile]:
     """The poster, preview, storyboard and MP4 downloads, made from the encoded renditions."""
     lowest_rung, lowest = ladder.lowest
+    duration = info.duration_seconds
     for folder in ("images", "storyboard", "downloads"):
         (output / folder).mkdir(exist_ok=True)
     renditions = ladder.renditions if downloads else []
@@ -191,7 +190,9 @@ async def _extras(
     poster, preview, storyboard, *mp4s = await asyncio.gather(
         encoder.make_poster(lowest, output / "images" / "poster.jpg", duration=duration),
         encoder.make_preview_gif(lowest, output / "images" / "preview.gif", duration=duration),
-        encoder.make_storyboard(lowest, lowest_rung, output / "storyboard", duration=duration),
+        encoder.make_storyboard(
+            lowest, lowest_rung, output / "storyboard", duration=duration, frame_rate=info.frame_rate_fraction
+        ),
         *(
             # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
             encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")

@@ -29,7 +29,7 @@ from videoforge.transcoder.adapters.ffmpeg_tone_map import SDR_PICTURE, SDR_TAGS
 from videoforge.transcoder.domain.audio_renditions import SAMPLE_RATE, AudioRendition
 from videoforge.transcoder.domain.chunks import Chunk, ChunkPlan
 from videoforge.transcoder.domain.errors import UnsupportedMedia
-from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SHARE, Rung
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SHARE, Rung, keyframes_on_whole_gops
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 from videoforge.transcoder.domain.presentation import PresentationLayout
 from videoforge.transcoder.domain.tone_mapping import ToneMap
@@ -447,19 +447,26 @@ class FfmpegEncoder:
         await self._run_on_own_output(argv, timeout=self._image_timeout(seconds), inputs=[video])
         return out
 
-    async def make_storyboard(self, video: Path, rung: Rung, out_dir: Path, *, duration: float) -> Storyboard:
+    async def make_storyboard(
+        self, video: Path, rung: Rung, out_dir: Path, *, duration: float, frame_rate: Fraction
+    ) -> Storyboard:
         """Sprite sheets of one thumbnail per interval, and a WebVTT file indexing them for scrubbing.
 
-        The interval grows with the duration so no video gets more than about 100 thumbnails.
+        Each thumbnail is the picture showing at its cue's start (`round=up`: the last frame at or before it),
+        where a player seeking there starts. The interval is a whole number of GOPs, growing with the duration so
+        no video gets more than about 100 thumbnails. Where `rung`'s keyframes fall exactly on GOP_SECONDS at
+        `frame_rate`, every thumbnail is a keyframe and only keyframes are decoded: the same pictures, from a
+        thirtieth of the frames at 30 fps.
         """
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        interval = max(GOP_SECONDS, math.ceil(duration / STORYBOARD_MAX_TILES))
+        interval = GOP_SECONDS * max(1, math.ceil(duration / (STORYBOARD_MAX_TILES * GOP_SECONDS)))
+        keyframes_only = ["-skip_frame", "nokey"] if keyframes_on_whole_gops(rung, frame_rate) else []
         tile_w = STORYBOARD_TILE_WIDTH
         tile_h = max(2, 2 * round(tile_w * rung.height / rung.width / 2))
         grid = f"{STORYBOARD_COLUMNS}x{STORYBOARD_ROWS}"
         argv = [
-            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *self._guard, "-i", _file_url(video),
-            "-vf", f"fps=1/{interval},scale={tile_w}:{tile_h},setsar=1,tile={grid}",
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *keyframes_only, *self._guard,
+            "-i", _file_url(video), "-vf", f"fps=1/{interval}:round=up,scale={tile_w}:{tile_h},setsar=1,tile={grid}",
             "-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-start_number", "1", str(out_dir / "sheet-%03d.jpg"),
         ]  # fmt: skip
         await self._run_on_own_output(argv, timeout=self._image_timeout(duration), inputs=[video])

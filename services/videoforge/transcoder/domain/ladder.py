@@ -91,6 +91,13 @@ def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None)
     return _timed(chosen or (rungs[:1] if wanted else rungs), info)
 
 
+def keyframes_on_whole_gops(rung: Rung, frame_rate: Fraction) -> bool:
+    """Whether a rung's keyframes fall exactly every GOP_SECONDS of its time: counted in frames at a rate whose
+    GOP_SECONDS hold a whole number of them (at 29.97 fps a GOP lasts 2.002 s, and by time they fall on the first
+    frame past each mark)."""
+    return not rung.keyframes_by_time and rung.gop_frames == GOP_SECONDS * frame_rate
+
+
 def _timed(rungs: list[Rung], info: MediaInfo) -> list[Rung]:
     """A variable-frame-rate source's rungs get keyframes by time: counted in frames, a GOP would last longer
     where frames come slower (and a segment with it)."""
