@@ -136,3 +136,24 @@ async def test_listing_events_waits_for_the_next_change_and_acknowledging_twice_
     await wire.worker.StartAttempt(job_pb2.StartAttemptRequest(job_id=job.id, delivery_token="d1"))
     woken = (await asyncio.wait_for(waiting, 5)).events
     assert [(e.version, e.state) for e in woken] == [(2, "DOWNLOADING")]
+
+
+async def test_a_stopping_service_answers_a_waiting_event_reader_at_once_and_later_ones_without_waiting(
+    wire: Wire,
+) -> None:
+    job = await wire.create()
+    events = (await wire.gallery.ListJobEvents(job_pb2.ListJobEventsRequest())).events
+    await wire.gallery.AcknowledgeJobEvents(job_pb2.AcknowledgeJobEventsRequest(event_ids=[e.event_id for e in events]))
+    waiting = asyncio.ensure_future(wire.gallery.ListJobEvents(job_pb2.ListJobEventsRequest(wait_seconds=10)))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+
+    wire.jobs.changes.close()
+
+    assert list((await asyncio.wait_for(waiting, 1)).events) == []
+    again = wire.gallery.ListJobEvents(job_pb2.ListJobEventsRequest(wait_seconds=10))
+    assert list((await asyncio.wait_for(again, 1)).events) == []
+    # Events still reach a reader that asks before the process is gone.
+    await wire.worker.StartAttempt(job_pb2.StartAttemptRequest(job_id=job.id, delivery_token="d1"))
+    late = (await wire.gallery.ListJobEvents(job_pb2.ListJobEventsRequest(wait_seconds=10))).events
+    assert [(e.version, e.state) for e in late] == [(2, "DOWNLOADING")]

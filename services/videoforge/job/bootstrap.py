@@ -102,4 +102,4 @@ async def build(settings: Settings) -> Service:
             [job_api_pb2.DESCRIPTOR.services_by_name["JobApiService"].full_name],
         ),
     ]
-    return Service(bindings, [engine.dispose, stop_background])
+    return Service(bindings, [engine.dispose, stop_background], draining=[jobs.changes.close])

@@ -57,10 +57,17 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
 
 @dataclass
 class Service:
-    """What a service's bootstrap returns: its bindings and what to close on stop."""
+    """What a service's bootstrap returns: its bindings, what ends its long polls as it starts to stop, and what
+    to close once it stopped."""
 
     bindings: list[ServiceBinding]
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    # Calls that wait on purpose would otherwise hold the stop for as long as they wait.
+    draining: list[Callable[[], None]] = field(default_factory=list)
+
+    def drain(self) -> None:
+        for end in self.draining:
+            end()
 
     async def close(self) -> None:
         for close in reversed(self.closers):
@@ -88,7 +95,7 @@ async def run_service(settings: Settings, address: str, build: Callable[[Setting
         credentials=credentials,
         health_port=settings.health_port,
     )
-    await serve_until_signalled(running, on_stop=service.close)
+    await serve_until_signalled(running, on_draining=service.drain, on_stop=service.close)
     flush_traces()
 
 

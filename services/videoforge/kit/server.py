@@ -116,8 +116,14 @@ async def _serve_health_only(address: str, port: int, servicer: MeshHealth) -> g
     return server
 
 
-async def serve_until_signalled(running: RunningServer, *, on_stop: Callable[[], object] | None = None) -> None:
-    """Waits for SIGTERM or SIGINT, then reports NOT_SERVING and lets in-flight calls finish."""
+async def serve_until_signalled(
+    running: RunningServer,
+    *,
+    on_draining: Callable[[], None] | None = None,
+    on_stop: Callable[[], object] | None = None,
+) -> None:
+    """Waits for SIGTERM or SIGINT, then reports NOT_SERVING and lets in-flight calls finish (`on_draining` first
+    ends those that would wait on purpose)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -126,6 +132,8 @@ async def serve_until_signalled(running: RunningServer, *, on_stop: Callable[[],
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     log.info("stopping")
+    if on_draining is not None:
+        on_draining()
     await running.stop()
     if on_stop is not None:
         result = on_stop()

@@ -91,6 +91,7 @@ class JobChanges:
         self._feeds: dict[str, JobFeed] = {}
         self._streams: dict[str, int] = defaultdict(int)
         self._any = asyncio.Event()
+        self._closed = False
 
     def notify(self, job_id: str) -> None:
         self._wake_event_readers()
@@ -111,8 +112,16 @@ class JobChanges:
         feed.mark_stale(lambda: self._read_job(job_id))
 
     async def wait_any(self, timeout: float) -> None:
+        if self._closed:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._any.wait(), timeout)
+
+    def close(self) -> None:
+        """The process is stopping: readers of the event log waiting for a change answer now, and later ones at
+        once, so that no stop waits out a long poll (the reader asks again, of a replica still serving)."""
+        self._closed = True
+        self._wake_event_readers()
 
     @contextlib.asynccontextmanager
     async def stream_slot(self, user_id: str) -> AsyncIterator[None]:
