@@ -28,9 +28,14 @@ from videoforge.transcoder.pipeline import MediaPipeline
 class RecordingSink(PresentationSink):
     def __init__(self) -> None:
         self.snapshots: list[PresentationSnapshot] = []
+        # What was kept ahead of the rest, and its size then.
+        self.kept: dict[str, int] = {}
 
     async def publish(self, snapshot: PresentationSnapshot) -> None:
         self.snapshots.append(snapshot)
+
+    async def keep(self, path: Path, relative: str) -> None:
+        self.kept[relative] = path.stat().st_size
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +124,10 @@ def test_a_state_read_before_the_encode_made_its_folders_is_empty(tmp_path: Path
     state = read_snapshot(layout, tmp_path, [], final=False)
 
     assert (state.segments, state.manifests, state.playable) == ([], [], False)
+
+
+async def test_each_download_is_handed_on_whole_before_the_transcode_returns(recorded: RecordingSink) -> None:
+    downloads = recorded.snapshots[-1].output_dir / "downloads"
+    assert recorded.kept == {
+        f"downloads/{rung}.mp4": (downloads / f"{rung}.mp4").stat().st_size for rung in ("720p", "360p")
+    }

@@ -79,3 +79,26 @@ async def test_a_failed_upload_stops_the_others_and_fails_with_its_own_error(tmp
     with pytest.raises(BlobStoreError):
         await sink.publish(snapshot(tmp_path, 4, playable=True))
     assert finished == [] and "master.m3u8" not in sink.uploaded
+
+
+async def test_a_file_kept_ahead_is_not_stored_again_with_the_rest(tmp_path: Path) -> None:
+    stored: list[str] = []
+
+    async def upload(path: Path, relative: str) -> None:
+        stored.append(relative)
+
+    async def announce(state: PresentationSnapshot) -> None:
+        pass
+
+    output = tmp_path / "output"
+    (output / "downloads").mkdir(parents=True)
+    (output / "images").mkdir()
+    for relative in ("downloads/360p.mp4", "downloads/720p.mp4", "images/poster.jpg"):
+        (output / relative).write_bytes(b"made")
+    sink = PresentationUpload(upload, tmp_path / "staging", announce)
+
+    await sink.keep(output / "downloads" / "720p.mp4", "downloads/720p.mp4")
+    await sink.upload_rest(output)
+
+    assert stored[0] == "downloads/720p.mp4"
+    assert sorted(stored) == ["downloads/360p.mp4", "downloads/720p.mp4", "images/poster.jpg"]

@@ -16,7 +16,7 @@ from videoforge.media_model import DEFAULT_ENCODING, EncodingOptions
 from videoforge.transcoder.adapters.ffmpeg import EncodedLadder, FfmpegEncoder
 from videoforge.transcoder.adapters.text_tracks import TextTrackExtractor
 from videoforge.transcoder.domain.audio_renditions import plan_audio
-from videoforge.transcoder.domain.ladder import codec_rungs, plan_ladder
+from videoforge.transcoder.domain.ladder import Rung, codec_rungs, plan_ladder
 from videoforge.transcoder.domain.media import MediaInfo, MediaLimits, validate
 from videoforge.transcoder.domain.per_title import PerTitlePlanner
 from videoforge.transcoder.domain.ports import ChunkedEncoding, OutputFile, Transcoder, TranscodeResult
@@ -155,7 +155,9 @@ async def transcode(
     with observed_stage("extras"):
         async with failing_as_the_first() as extras:
             # A protected video has no MP4 downloads: a file in the clear would play past its keys.
-            making = extras.create_task(_extras(encoder, ladder, info, output, downloads=not options.protection))
+            making = extras.create_task(
+                _extras(encoder, ladder, info, output, downloads=not options.protection, sink=sink)
+            )
             if text_tracks is not None:
                 extras.create_task(_extract_text_tracks(text_tracks, source, output))
             # A protected rendition's audio is encrypted: no figure for what it sounds like.
@@ -178,7 +180,13 @@ async def transcode(
 
 
 async def _extras(
-    encoder: FfmpegEncoder, ladder: EncodedLadder, info: MediaInfo, output: Path, *, downloads: bool = True
+    encoder: FfmpegEncoder,
+    ladder: EncodedLadder,
+    info: MediaInfo,
+    output: Path,
+    *,
+    downloads: bool = True,
+    sink: PresentationSink | None = None,
 ) -> list[OutputFile]:
     """The poster, preview, storyboard and MP4 downloads, made from the encoded renditions."""
     lowest_rung, lowest = ladder.lowest
@@ -186,6 +194,15 @@ async def _extras(
     for folder in ("images", "storyboard", "downloads"):
         (output / folder).mkdir(exist_ok=True)
     renditions = ladder.renditions if downloads else []
+
+    async def download(rung: Rung, video: Path) -> Path:
+        # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
+        mp4 = await encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
+        if sink is not None:
+            # The bulk of what is left to store: each goes up while the images are still being made.
+            await sink.keep(mp4, _rel(mp4, output))
+        return mp4
+
     # Side by side: each is a short, mostly single-threaded run over a small rendition, or a copy.
     poster, preview, storyboard, *mp4s = await asyncio.gather(
         encoder.make_poster(lowest, output / "images" / "poster.jpg", duration=duration),
@@ -193,11 +210,7 @@ async def _extras(
         encoder.make_storyboard(
             lowest, lowest_rung, output / "storyboard", duration=duration, frame_rate=info.frame_rate_fraction
         ),
-        *(
-            # Remuxed, not re-encoded: the download is the rendition's own stream with +faststart.
-            encoder.make_mp4_download(video, ladder.audio, output / "downloads" / f"{rung.name}.mp4")
-            for rung, video in renditions
-        ),
+        *(download(rung, video) for rung, video in renditions),
     )
     files = [
         OutputFile(_rel(poster, output), "POSTER"),

@@ -57,8 +57,11 @@ class PresentationUpload(PresentationSink):
         await self._upload_all(staged)
         self._published.update((manifest.relative, data) for manifest, data in manifests)
 
+    async def keep(self, path: Path, relative: str) -> None:
+        await self._upload_all([(path, relative)])
+
     async def upload_rest(self, output_dir: Path) -> None:
-        """Everything else the transcode left in output_dir: images, downloads."""
+        """Everything else the transcode left in output_dir: the images, and what was not kept ahead."""
         files = await asyncio.to_thread(lambda: sorted(path for path in output_dir.rglob("*") if path.is_file()))
         rest = [(path, path.relative_to(output_dir).as_posix()) for path in files]
         await self._upload_all([(path, relative) for path, relative in rest if relative not in self.uploaded])

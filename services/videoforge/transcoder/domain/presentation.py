@@ -263,3 +263,8 @@ class PresentationSink(ABC):
     @abstractmethod
     async def publish(self, snapshot: PresentationSnapshot) -> None:
         """Publishes what `snapshot` adds; raising stops the transcode."""
+
+    @abstractmethod
+    async def keep(self, path: Path, relative: str) -> None:
+        """Stores a finished file of the output set (`relative` in it) ahead of the rest, while the transcode goes
+        on; raising stops the transcode."""
