@@ -455,8 +455,8 @@ class FfmpegEncoder:
         Each thumbnail is the picture showing at its cue's start (`round=up`: the last frame at or before it),
         where a player seeking there starts. The interval is a whole number of GOPs, growing with the duration so
         no video gets more than about 100 thumbnails. Where `rung`'s keyframes fall exactly on GOP_SECONDS at
-        `frame_rate`, every thumbnail is a keyframe and only keyframes are decoded: the same pictures, from a
-        thirtieth of the frames at 30 fps.
+        `frame_rate`, every thumbnail is a keyframe and only keyframes are decoded: the same pictures, from about
+        one frame in sixty at 30 fps.
         """
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         interval = GOP_SECONDS * max(1, math.ceil(duration / (STORYBOARD_MAX_TILES * GOP_SECONDS)))
