@@ -13,15 +13,13 @@ import argparse
 import asyncio
 import os
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import psycopg
 
-from tests.fixtures.platform import free_port, start_platform, stop_platform
+from tests.fixtures.platform import benched_platform
 from videoforge.client.edge import EdgeClient
 from videoforge.platform.embedded_postgres import start_embedded_postgres
 
@@ -110,14 +108,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="vf-bench-"))
     # One client sends every request here: lift its rate limit, which this does not measure.
     os.environ.setdefault("EDGE_RATE_LIMIT_PER_MINUTE", "1000000")
-    platform = start_platform(data_dir, free_port())
-    try:
+    with benched_platform("vf-bench-") as platform:
         client = EdgeClient(platform.url)
         owner = client.register(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench-pass-1")["user"]["id"]
-        database = start_embedded_postgres(data_dir)
+        database = start_embedded_postgres(platform.data_dir)
         print(f"Filled {args.videos} videos in {fill(database.url, owner, args.videos):.1f} s")
         routes = {
             "baseline: JWKS (edge + service, no database)": "/.well-known/jwks.json",
@@ -138,8 +134,6 @@ def main() -> None:
             baseline = baseline or p95
             print(f"{name:48} {statistics.median(latencies):8.1f} {p95:8.1f} {percentile(latencies, 0.99):8.1f} "
                   f"{rate:7.0f} {p95 / baseline:9.2f}")  # fmt: skip
-    finally:
-        stop_platform(platform.process)
 
 
 if __name__ == "__main__":

@@ -26,14 +26,13 @@ import re
 import shutil
 import statistics
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
 
-from tests.fixtures.platform import RunningPlatform, free_port, start_platform, stop_platform
+from tests.fixtures.platform import RunningPlatform, benched_platform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import EdgeClient
 from videoforge.kit.subprocesses import run_process
@@ -190,18 +189,14 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk; ./setup installs it)")
 
-    data_dir = Path(tempfile.mkdtemp(prefix="vf-playback-bench-"))
     # One client sends every request here: lift the edge's rate limits, which this does not measure.
     os.environ.setdefault("EDGE_RATE_LIMIT_PER_MINUTE", "100000000")
     os.environ.setdefault("EDGE_MEDIA_RATE_LIMIT_PER_MINUTE", "100000000")
-    platform = start_platform(data_dir, free_port())
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    services = {name: platform.children_running("serve", name)[0].pid for name in SERVICES}
-    try:
-        asyncio.run(run(platform, data_dir, args, services))
-    finally:
-        stop_platform(platform.process)
+    with benched_platform("vf-playback-bench-") as platform:
+        services = {name: platform.children_running("serve", name)[0].pid for name in SERVICES}
+        asyncio.run(run(platform, platform.data_dir, args, services))
 
 
 if __name__ == "__main__":

@@ -13,16 +13,14 @@ import argparse
 import asyncio
 import contextlib
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import httpx
 
 from bench.api_bench import percentile
-from tests.fixtures.platform import free_port, start_platform, stop_platform
+from tests.fixtures.platform import benched_platform
 
 PASSWORD = "bench-pass-1"
 TARGET_RATIO = 3.0
@@ -126,15 +124,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="vf-bench-"))
     # One client sends every request here: the per-client limits would measure themselves, not the service.
     os.environ.setdefault("EDGE_RATE_LIMIT_PER_MINUTE", "1000000")
     os.environ.setdefault("EDGE_LOGIN_RATE_LIMIT_PER_MINUTE", "1000000")
-    platform = start_platform(data_dir, free_port())
-    try:
+    with benched_platform("vf-bench-") as platform:
         asyncio.run(run(platform.url, args))
-    finally:
-        stop_platform(platform.process)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +27,7 @@ import httpx
 import psycopg
 
 from bench.api_bench import percentile
-from tests.fixtures.platform import RunningPlatform, free_port, start_platform, stop_platform
+from tests.fixtures.platform import RunningPlatform, benched_platform
 from tests.media_factory import MediaFactory
 from videoforge.client.edge import EdgeClient
 from videoforge.job.v1 import job_pb2, job_pb2_grpc
@@ -179,15 +178,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="vf-watch-bench-"))
     os.environ.setdefault("EDGE_RATE_LIMIT_PER_MINUTE", "1000000")
     os.environ.setdefault("WATCH_STREAMS_PER_USER", str(args.watchers))
-    platform = start_platform(data_dir, free_port())
-    try:
-        database = start_embedded_postgres(data_dir)
-        asyncio.run(run(platform, database.url, args, data_dir))
-    finally:
-        stop_platform(platform.process)
+    with benched_platform("vf-watch-bench-") as platform:
+        database = start_embedded_postgres(platform.data_dir)
+        asyncio.run(run(platform, database.url, args, platform.data_dir))
 
 
 if __name__ == "__main__":
