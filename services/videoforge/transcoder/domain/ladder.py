@@ -91,11 +91,10 @@ def plan_ladder(info: MediaInfo, requested_formats: Iterable[str] | None = None)
     return _timed(chosen or (rungs[:1] if wanted else rungs), info)
 
 
-def keyframes_on_whole_gops(rung: Rung, frame_rate: Fraction) -> bool:
-    """Whether a rung's keyframes fall exactly every GOP_SECONDS of its time: counted in frames at a rate whose
-    GOP_SECONDS hold a whole number of them (at 29.97 fps a GOP lasts 2.002 s, and by time they fall on the first
-    frame past each mark)."""
-    return not rung.keyframes_by_time and rung.gop_frames == GOP_SECONDS * frame_rate
+def gop_duration(rung: Rung, frame_rate: Fraction) -> Fraction:
+    """How long a rung's GOP lasts, in seconds: GOP_SECONDS where its keyframes come by time, else its frames at
+    `frame_rate` (2 s at 30 fps, 2.002 s at 29.97)."""
+    return Fraction(GOP_SECONDS) if rung.keyframes_by_time else rung.gop_frames / frame_rate
 
 
 def _timed(rungs: list[Rung], info: MediaInfo) -> list[Rung]:
