@@ -104,7 +104,6 @@ class Storyboard:
 
     index: Path
     sheets: list[Path]
-    interval_seconds: Fraction
 
 
 class FfmpegEncoder:
@@ -485,7 +484,7 @@ class FfmpegEncoder:
         index = out_dir / "storyboard.vtt"
         vtt = _storyboard_vtt(count, interval, duration, tile_w, tile_h, sheets)
         await asyncio.to_thread(index.write_text, vtt)
-        return Storyboard(index=index, sheets=sheets, interval_seconds=interval)
+        return Storyboard(index=index, sheets=sheets)
 
     async def decrypt_copy(self, video: Path, key: ContentKey, out: Path) -> Path:
         """A CENC-encrypted file of our own, remuxed in the clear: what the steps that decode a rendition read."""
