@@ -122,22 +122,29 @@ async def test_a_source_with_one_rung_is_measured_at_the_middle_setting_and_the_
     assert curves is not None
     assert [curve.rung for curve in curves] == rungs
     first, second = curves[0].points
-    assert first.crf == SEARCH.first
+    assert first.crf == SEARCH.middle
     assert second.crf == SEARCH.second(rungs[0], first)
     assert all(point.kbps > 0 and point.ssim_db == point.screen_ssim_db for point in curves[0].points)
 
 
-async def test_a_hard_sources_top_rung_is_measured_once_when_its_middle_setting_already_costs_too_much(
+async def test_a_hard_sources_top_rung_is_measured_once_and_the_others_first_at_the_dearest_setting(
     media_factory: MediaFactory, tmp_path: Path
 ) -> None:
     rungs, curves = await _analysed(await media_factory.hard_to_compress(seconds=2), tmp_path)
 
     assert curves is not None
     (top,) = curves[0].points
-    assert top.crf == SEARCH.first
+    assert top.crf == SEARCH.middle
     assert top.kbps > rungs[0].video_kbps and top.ssim_db < SEARCH.target_db
-    assert all(len(curve.points) == 2 for curve in curves[1:])
-    # The second run encoded only the rungs still open.
+    dearest = SEARCH.crfs[0]
+    for rung, curve in zip(rungs[1:], curves[1:], strict=True):
+        first, *rest = curve.points
+        assert first.crf == dearest
+        # Settled by that one trial, or else measured at the middle setting too.
+        settled = first.kbps >= rung.video_kbps and first.ssim_db < SEARCH.target_db
+        assert [point.crf for point in rest] == ([] if settled else [SEARCH.middle])
+    # The first run encoded the top rung alone, the second every other rung.
+    assert len(list(tmp_path.glob("trial-0-*.h264"))) == 1
     assert len(list(tmp_path.glob("trial-1-*.h264"))) == len(rungs) - 1
 
 

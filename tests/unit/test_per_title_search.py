@@ -1,7 +1,11 @@
-"""The per-title trial search: each rung measured at the middle trial setting, then at the one neighbour that
-holds its setting, and the ladder chosen from those two points is the ladder all three would give."""
+"""The per-title trial search, round by round: the top rung first, alone, at the middle trial setting; below a
+top rung that stays fixed the others at the dearest setting, which settles the hard ones in one trial; otherwise
+each rung at the middle setting, then at the one neighbour that holds its setting. The ladder chosen from the
+points searched is the ladder all three settings would give."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
@@ -56,19 +60,22 @@ def _all_three(rung: Rung, measured: Measured) -> RungCurve:
     return RungCurve(rung, tuple(_point(crf, m) for crf, m in zip(TRIAL_CRFS, measured, strict=True)))
 
 
-def _searched(source: list[Measured]) -> list[RungCurve]:
-    """The points the search asks for, in the order it asks: the middle setting of every rung, then the second
-    setting of those it asks again."""
-    firsts = [_point(SEARCH.first, dict(zip(TRIAL_CRFS, measured, strict=True))[SEARCH.first]) for measured in source]
-    curves = []
-    for rung, measured, first, second in zip(FIXED, source, firsts, SEARCH.seconds(FIXED, firsts), strict=True):
-        by_crf = dict(zip(TRIAL_CRFS, measured, strict=True))
-        curves.append(RungCurve(rung, (first,) if second is None else (first, _point(second, by_crf[second]))))
-    return curves
+def _searched(source: list[Measured]) -> tuple[list[RungCurve], int]:
+    """The points the search asks for, round by round, and how many rounds it took."""
+    measured: list[list[TrialPoint]] = [[] for _ in source]
+    for rounds in range(1, 10):
+        asked = SEARCH.next_round(FIXED, measured)
+        if not any(crf is not None for crf in asked):
+            return [RungCurve(rung, tuple(points)) for rung, points in zip(FIXED, measured, strict=True)], rounds - 1
+        for points, crf, table in zip(measured, asked, source, strict=True):
+            if crf is not None:
+                points.append(_point(crf, dict(zip(TRIAL_CRFS, table, strict=True))[crf]))
+    raise AssertionError("the search did not end")
 
 
-def test_every_rung_is_first_tried_at_the_middle_setting() -> None:
-    assert SEARCH.first == MIDDLE
+def test_the_top_rung_is_tried_first_alone_at_the_middle_setting() -> None:
+    assert SEARCH.middle == MIDDLE
+    assert SEARCH.next_round(FIXED, [[] for _ in FIXED]) == [MIDDLE, None, None, None]
 
 
 def test_a_rung_past_the_target_at_the_middle_setting_is_next_tried_cheaper() -> None:
@@ -92,51 +99,100 @@ def test_the_search_follows_the_target_it_is_given() -> None:
     assert TrialSearch(24.0).second(FIXED[1], point) == DEAREST
 
 
-def _middle(rung: Rung, *, kbps_over_fixed: float, db_over_target: float) -> TrialPoint:
-    return TrialPoint(MIDDLE, rung.video_kbps * kbps_over_fixed, SEARCH.target_db + db_over_target, 20.0)
+def _tried(rung: Rung, crf: float = MIDDLE, *, kbps_over_fixed: float, db_over_target: float) -> TrialPoint:
+    return TrialPoint(crf, rung.video_kbps * kbps_over_fixed, SEARCH.target_db + db_over_target, 20.0)
+
+
+def _hard(rung: Rung, crf: float = MIDDLE) -> TrialPoint:
+    """Past the rung's fixed bitrate and short of the target."""
+    return _tried(rung, crf, kbps_over_fixed=1.5, db_over_target=-5)
+
+
+def test_below_a_top_rung_that_stays_fixed_the_others_are_first_tried_at_the_dearest_setting() -> None:
+    assert SEARCH.next_round(FIXED, [[_hard(FIXED[0])], [], [], []]) == [None, DEAREST, DEAREST, DEAREST]
+
+
+def test_below_a_top_rung_still_open_the_others_are_first_tried_at_the_middle_setting() -> None:
+    open_top = _tried(FIXED[0], kbps_over_fixed=0.5, db_over_target=1)
+
+    assert SEARCH.next_round(FIXED, [[open_top], [], [], []]) == [CHEAPEST, MIDDLE, MIDDLE, MIDDLE]
 
 
 def test_rungs_past_their_fixed_bitrate_and_short_of_the_target_from_the_top_down_are_not_tried_again() -> None:
-    settled = [_middle(rung, kbps_over_fixed=1.5, db_over_target=-5) for rung in FIXED]
+    settled = [[_hard(FIXED[0])], *([_hard(rung, DEAREST)] for rung in FIXED[1:])]
 
-    assert SEARCH.seconds(FIXED, settled) == [None] * len(FIXED)
-    open_third = [*settled[:2], _middle(FIXED[2], kbps_over_fixed=0.5, db_over_target=-5), *settled[3:]]
-    assert SEARCH.seconds(FIXED, open_third) == [None, None, DEAREST, CHEAPEST]
+    assert SEARCH.next_round(FIXED, settled) == [None] * len(FIXED)
+    within = _tried(FIXED[2], DEAREST, kbps_over_fixed=0.9, db_over_target=-5)
+    # The dearest setting fell short within the fixed bitrate: the middle one says how steep the curve is.
+    assert SEARCH.next_round(FIXED, [*settled[:2], [within], *settled[3:]]) == [None, None, MIDDLE, MIDDLE]
 
 
 def test_a_settled_rung_under_one_still_open_is_tried_again_as_the_open_ones_choice_reads_its_quality() -> None:
-    open_top = [_middle(FIXED[0], kbps_over_fixed=0.5, db_over_target=1)]
-    open_top += [_middle(rung, kbps_over_fixed=1.5, db_over_target=-5) for rung in FIXED[1:]]
+    open_top = [_tried(FIXED[0], kbps_over_fixed=0.5, db_over_target=1)]
+    open_top += [_hard(rung) for rung in FIXED[1:]]
 
-    assert SEARCH.seconds(FIXED, open_top) == [CHEAPEST] * len(FIXED)
+    assert SEARCH.next_round(FIXED, [[point] for point in open_top]) == [CHEAPEST] * len(FIXED)
 
 
-def test_a_rung_within_its_fixed_bitrate_or_past_the_target_is_never_settled_by_the_middle_setting() -> None:
-    within = [_middle(rung, kbps_over_fixed=0.9, db_over_target=-5) for rung in FIXED]
-    past = [_middle(rung, kbps_over_fixed=1.5, db_over_target=0.1) for rung in FIXED]
+def test_a_rung_within_its_fixed_bitrate_or_past_the_target_is_never_settled() -> None:
+    within = [[_tried(rung, kbps_over_fixed=0.9, db_over_target=-5)] for rung in FIXED]
+    past = [[_tried(rung, kbps_over_fixed=1.5, db_over_target=0.1)] for rung in FIXED]
 
-    assert SEARCH.seconds(FIXED, within) == [DEAREST] * len(FIXED)
-    assert SEARCH.seconds(FIXED, past) == [CHEAPEST] * len(FIXED)
+    assert SEARCH.next_round(FIXED, within) == [DEAREST] * len(FIXED)
+    assert SEARCH.next_round(FIXED, past) == [CHEAPEST] * len(FIXED)
+
+
+def test_whatever_the_trials_read_no_setting_is_tried_twice_and_the_search_ends() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        source: list[Measured] = [
+            tuple(  # type: ignore[misc]
+                (rung.video_kbps * rng.uniform(0.2, 3.0), rng.uniform(5, 35), rng.uniform(5, 35)) for _ in TRIAL_CRFS
+            )
+            for rung in FIXED
+        ]
+        curves, rounds = _searched(source)
+
+        assert 1 <= rounds <= 4
+        for curve in curves:
+            crfs = [point.crf for point in curve.points]
+            assert 1 <= len(crfs) == len(set(crfs)) <= 3
 
 
 @pytest.mark.parametrize("source", [NOISE, FLAT, MIXED], ids=["noise", "flat", "mixed"])
 def test_the_searched_trials_choose_the_ladder_all_three_would(source: list[Measured]) -> None:
-    searched_curves = _searched(source)
+    searched_curves, _ = _searched(source)
     searched = choose_ladder(searched_curves, TARGET)
     all_three = choose_ladder([_all_three(rung, m) for rung, m in zip(FIXED, source, strict=True)], TARGET)
 
     assert searched.rungs == all_three.rungs
     assert searched.dropped == all_three.dropped
-    tried_twice = {curve.rung.name for curve in searched_curves if len(curve.points) == 2}
+    tried_once = {curve.rung.name for curve in searched_curves if len(curve.points) == 1}
     for mine, theirs in zip(searched.chosen, all_three.chosen, strict=True):
-        # A rung tried once is one nothing reads the quality of.
-        if mine.rung.name in tried_twice:
+        # A rung settled by one trial is one nothing reads the quality of.
+        if mine.rung.name not in tried_once:
             assert mine.ssim_db == pytest.approx(theirs.ssim_db)
             assert mine.screen_ssim_db == pytest.approx(theirs.screen_ssim_db)
 
 
-def test_the_heavy_sources_top_rung_is_settled_by_the_middle_setting_alone() -> None:
-    assert [len(curve.points) for curve in _searched(NOISE)] == [1, 2, 2, 2]
+def test_the_heavy_source_is_settled_with_one_trial_per_rung_but_the_smallest() -> None:
+    curves, rounds = _searched(NOISE)
+
+    # 360p's dearest trial spent just under its fixed bitrate: the middle one settles where its setting lies.
+    assert [[point.crf for point in curve.points] for curve in curves] == [
+        [MIDDLE],
+        [DEAREST],
+        [DEAREST],
+        [DEAREST, MIDDLE],
+    ]
+    assert rounds == 3
+
+
+def test_an_easy_sources_rungs_are_tried_at_the_middle_setting_and_its_cheaper_neighbour() -> None:
+    curves, rounds = _searched(FLAT)
+
+    assert [[point.crf for point in curve.points] for curve in curves] == [[MIDDLE, CHEAPEST]] * len(FIXED)
+    assert rounds == 3
 
 
 def test_the_example_sources_cover_each_way_a_rung_goes() -> None:

@@ -1,17 +1,17 @@
 """FfmpegLadderAnalyzer: trial encodes of a few sampled seconds per rung, and their SSIM, for the per-title ladder.
 
 FFmpeg runs, all through `videoforge.kit.subprocesses` under the encoder's limits: the first decodes the sampled
-stretches once into raw frames (decoding the source is the costliest read of it); then, up to twice (the middle
-trial setting of every rung, then the neighbour `TrialSearch` picks from it for the rungs the first left open),
-one run encodes those rungs from the frames (as the ladder is encoded: split, scaled, the same x264 preset and
-keyframe interval) and, decoding each trial as it is written, writes its SSIM at the rung's size and scaled up to
-the top rung's size.
+stretches once into raw frames (decoding the source is the costliest read of it); then, for each round of trials
+`TrialSearch` asks for (the top rung's first, then the other rungs', then those still open), one run encodes those
+rungs from the frames (as the ladder is encoded: split, scaled, the same x264 preset and keyframe interval) and,
+decoding each trial as it is written, writes its SSIM at the rung's size and scaled up to the top rung's size.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 from collections.abc import Sequence
@@ -82,17 +82,19 @@ class FfmpegLadderAnalyzer(LadderAnalyzer):
             if frames == 0:
                 return None
             trials = _Trials(rungs[0], frames, frames / info.frame_rate, work_dir)
-            first = await self._trials(trials, rungs, [search.first] * len(rungs), stage=0)
-            crfs = search.seconds(rungs, first)
-            again = [(rung, crf) for rung, crf in zip(rungs, crfs, strict=True) if crf is not None]
-            second = iter(await self._trials(trials, *_unzipped(again), stage=1) if again else [])
+            measured: list[list[TrialPoint]] = [[] for _ in rungs]
+            for stage in itertools.count():
+                asked = [(i, crf) for i, crf in enumerate(search.next_round(rungs, measured)) if crf is not None]
+                if not asked:
+                    break
+                tried = [rungs[i] for i, _ in asked]
+                points = await self._trials(trials, tried, [crf for _, crf in asked], stage=stage)
+                for (i, _), point in zip(asked, points, strict=True):
+                    measured[i].append(point)
         except (ProcessError, ValueError) as error:
             logger.warning("per-title analysis of %s failed, keeping the fixed ladder: %s", source.name, error)
             return None
-        return [
-            RungCurve(rung, (point,) if crf is None else (point, next(second)))
-            for rung, point, crf in zip(rungs, first, crfs, strict=True)
-        ]
+        return [RungCurve(rung, tuple(points)) for rung, points in zip(rungs, measured, strict=True)]
 
     async def _sampled_frames(
         self, source: Path, info: MediaInfo, windows: list[tuple[float, float]], work_dir: Path
@@ -261,10 +263,6 @@ class _Trials:
 
     def is_screen_sized(self, rung: Rung) -> bool:
         return (rung.width, rung.height) == (self.screen.width, self.screen.height)
-
-
-def _unzipped(pairs: Sequence[tuple[Rung, float]]) -> tuple[list[Rung], list[float]]:
-    return [rung for rung, _ in pairs], [crf for _, crf in pairs]
 
 
 def _file(path: Path) -> str:

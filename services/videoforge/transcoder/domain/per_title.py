@@ -1,6 +1,6 @@
 """The per-title ladder: each rung gets the bits this source needs to look good, never more than the fixed ladder.
 
-A short analysis measures, per rung, up to two trial encodes of sampled seconds: their bitrate and their SSIM
+A short analysis measures, per rung, one to three trial encodes of sampled seconds: their bitrate and their SSIM
 (in dB, `-10·log10(1 - SSIM)`), once at the rung's own size and once scaled up to the top rung's size, the
 size the viewer's screen shows every rung at. `TrialSearch` says which settings a rung needs. From those
 curves `choose_ladder` picks each rung's constant-quality setting (and so its bitrate) and drops the rungs a
@@ -99,40 +99,64 @@ class PerTitleLadder:
 
 @dataclass(frozen=True, slots=True)
 class TrialSearch:
-    """Which two of the three trial settings a rung is measured at: the middle one, then the neighbour on the side
-    where the rung's setting lies, picked from what the middle one measured.
+    """Which of the three trial settings each rung is measured at, round by round (a round is one run over the
+    rungs it names, side by side). Trials take most of the analysis' time, the dearest ones most on a hard source.
 
-    `choose_ladder` reads a rung's setting, and its qualities at the bitrate it gets, from the two points around
-    them: the third setting would change neither, and trials take most of the analysis' time (the dearest ones
-    most, on a hard source). `target_db` is what the ladder aims at: the target plus the sampling margin.
+    - The top rung goes first, alone, at the middle setting: what it reads says where the others start.
+    - A rung is settled, and stays as the fixed ladder has it, once a trial of it spent its fixed bitrate and still
+      fell short of the target, with every rung above it settled: more bits only cost more, and with only such
+      rungs above it no choice reads its quality at that bitrate.
+    - Below a settled top rung the source is hard at screen size: the other rungs are first tried at the dearest
+      setting, which settles each one that is hard too in a single trial (on the heavy first-segment source,
+      every rung). One it does not settle is tried at the middle setting next.
+    - Otherwise a rung is tried at the middle setting, then at the neighbour on the side where its setting lies
+      (`second`): `choose_ladder` reads a rung's setting, and its qualities at the bitrate it gets, from the two
+      points around them, and the third setting would change neither.
+
+    `target_db` is what the ladder aims at: the target plus the sampling margin.
     """
 
     target_db: float
     crfs: tuple[float, float, float] = TRIAL_CRFS
 
     @property
-    def first(self) -> float:
+    def middle(self) -> float:
         return self.crfs[1]
 
-    def second(self, rung: Rung, first: TrialPoint) -> float:
+    def second(self, rung: Rung, middle: TrialPoint) -> float:
         """The dearer setting when the middle one falls short of the target within the rung's fixed bitrate (the
         setting lies past it); else the cheaper one: the setting lies between the two, or, when the target costs
         more than the fixed bitrate, the rung stays fixed and its qualities at that bitrate lie between them."""
-        if first.ssim_db < self.target_db and first.kbps < rung.video_kbps:
+        if middle.ssim_db < self.target_db and middle.kbps < rung.video_kbps:
             return self.crfs[0]
         return self.crfs[2]
 
-    def seconds(self, rungs: Sequence[Rung], firsts: Sequence[TrialPoint]) -> list[float | None]:
-        """`second` for each rung (largest first), or None where the middle setting already settles it: past the
-        rung's fixed bitrate and still short of the target, it stays as the fixed ladder has it (more bits only
-        cost more), and with only such rungs above it no choice reads its quality at that bitrate. On a hard
-        source that is every rung, and the analysis takes half the time."""
-        settled = True
+    def next_round(self, rungs: Sequence[Rung], measured: Sequence[Sequence[TrialPoint]]) -> list[float | None]:
+        """The setting each rung (largest first) is tried at next, given the trials `measured` so far for each, or
+        None for a rung that needs no more; None for every rung once the search is done."""
+        if not any(measured):
+            return [self.middle, *[None] * (len(rungs) - 1)]
+        settled_above = hard_above = True
         crfs: list[float | None] = []
-        for rung, first in zip(rungs, firsts, strict=True):
-            settled = settled and first.ssim_db < self.target_db and first.kbps >= rung.video_kbps
-            crfs.append(None if settled else self.second(rung, first))
+        for rung, points in zip(rungs, measured, strict=True):
+            settled = settled_above and any(self._settles(rung, point) for point in points)
+            crfs.append(None if settled else self._next(rung, points, hard_above=hard_above))
+            settled_above = settled
+            # A rung not tried yet is taken for as hard as the settled ones above it: it is tried beside them.
+            hard_above = hard_above and (settled or not points)
         return crfs
+
+    def _settles(self, rung: Rung, point: TrialPoint) -> bool:
+        return point.ssim_db < self.target_db and point.kbps >= rung.video_kbps
+
+    def _next(self, rung: Rung, points: Sequence[TrialPoint], *, hard_above: bool) -> float | None:
+        tried = {point.crf: point for point in points}
+        if not tried:
+            return self.crfs[0] if hard_above else self.middle
+        if self.middle not in tried:
+            return self.middle
+        wanted = self.second(rung, tried[self.middle])
+        return None if wanted in tried else wanted
 
 
 class LadderAnalyzer(ABC):
@@ -142,8 +166,8 @@ class LadderAnalyzer(ABC):
     async def measure(
         self, source: Path, info: MediaInfo, rungs: Sequence[Rung], work_dir: Path, search: TrialSearch
     ) -> list[RungCurve] | None:
-        """A curve per rung (in the order given) with the trials `search` asks for, or None when the source could
-        not be measured."""
+        """A curve per rung (in the order given) with the trials `search` asks for, round by round, or None when
+        the source could not be measured."""
 
 
 @dataclass(frozen=True, slots=True)
