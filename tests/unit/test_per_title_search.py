@@ -73,9 +73,10 @@ def _searched(source: list[Measured]) -> tuple[list[RungCurve], int]:
     raise AssertionError("the search did not end")
 
 
-def test_the_top_rung_is_tried_first_alone_at_the_middle_setting() -> None:
+def test_the_top_rung_is_tried_first_at_the_middle_setting_with_the_smallest_beside_it() -> None:
     assert SEARCH.middle == MIDDLE
-    assert SEARCH.next_round(FIXED, [[] for _ in FIXED]) == [MIDDLE, None, None, None]
+    assert SEARCH.next_round(FIXED, [[] for _ in FIXED]) == [MIDDLE, None, None, MIDDLE]
+    assert SEARCH.next_round(FIXED[:1], [[]]) == [MIDDLE]
 
 
 def test_a_rung_past_the_target_at_the_middle_setting_is_next_tried_cheaper() -> None:
@@ -109,7 +110,20 @@ def _hard(rung: Rung, crf: float = MIDDLE) -> TrialPoint:
 
 
 def test_below_a_top_rung_that_stays_fixed_the_others_are_first_tried_at_the_dearest_setting() -> None:
-    assert SEARCH.next_round(FIXED, [[_hard(FIXED[0])], [], [], []]) == [None, DEAREST, DEAREST, DEAREST]
+    within = _tried(FIXED[3], kbps_over_fixed=0.5, db_over_target=-5)
+
+    assert SEARCH.next_round(FIXED, [[_hard(FIXED[0])], [], [], [within]]) == [None, DEAREST, DEAREST, DEAREST]
+
+
+def test_a_smallest_rung_its_middle_trial_settles_waits_for_the_rungs_above() -> None:
+    rounds = [[_hard(FIXED[0])], [], [], [_hard(FIXED[3])]]
+
+    assert SEARCH.next_round(FIXED, rounds) == [None, DEAREST, DEAREST, None]
+    hard_above = [rounds[0], [_hard(FIXED[1], DEAREST)], [_hard(FIXED[2], DEAREST)], rounds[3]]
+    assert SEARCH.next_round(FIXED, hard_above) == [None] * len(FIXED)
+    # A rung above that the dearest trial does not settle: the smallest is measured on, as any other.
+    open_above = [*hard_above[:2], [_tried(FIXED[2], DEAREST, kbps_over_fixed=0.5, db_over_target=1)], rounds[3]]
+    assert SEARCH.next_round(FIXED, open_above) == [None, None, MIDDLE, CHEAPEST]
 
 
 def test_below_a_top_rung_still_open_the_others_are_first_tried_at_the_middle_setting() -> None:
@@ -178,14 +192,14 @@ def test_the_searched_trials_choose_the_ladder_all_three_would(source: list[Meas
 def test_the_heavy_source_is_settled_with_one_trial_per_rung_but_the_smallest() -> None:
     curves, rounds = _searched(NOISE)
 
-    # 360p's dearest trial spent just under its fixed bitrate: the middle one settles where its setting lies.
+    # 360p's middle trial ran beside the top rung's; its dearest one spent just under its fixed bitrate.
     assert [[point.crf for point in curve.points] for curve in curves] == [
         [MIDDLE],
         [DEAREST],
         [DEAREST],
-        [DEAREST, MIDDLE],
+        [MIDDLE, DEAREST],
     ]
-    assert rounds == 3
+    assert rounds == 2
 
 
 def test_an_easy_sources_rungs_are_tried_at_the_middle_setting_and_its_cheaper_neighbour() -> None:

@@ -2,9 +2,10 @@
 
 FFmpeg runs, all through `videoforge.kit.subprocesses` under the encoder's limits: the first decodes the sampled
 stretches once into raw frames (decoding the source is the costliest read of it); then, for each round of trials
-`TrialSearch` asks for (the top rung's first, then the other rungs', then those still open), one run encodes those
-rungs from the frames (as the ladder is encoded: split, scaled, the same x264 preset and keyframe interval) and,
-decoding each trial as it is written, writes its SSIM at the rung's size and scaled up to the top rung's size.
+`TrialSearch` asks for (the top and smallest rungs' first, then the others', then those still open), one run
+encodes those rungs from the frames (as the ladder is encoded: split, scaled, the same x264 preset and keyframe
+interval) and, decoding each trial as it is written, writes its SSIM at the rung's size and scaled up to the top
+rung's size.
 """
 
 from __future__ import annotations

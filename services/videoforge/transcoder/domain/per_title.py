@@ -102,13 +102,14 @@ class TrialSearch:
     """Which of the three trial settings each rung is measured at, round by round (a round is one run over the
     rungs it names, side by side). Trials take most of the analysis' time, the dearest ones most on a hard source.
 
-    - The top rung goes first, alone, at the middle setting: what it reads says where the others start.
+    - The top rung goes first, at the middle setting: what it reads says where the others start. The smallest
+      rung's middle trial runs beside it, on the part of a core the top rung's leaves idle.
     - A rung is settled, and stays as the fixed ladder has it, once a trial of it spent its fixed bitrate and still
       fell short of the target, with every rung above it settled: more bits only cost more, and with only such
       rungs above it no choice reads its quality at that bitrate.
-    - Below a settled top rung the source is hard at screen size: the other rungs are first tried at the dearest
-      setting, which settles each one that is hard too in a single trial (on the heavy first-segment source,
-      every rung). One it does not settle is tried at the middle setting next.
+    - Below a settled top rung the source is hard at screen size: a rung not tried yet is first tried at the
+      dearest setting, which settles it in a single trial when it is hard too (on the heavy first-segment
+      source, each of them). One it does not settle is tried at the middle setting next.
     - Otherwise a rung is tried at the middle setting, then at the neighbour on the side where its setting lies
       (`second`): `choose_ladder` reads a rung's setting, and its qualities at the bitrate it gets, from the two
       points around them, and the third setting would change neither.
@@ -135,7 +136,9 @@ class TrialSearch:
         """The setting each rung (largest first) is tried at next, given the trials `measured` so far for each, or
         None for a rung that needs no more; None for every rung once the search is done."""
         if not any(measured):
-            return [self.middle, *[None] * (len(rungs) - 1)]
+            # The smallest rung's middle trial is asked for on all but the hardest sources, and on those it spares
+            # the round that would ask for it once its dearest trial fell just short of settling it.
+            return [self.middle if i in (0, len(rungs) - 1) else None for i in range(len(rungs))]
         settled_above = hard_above = True
         crfs: list[float | None] = []
         for rung, points in zip(rungs, measured, strict=True):
@@ -150,6 +153,8 @@ class TrialSearch:
         return point.ssim_db < self.target_db and point.kbps >= rung.video_kbps
 
     def _next(self, rung: Rung, points: Sequence[TrialPoint], *, hard_above: bool) -> float | None:
+        if hard_above and any(self._settles(rung, point) for point in points):
+            return None  # settled once the rungs above it are, which are being tried now
         tried = {point.crf: point for point in points}
         if not tried:
             return self.crfs[0] if hard_above else self.middle
