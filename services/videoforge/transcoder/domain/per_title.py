@@ -142,8 +142,10 @@ class TrialSearch:
         settled_above = hard_above = True
         crfs: list[float | None] = []
         for rung, points in zip(rungs, measured, strict=True):
-            settled = settled_above and any(self._settles(rung, point) for point in points)
-            crfs.append(None if settled else self._next(rung, points, hard_above=hard_above))
+            hard = any(self._settles(rung, point) for point in points)
+            settled = settled_above and hard
+            # Hard with every rung above it settled or being tried now: settled, or so once they are.
+            crfs.append(None if hard and hard_above else self._next(rung, points, hard_above=hard_above))
             settled_above = settled
             # A rung not tried yet is taken for as hard as the settled ones above it: it is tried beside them.
             hard_above = hard_above and (settled or not points)
@@ -153,8 +155,6 @@ class TrialSearch:
         return point.ssim_db < self.target_db and point.kbps >= rung.video_kbps
 
     def _next(self, rung: Rung, points: Sequence[TrialPoint], *, hard_above: bool) -> float | None:
-        if hard_above and any(self._settles(rung, point) for point in points):
-            return None  # settled once the rungs above it are, which are being tried now
         tried = {point.crf: point for point in points}
         if not tried:
             return self.crfs[0] if hard_above else self.middle
