@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures.s3 import S3Server
 from videoforge.storage.port import BlobNotFound, BlobStoreError, BlobTooLarge, UploadedPart
-from videoforge.storage.s3 import S3BlobStore
+from videoforge.storage.s3 import SINGLE_PUT_BYTES, S3BlobStore
 
 MIB = 1024 * 1024
 
@@ -212,6 +212,24 @@ async def test_delete_prefix_returns_the_freed_bytes_and_leaves_nothing_under_it
 async def test_delete_prefix_refuses_to_empty_the_whole_bucket(blob_store: S3BlobStore) -> None:
     with pytest.raises(ValueError, match="non-empty prefix"):
         await blob_store.delete_prefix("")
+
+
+@pytest.mark.parametrize("size", [SINGLE_PUT_BYTES, SINGLE_PUT_BYTES + 1], ids=["one-request", "in-parts"])
+async def test_an_uploaded_file_is_stored_whole_with_its_content_type(
+    blob_store: S3BlobStore, tmp_path: Path, size: int
+) -> None:
+    source = tmp_path / "1080p.mp4"
+    data = os.urandom(size)
+    source.write_bytes(data)
+
+    await blob_store.upload_file(source, "media/v1/downloads/1080p.mp4", "video/mp4")
+
+    info = await blob_store.head("media/v1/downloads/1080p.mp4")
+    assert info is not None
+    assert (info.size, info.content_type) == (size, "video/mp4")
+    copy = tmp_path / "copy.mp4"
+    await blob_store.download_file("media/v1/downloads/1080p.mp4", copy)
+    assert copy.read_bytes() == data
 
 
 async def test_total_size_sums_the_objects_under_a_prefix(blob_store: S3BlobStore, tmp_path: Path) -> None:
