@@ -254,23 +254,22 @@ class S3BlobStore(BlobStore):
         return await self._run(self._client.generate_presigned_url, "get_object", Params=params, ExpiresIn=expires)
 
     async def upload_file(self, path: Path, key: str, content_type: str) -> None:
-        if await asyncio.to_thread(lambda: path.stat().st_size) <= SINGLE_PUT_BYTES:
+        await self._run(self._upload_file, path, key, content_type)
+
+    def _upload_file(self, path: Path, key: str, content_type: str) -> None:
+        if path.stat().st_size <= SINGLE_PUT_BYTES:
             # A segment or a manifest: one request, without a transfer manager's thread pool, which costs more CPU
             # than sending the bytes (a transcode stores a few hundred such files).
-            await self._run(self._put_file, path, key, content_type)
+            with path.open("rb") as body:
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
             return
-        await self._run(
-            self._client.upload_file,
+        self._client.upload_file(
             str(path),
             self.bucket,
             key,
             ExtraArgs={"ContentType": content_type},
             Config=TransferConfig(max_concurrency=4),
         )
-
-    def _put_file(self, path: Path, key: str, content_type: str) -> None:
-        with path.open("rb") as body:
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
     async def upload_dir(self, directory: Path, prefix: str) -> list[str]:
         files = await asyncio.to_thread(_files_under, directory)
